@@ -1,0 +1,38 @@
+# The two commands of the README: `make demo` and `make test`. Both create their own
+# virtualenv, install what is missing (Debian packages where they can) and stop what
+# they start.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint bench venv clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	scripts/system-deps.sh redis
+	$(PY) -m tests.demo
+
+test: $(STAMP)
+	scripts/system-deps.sh redis chromium
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	scripts/system-deps.sh redis
+	$(PY) -m bench.sandbox_throughput
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .demo .pytest_cache .ruff_cache

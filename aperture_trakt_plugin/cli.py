@@ -1,0 +1,137 @@
+"""``flask trakt ...``: the admin's command line, for scripts and for servers without a browser.
+
+Commands go through the same code paths as the web pages (the same save-and-check,
+the same store), so the two can never disagree about what a setting means.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import Text, select, type_coerce, update
+
+from aperture_trakt_plugin import credentials, crypto, extension, migrate
+from aperture_trakt_plugin.models import metadata
+
+
+@click.group("trakt", help="Trakt integration: settings, database, keys.")
+def trakt() -> None:
+    pass
+
+
+# --- settings ----------------------------------------------------------------------------
+
+
+@trakt.group("settings", help="The Trakt app credentials (Admin → Settings → Integrations).")
+def settings_group() -> None:
+    pass
+
+
+@settings_group.command("set")
+@click.option("--client-id", help="The Trakt app's Client ID (empty keeps the saved one).")
+@click.option("--client-secret", help="The Trakt app's Client Secret (empty keeps the saved one).")
+@click.option("--redirect-uri", help="Overrides the callback URL (e.g. urn:ietf:wg:oauth:2.0:oob).")
+@click.option("--save-anyway", is_flag=True, help="Store even if the check with Trakt fails.")
+@with_appcontext
+def settings_set(client_id: str | None, client_secret: str | None, redirect_uri: str | None,
+                 save_anyway: bool) -> None:
+    """Checks the credentials with Trakt, then stores them encrypted."""
+    outcome = credentials.save_app_credentials(client_id, client_secret, redirect_uri,
+                                               user_id=None, force=save_anyway)
+    click.echo(outcome.message, err=not outcome.saved)
+    if not outcome.saved:
+        raise SystemExit(1)
+
+
+@settings_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def settings_show(as_json: bool) -> None:
+    """Prints the settings with the credentials masked."""
+    values = extension.state().settings.masked()
+    values["effective_redirect_uri"] = extension.effective_redirect_uri()
+    values["api_url"] = current_app.config["APERTURE_TRAKT_API_URL"]
+    values["auth_url"] = current_app.config["APERTURE_TRAKT_AUTH_URL"]
+    if as_json:
+        click.echo(json.dumps(values, indent=2))
+        return
+    for key, value in values.items():
+        click.echo(f"{key}: {value if value is not None else '(default)'}")
+
+
+# --- database ----------------------------------------------------------------------------
+
+
+@trakt.group("db", help="The plugin's own tables (Alembic lineage 'trakt').")
+def db_group() -> None:
+    pass
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    return extension.state().host.db.engine
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    migrate.upgrade(_engine(), revision)
+    click.echo(f"trakt tables at {migrate.current(_engine())}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision", default="base")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Down to ``base`` drops every trakt_ table (uninstalling)."""
+    migrate.downgrade(_engine(), revision)
+    click.echo(f"trakt tables at {migrate.current(_engine()) or 'base (none)'}")
+
+
+@db_group.command("current")
+@with_appcontext
+def db_current() -> None:
+    click.echo(f"current: {migrate.current(_engine()) or 'base (none)'}; head: {migrate.head()}")
+
+
+# --- keys --------------------------------------------------------------------------------
+
+
+def rotate_all_secrets() -> int:
+    """Re-encrypts every encrypted column of every plugin table under the newest key."""
+    host_db = extension.state().host.db
+    count = 0
+    for table in metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, crypto.EncryptedText)]
+        if not columns:
+            continue
+        pk = list(table.primary_key.columns)
+        raw = [type_coerce(c, Text).label(c.name) for c in columns]
+        rows = host_db.session.execute(select(*pk, *raw)).mappings().all()
+        for row in rows:
+            changes = {c.name: crypto.rotate(row[c.name]) for c in columns if row[c.name]}
+            if not changes:
+                continue
+            where = [col == row[col.name] for col in pk]
+            host_db.session.execute(
+                update(table).where(*where).values(
+                    {table.c[name]: type_coerce(value, Text) for name, value in changes.items()}))
+            count += len(changes)
+    host_db.session.commit()
+    return count
+
+
+@trakt.command("rotate-keys")
+@with_appcontext
+def rotate_keys() -> None:
+    """After putting a new key first in APERTURE_TRAKT_ENCRYPTION_KEYS, re-encrypt everything."""
+    count = rotate_all_secrets()
+    click.echo(f"re-encrypted {count} secret value(s) under the newest key; "
+               "older keys may now be removed from APERTURE_TRAKT_ENCRYPTION_KEYS")
+
+
+def commands() -> list[click.Command]:
+    return [trakt]

@@ -1,0 +1,112 @@
+"""Checks an admin's Client ID and Client Secret against Trakt before storing them.
+
+Trakt has no "whoami" for apps, so the check uses two cheap calls that tell the two
+mistakes apart:
+
+1. an unauthenticated ``GET /movies/trending?limit=1`` with the Client ID as
+   ``trakt-api-key``: an unknown or removed app gets 403;
+2. a token exchange with a deliberately invalid code: the auth server authenticates
+   the client before it looks at the code (RFC 6749 section 5.2), so a wrong secret
+   gets ``invalid_client`` and a right one gets ``invalid_grant`` for the code.
+
+Both are unauthenticated and cost nothing of any user's rate limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aperture_trakt_plugin.trakt_api import (
+    InvalidClient,
+    InvalidGrant,
+    TraktClient,
+    TraktEndpoints,
+    TraktError,
+    TraktServerError,
+    TraktUnreachable,
+)
+
+PROBE_CODE = "aperture-trakt-credential-check"
+
+MSG_UNKNOWN_CLIENT_ID = ("Invalid credentials: Trakt does not recognise this Client ID. "
+                         "Copy it again from your app's page at trakt.tv "
+                         "(Settings → Your API Apps).")
+MSG_REJECTED_SECRET = ("Invalid credentials: Trakt rejected the Client Secret for this "
+                       "Client ID. Copy the secret again from the same app's page.")
+MSG_UNREACHABLE = ("Could not check the credentials: Trakt could not be reached ({reason}). "
+                   "Nothing was saved; try again later, or tick \u201cSave anyway\u201d.")
+MSG_UNEXPECTED = ("Could not check the credentials: Trakt answered unexpectedly ({reason}). "
+                  "Nothing was saved; try again later, or tick \u201cSave anyway\u201d.")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    ok: bool
+    message: str
+    reachable: bool = True
+
+
+def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
+                      endpoints: TraktEndpoints) -> CheckResult:
+    client = TraktClient(client_id, endpoints)
+    try:
+        client.api("GET", "/movies/trending", params={"limit": 1}, what="Checking the Client ID")
+    except InvalidClient:
+        return CheckResult(False, MSG_UNKNOWN_CLIENT_ID)
+    except (TraktUnreachable, TraktServerError) as exc:
+        return CheckResult(False, MSG_UNREACHABLE.format(reason=exc), reachable=False)
+    except TraktError as exc:
+        return CheckResult(False, MSG_UNEXPECTED.format(reason=exc), reachable=False)
+
+    try:
+        client.oauth("/oauth/token", {
+            "code": PROBE_CODE, "client_id": client_id, "client_secret": client_secret,
+            "redirect_uri": redirect_uri, "grant_type": "authorization_code",
+        }, what="Checking the Client Secret")
+    except InvalidGrant:
+        return CheckResult(True, "Trakt accepted the Client ID and Client Secret.")
+    except InvalidClient:
+        return CheckResult(False, MSG_REJECTED_SECRET)
+    except (TraktUnreachable, TraktServerError) as exc:
+        return CheckResult(False, MSG_UNREACHABLE.format(reason=exc), reachable=False)
+    except TraktError as exc:
+        return CheckResult(False, MSG_UNEXPECTED.format(reason=exc), reachable=False)
+    # A made-up code was accepted: the auth server is not Trakt as we know it.
+    return CheckResult(False, MSG_UNEXPECTED.format(reason="a test code was accepted"),
+                       reachable=False)
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    saved: bool
+    message: str
+    checked: bool
+
+
+MSG_MISSING = "Enter both the Client ID and the Client Secret of your Trakt app."
+
+
+def save_app_credentials(client_id: str | None, client_secret: str | None,
+                         redirect_uri: str | None, user_id: int | None,
+                         force: bool = False) -> SaveOutcome:
+    """The one save path of the form and the CLI: merge, check, then store (or not).
+
+    Nothing is stored until Trakt accepts the pair, unless an admin says "save anyway",
+    which is for a Trakt that is down or unreachable from this server right now.
+    """
+    from aperture_trakt_plugin import extension
+
+    store = extension.state().settings
+    values = store.merge_submission(client_id, client_secret, redirect_uri)
+    if not values["client_id"] or not values["client_secret"]:
+        return SaveOutcome(False, MSG_MISSING, checked=False)
+    redirect = values["redirect_uri"] or extension.default_redirect_uri()
+    result = check_credentials(values["client_id"], values["client_secret"], redirect,
+                               extension.endpoints())
+    if not result.ok and not force:
+        return SaveOutcome(False, result.message, checked=True)
+    store.save(values, user_id)
+    if result.ok:
+        return SaveOutcome(True, "Saved. " + result.message, checked=True)
+    return SaveOutcome(True, "Saved without a successful check, as asked. " + result.message,
+                       checked=True)

@@ -1,0 +1,93 @@
+"""Flask extension wiring: config defaults, per-app state, blueprint.
+
+Follows Flask's extension manners: ``init_app`` may run for several apps, state lives
+in ``app.extensions["aperture_trakt"]`` and is found through ``current_app``, and
+config keys are set with ``setdefault`` so the host's values always win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Flask, current_app
+
+from aperture_trakt_plugin import crypto
+from aperture_trakt_plugin.host import HostServices
+from aperture_trakt_plugin.settings import OOB_REDIRECT_URI, SettingsStore
+from aperture_trakt_plugin.trakt_api import (
+    DEFAULT_API_URL,
+    DEFAULT_AUTH_URL,
+    DEFAULT_USER_AGENT,
+    TraktEndpoints,
+)
+
+EXTENSION_KEY = "aperture_trakt"
+URL_PREFIX = "/plugins/trakt"
+
+#: Every config key the plugin reads, with its default. plugin.json and the docs list the
+#: same keys; a test keeps the three in step.
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "APERTURE_TRAKT_API_URL": DEFAULT_API_URL,
+    "APERTURE_TRAKT_AUTH_URL": DEFAULT_AUTH_URL,
+    "APERTURE_TRAKT_ENCRYPTION_KEYS": None,
+    "APERTURE_TRAKT_USER_AGENT": DEFAULT_USER_AGENT,
+    "APERTURE_TRAKT_HTTP_TIMEOUT": 10.0,
+    "APERTURE_TRAKT_QUEUE": "trakt",
+}
+
+
+@dataclass
+class TraktState:
+    """What the plugin keeps per app."""
+
+    host: HostServices
+    blueprint: Blueprint
+    settings: SettingsStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.settings = SettingsStore(self.host.db)
+
+
+def init_app(app: Flask, host: HostServices) -> TraktState:
+    for key, value in CONFIG_DEFAULTS.items():
+        app.config.setdefault(key, value)
+    crypto.configure(app)
+    from aperture_trakt_plugin.views import create_blueprint
+
+    state = TraktState(host=host, blueprint=create_blueprint(host))
+    app.extensions[EXTENSION_KEY] = state
+    return state
+
+
+def state(app: Flask | None = None) -> TraktState:
+    app = app or current_app
+    try:
+        return app.extensions[EXTENSION_KEY]
+    except KeyError:
+        raise RuntimeError("the Trakt plugin is not set up on this app "
+                           "(aperture_plugin_setup / init_app was not called)") from None
+
+
+def endpoints(app: Flask | None = None) -> TraktEndpoints:
+    config = (app or current_app).config
+    return TraktEndpoints(
+        api_url=config["APERTURE_TRAKT_API_URL"].rstrip("/"),
+        auth_url=config["APERTURE_TRAKT_AUTH_URL"].rstrip("/"),
+        user_agent=config["APERTURE_TRAKT_USER_AGENT"],
+        timeout=float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]),
+    )
+
+
+def default_redirect_uri(app: Flask | None = None) -> str:
+    """The callback URL to register at Trakt: the host's public URL plus our callback path."""
+    return state(app).host.public_base_url().rstrip("/") + URL_PREFIX + "/callback"
+
+
+def effective_redirect_uri(app: Flask | None = None) -> str:
+    return state(app).settings.get("redirect_uri") or default_redirect_uri(app)
+
+
+def uses_device_flow(app: Flask | None = None) -> bool:
+    """Trakt's PIN page is gone, so an app registered with the oob URI connects by device code."""
+    return effective_redirect_uri(app) == OOB_REDIRECT_URI

@@ -1,0 +1,100 @@
+"""Admin settings: what they are, how they are saved, and how they are shown.
+
+The rules that matter here come from upstream bugs: a secret is write-only (shown as
+"set", and an empty or untouched submission keeps it), a form never sends back a
+masked value that could be saved over the real one, and pasted values lose the
+spaces and line breaks that copying from a web page adds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aperture_trakt_plugin.models import TraktSetting
+
+OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    label: str
+    secret: bool = False
+    hint: int = 0  # trailing characters a masked view may show, to tell apps apart
+
+
+CLIENT_ID = SettingSpec("client_id", "Client ID", secret=True, hint=4)
+CLIENT_SECRET = SettingSpec("client_secret", "Client Secret", secret=True)
+REDIRECT_URI = SettingSpec("redirect_uri", "Redirect URI")
+SETTINGS: tuple[SettingSpec, ...] = (CLIENT_ID, CLIENT_SECRET, REDIRECT_URI)
+_BY_KEY = {spec.key: spec for spec in SETTINGS}
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean(value: str | None) -> str:
+    """Pasted credentials never contain white space; any that is there came with the paste."""
+    return _WHITESPACE.sub("", value or "")
+
+
+def mask(secret: str | None, hint: int = 0) -> str:
+    if not secret:
+        return "not set"
+    if hint and len(secret) > 4 * hint:
+        return f"set, ending \u2026{secret[-hint:]}"
+    return "set"
+
+
+class SettingsStore:
+    """Reads and writes ``trakt_settings`` through the host's session."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    def _row(self, key: str) -> TraktSetting | None:
+        return self.db.session.get(TraktSetting, key)
+
+    def get(self, key: str) -> str | None:
+        spec = _BY_KEY[key]
+        row = self._row(key)
+        if row is None:
+            return None
+        return row.secret if spec.secret else row.value
+
+    def values(self) -> dict[str, str | None]:
+        rows = {row.key: row for row in self.db.session.query(TraktSetting).all()}
+        return {spec.key: (getattr(rows[spec.key], "secret" if spec.secret else "value")
+                           if spec.key in rows else None) for spec in SETTINGS}
+
+    def masked(self) -> dict[str, str | None]:
+        """What may be shown: credentials become "set"/"not set", never their value."""
+        return {key: mask(value, _BY_KEY[key].hint) if _BY_KEY[key].secret else value
+                for key, value in self.values().items()}
+
+    def is_configured(self) -> bool:
+        values = self.values()
+        return bool(values["client_id"] and values["client_secret"])
+
+    def merge_submission(self, client_id: str | None, client_secret: str | None,
+                         redirect_uri: str | None) -> dict[str, str | None]:
+        """The values a form or CLI submission means: an empty credential keeps the stored one."""
+        current = self.values()
+        return {
+            "client_id": clean(client_id) or current["client_id"],
+            "client_secret": clean(client_secret) or current["client_secret"],
+            "redirect_uri": clean(redirect_uri) or None,
+        }
+
+    def save(self, values: dict[str, str | None], user_id: int | None) -> None:
+        for key, value in values.items():
+            spec = _BY_KEY[key]
+            row = self._row(key) or TraktSetting(key=key)
+            if spec.secret:
+                row.secret, row.value = value, None
+            else:
+                row.value, row.secret = value, None
+            row.updated_by = user_id
+            self.db.session.add(row)
+        self.db.session.commit()

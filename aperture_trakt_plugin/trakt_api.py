@@ -1,0 +1,228 @@
+"""The Trakt HTTP client: required headers, two hosts, and errors with meaning.
+
+Every failure becomes a :class:`TraktError` subclass that says what a person or a job
+should do about it (reconnect, wait, tell the admin, retry later), so callers branch
+on types instead of status codes. Secrets never appear in messages or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from aperture_trakt_plugin import __version__
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.trakt.tv"
+DEFAULT_AUTH_URL = "https://auth.trakt.tv"
+DEFAULT_USER_AGENT = f"aperture-trakt-plugin/{__version__}"
+
+
+class TraktError(Exception):
+    """A Trakt call failed; ``str(error)`` is fit to show a person."""
+
+    status: int | None = None
+    retryable = False
+
+    def __init__(self, message: str, status: int | None = None,
+                 body: Any = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status if status is not None else self.status
+        self.body = body
+        self.headers = dict(headers or {})
+
+
+class TraktUnreachable(TraktError):
+    """No answer: DNS, refused connection, TLS failure or timeout."""
+
+    retryable = True
+
+
+class TraktServerError(TraktError):
+    """5xx and Cloudflare's 520-522: Trakt or its edge is having trouble."""
+
+    retryable = True
+
+
+class RateLimited(TraktError):
+    """429. ``retry_after`` is in seconds (None when the edge sent none)."""
+
+    status = 429
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float | None, ratelimit: dict | None,
+                 **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+        self.ratelimit = ratelimit
+
+
+class Unauthorized(TraktError):
+    status = 401
+
+
+class InvalidClient(TraktError):
+    """403 on the API, or ``invalid_client`` from OAuth: the app's credentials are wrong."""
+
+    status = 403
+
+
+class InvalidGrant(TraktError):
+    """``invalid_grant`` (400 now, 401 from the old auth host): the grant is dead."""
+
+
+class NotFound(TraktError):
+    status = 404
+
+
+class AccountLimit(TraktError):
+    status = 420
+
+
+class AccountLocked(TraktError):
+    status = 423
+
+
+class VipRequired(TraktError):
+    status = 426
+
+
+class MalformedResponse(TraktError):
+    """Trakt answered 2xx with something that is not the JSON we expect."""
+
+
+@dataclass(frozen=True)
+class TraktEndpoints:
+    api_url: str = DEFAULT_API_URL
+    auth_url: str = DEFAULT_AUTH_URL
+    user_agent: str = DEFAULT_USER_AGENT
+    timeout: float = 10.0
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _ratelimit(response: requests.Response) -> dict | None:
+    raw = response.headers.get("X-Ratelimit")
+    try:
+        value = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def error_for(response: requests.Response, what: str) -> TraktError:
+    """Maps a non-2xx answer to the error that says what to do about it."""
+    status = response.status_code
+    body = _json_or_none(response)
+    kw = {"status": status, "body": body, "headers": response.headers}
+    oauth_error = body.get("error") if isinstance(body, dict) else None
+    if oauth_error == "invalid_grant":
+        return InvalidGrant(f"{what}: Trakt no longer accepts this authorization "
+                            "(invalid_grant); the user must connect again", **kw)
+    if oauth_error == "invalid_client":
+        return InvalidClient(f"{what}: Trakt rejected the app's Client ID or Client Secret "
+                             "(invalid_client)", **kw)
+    if status == 429:
+        retry_after = _retry_after(response)
+        wait = f"retry after {retry_after:.0f} s" if retry_after is not None else "retry later"
+        return RateLimited(f"{what}: Trakt's rate limit was reached ({wait})",
+                           retry_after, _ratelimit(response), **kw)
+    if status == 401:
+        return Unauthorized(f"{what}: Trakt did not accept the user's token (401)", **kw)
+    if status == 403:
+        return InvalidClient(f"{what}: Trakt refused the app's Client ID (403); the app may "
+                             "have been removed or its credentials changed", **kw)
+    if status == 404:
+        return NotFound(f"{what}: Trakt has no such item (404)", **kw)
+    if status == 420:
+        return AccountLimit(f"{what}: the Trakt account reached one of its limits (420)", **kw)
+    if status == 423:
+        return AccountLocked(f"{what}: the Trakt account is locked or deactivated (423); "
+                             "its owner must contact Trakt support", **kw)
+    if status == 426:
+        upgrade = response.headers.get("X-Upgrade-URL", "https://app.trakt.tv/vip")
+        return VipRequired(f"{what}: this needs Trakt VIP (426): {upgrade}", **kw)
+    if status >= 500:
+        return TraktServerError(f"{what}: Trakt is having trouble ({status}); "
+                                "will try again later", **kw)
+    return TraktError(f"{what}: Trakt answered {status}", **kw)
+
+
+class TraktClient:
+    """One app's view of Trakt. Stateless apart from a pooled HTTP session."""
+
+    def __init__(self, client_id: str, endpoints: TraktEndpoints | None = None,
+                 session: requests.Session | None = None) -> None:
+        self.client_id = client_id
+        self.endpoints = endpoints or TraktEndpoints()
+        self.session = session or requests.Session()
+
+    def _send(self, method: str, url: str, what: str, **kw: Any) -> requests.Response:
+        try:
+            response = self.session.request(method, url, timeout=self.endpoints.timeout, **kw)
+        except requests.Timeout as exc:
+            raise TraktUnreachable(f"{what}: Trakt did not answer within "
+                                   f"{self.endpoints.timeout:g} s") from exc
+        except requests.RequestException as exc:
+            raise TraktUnreachable(f"{what}: could not reach Trakt at "
+                                   f"{url.split('?')[0]} ({type(exc).__name__})") from exc
+        log.debug("trakt %s %s -> %s", method, url.split("?")[0], response.status_code)
+        if response.status_code >= 400:
+            raise error_for(response, what)
+        return response
+
+    def api_headers(self, token: str | None = None) -> dict[str, str]:
+        headers = {
+            "Content-Type": "application/json",
+            "trakt-api-version": "2",
+            "trakt-api-key": self.client_id,
+            "User-Agent": self.endpoints.user_agent,
+        }
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def api(self, method: str, path: str, *, token: str | None = None,
+            params: Mapping[str, Any] | None = None, body: Any = None,
+            what: str | None = None) -> requests.Response:
+        """A call to the API host; raises a :class:`TraktError` on any non-2xx answer."""
+        return self._send(method, self.endpoints.api_url.rstrip("/") + path,
+                          what or f"{method} {path}", headers=self.api_headers(token),
+                          params=params, json=body)
+
+    def oauth(self, path: str, body: Mapping[str, Any], what: str | None = None) -> Any:
+        """A POST to the auth host. Credentials travel in the JSON body, never in headers."""
+        response = self._send("POST", self.endpoints.auth_url.rstrip("/") + path,
+                              what or f"POST {path}", json=dict(body),
+                              headers={"Content-Type": "application/json",
+                                       "User-Agent": self.endpoints.user_agent})
+        return _json_or_none(response)
+
+    def get_json(self, path: str, **kw: Any) -> Any:
+        response = self.api("GET", path, **kw)
+        data = _json_or_none(response)
+        if data is None:
+            raise MalformedResponse(f"GET {path}: Trakt's answer was not JSON",
+                                    status=response.status_code)
+        return data

@@ -1,0 +1,27 @@
+"""Fixtures shared by the whole suite. Each area keeps its own fixtures in a module
+listed here, so that the files stay small and owned by one concern."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.services import RedisServer
+
+pytest_plugins = ["tests.fixtures_sandbox", "tests.fixtures_host"]
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One real redis-server for the session; tests flush it, they never share keys."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def redis_url(redis_server):
+    import redis
+
+    conn = redis.Redis.from_url(redis_server.url)
+    conn.flushall()
+    yield redis_server.url
+    conn.close()

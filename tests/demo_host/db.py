@@ -1,0 +1,67 @@
+"""The host's database handle and the UTC datetime column type.
+
+The host keeps one Flask-SQLAlchemy instance; plugins share its session and engine but
+keep their tables on their own metadata, which is why ``create_host_tables`` creates the
+host's tables only and leaves everything else to each plugin's migrations.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, event
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.types import TypeDecorator
+
+db = SQLAlchemy()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC and always returns timezone-aware UTC.
+
+    SQLite keeps no offset, so a naive value read back would silently change meaning
+    when compared with aware values; converting on both ways keeps the contract's
+    "all times are aware UTC" true on every backend. Naive input is a caller bug.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the host stores aware UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """WAL and a busy timeout, because the web app and the RQ worker share one file.
+
+    Without WAL a reader (the run page) waits for the worker's write transaction, and
+    without a busy timeout a second writer fails at once instead of waiting its turn.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,82 @@
+"""Rating writes: commit first, then tell the plugins, with the source of the change.
+
+The order matters. A plugin reacting to an event reads the committed state (and a job it
+enqueues may run at once in another process), and a plugin that fails must not roll back
+the user's rating.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from tests.demo_host.db import db
+from tests.demo_host.media import get_item, to_ref
+from tests.demo_host.models import Rating
+from tests.demo_host.plugins import notify
+
+USER_SOURCE = "aperture"
+
+
+def _plugins():  # noqa: ANN202 - pluggy.PluginManager
+    return current_app.extensions["aperture_plugins"]
+
+
+def _check_time(when: datetime) -> None:
+    if when.tzinfo is None:
+        raise ValueError(f"naive datetime {when!r}: pass timezone-aware UTC")
+
+
+def apply_rating(user_id: int, item_id: str | int, value: int, rated_at: datetime,
+                 source: str) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10:
+        raise ValueError(f"rating must be an integer from 1 to 10, got {value!r}")
+    _check_time(rated_at)
+    item = get_item(item_id)
+    if item is None:
+        raise LookupError(f"no media item {item_id!r}")
+    rating = db.session.scalar(
+        select(Rating).where(Rating.user_id == user_id, Rating.item_id == item.id))
+    previous = rating.value if rating else None
+    if rating is None:
+        rating = Rating(user_id=user_id, item_id=item.id)
+        db.session.add(rating)
+    rating.value, rating.rated_at, rating.source = value, rated_at, source
+    db.session.commit()
+    notify(_plugins(), "aperture_rating_changed", user_id=user_id, media=to_ref(item),
+           value=value, previous=previous, rated_at=rated_at, source=source)
+
+
+def remove_rating(user_id: int, item_id: str | int, removed_at: datetime, source: str) -> bool:
+    """Returns whether there was a rating; removing nothing fires no event."""
+    _check_time(removed_at)
+    item = get_item(item_id)
+    if item is None:
+        raise LookupError(f"no media item {item_id!r}")
+    rating = db.session.scalar(
+        select(Rating).where(Rating.user_id == user_id, Rating.item_id == item.id))
+    if rating is None:
+        return False
+    previous = rating.value
+    db.session.delete(rating)
+    db.session.commit()
+    notify(_plugins(), "aperture_rating_removed", user_id=user_id, media=to_ref(item),
+           previous=previous, removed_at=removed_at, source=source)
+    return True
+
+
+def ratings_of(user_id: int) -> list[Rating]:
+    return list(db.session.scalars(
+        select(Rating).where(Rating.user_id == user_id)
+        .order_by(Rating.rated_at.desc(), Rating.id.desc())
+        .options(db.joinedload(Rating.item))))
+
+
+def rating_values(user_id: int, item_ids: list[int]) -> dict[int, int]:
+    if not item_ids:
+        return {}
+    rows = db.session.execute(select(Rating.item_id, Rating.value).where(
+        Rating.user_id == user_id, Rating.item_id.in_(item_ids)))
+    return {item_id: value for item_id, value in rows}

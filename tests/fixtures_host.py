@@ -1,0 +1,1 @@
+"""Fixtures for the reference host and the plugin inside it."""
