@@ -7,7 +7,7 @@ import pytest
 
 from tests.services import RedisServer
 
-pytest_plugins = ["tests.fixtures_sandbox", "tests.fixtures_host"]
+pytest_plugins = ["tests.fixtures_sandbox", "tests.fixtures_host", "tests.fixtures_browser"]
 
 
 @pytest.fixture(scope="session")

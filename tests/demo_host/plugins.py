@@ -74,6 +74,13 @@ def build_plugin_manager(app: Flask) -> pluggy.PluginManager:
     return pm
 
 
+def plugin_manager() -> pluggy.PluginManager:
+    """The current app's manager (``app.extensions["aperture_plugins"]``)."""
+    from flask import current_app
+
+    return current_app.extensions["aperture_plugins"]
+
+
 def _flatten(results: Iterable[Any]) -> list[Any]:
     """Hooks return one sequence per plugin; screens want one list."""
     return [item for result in results if result for item in result]

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import select
 
 from tests.demo_host.db import db
 from tests.demo_host.media import get_item, to_ref
 from tests.demo_host.models import Rating
-from tests.demo_host.plugins import notify
+from tests.demo_host.plugins import notify, plugin_manager
 
 USER_SOURCE = "aperture"
-
-
-def _plugins():  # noqa: ANN202 - pluggy.PluginManager
-    return current_app.extensions["aperture_plugins"]
 
 
 def _check_time(when: datetime) -> None:
@@ -45,7 +40,7 @@ def apply_rating(user_id: int, item_id: str | int, value: int, rated_at: datetim
         db.session.add(rating)
     rating.value, rating.rated_at, rating.source = value, rated_at, source
     db.session.commit()
-    notify(_plugins(), "aperture_rating_changed", user_id=user_id, media=to_ref(item),
+    notify(plugin_manager(), "aperture_rating_changed", user_id=user_id, media=to_ref(item),
            value=value, previous=previous, rated_at=rated_at, source=source)
 
 
@@ -62,7 +57,7 @@ def remove_rating(user_id: int, item_id: str | int, removed_at: datetime, source
     previous = rating.value
     db.session.delete(rating)
     db.session.commit()
-    notify(_plugins(), "aperture_rating_removed", user_id=user_id, media=to_ref(item),
+    notify(plugin_manager(), "aperture_rating_removed", user_id=user_id, media=to_ref(item),
            previous=previous, removed_at=removed_at, source=source)
     return True
 

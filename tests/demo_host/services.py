@@ -7,14 +7,13 @@ plugins never need to know which they are in.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import flask_login
-from flask import Flask, abort, has_app_context, has_request_context, request
+from flask import Flask, has_app_context, has_request_context, request
 from redis import Redis
 from rq import Queue
 from sqlalchemy import select
@@ -29,7 +28,7 @@ from aperture_trakt_plugin.host import (
     MediaRef,
     WatchEvent,
 )
-from tests.demo_host import jobs, media, ratings
+from tests.demo_host import auth, jobs, media, ratings
 from tests.demo_host.db import db
 from tests.demo_host.models import User, WatchRecord
 
@@ -90,18 +89,7 @@ class DemoHostServices:
         return flask_login.login_required(view)
 
     def admin_required(self, view: Callable[..., Any]) -> Callable[..., Any]:
-        """Anonymous visitors go to the login page; logged-in non-admins get 403."""
-
-        @functools.wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            user = flask_login.current_user
-            if not user.is_authenticated:
-                return self._app.login_manager.unauthorized()
-            if not user.is_admin:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return wrapped
+        return auth.admin_required(view)
 
     # media
 
