@@ -1,0 +1,32 @@
+"""The pieces one sandbox app is made of, and how a handler reaches them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+
+from tests.trakt_sandbox.clock import Clock
+from tests.trakt_sandbox.faults import Faults
+from tests.trakt_sandbox.media import Catalogue
+from tests.trakt_sandbox.ratelimit import RateLimiter
+from tests.trakt_sandbox.requestlog import RequestLog
+from tests.trakt_sandbox.state import SandboxState
+
+EXTENSION = "trakt_sandbox"
+
+
+@dataclass
+class Sandbox:
+    config: dict[str, Any]
+    clock: Clock
+    catalogue: Catalogue
+    state: SandboxState
+    limiter: RateLimiter
+    faults: Faults
+    log: RequestLog
+
+
+def sandbox() -> Sandbox:
+    return current_app.extensions[EXTENSION]

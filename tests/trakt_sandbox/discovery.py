@@ -1,0 +1,166 @@
+"""Trending, popular and personal recommendations, plus hiding one (CONTRACT 7.1-7.2).
+
+Lists are ranked once at start-up over the whole catalogue (titles in the host's library
+and titles it lacks), so an unfiltered page is a slice. Recommendations rank titles by
+the user's taste: genres of what they rated well score up, genres of what they rated
+badly score down, popularity breaks ties. They never contain what the user rated, hid or
+has watched (a watched movie, a show with every episode watched); ``ignore_watched``
+also drops shows the user has started, ``ignore_collected`` and ``ignore_watchlisted``
+drop collected and watchlisted titles.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from tests.trakt_sandbox.context import sandbox
+from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, Media
+from tests.trakt_sandbox.protocol import (
+    current_user,
+    empty_response,
+    error_response,
+    flag,
+    json_response,
+    paginate,
+    user_required,
+    wants_full,
+)
+from tests.trakt_sandbox.state import SandboxState, User
+
+bp = Blueprint("discovery", __name__)
+LISTS = "<any(movies,shows):plural>"
+
+
+def route_both(rule: str, **options: Any) -> Any:
+    """One static rule per kind: ``/movies/<movie_id>`` would shadow a converter rule."""
+    def register(view: Any) -> Any:
+        for plural in ("movies", "shows"):
+            bp.add_url_rule(rule.format(plural=plural), view_func=view,
+                            defaults={"plural": plural}, **options)
+        return view
+    return register
+RECOMMENDATIONS_DEFAULT = 10
+RECOMMENDATIONS_MAX = 100
+FILTER_ARGS = ("genres", "years", "ignore_watched", "ignore_collected", "ignore_watchlisted")
+
+
+def _years(value: str) -> tuple[int, int] | None:
+    try:
+        low, _, high = value.partition("-")
+        return int(low), int(high or low)
+    except ValueError:
+        return None
+
+
+def _excluded_by_user(state: SandboxState, user: User, kind: str) -> set[tuple[str, int]]:
+    """Keys the ``ignore_*`` flags drop for this user."""
+    keys: set[tuple[str, int]] = set()
+    if flag("ignore_watched"):
+        keys |= watched_keys(state, user, kind, started=True)
+    if flag("ignore_collected"):
+        keys |= {key for key in user.collection if key[0] == kind}
+    if flag("ignore_watchlisted"):
+        keys |= {key for key in user.watchlist if key[0] == kind}
+    return keys
+
+
+def watched_keys(state: SandboxState, user: User, kind: str,
+                 started: bool) -> set[tuple[str, int]]:
+    """Watched movies; shows fully watched (or, with ``started``, with any play)."""
+    plays = state.watch_count(user)
+    if kind == "movie":
+        return {key for key in plays if key[0] == "movie"}
+    per_show: dict[int, int] = {}
+    for key in plays:
+        episode = state.catalogue.get(*key) if key[0] == "episode" else None
+        if episode is not None and episode.show is not None:
+            per_show[episode.show.trakt] = per_show.get(episode.show.trakt, 0) + 1
+    return {("show", trakt) for trakt, seen in per_show.items()
+            if started or seen >= state.catalogue.get("show", trakt).episode_count()}
+
+
+def _filtered(ranked: list[Media], kind: str) -> list[Media]:
+    if not any(name in request.args for name in FILTER_ARGS):
+        return ranked
+    genres = {g.strip().lower() for g in request.args.get("genres", "").split(",") if g}
+    years = _years(request.args.get("years", "")) if request.args.get("years") else None
+    items = [m for m in ranked
+             if (not genres or genres.intersection(m.genres))
+             and (not years or (m.year is not None and years[0] <= m.year <= years[1]))]
+    user = current_user()
+    if user is not None:
+        sb = sandbox()
+        with sb.state.lock:
+            excluded = _excluded_by_user(sb.state, user, kind)
+        items = [m for m in items if m.key not in excluded]
+    return items
+
+
+@route_both("/{plural}/trending", methods=["GET"])
+def trending(plural: str) -> Response:
+    kind = SINGULAR[plural]
+    catalogue = sandbox().catalogue
+    page, headers = paginate(_filtered(catalogue.trending[kind], kind))
+    full = wants_full()
+    headers["X-Trending-User-Count"] = str(sum(m.watchers for m in catalogue.trending[kind]))
+    return json_response([{"watchers": m.watchers, kind: m.obj(full)} for m in page],
+                         200, headers)
+
+
+@route_both("/{plural}/popular", methods=["GET"])
+def popular(plural: str) -> Response:
+    kind = SINGULAR[plural]
+    page, headers = paginate(_filtered(sandbox().catalogue.popular[kind], kind))
+    full = wants_full()
+    return json_response([m.obj(full) for m in page], 200, headers)
+
+
+def recommend(state: SandboxState, user: User, kind: str) -> list[Media]:
+    """The user's recommendations of one kind, best first, before ``limit``."""
+    catalogue: Catalogue = state.catalogue
+    taste: dict[str, float] = {}
+    for (rated_kind, trakt), rated in user.ratings.items():
+        media = catalogue.get(rated_kind, trakt)
+        if media is not None and rated_kind in ("movie", "show"):
+            for genre in media.genres:
+                taste[genre] = taste.get(genre, 0.0) + rated.rating - 5.5
+    excluded = set(user.hidden) | set(user.ratings) | watched_keys(state, user, kind, False)
+    excluded |= _excluded_by_user(state, user, kind)
+    ranked = catalogue.popular[kind]
+    position = {media.trakt: index for index, media in enumerate(ranked)}
+    candidates = [m for m in ranked if m.key not in excluded]
+    candidates.sort(key=lambda m: (-sum(taste.get(g, 0.0) for g in m.genres),
+                                   position[m.trakt]))
+    return candidates
+
+
+@bp.get(f"/recommendations/{LISTS}")
+@user_required
+def recommendations(plural: str) -> Response:
+    sb, user = sandbox(), current_user()
+    with sb.state.lock:
+        items = recommend(sb.state, user, SINGULAR[plural])
+    page, headers = paginate(items, default_limit=RECOMMENDATIONS_DEFAULT,
+                             max_limit=RECOMMENDATIONS_MAX)
+    # Trakt sends only these two paging headers here (CONTRACT 7.2).
+    headers = {"X-Pagination-Page": headers["X-Pagination-Page"],
+               "X-Pagination-Limit": headers["X-Pagination-Limit"]}
+    full = wants_full()
+    body: list[dict[str, Any]] = [
+        {**m.obj(full), "favorited_by": [], "recommended_by": []} for m in page]
+    return json_response(body, 200, headers)
+
+
+@bp.delete(f"/recommendations/{LISTS}/<media_id>")
+@user_required
+def hide(plural: str, media_id: str) -> Response:
+    sb, user = sandbox(), current_user()
+    media = sb.catalogue.from_path(SINGULAR[plural], media_id)
+    if media is None:
+        return error_response(404, "not_found", f"no {SINGULAR[plural]} {media_id!r}")
+    with sb.state.lock:
+        user.hidden[media.key] = sb.clock.now()
+        user.activities.touch(sb.clock.now(), f"{PLURAL[media.kind]}.hidden_at")
+    return empty_response(204)
