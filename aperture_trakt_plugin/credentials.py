@@ -46,6 +46,13 @@ class CheckResult:
     reachable: bool = True
 
 
+def _not_checked(exc: TraktError) -> CheckResult:
+    """Trakt did not give a verdict: down, unreachable, or answering something else."""
+    template = (MSG_UNREACHABLE if isinstance(exc, TraktUnreachable | TraktServerError)
+                else MSG_UNEXPECTED)
+    return CheckResult(False, template.format(reason=exc), reachable=False)
+
+
 def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
                       endpoints: TraktEndpoints) -> CheckResult:
     client = TraktClient(client_id, endpoints)
@@ -53,11 +60,8 @@ def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
         client.api("GET", "/movies/trending", params={"limit": 1}, what="Checking the Client ID")
     except InvalidClient:
         return CheckResult(False, MSG_UNKNOWN_CLIENT_ID)
-    except (TraktUnreachable, TraktServerError) as exc:
-        return CheckResult(False, MSG_UNREACHABLE.format(reason=exc), reachable=False)
     except TraktError as exc:
-        return CheckResult(False, MSG_UNEXPECTED.format(reason=exc), reachable=False)
-
+        return _not_checked(exc)
     try:
         client.oauth("/oauth/token", {
             "code": PROBE_CODE, "client_id": client_id, "client_secret": client_secret,
@@ -67,10 +71,8 @@ def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
         return CheckResult(True, "Trakt accepted the Client ID and Client Secret.")
     except InvalidClient:
         return CheckResult(False, MSG_REJECTED_SECRET)
-    except (TraktUnreachable, TraktServerError) as exc:
-        return CheckResult(False, MSG_UNREACHABLE.format(reason=exc), reachable=False)
     except TraktError as exc:
-        return CheckResult(False, MSG_UNEXPECTED.format(reason=exc), reachable=False)
+        return _not_checked(exc)
     # A made-up code was accepted: the auth server is not Trakt as we know it.
     return CheckResult(False, MSG_UNEXPECTED.format(reason="a test code was accepted"),
                        reachable=False)
