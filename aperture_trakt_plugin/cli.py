@@ -7,14 +7,16 @@ the same store), so the two can never disagree about what a setting means.
 from __future__ import annotations
 
 import json
+import time
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Text, select, type_coerce, update
 
-from aperture_trakt_plugin import credentials, crypto, extension, migrate
+from aperture_trakt_plugin import connections, credentials, crypto, extension, migrate
 from aperture_trakt_plugin.models import metadata
+from aperture_trakt_plugin.trakt_api import TraktError
 
 
 @click.group("trakt", help="Trakt integration: settings, database, keys.")
@@ -131,6 +133,70 @@ def rotate_keys() -> None:
     count = rotate_all_secrets()
     click.echo(f"re-encrypted {count} secret value(s) under the newest key; "
                "older keys may now be removed from APERTURE_TRAKT_ENCRYPTION_KEYS")
+
+
+# --- connections -------------------------------------------------------------------------
+
+
+def _user_id(name: str) -> int:
+    user = extension.state().host.get_user_by_name(name)
+    if user is None:
+        raise click.ClickException(f"no user named {name!r} on this server")
+    return user.id
+
+
+@trakt.command("connect")
+@click.option("--user", "name", required=True, help="The server user to connect.")
+@with_appcontext
+def connect_command(name: str) -> None:
+    """Connects a user's Trakt account with a device code, for terminals and headless servers."""
+    user_id = _user_id(name)
+    try:
+        state = connections.start_device(user_id)
+    except TraktError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"On any device, open {state.verification_url} and enter the code: "
+               f"{state.user_code}")
+    click.echo("Waiting for the code to be entered on Trakt (Ctrl-C to stop)...")
+    while not state.finished:
+        time.sleep(state.interval or 5)
+        try:
+            state = connections.poll_device(user_id)
+        except TraktError as exc:
+            raise click.ClickException(str(exc)) from None
+    if state.status != "connected":
+        raise click.ClickException(state.message)
+    click.echo(f"{name}: {state.message}")
+
+
+@trakt.command("disconnect")
+@click.option("--user", "name", required=True, help="The server user to disconnect.")
+@with_appcontext
+def disconnect_command(name: str) -> None:
+    """Revokes the user's Trakt access and forgets the tokens; their ratings stay."""
+    if connections.disconnect(_user_id(name)):
+        click.echo(f"{name}: disconnected from Trakt; ratings on this server are kept")
+    else:
+        click.echo(f"{name}: was not connected to Trakt")
+
+
+@trakt.command("status")
+@click.option("--user", "name", help="Only this user.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_appcontext
+def status_command(name: str | None, as_json: bool) -> None:
+    """Each connection: Trakt username, since when, token expiry, trouble, last sync."""
+    rows = connections.status(_user_id(name) if name else None)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no Trakt connections" + (f" for {name}" if name else ""))
+    for row in rows:
+        trouble = "NEEDS RECONNECTING" if row["needs_reconnect"] else "ok"
+        click.echo(f"{row['user']}: Trakt {row['trakt_username']} ({trouble}); connected "
+                   f"{row['connected_since']}; token until {row['token_expires_at']}; last sync "
+                   f"{row['last_sync_at'] or 'never'}; last error {row['last_error'] or 'none'}")
 
 
 def commands() -> list[click.Command]:

@@ -46,3 +46,10 @@ def aperture_tpl_admin_integrations(user: HostUser) -> Markup | None:
     from aperture_trakt_plugin.views import render_admin_card
 
     return render_admin_card(user)
+
+
+@hookimpl
+def aperture_tpl_profile_sections(user: HostUser) -> Markup | None:
+    from aperture_trakt_plugin.views import render_profile_card
+
+    return render_profile_card(user)

@@ -61,3 +61,43 @@ class TraktSetting(Base):
     secret: Mapped[str | None] = mapped_column(EncryptedText)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class TraktConnection(Base):
+    """A host user's link to their Trakt account; the token pair is encrypted.
+
+    ``needs_reconnect`` is set when Trakt declares the grant dead (``invalid_grant``):
+    scheduled work skips the user until they connect again, instead of failing every run.
+    """
+
+    __tablename__ = "trakt_connections"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    trakt_username: Mapped[str] = mapped_column(String(255))
+    trakt_slug: Mapped[str | None] = mapped_column(String(255))
+    access_token: Mapped[str] = mapped_column(EncryptedText)
+    refresh_token: Mapped[str | None] = mapped_column(EncryptedText)
+    token_created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    scope: Mapped[str | None] = mapped_column(String(255))
+    connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    needs_reconnect: Mapped[bool] = mapped_column(default=False)
+    reconnect_reason: Mapped[str | None] = mapped_column(Text)
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_activities: Mapped[str | None] = mapped_column(Text)
+
+
+class TraktDeviceGrant(Base):
+    """A device-code connection in progress (one per user; the device code is a secret)."""
+
+    __tablename__ = "trakt_device_grants"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    device_code: Mapped[str] = mapped_column(EncryptedText)
+    user_code: Mapped[str] = mapped_column(String(32))
+    verification_url: Mapped[str] = mapped_column(String(512))
+    interval: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -12,15 +12,27 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session
+from flask import Blueprint, jsonify, redirect, render_template, request, session
 from markupsafe import Markup
 
-from aperture_trakt_plugin import credentials, csrf, extension
+from aperture_trakt_plugin import connections, credentials, csrf, extension, oauth, tokens
 from aperture_trakt_plugin.host import HostServices, HostUser
+from aperture_trakt_plugin.models import TraktDeviceGrant
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.trakt_api import TraktError
 
 NOTICE_KEY = "aperture_trakt.notice"
+OAUTH_KEY = "aperture_trakt.oauth"
 ADMIN_CARD_ANCHOR = "#trakt-integration"
+PROFILE_FALLBACK = "/"
+
+MSG_DENIED = "You did not allow this server to use your Trakt account; nothing was connected."
+MSG_STATE_MISMATCH = ("This Trakt sign-in did not start here or has expired. Nothing was "
+                      "connected; start again from your profile.")
+MSG_OTHER_USER = ("This Trakt sign-in was started by another user of this server. Nothing was "
+                  "connected; start again from your own profile.")
+MSG_DISCONNECTED = ("Disconnected from Trakt. Your ratings on this server stay as they are; "
+                    "nothing syncs any more.")
 
 
 def _safe_next(value: str | None, fallback: str) -> str:
@@ -61,6 +73,31 @@ def render_admin_card(user: HostUser) -> Markup:
     ))
 
 
+def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
+    state = extension.state()
+    conn = tokens.store().get(user.id)
+    grant = state.host.db.session.get(TraktDeviceGrant, user.id)
+    return Markup(render_template(
+        "trakt/profile_card.html",
+        configured=state.settings.is_configured(),
+        conn=conn,
+        connection=connections.describe(conn, user.name) if conn else None,
+        device=grant,
+        device_only=extension.uses_device_flow(),
+        notice=_pop_notice("profile"),
+        csrf_token=csrf.token(),
+        next_url=next_url or request.path,
+    ))
+
+
+def _finish_oauth(ok: bool, message: str, next_url: str) -> str:
+    """The popup's last page: tells the opener (same origin only) and closes, or, with no
+    opener (popup blocked, mobile), takes this tab back to the profile."""
+    _notice("profile", "success" if ok else "error", message)
+    return render_template("trakt/connect_result.html", ok=ok, message=message,
+                           next_url=next_url)
+
+
 def create_blueprint(host: HostServices) -> Blueprint:
     bp = Blueprint("trakt", __name__, url_prefix=extension.URL_PREFIX,
                    template_folder=str(files("aperture_trakt_plugin.templates")))
@@ -78,5 +115,77 @@ def create_blueprint(host: HostServices) -> Blueprint:
         _notice("admin", "success" if outcome.saved else "error", outcome.message,
                 offer_save_anyway=not outcome.saved and outcome.checked)
         return redirect(_safe_next(form.get("next"), "/" + ADMIN_CARD_ANCHOR))
+
+    @bp.get("/profile-card")
+    @host.login_required
+    def profile_card():  # type: ignore[no-untyped-def]
+        """The card alone, so the profile can redraw it after a popup or a device poll."""
+        user = host.current_user()
+        return render_profile_card(user, _safe_next(request.args.get("next"), PROFILE_FALLBACK))
+
+    @bp.get("/connect")
+    @host.login_required
+    def connect():  # type: ignore[no-untyped-def]
+        user = host.current_user()
+        next_url = _safe_next(request.args.get("next"), PROFILE_FALLBACK)
+        try:
+            auth = oauth.authorization_request()
+        except TraktError as exc:
+            return _finish_oauth(False, str(exc), next_url)
+        session[OAUTH_KEY] = {"state": auth.state, "verifier": auth.code_verifier,
+                              "user_id": user.id, "next": next_url}
+        return redirect(auth.url)
+
+    @bp.get("/callback")
+    @host.login_required
+    def callback():  # type: ignore[no-untyped-def]
+        user = host.current_user()
+        started = session.pop(OAUTH_KEY, None) or {}
+        next_url = started.get("next") or PROFILE_FALLBACK
+        if not started or request.args.get("state") != started.get("state"):
+            return _finish_oauth(False, MSG_STATE_MISMATCH, next_url)
+        if started.get("user_id") != user.id:
+            return _finish_oauth(False, MSG_OTHER_USER, next_url)
+        if request.args.get("error"):
+            return _finish_oauth(False, MSG_DENIED if request.args["error"] ==
+                                 "access_denied" else "Trakt refused the connection: "
+                                 f"{request.args['error']}.", next_url)
+        code = request.args.get("code")
+        if not code:
+            return _finish_oauth(False, MSG_STATE_MISMATCH, next_url)
+        try:
+            pair = oauth.exchange_code(code, started["verifier"])
+            conn = connections.finish_connection(user.id, pair)
+        except TraktError as exc:
+            return _finish_oauth(False, str(exc), next_url)
+        return _finish_oauth(True, f"Connected as {conn.trakt_username}.", next_url)
+
+    @bp.post("/device/start")
+    @host.login_required
+    def device_start():  # type: ignore[no-untyped-def]
+        try:
+            state = connections.start_device(host.current_user().id)
+        except TraktError as exc:
+            return jsonify({"status": "error", "message": str(exc)}), 502
+        return jsonify(state.as_json())
+
+    @bp.post("/device/poll")
+    @host.login_required
+    def device_poll():  # type: ignore[no-untyped-def]
+        try:
+            state = connections.poll_device(host.current_user().id)
+        except TraktError as exc:
+            return jsonify({"status": "error", "message": str(exc)}), 502
+        if state.finished and state.status != "none":
+            _notice("profile", "success" if state.status == "connected" else "error",
+                    state.message)
+        return jsonify(state.as_json())
+
+    @bp.post("/disconnect")
+    @host.login_required
+    def disconnect():  # type: ignore[no-untyped-def]
+        connections.disconnect(host.current_user().id)
+        _notice("profile", "success", MSG_DISCONNECTED)
+        return redirect(_safe_next(request.form.get("next"), PROFILE_FALLBACK))
 
     return bp

@@ -1,0 +1,163 @@
+"""Connecting, disconnecting and describing users' Trakt accounts.
+
+One place for what the profile page, the device-flow poll and ``flask trakt`` commands
+all do, so a connection made in a terminal is exactly one made in a browser. Every
+function takes the acting user's id from its caller, which takes it from the login
+session, never from a request parameter: nobody can act on another user's connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aperture_trakt_plugin import extension, jobs, oauth, tokens
+from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant
+from aperture_trakt_plugin.oauth import TokenPair
+from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktClient, TraktError
+
+log = logging.getLogger(__name__)
+
+SLOW_DOWN_STEP = 5  # seconds added to the polling interval when Trakt says "slow down"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _db() -> Any:
+    return extension.state().host.db
+
+
+def finish_connection(user_id: int, pair: TokenPair) -> TraktConnection:
+    """Stores a new token pair with the Trakt username, then queues the first sync."""
+    client = TraktClient(oauth.app_credentials().client_id, extension.endpoints())
+    settings = client.get_json("/users/settings", token=pair.access_token,
+                               what="Reading your Trakt profile")
+    user = settings.get("user") if isinstance(settings, dict) else None
+    if not isinstance(user, dict) or not user.get("username"):
+        raise MalformedResponse("Reading your Trakt profile: Trakt's answer had no username")
+    slug = (user.get("ids") or {}).get("slug")
+    conn = tokens.store().set(user_id, pair, user["username"], slug)
+    jobs.enqueue_user_sync(user_id, "first sync after connecting")
+    return conn
+
+
+def disconnect(user_id: int) -> bool:
+    """Revokes (best effort), forgets the tokens and cancels queued work; ratings stay."""
+    token_store = tokens.store()
+    conn = token_store.get(user_id)
+    if conn is not None:
+        try:
+            oauth.revoke(conn.access_token)
+        except TraktError as exc:  # messages never carry the token
+            log.warning("revoking the Trakt token of user %s failed (%s); forgetting it "
+                        "anyway", user_id, exc)
+    removed = token_store.delete(user_id)
+    jobs.cancel_user_jobs(user_id)
+    return removed
+
+
+# --- device flow ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceState:
+    """What the profile (or the terminal) shows while a device connection is under way."""
+
+    status: str  # pending | connected | expired | denied | used | invalid | none
+    message: str = ""
+    user_code: str | None = None
+    verification_url: str | None = None
+    expires_at: datetime | None = None
+    interval: int | None = None
+    username: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != oauth.DEVICE_PENDING
+
+    def as_json(self) -> dict[str, Any]:
+        return {"status": self.status, "message": self.message, "user_code": self.user_code,
+                "verification_url": self.verification_url, "interval": self.interval,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+                "username": self.username}
+
+
+def _pending(grant: TraktDeviceGrant, message: str) -> DeviceState:
+    return DeviceState(oauth.DEVICE_PENDING, message, grant.user_code, grant.verification_url,
+                       grant.expires_at, grant.interval)
+
+
+def start_device(user_id: int) -> DeviceState:
+    code = oauth.start_device_flow()
+    db = _db()
+    grant = db.session.get(TraktDeviceGrant, user_id) or TraktDeviceGrant(user_id=user_id)
+    now = _now()
+    grant.device_code, grant.user_code = code.device_code, code.user_code
+    grant.verification_url, grant.interval = code.verification_url, code.interval
+    grant.expires_at = now + timedelta(seconds=code.expires_in)
+    grant.next_poll_at = now + timedelta(seconds=code.interval)
+    db.session.add(grant)
+    db.session.commit()
+    return _pending(grant, "Enter the code on Trakt to connect.")
+
+
+def poll_device(user_id: int) -> DeviceState:
+    """Asks Trakt at most once per interval, however often the page polls us."""
+    db = _db()
+    grant = db.session.get(TraktDeviceGrant, user_id)
+    if grant is None:
+        return DeviceState("none", "No device connection is under way.")
+    now = _now()
+    if now >= grant.expires_at:
+        db.session.delete(grant)
+        db.session.commit()
+        return DeviceState("expired", oauth.DEVICE_FINAL[410][1])
+    if now < grant.next_poll_at:
+        return _pending(grant, "Waiting for you to enter the code on Trakt…")
+    poll = oauth.poll_device_token(grant.device_code)
+    if poll.status in (oauth.DEVICE_PENDING, oauth.DEVICE_SLOW_DOWN):
+        if poll.status == oauth.DEVICE_SLOW_DOWN:
+            grant.interval += SLOW_DOWN_STEP
+        grant.next_poll_at = now + timedelta(seconds=grant.interval)
+        db.session.commit()
+        return _pending(grant, poll.message)
+    db.session.delete(grant)
+    db.session.commit()
+    if poll.tokens is None:
+        return DeviceState(poll.status, poll.message)
+    conn = finish_connection(user_id, poll.tokens)
+    return DeviceState("connected", f"Connected as {conn.trakt_username}.",
+                       username=conn.trakt_username)
+
+
+# --- status --------------------------------------------------------------------------------
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def describe(conn: TraktConnection, user_name: str) -> dict[str, Any]:
+    """A connection as people and scripts see it: never a token."""
+    return {
+        "user": user_name, "user_id": conn.user_id, "trakt_username": conn.trakt_username,
+        "connected_since": _iso(conn.connected_at), "token_expires_at": _iso(conn.expires_at),
+        "needs_reconnect": conn.needs_reconnect, "last_sync_at": _iso(conn.last_sync_at),
+        "last_error": conn.last_error, "last_error_at": _iso(conn.last_error_at),
+    }
+
+
+def status(user_id: int | None = None) -> list[dict[str, Any]]:
+    host = extension.state().host
+    query = _db().session.query(TraktConnection)
+    if user_id is not None:
+        query = query.filter(TraktConnection.user_id == user_id)
+    rows = []
+    for conn in query.order_by(TraktConnection.user_id):
+        user = host.get_user(conn.user_id)
+        rows.append(describe(conn, user.name if user else f"#{conn.user_id}"))
+    return rows

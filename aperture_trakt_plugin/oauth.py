@@ -1,0 +1,242 @@
+"""Talking OAuth with Trakt: authorization code with PKCE (via Authlib), refresh, revoke,
+and the device flow.
+
+Trakt documents JSON bodies with the client credentials inside them for every
+``/oauth/*`` call, while Authlib sends form-encoded bodies; :class:`JSONClientAuth`
+rewrites Authlib's prepared request into Trakt's documented form, so Authlib still
+builds the grant (PKCE, state, parameters) and parses the answer.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session, OAuthError
+
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.trakt_api import (
+    InvalidClient,
+    InvalidGrant,
+    TraktClient,
+    TraktError,
+    TraktServerError,
+    TraktUnreachable,
+)
+
+
+class NotConfigured(TraktError):
+    """No Trakt app credentials yet: an admin must set them first."""
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    client_id: str
+    client_secret: str
+    redirect_uri: str
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str | None
+    created_at: datetime
+    expires_at: datetime
+    scope: str | None
+
+    @classmethod
+    def from_response(cls, data: Any) -> TokenPair:
+        """Expiry is ``created_at + expires_in`` as Trakt says; lifetimes have changed twice."""
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise TraktServerError("Trakt's token answer had no access token")
+        if str(data.get("token_type", "bearer")).lower() != "bearer":
+            raise TraktServerError(f"Trakt issued an unexpected token type {data['token_type']!r}")
+        try:
+            created = datetime.fromtimestamp(int(data.get("created_at") or 0), UTC)
+            lifetime = timedelta(seconds=int(data["expires_in"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TraktServerError("Trakt's token answer had no usable expiry") from exc
+        if created.year < 2000:  # absent or zero: count from now rather than from 1970
+            created = datetime.now(UTC)
+        return cls(data["access_token"], data.get("refresh_token"), created,
+                   created + lifetime, data.get("scope"))
+
+
+class JSONClientAuth(requests.auth.AuthBase):
+    """Turns Authlib's form body into Trakt's JSON body, credentials included."""
+
+    def __init__(self, credentials: AppCredentials) -> None:
+        self.credentials = credentials
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        params = dict(parse_qsl(body, keep_blank_values=True))
+        params["client_id"] = self.credentials.client_id
+        params["client_secret"] = self.credentials.client_secret
+        request.body = json.dumps(params).encode()
+        request.headers["Content-Type"] = "application/json"
+        request.headers["Accept"] = "application/json"
+        request.prepare_content_length(request.body)
+        return request
+
+
+def app_credentials() -> AppCredentials:
+    values = extension.state().settings.values()
+    if not values["client_id"] or not values["client_secret"]:
+        raise NotConfigured("Trakt is not set up on this server yet: an admin must enter the "
+                            "Trakt app's credentials under Settings → Integrations")
+    return AppCredentials(values["client_id"], values["client_secret"],
+                          extension.effective_redirect_uri())
+
+
+def _session(credentials: AppCredentials) -> OAuth2Session:
+    endpoints = extension.endpoints()
+    session = OAuth2Session(credentials.client_id, credentials.client_secret,
+                            redirect_uri=credentials.redirect_uri,
+                            code_challenge_method="S256", default_timeout=endpoints.timeout)
+    session.headers["User-Agent"] = endpoints.user_agent
+    return session
+
+
+def _token_url() -> str:
+    return extension.endpoints().auth_url + "/oauth/token"
+
+
+def _token_call(what: str, call: Any) -> TokenPair:
+    """Runs an Authlib token request and maps its failures to our errors."""
+    try:
+        return TokenPair.from_response(call())
+    except OAuthError as exc:
+        if exc.error == "invalid_grant":
+            raise InvalidGrant(f"{what}: Trakt no longer accepts this authorization "
+                               "(invalid_grant); connect again") from None
+        if exc.error == "invalid_client":
+            raise InvalidClient(f"{what}: Trakt rejected this server's app credentials "
+                                "(invalid_client); an admin must check them") from None
+        raise TraktError(f"{what}: Trakt refused ({exc.error})") from None
+    except requests.Timeout:
+        raise TraktUnreachable(f"{what}: Trakt did not answer in time") from None
+    except requests.RequestException as exc:
+        raise TraktUnreachable(f"{what}: could not reach Trakt ({type(exc).__name__})") from None
+    except ValueError:  # not JSON: an HTML error page from Trakt or its edge
+        raise TraktServerError(f"{what}: Trakt answered with an error page; "
+                               "try again in a few minutes") from None
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    url: str
+    state: str
+    code_verifier: str
+
+
+def authorization_request() -> AuthorizationRequest:
+    credentials = app_credentials()
+    verifier = generate_token(64)
+    url, state = _session(credentials).create_authorization_url(
+        extension.endpoints().auth_url + "/oauth/authorize", code_verifier=verifier,
+        state=generate_token(32))
+    return AuthorizationRequest(url, state, verifier)
+
+
+def exchange_code(code: str, code_verifier: str) -> TokenPair:
+    credentials = app_credentials()
+    session = _session(credentials)
+    return _token_call("Connecting to Trakt", lambda: session.fetch_token(
+        _token_url(), grant_type="authorization_code", code=code,
+        code_verifier=code_verifier, redirect_uri=credentials.redirect_uri,
+        auth=JSONClientAuth(credentials)))
+
+
+def refresh(refresh_token: str) -> TokenPair:
+    credentials = app_credentials()
+    session = _session(credentials)
+    return _token_call("Refreshing the Trakt token", lambda: session.refresh_token(
+        _token_url(), refresh_token=refresh_token, redirect_uri=credentials.redirect_uri,
+        auth=JSONClientAuth(credentials)))
+
+
+def revoke(access_token: str) -> None:
+    """Trakt answers 200 even for a dead token, so any error here is Trakt's or the network's."""
+    credentials = app_credentials()
+    client = TraktClient(credentials.client_id, extension.endpoints())
+    client.oauth("/oauth/revoke", {"token": access_token, "client_id": credentials.client_id,
+                                   "client_secret": credentials.client_secret},
+                 what="Revoking the Trakt token")
+
+
+# --- device flow ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    device_code: str
+    user_code: str
+    verification_url: str
+    expires_in: int
+    interval: int
+
+
+def start_device_flow() -> DeviceCode:
+    credentials = app_credentials()
+    client = TraktClient(credentials.client_id, extension.endpoints())
+    data = client.oauth("/oauth/device/code", {"client_id": credentials.client_id},
+                        what="Starting the device connection")
+    try:
+        return DeviceCode(data["device_code"], data["user_code"], data["verification_url"],
+                          int(data["expires_in"]), int(data["interval"]))
+    except (KeyError, TypeError, ValueError):
+        raise TraktServerError("Trakt's device-code answer was incomplete") from None
+
+
+#: What a device-token poll can say, with what the caller should do (CONTRACT 4.6).
+DEVICE_PENDING, DEVICE_SLOW_DOWN = "pending", "slow_down"
+DEVICE_DONE = "done"
+DEVICE_FINAL = {
+    404: ("invalid", "Trakt does not know this code any more. Start connecting again."),
+    409: ("used", "This code was already used. Start connecting again if you are not connected."),
+    410: ("expired", "The code expired before it was entered on Trakt. Start connecting again."),
+    418: ("denied", "Access was denied on Trakt; nothing was connected."),
+}
+
+
+@dataclass(frozen=True)
+class DevicePoll:
+    status: str
+    message: str = ""
+    tokens: TokenPair | None = None
+
+
+def poll_device_token(device_code: str) -> DevicePoll:
+    credentials = app_credentials()
+    endpoints = extension.endpoints()
+    try:
+        response = requests.post(
+            endpoints.auth_url + "/oauth/device/token", timeout=endpoints.timeout,
+            json={"code": device_code, "client_id": credentials.client_id,
+                  "client_secret": credentials.client_secret},
+            headers={"User-Agent": endpoints.user_agent})
+    except requests.RequestException as exc:
+        raise TraktUnreachable(f"Checking the device code: could not reach Trakt "
+                               f"({type(exc).__name__})") from None
+    if response.status_code == 200:
+        try:
+            return DevicePoll(DEVICE_DONE, tokens=TokenPair.from_response(response.json()))
+        except ValueError:
+            raise TraktServerError("Trakt's device-token answer was not JSON") from None
+    if response.status_code == 400:
+        return DevicePoll(DEVICE_PENDING, "Waiting for you to enter the code on Trakt…")
+    if response.status_code == 429:
+        return DevicePoll(DEVICE_SLOW_DOWN, "Waiting for you to enter the code on Trakt…")
+    if response.status_code in DEVICE_FINAL:
+        status, message = DEVICE_FINAL[response.status_code]
+        return DevicePoll(status, message)
+    if response.status_code == 401:
+        raise InvalidClient("Checking the device code: Trakt rejected this server's app "
+                            "credentials; an admin must check them")
+    raise TraktServerError(f"Checking the device code: Trakt answered {response.status_code}")
