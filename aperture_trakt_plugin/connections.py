@@ -16,7 +16,7 @@ from typing import Any
 from aperture_trakt_plugin import extension, jobs, oauth, tokens
 from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant
 from aperture_trakt_plugin.oauth import TokenPair
-from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktClient, TraktError
+from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktError
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,7 @@ def _db() -> Any:
 
 def finish_connection(user_id: int, pair: TokenPair) -> TraktConnection:
     """Stores a new token pair with the Trakt username, then queues the first sync."""
-    client = TraktClient(oauth.app_credentials().client_id, extension.endpoints())
-    settings = client.get_json("/users/settings", token=pair.access_token,
+    settings = oauth.api_client().get_json("/users/settings", token=pair.access_token,
                                what="Reading your Trakt profile")
     user = settings.get("user") if isinstance(settings, dict) else None
     if not isinstance(user, dict) or not user.get("username"):

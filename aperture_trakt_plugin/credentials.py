@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.trakt_api import (
     InvalidClient,
     InvalidGrant,
@@ -55,7 +56,7 @@ def _not_checked(exc: TraktError) -> CheckResult:
 
 def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
                       endpoints: TraktEndpoints) -> CheckResult:
-    client = TraktClient(client_id, endpoints)
+    client = TraktClient(client_id, endpoints, extension.http_session())
     try:
         client.api("GET", "/movies/trending", params={"limit": 1}, what="Checking the Client ID")
     except InvalidClient:
@@ -96,8 +97,6 @@ def save_app_credentials(client_id: str | None, client_secret: str | None,
     Nothing is stored until Trakt accepts the pair, unless an admin says "save anyway",
     which is for a Trakt that is down or unreachable from this server right now.
     """
-    from aperture_trakt_plugin import extension
-
     store = extension.state().settings
     values = store.merge_submission(client_id, client_secret, redirect_uri)
     if not values["client_id"] or not values["client_secret"]:

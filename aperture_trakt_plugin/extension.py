@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import requests
 from flask import Blueprint, Flask, current_app
+from requests.adapters import BaseAdapter
 
 from aperture_trakt_plugin import crypto
 from aperture_trakt_plugin.host import HostServices
@@ -45,6 +47,9 @@ class TraktState:
     host: HostServices
     blueprint: Blueprint
     settings: SettingsStore = field(init=False)
+    #: Transport adapters mounted on every HTTP session the plugin opens (by URL prefix):
+    #: how recorded-HTTP tests (betamax) or a host's proxy/CA settings get in.
+    transport_adapters: dict[str, BaseAdapter] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.settings = SettingsStore(self.host.db)
@@ -78,6 +83,14 @@ def endpoints(app: Flask | None = None) -> TraktEndpoints:
         user_agent=config["APERTURE_TRAKT_USER_AGENT"],
         timeout=float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]),
     )
+
+
+def http_session(session: requests.Session | None = None) -> requests.Session:
+    """A session for talking to Trakt, with the app's transport adapters mounted."""
+    session = session if session is not None else requests.Session()
+    for prefix, adapter in state().transport_adapters.items():
+        session.mount(prefix, adapter)
+    return session
 
 
 def default_redirect_uri(app: Flask | None = None) -> str:

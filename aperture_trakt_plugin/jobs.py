@@ -17,8 +17,8 @@ from rq.job import Job, JobStatus
 
 from aperture_trakt_plugin import extension, tokens
 from aperture_trakt_plugin.models import utcnow
-from aperture_trakt_plugin.oauth import app_credentials
-from aperture_trakt_plugin.trakt_api import TraktClient, TraktError
+from aperture_trakt_plugin.oauth import api_client
+from aperture_trakt_plugin.trakt_api import TraktError
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def sync_user(user_id: int) -> dict:
         return {"user_id": user_id, "skipped": "not connected"}
     if conn.needs_reconnect:
         return {"user_id": user_id, "skipped": "needs reconnecting"}
-    client = TraktClient(app_credentials().client_id, extension.endpoints())
+    client = api_client()
     try:
         activities = tokens.call_as_user(
             user_id, lambda token: client.get_json("/sync/last_activities", token=token))

@@ -100,7 +100,13 @@ def _session(credentials: AppCredentials) -> OAuth2Session:
                             redirect_uri=credentials.redirect_uri,
                             code_challenge_method="S256", default_timeout=endpoints.timeout)
     session.headers["User-Agent"] = endpoints.user_agent
-    return session
+    return extension.http_session(session)
+
+
+def api_client() -> TraktClient:
+    """The configured app's client for the API and auth hosts."""
+    return TraktClient(app_credentials().client_id, extension.endpoints(),
+                       extension.http_session())
 
 
 def _token_url() -> str:
@@ -164,8 +170,7 @@ def refresh(refresh_token: str) -> TokenPair:
 def revoke(access_token: str) -> None:
     """Trakt answers 200 even for a dead token, so any error here is Trakt's or the network's."""
     credentials = app_credentials()
-    client = TraktClient(credentials.client_id, extension.endpoints())
-    client.oauth("/oauth/revoke", {"token": access_token, "client_id": credentials.client_id,
+    api_client().oauth("/oauth/revoke", {"token": access_token, "client_id": credentials.client_id,
                                    "client_secret": credentials.client_secret},
                  what="Revoking the Trakt token")
 
@@ -184,8 +189,7 @@ class DeviceCode:
 
 def start_device_flow() -> DeviceCode:
     credentials = app_credentials()
-    client = TraktClient(credentials.client_id, extension.endpoints())
-    data = client.oauth("/oauth/device/code", {"client_id": credentials.client_id},
+    data = api_client().oauth("/oauth/device/code", {"client_id": credentials.client_id},
                         what="Starting the device connection")
     try:
         return DeviceCode(data["device_code"], data["user_code"], data["verification_url"],
@@ -216,7 +220,7 @@ def poll_device_token(device_code: str) -> DevicePoll:
     credentials = app_credentials()
     endpoints = extension.endpoints()
     try:
-        response = requests.post(
+        response = extension.http_session().post(
             endpoints.auth_url + "/oauth/device/token", timeout=endpoints.timeout,
             json={"code": device_code, "client_id": credentials.client_id,
                   "client_secret": credentials.client_secret},

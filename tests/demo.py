@@ -120,8 +120,10 @@ class Demo:
                                 f"{child.output()[-LOG_TAIL:]}")
 
     def start(self, redis_url: str) -> None:
+        # The sandbox's app accepts the host's callback, as a registered Trakt app would.
         sandbox = self.spawn("sandbox", flask_run(SANDBOX_APP, self.sandbox_port),
-                             {"SANDBOX_DEMO_USERS": "1"})
+                             {"SANDBOX_DEMO_USERS": "1", "SANDBOX_REDIRECT_URIS":
+                              f"{self.host_url}/plugins/trakt/callback"})
         self.wait_listening(sandbox, self.sandbox_port)
         env = {
             "DATABASE_URL": f"sqlite:///{self.state_dir / 'demo.db'}",

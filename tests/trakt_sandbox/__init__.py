@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "SANDBOX_DEMO_USERS": False,
     "SANDBOX_REQUEST_LOG_SIZE": 10_000,
     "SANDBOX_CATALOGUE": None,  # {"movies": [...], "shows": [...]} instead of tests.catalogue
+    # Extra redirect URIs of the default app (comma-separated): the demo registers its host.
+    "SANDBOX_REDIRECT_URIS": "",
 }
 __all__ = ["DEFAULTS", "create_app"]
 

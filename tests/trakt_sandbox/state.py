@@ -199,7 +199,10 @@ class SandboxState:
             self.devices: dict[str, DeviceCode] = {}
             self.user_codes: dict[str, DeviceCode] = {}
             self._next_id = {"history": 1_000_000_001, "list": 500_000_001}
-            self.add_app(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, list(DEFAULT_REDIRECT_URIS))
+            extra = [u.strip() for u in str(self.config.get("SANDBOX_REDIRECT_URIS") or "")
+                     .split(",") if u.strip()]
+            self.add_app(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+                         [*DEFAULT_REDIRECT_URIS, *extra])
 
     def next_id(self, sequence: str) -> int:
         value = self._next_id[sequence]
