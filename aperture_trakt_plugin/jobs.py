@@ -22,7 +22,7 @@ from aperture_trakt_plugin.trakt_api import TraktError
 
 log = logging.getLogger(__name__)
 
-USER_SYNC_JOB = "aperture-trakt.sync-user.{user_id}"
+USER_SYNC_JOB = "aperture-trakt-sync-user-{user_id}"  # RQ ids: [A-Za-z0-9_-]
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 

@@ -81,7 +81,6 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
         "trakt/profile_card.html",
         configured=state.settings.is_configured(),
         conn=conn,
-        connection=connections.describe(conn, user.name) if conn else None,
         device=grant,
         device_only=extension.uses_device_flow(),
         notice=_pop_notice("profile"),
