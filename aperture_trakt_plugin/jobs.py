@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 USER_SYNC_JOB = "aperture-trakt-sync-user-{user_id}"  # RQ ids: [A-Za-z0-9_-]
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# A running job keeps its id until it ends: a new one with that id would overwrite it.
+ACTIVE = WAITING | {JobStatus.STARTED}
 
 
 def user_job_ids(user_id: int) -> list[str]:
@@ -37,7 +39,7 @@ def enqueue_user_sync(user_id: int, reason: str) -> str | None:
     job_id = USER_SYNC_JOB.format(user_id=user_id)
     try:
         try:
-            if Job.fetch(job_id, connection=host.redis).get_status() in WAITING:
+            if Job.fetch(job_id, connection=host.redis).get_status() in ACTIVE:
                 return job_id
         except NoSuchJobError:
             pass
@@ -65,7 +67,10 @@ def cancel_user_jobs(user_id: int) -> int:
             log.warning("could not cancel the Trakt jobs of user %s (%s); they will find the "
                         "connection gone and stop", user_id, type(exc).__name__)
             return cancelled
-        if job.get_status() in WAITING:
+        status = job.get_status()
+        if status == JobStatus.STARTED:
+            continue  # it finds the connection gone and stops; deleting it would orphan it
+        if status in WAITING:
             job.cancel()
             cancelled += 1
         job.delete()

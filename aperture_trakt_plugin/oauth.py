@@ -127,6 +127,10 @@ def _token_call(what: str, call: Any) -> TokenPair:
         raise TraktError(f"{what}: Trakt refused ({exc.error})") from None
     except requests.Timeout:
         raise TraktUnreachable(f"{what}: Trakt did not answer in time") from None
+    except requests.HTTPError as exc:  # Authlib's answer to a 5xx or a non-JSON error page
+        status = exc.response.status_code if exc.response is not None else "no status"
+        raise TraktServerError(f"{what}: Trakt answered with an error page ({status}); "
+                               "try again in a few minutes") from None
     except requests.RequestException as exc:
         raise TraktUnreachable(f"{what}: could not reach Trakt ({type(exc).__name__})") from None
     except ValueError:  # not JSON: an HTML error page from Trakt or its edge

@@ -36,11 +36,13 @@ MSG_DISCONNECTED = ("Disconnected from Trakt. Your ratings on this server stay a
 
 
 def _safe_next(value: str | None, fallback: str) -> str:
-    """Only a path on this server: the card's ``next`` must not become an open redirect."""
+    """Only a path on this server: the card's ``next`` must not become an open redirect.
+    Browsers read a backslash as a slash, so ``/\\evil.example`` counts as ``//evil.example``."""
     if not value:
         return fallback
     parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+    if (parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//")
+            or "\\" in value):
         return fallback
     return value
 
@@ -165,15 +167,21 @@ def create_blueprint(host: HostServices) -> Blueprint:
         try:
             state = connections.start_device(host.current_user().id)
         except TraktError as exc:
+            _notice("profile", "error", str(exc))  # the card redraws after any answer
             return jsonify({"status": "error", "message": str(exc)}), 502
         return jsonify(state.as_json())
 
     @bp.post("/device/poll")
     @host.login_required
     def device_poll():  # type: ignore[no-untyped-def]
+        user = host.current_user()
         try:
-            state = connections.poll_device(host.current_user().id)
+            state = connections.poll_device(user.id)
         except TraktError as exc:
+            if host.db.session.get(TraktDeviceGrant, user.id) is None:
+                # The flow ended with this error (the code was used up): the redrawn card
+                # must say why; while the code lives the card keeps polling instead.
+                _notice("profile", "error", str(exc))
             return jsonify({"status": "error", "message": str(exc)}), 502
         if state.finished and state.status != "none":
             _notice("profile", "success" if state.status == "connected" else "error",

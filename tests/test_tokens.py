@@ -1,0 +1,255 @@
+"""Keeping users' tokens fresh: expiry, refresh ahead of time, dead grants, and the
+"needs reconnecting" state that scheduled work respects."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aperture_trakt_plugin import jobs, oauth, tokens
+from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.trakt_api import TraktServerError
+from tests.connect_helpers import (
+    PROFILE,
+    authorize_at_sandbox,
+    card_state,
+    configure_trakt,
+    connect_with_tokens,
+    connection,
+    finish_web_connect,
+    page,
+    sandbox_settings,
+    start_web_connect,
+    status_json,
+    text_of,
+    trakt_host_config,
+    user_id,
+)
+
+LAST_ACTIVITIES = "/sync/last_activities"
+HOUR = 3600
+
+
+@pytest.fixture()
+def host_config(sandbox_server):
+    return trakt_host_config(sandbox_server)
+
+
+@pytest.fixture()
+def configured(host_app, sandbox):
+    configure_trakt(host_app, sandbox)
+    return host_app
+
+
+def token_for(host_app, name: str, rejected: str | None = None) -> str:
+    with host_app.app_context():
+        return tokens.access_token(user_id(host_app, name), rejected=rejected)
+
+
+def last_activities_as(host_app, name: str):
+    """An authenticated call through ``call_as_user``, as every sync step makes it."""
+    with host_app.app_context():
+        client = oauth.api_client()
+        return tokens.call_as_user(
+            user_id(host_app, name),
+            lambda token: client.get_json(LAST_ACTIVITIES, token=token))
+
+
+def sync(host_app, name: str) -> dict:
+    with host_app.app_context():
+        return jobs.sync_user(user_id(host_app, name))
+
+
+def spend_refresh_token(sandbox, conn) -> None:
+    """Another installation with the same pair refreshes first: the stored refresh token
+    is used up at Trakt (they rotate and are single-use)."""
+    response = sandbox.http.post(sandbox.url + "/oauth/token", json={
+        "grant_type": "refresh_token", "refresh_token": conn.refresh_token,
+        "client_id": "sandbox-client-id", "client_secret": "sandbox-client-secret"},
+        timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def test_expiry_is_created_at_plus_expires_in(configured, sandbox):
+    sandbox.advance_clock(30 * 86400)  # Trakt's clock, not ours, sets created_at
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
+                               expires_in=12345)
+    issued_at = datetime.fromisoformat(sandbox.clock()["now"].replace("Z", "+00:00"))
+    assert abs(conn.token_created_at - issued_at) < timedelta(seconds=5)
+    assert conn.expires_at - conn.token_created_at == timedelta(seconds=12345)
+    [row] = status_json(configured, "--user", "alice")
+    assert row["token_expires_at"] == conn.expires_at.isoformat().replace("+00:00", "Z")
+
+
+def test_a_token_far_from_expiry_is_used_as_it_is(configured, sandbox):
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    assert token_for(configured, "alice") == conn.access_token
+    assert sandbox.requests(path="/oauth/token") == []
+
+
+def test_a_token_within_the_margin_is_refreshed_and_stored_before_use(configured, sandbox):
+    old = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
+                              expires_in=HOUR)  # the margin is a day
+    fresh = token_for(configured, "alice")
+    assert fresh != old.access_token
+    assert [r["status"] for r in sandbox.requests(path="/oauth/token")] == [200]
+    stored = connection(configured, "alice")  # read back from the database
+    assert stored.access_token == fresh
+    assert stored.refresh_token not in (None, old.refresh_token)
+    assert stored.expires_at - datetime.now(UTC) > timedelta(days=6)
+    assert sandbox.api("GET", "/users/settings", token=fresh).status_code == 200
+    assert token_for(configured, "alice") == fresh  # no second refresh
+    assert len(sandbox.requests(path="/oauth/token")) == 1
+    redis = configured.extensions["aperture_host"].redis
+    assert not redis.exists(tokens.LOCK_KEY.format(user_id=user_id(configured, "alice")))
+
+
+def test_the_pair_is_read_again_after_waiting_for_the_lock(configured, sandbox):
+    """While another process holds the lock and refreshes, we wait, then use its pair."""
+    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", expires_in=HOUR)
+    uid = user_id(configured, "alice")
+    redis = configured.extensions["aperture_host"].redis
+    lock = redis.lock(tokens.LOCK_KEY.format(user_id=uid), timeout=30)
+    assert lock.acquire(blocking=False)
+    answer: list[str] = []
+    waiting = threading.Thread(target=lambda: answer.append(token_for(configured, "alice")))
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive() and answer == []  # blocked on the lock
+    replaced = oauth.TokenPair.from_response(sandbox.issue_tokens("alice_on_trakt"))
+    with configured.app_context():  # what the lock holder does: store the new pair
+        tokens.store().update_tokens(tokens.store().get(uid), replaced)
+    lock.release()
+    waiting.join(10)
+    assert answer == [replaced.access_token]
+    assert sandbox.requests(path="/oauth/token") == []
+
+
+def test_a_token_trakt_rejected_is_refreshed_even_if_it_looks_fresh(configured, sandbox):
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    fresh = token_for(configured, "alice", rejected=conn.access_token)
+    assert fresh != conn.access_token
+    # Someone else already replaced the rejected token: theirs is used, no new refresh.
+    assert token_for(configured, "alice", rejected=conn.access_token) == fresh
+    assert len(sandbox.requests(path="/oauth/token")) == 1
+
+
+def test_a_401_refreshes_once_and_retries(configured, sandbox):
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    sandbox.fault("GET", LAST_ACTIVITIES, 401, body={"error": "invalid_token"})
+    activities = last_activities_as(configured, "alice")
+    assert "all" in activities
+    assert [r["status"] for r in sandbox.requests(path=LAST_ACTIVITIES)] == [401, 200]
+    assert len(sandbox.requests(path="/oauth/token")) == 1
+    assert connection(configured, "alice").access_token != conn.access_token
+
+
+def test_a_second_401_with_a_fresh_token_marks_the_connection(configured, sandbox):
+    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    sandbox.fault("GET", LAST_ACTIVITIES, 401, count=2)
+    with pytest.raises(tokens.NeedsReconnect):
+        last_activities_as(configured, "alice")
+    assert len(sandbox.requests(path=LAST_ACTIVITIES)) == 2
+    assert connection(configured, "alice").needs_reconnect
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["400 now", "401 legacy host"])
+def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
+                                                           sandbox_server, host_client,
+                                                           login, legacy):
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
+                               expires_in=HOUR)
+    spend_refresh_token(sandbox, conn)
+    sandbox.clear_requests()
+    with (sandbox_settings(sandbox_server, SANDBOX_LEGACY_OAUTH_ERRORS=legacy),
+          pytest.raises(tokens.NeedsReconnect)):
+        token_for(configured, "alice")
+    [refresh] = sandbox.requests(path="/oauth/token")
+    assert refresh["status"] == (401 if legacy else 400)
+
+    marked = connection(configured, "alice")
+    assert marked.needs_reconnect and marked.reconnect_reason == tokens.MSG_NEEDS_RECONNECT
+    [row] = status_json(configured, "--user", "alice")
+    assert row["needs_reconnect"] is True and row["last_error"] == tokens.MSG_NEEDS_RECONNECT
+
+    login(host_client, "alice")
+    html = page(host_client)
+    assert card_state(html) == "reconnect"
+    assert tokens.MSG_NEEDS_RECONNECT in text_of(html, "trakt-reconnect-reason")
+    assert 'data-trakt-connect="/plugins/trakt/connect?next=/settings/profile" ' \
+           'id="trakt-reconnect"' in html
+
+    # Scheduled work skips alice without asking Trakt, and no second refresh is tried.
+    sandbox.clear_requests()
+    assert sync(configured, "alice") == {"user_id": user_id(configured, "alice"),
+                                         "skipped": "needs reconnecting"}
+    with pytest.raises(tokens.NeedsReconnect):
+        token_for(configured, "alice")
+    assert sandbox.requests() == []
+
+
+def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, host_client,
+                                                          login):
+    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    with configured.app_context():
+        tokens.store().mark_needs_reauth(user_id(configured, "alice"), "grant revoked")
+    login(host_client, "alice")
+    assert card_state(page(host_client)) == "reconnect"
+
+    query = authorize_at_sandbox(start_web_connect(host_client, PROFILE), "alice_on_trakt")
+    assert 'data-ok="yes"' in finish_web_connect(host_client, query)
+    conn = connection(configured, "alice")
+    assert not conn.needs_reconnect and conn.reconnect_reason is None
+    assert card_state(page(host_client)) == "connected"
+    assert sync(configured, "alice")["last_activities"]
+    assert connection(configured, "alice").last_sync_at is not None
+
+
+def test_device_only_servers_offer_reconnecting_with_a_code(host_app, sandbox, host_client,
+                                                            login):
+    configure_trakt(host_app, sandbox, redirect_uri=OOB_REDIRECT_URI)
+    connect_with_tokens(host_app, sandbox, "alice", "alice_on_trakt")
+    with host_app.app_context():
+        tokens.store().mark_needs_reauth(user_id(host_app, "alice"), "grant revoked")
+    login(host_client, "alice")
+    assert 'data-trakt-device-start id="trakt-reconnect"' in page(host_client)
+
+
+def test_sync_records_success_and_failure(configured, sandbox):
+    uid = user_id(configured, "alice")
+    assert sync(configured, "alice") == {"user_id": uid, "skipped": "not connected"}
+    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    assert "last_activities" in sync(configured, "alice")
+    synced = connection(configured, "alice")
+    assert synced.last_sync_at is not None and synced.last_error is None
+
+    sandbox.fault("GET", LAST_ACTIVITIES, 502)
+    with pytest.raises(TraktServerError):
+        sync(configured, "alice")
+    failed = connection(configured, "alice")
+    assert failed.last_error.startswith("GET /sync/last_activities: Trakt is having trouble")
+    assert failed.last_sync_at == synced.last_sync_at and not failed.needs_reconnect
+
+
+def test_status_lists_every_connection_without_tokens(configured, sandbox):
+    alice = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    bob = connect_with_tokens(configured, sandbox, "bob", "bob_on_trakt")
+    with configured.app_context():
+        tokens.store().mark_needs_reauth(user_id(configured, "bob"), "grant revoked")
+    sync(configured, "alice")
+    rows = status_json(configured)
+    assert [(r["user"], r["trakt_username"], r["needs_reconnect"]) for r in rows] == [
+        ("alice", "alice_on_trakt", False), ("bob", "bob_on_trakt", True)]
+    assert rows[0]["last_sync_at"] and rows[0]["connected_since"]
+    assert rows[1]["last_error"] == "grant revoked"
+    text = configured.test_cli_runner().invoke(args=["trakt", "status"]).output
+    assert "alice: Trakt alice_on_trakt (ok); connected " in text
+    assert "bob: Trakt bob_on_trakt (NEEDS RECONNECTING)" in text
+    assert "last error grant revoked" in text
+    for secret in (alice.access_token, alice.refresh_token, bob.access_token,
+                   bob.refresh_token):
+        assert secret not in text and secret not in str(rows)
+    empty = configured.test_cli_runner().invoke(args=["trakt", "status", "--user", "admin"])
+    assert empty.output.strip() == "no Trakt connections for admin"
