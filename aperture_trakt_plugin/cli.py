@@ -199,5 +199,49 @@ def status_command(name: str | None, as_json: bool) -> None:
                    f"{row['last_sync_at'] or 'never'}; last error {row['last_error'] or 'none'}")
 
 
+# --- sync --------------------------------------------------------------------------------
+
+
+@trakt.command("sync")
+@click.option("--user", "name", help="Sync this user.")
+@click.option("--all", "everyone", is_flag=True, help="Sync every connected user.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing on either side.")
+@click.option("--force", is_flag=True, help="Go ahead even if many ratings would be removed.")
+@click.option("--enqueue", is_flag=True, help="Queue the work for the workers instead.")
+@with_appcontext
+def sync_command(name: str | None, everyone: bool, dry_run: bool, force: bool,
+                 enqueue: bool) -> None:
+    """The two-way rating sync in the foreground (the same code the jobs run)."""
+    from aperture_trakt_plugin import jobs, sync
+    from aperture_trakt_plugin.models import TraktConnection
+
+    if bool(name) == everyone:
+        raise click.UsageError("give either --user NAME or --all")
+    host = extension.state().host
+    user_ids = ([_user_id(name)] if name else
+                [c.user_id for c in host.db.session.query(TraktConnection).all()])
+    failed = False
+    for user_id in user_ids:
+        user = host.get_user(user_id)
+        label = user.name if user else f"#{user_id}"
+        if enqueue:
+            job_id = jobs.enqueue_user_sync(user_id, "asked from the command line", force=force)
+            click.echo(f"{label}: queued as {job_id}" if job_id else
+                       f"{label}: could not queue (Redis unreachable)")
+            continue
+        try:
+            result = sync.sync_user_ratings(user_id, dry_run=dry_run, force=force)
+        except TraktError as exc:
+            click.echo(f"{label}: failed: {exc}", err=True)
+            failed = True
+            continue
+        for line in result.plan if dry_run else result.conflicts:
+            click.echo(f"{label}: {line}")
+        click.echo(f"{label}: {result.summary()}")
+        failed = failed or result.status == "blocked"
+    if failed:
+        raise SystemExit(1)
+
+
 def commands() -> list[click.Command]:
     return [trakt]

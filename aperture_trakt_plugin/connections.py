@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aperture_trakt_plugin import extension, jobs, oauth, tokens
+from aperture_trakt_plugin import extension, jobs, oauth, outbox, tokens
 from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant
 from aperture_trakt_plugin.oauth import TokenPair
 from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktError
@@ -45,7 +45,8 @@ def finish_connection(user_id: int, pair: TokenPair) -> TraktConnection:
 
 
 def disconnect(user_id: int) -> bool:
-    """Revokes (best effort), forgets the tokens and cancels queued work; ratings stay."""
+    """Revokes (best effort), forgets the tokens, the pending pushes and the sync ledger,
+    and cancels queued work; every rating on the server stays."""
     token_store = tokens.store()
     conn = token_store.get(user_id)
     if conn is not None:
@@ -55,6 +56,7 @@ def disconnect(user_id: int) -> bool:
             log.warning("revoking the Trakt token of user %s failed (%s); forgetting it "
                         "anyway", user_id, exc)
     removed = token_store.delete(user_id)
+    outbox.forget_user(user_id)
     jobs.cancel_user_jobs(user_id)
     return removed
 

@@ -8,18 +8,21 @@ host calls them inside a request.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import click
 from flask import Blueprint, Flask
 from markupsafe import Markup
 
-from aperture_trakt_plugin import extension, migrate
-from aperture_trakt_plugin.host import HostServices, HostUser, hookimpl
+from aperture_trakt_plugin import extension, jobs, migrate, outbox, scheduling, tokens
+from aperture_trakt_plugin.host import HostServices, HostUser, JobDefinition, MediaRef, hookimpl
 
 
 @hookimpl
 def aperture_plugin_setup(app: Flask, host: HostServices) -> None:
     extension.init_app(app, host)
+    with app.app_context():
+        scheduling.reconcile()  # a fresh install gets the default schedule
 
 
 @hookimpl
@@ -53,3 +56,49 @@ def aperture_tpl_profile_sections(user: HostUser) -> Markup | None:
     from aperture_trakt_plugin.views import render_profile_card
 
     return render_profile_card(user)
+
+
+@hookimpl
+def aperture_rating_changed(user_id: int, media: MediaRef, value: int, previous: int | None,
+                            rated_at: datetime, source: str) -> None:
+    outbox.record(user_id, media, value, rated_at, source)
+
+
+@hookimpl
+def aperture_rating_removed(user_id: int, media: MediaRef, previous: int | None,
+                            removed_at: datetime, source: str) -> None:
+    outbox.record(user_id, media, None, removed_at, source)
+
+
+@hookimpl
+def aperture_library_changed(added: Sequence[MediaRef], removed: Sequence[MediaRef]) -> None:
+    if added:
+        jobs.enqueue_library_arrivals()
+
+
+@hookimpl
+def aperture_user_deleted(user_id: int) -> None:
+    """Forgets the user's tokens and sync state; revoking would need the network, and
+    Trakt lists the app under the user's own connected apps to remove."""
+    tokens.store().delete(user_id)
+    outbox.forget_user(user_id)
+    jobs.cancel_user_jobs(user_id)
+
+
+@hookimpl
+def aperture_job_definitions() -> Sequence[JobDefinition]:
+    return scheduling.definitions()
+
+
+@hookimpl
+def aperture_job_schedule_changed(name: str, cron: str | None, enabled: bool) -> None:
+    scheduling.reconcile(name, cron, enabled)
+
+
+@hookimpl
+def aperture_tpl_admin_jobs(user: HostUser) -> Markup | None:
+    if not user.is_admin:
+        return None
+    from aperture_trakt_plugin.views import render_blocked_syncs
+
+    return render_blocked_syncs()

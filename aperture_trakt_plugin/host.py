@@ -87,6 +87,16 @@ class HostRating:
 
 
 @dataclass(frozen=True)
+class RatingWrite:
+    """One change of a bulk write: ``value`` None removes the rating; ``at`` is the
+    change's own time (kept as ``rated_at``), not the time it is written."""
+
+    item_id: str
+    value: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
 class WatchEvent:
     user_id: int
     media: MediaRef
@@ -200,6 +210,11 @@ class HostServices(Protocol):
     def remove_rating(self, user_id: int, item_id: str, removed_at: datetime,
                       source: str) -> None: ...
 
+    def apply_ratings(self, user_id: int, writes: Sequence[RatingWrite], source: str) -> None:
+        """Many sets and removals in one transaction, then the rating hooks for each change
+        that changed something. A sync of a large Trakt account needs this: one commit per
+        rating would take minutes."""
+
     def watch_history(self, user_id: int, since: datetime | None = None) -> list[WatchEvent]: ...
 
     @property
@@ -251,6 +266,10 @@ class AperturePluginSpec:
     @hookspec
     def aperture_tpl_profile_sections(self, user: HostUser) -> Markup | None:
         """HTML for User Settings -> Profile."""
+
+    @hookspec
+    def aperture_tpl_admin_jobs(self, user: HostUser) -> Markup | None:
+        """HTML for Admin -> Jobs, above the job list (e.g. runs waiting for a decision)."""
 
     # jobs screen
     @hookspec

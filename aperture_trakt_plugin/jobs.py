@@ -2,56 +2,89 @@
 
 Entry points take primitives only (ids), so a job never carries a stale object or a
 secret into Redis. Per-user jobs have fixed ids, which makes enqueueing idempotent
-(a user's sync is queued at most once) and cancelling on disconnect exact.
+(a user's sync or push is queued at most once, plus one follow-up while it runs) and
+cancelling on disconnect exact.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import asdict
+from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from sqlalchemy import select
 
-from aperture_trakt_plugin import extension, tokens
-from aperture_trakt_plugin.models import utcnow
-from aperture_trakt_plugin.oauth import api_client
+from aperture_trakt_plugin import extension, sync, tokens
+from aperture_trakt_plugin.models import TraktConnection, TraktLedger, utcnow
 from aperture_trakt_plugin.trakt_api import TraktError
 
 log = logging.getLogger(__name__)
 
-USER_SYNC_JOB = "aperture-trakt-sync-user-{user_id}"  # RQ ids: [A-Za-z0-9_-]
+USER_JOB = "aperture-trakt-{kind}-user-{user_id}"  # RQ ids: [A-Za-z0-9_-]
+FOLLOW_UP = "{job_id}-next"
+SYNC_ALL = "sync-trakt-ratings"
+LIBRARY_JOB = "aperture-trakt-library-arrivals"
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
-# A running job keeps its id until it ends: a new one with that id would overwrite it.
-ACTIVE = WAITING | {JobStatus.STARTED}
 
 
 def user_job_ids(user_id: int) -> list[str]:
-    return [USER_SYNC_JOB.format(user_id=user_id)]
+    ids = [USER_JOB.format(kind=kind, user_id=user_id) for kind in ("sync", "push")]
+    return ids + [FOLLOW_UP.format(job_id=job_id) for job_id in ids]
 
 
-def enqueue_user_sync(user_id: int, reason: str) -> str | None:
-    """Queues one sync of the user; ``None`` when Redis is down (the next scheduled run
-    catches up, so connecting never fails because of the queue)."""
-    host = extension.state().host
-    job_id = USER_SYNC_JOB.format(user_id=user_id)
+def _status(job_id: str, redis: Any) -> JobStatus | None:
     try:
-        try:
-            if Job.fetch(job_id, connection=host.redis).get_status() in ACTIVE:
+        return Job.fetch(job_id, connection=redis).get_status()
+    except NoSuchJobError:
+        return None
+
+
+def _enqueue(func: str, job_id: str, *args: Any, description: str) -> str | None:
+    """Queues once: a waiting job with this id already covers the new request; a running
+    one gets one follow-up (it waits on the user's lock), so no change is left behind."""
+    host = extension.state().host
+    try:
+        status = _status(job_id, host.redis)
+        if status in WAITING:
+            return job_id
+        if status is JobStatus.STARTED:
+            job_id = FOLLOW_UP.format(job_id=job_id)
+            if _status(job_id, host.redis) in WAITING | {JobStatus.STARTED}:
                 return job_id
-        except NoSuchJobError:
-            pass
         host.queue(current_app.config["APERTURE_TRAKT_QUEUE"]).enqueue(
-            "aperture_trakt_plugin.jobs.sync_user", user_id, job_id=job_id,
-            description=f"Trakt sync of user {user_id}: {reason}", result_ttl=3600,
+            func, *args, job_id=job_id, description=description, result_ttl=3600,
             failure_ttl=7 * 86400)
     except RedisError as exc:
-        log.warning("could not queue the Trakt sync of user %s (%s): the next scheduled run "
-                    "will do it", user_id, type(exc).__name__)
+        log.warning("could not queue %s (%s): the next scheduled sync will do it", job_id,
+                    type(exc).__name__)
         return None
     return job_id
+
+
+def user_sync_job_id(user_id: int) -> str:
+    return USER_JOB.format(kind="sync", user_id=user_id)
+
+
+def enqueue_user_sync(user_id: int, reason: str, run_id: int | None = None,
+                      force: bool = False) -> str | None:
+    return _enqueue("aperture_trakt_plugin.jobs.sync_user",
+                    user_sync_job_id(user_id), user_id, run_id, force,
+                    description=f"Trakt sync of user {user_id}: {reason}")
+
+
+def enqueue_user_push(user_id: int) -> str | None:
+    return _enqueue("aperture_trakt_plugin.jobs.push_user",
+                    USER_JOB.format(kind="push", user_id=user_id), user_id,
+                    description=f"Trakt push of user {user_id}")
+
+
+def enqueue_library_arrivals() -> str | None:
+    return _enqueue("aperture_trakt_plugin.jobs.library_arrivals", LIBRARY_JOB,
+                    description="Trakt ratings of items that arrived in the library")
 
 
 def cancel_user_jobs(user_id: int) -> int:
@@ -77,27 +110,66 @@ def cancel_user_jobs(user_id: int) -> int:
     return cancelled
 
 
-def sync_user(user_id: int) -> dict:
-    """One user's sync. For now it reads what changed on Trakt (``last_activities``);
-    the two-way rating merge builds on this read."""
-    token_store = tokens.store()
-    conn = token_store.get(user_id)
-    if conn is None:
-        return {"user_id": user_id, "skipped": "not connected"}
-    if conn.needs_reconnect:
-        return {"user_id": user_id, "skipped": "needs reconnecting"}
-    client = api_client()
+# --- entry points ----------------------------------------------------------------------------
+
+
+def push_user(user_id: int) -> dict:
+    """Sends a user's pending rating changes to Trakt (queued by the rating hooks)."""
+    return asdict(_recorded(user_id, lambda: sync.push_user(user_id), in_run=False))
+
+
+def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> dict:
+    """One user's two-way sync; inside a scheduled run it writes to that run's log."""
+    if run_id is None:
+        return asdict(_recorded(user_id, lambda: sync.sync_user_ratings(user_id, force=force),
+                                in_run=False))
+    host = extension.state().host
+    user = host.get_user(user_id)
+    name = user.name if user else f"#{user_id}"
+    with host.job_context(SYNC_ALL, run_id) as run:
+        result = _recorded(user_id, lambda: sync.sync_user_ratings(
+            user_id, force=force, report=lambda line: run.log(f"{name}: {line}")), in_run=True)
+        run.log(f"{name}: {result.summary()}")
+    return asdict(result)
+
+
+def _recorded(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
+    """Runs a sync, keeping its failure on the connection where status and the profile
+    show it; the outbox and the ledger keep everything for the next run. A job on its
+    own re-raises (so RQ records the failure); inside a scheduled run the failure becomes
+    a line of the run's log and the other users go on."""
     try:
-        activities = tokens.call_as_user(
-            user_id, lambda token: client.get_json("/sync/last_activities", token=token))
-    except tokens.NeedsReconnect:
-        return {"user_id": user_id, "skipped": "needs reconnecting"}
+        return work()
     except TraktError as exc:
-        conn.last_error, conn.last_error_at = str(exc), utcnow()
-        token_store.db.session.commit()
-        raise
-    conn.last_activities = json.dumps(activities)
-    conn.last_sync_at = utcnow()
-    conn.last_error = conn.last_error_at = None
-    token_store.db.session.commit()
-    return {"user_id": user_id, "last_activities": activities.get("all")}
+        conn = tokens.store().get(user_id)
+        if conn is not None:
+            conn.last_error, conn.last_error_at = str(exc), utcnow()
+            tokens.store().db.session.commit()
+        if not in_run:
+            raise
+        return sync.SyncResult(user_id, status="failed", message=str(exc))
+
+
+def run_sync_all(run_id: int | None = None) -> dict:
+    """The ``sync-trakt-ratings`` job: one sync job per connected user."""
+    host = extension.state().host
+    with host.job_context(SYNC_ALL, run_id) as run:
+        connections = host.db.session.scalars(select(TraktConnection)).all()
+        queued = skipped = 0
+        for conn in connections:
+            if conn.needs_reconnect:
+                skipped += 1
+                run.log(f"user {conn.user_id}: skipped, needs reconnecting to Trakt")
+                continue
+            if enqueue_user_sync(conn.user_id, "scheduled", run.run_id):
+                queued += 1
+        run.log(f"queued {queued} user sync(s); {skipped} skipped; each user's result follows")
+        return {"queued": queued, "skipped": skipped}
+
+
+def library_arrivals() -> dict:
+    """Applies Trakt ratings kept for items the library lacked, now that some arrived."""
+    db = extension.state().host.db
+    users = db.session.scalars(select(TraktLedger.user_id).where(
+        TraktLedger.item_id.is_(None)).distinct()).all()
+    return {str(user_id): sync.resolve_orphans(user_id) for user_id in users}

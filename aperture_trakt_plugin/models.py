@@ -87,6 +87,12 @@ class TraktConnection(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_activities: Mapped[str | None] = mapped_column(Text)
+    # The ratings timestamps of last_activities when both sides last agreed: unchanged
+    # means Trakt has nothing new, and a sync stops after one call.
+    ratings_marker: Mapped[str | None] = mapped_column(Text)
+    # Set when a pull would remove too much; cleared by --force or an admin's confirmation.
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    last_sync_summary: Mapped[str | None] = mapped_column(Text)
 
 
 class TraktDeviceGrant(Base):
@@ -101,3 +107,47 @@ class TraktDeviceGrant(Base):
     interval: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     next_poll_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TraktLedger(Base):
+    """Per user and item, the rating both sides last agreed on (no row: agreed "unrated").
+
+    The three-way merge compares each side with this row, so a change on one side is told
+    apart from a change on the other, and a removal from "never rated". ``item_key`` is
+    ``h:<host item id>``, or ``t:<kind>:<trakt id>`` for a Trakt rating of something the
+    library does not hold yet (``item_id`` is then empty; applied when the item arrives).
+    """
+
+    __tablename__ = "trakt_ledger"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    item_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    item_id: Mapped[str | None] = mapped_column(String(64))
+    trakt: Mapped[int | None] = mapped_column(Integer)
+    tmdb: Mapped[int | None] = mapped_column(Integer)
+    imdb: Mapped[str | None] = mapped_column(String(16))
+    tvdb: Mapped[int | None] = mapped_column(Integer)
+    season: Mapped[int | None] = mapped_column(Integer)
+    episode: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(255))
+    value: Mapped[int] = mapped_column(Integer)
+    rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TraktOutbox(Base):
+    """Host rating changes not yet on Trakt: the latest per user and item wins.
+
+    Written by the rating hooks in the request that changed the rating, so a change made
+    while Redis or Trakt is down waits here until a push or a sync takes it.
+    """
+
+    __tablename__ = "trakt_outbox"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int | None] = mapped_column(Integer)  # None: the rating was removed
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # or "not_found"
+    reason: Mapped[str | None] = mapped_column(Text)

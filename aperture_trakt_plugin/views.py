@@ -91,6 +91,23 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
     ))
 
 
+def render_blocked_syncs() -> Markup | None:
+    """Syncs stopped by the mass-removal guard, for an admin to confirm on the jobs screen."""
+    from sqlalchemy import select
+
+    from aperture_trakt_plugin.models import TraktConnection
+
+    state = extension.state()
+    blocked = state.host.db.session.scalars(select(TraktConnection).where(
+        TraktConnection.blocked_reason.is_not(None))).all()
+    if not blocked:
+        return None
+    users = {conn.user_id: state.host.get_user(conn.user_id) for conn in blocked}
+    return Markup(render_template("trakt/admin_blocked_syncs.html", blocked=blocked,
+                                  users=users, csrf_token=csrf.token(),
+                                  next_url=request.path))
+
+
 def _finish_oauth(ok: bool, message: str, next_url: str) -> str:
     """The popup's last page: tells the opener (same origin only) and closes, or, with no
     opener (popup blocked, mobile), takes this tab back to the profile."""
@@ -116,6 +133,21 @@ def create_blueprint(host: HostServices) -> Blueprint:
         _notice("admin", "success" if outcome.saved else "error", outcome.message,
                 offer_save_anyway=not outcome.saved and outcome.checked)
         return redirect(_safe_next(form.get("next"), "/" + ADMIN_CARD_ANCHOR))
+
+    @bp.post("/admin/confirm-sync/<int:user_id>")
+    @host.admin_required
+    def confirm_sync(user_id: int):  # type: ignore[no-untyped-def]
+        """An admin lets a sync that would remove many ratings go ahead, once."""
+        from aperture_trakt_plugin import jobs
+
+        if request.form.get("decision") == "dismiss":
+            conn = tokens.store().get(user_id)
+            if conn is not None:
+                conn.blocked_reason = None
+                host.db.session.commit()
+        else:
+            jobs.enqueue_user_sync(user_id, "confirmed by an admin", force=True)
+        return redirect(_safe_next(request.form.get("next"), PROFILE_FALLBACK))
 
     @bp.get("/profile-card")
     @host.login_required

@@ -136,11 +136,11 @@ def test_popup_flow_connects_stores_the_token_encrypted_and_queues_the_first_syn
     assert conn.access_token.encode() not in raw
     assert conn.refresh_token.encode() not in raw
 
-    job_id = jobs.USER_SYNC_JOB.format(user_id=user_id(host_app, "alice"))
+    job_id = jobs.user_sync_job_id(user_id(host_app, "alice"))
     assert trakt_queue(host_app).job_ids == [job_id]
     job = Job.fetch(job_id, connection=trakt_queue(host_app).connection)
     assert job.func_name == "aperture_trakt_plugin.jobs.sync_user"
-    assert job.args == (user_id(host_app, "alice"),)
+    assert job.args == (user_id(host_app, "alice"), None, False)
 
     profile = page(alice)
     assert card_state(profile) == "connected"
@@ -157,7 +157,7 @@ def test_the_first_sync_runs_in_a_real_worker(host_app, host_client, sandbox, ho
     while (conn := connection(host_app, "alice")).last_sync_at is None:
         assert time.monotonic() < deadline, host_worker.output()[-3000:]
         time.sleep(0.1)
-    assert conn.last_error is None and conn.last_activities
+    assert conn.last_error is None and conn.ratings_marker
     assert sandbox.requests(path="/sync/last_activities", user="alice_on_trakt", status=200)
     assert "last synced" in page(host_client)
 

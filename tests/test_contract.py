@@ -7,6 +7,7 @@ import json
 from importlib.metadata import entry_points
 
 import pluggy
+from flask import Flask
 
 from aperture_trakt_plugin import extension, hooks, migrate, settings
 from aperture_trakt_plugin.host import (
@@ -55,9 +56,12 @@ def test_manifest_lists_exactly_the_config_keys_with_their_defaults():
 def test_manifest_lists_the_settings_jobs_and_migrations():
     assert [(s["key"], s["secret"]) for s in MANIFEST["settings"]] == [
         (s.key, s.secret) for s in settings.SETTINGS]
-    defined = [job.name for job in (hooks.aperture_job_definitions()
-                                    if hasattr(hooks, "aperture_job_definitions") else [])]
-    assert [job["name"] for job in MANIFEST["jobs"]] == defined
+    app = Flask(__name__)
+    app.config.update(extension.CONFIG_DEFAULTS)
+    with app.app_context():
+        defined = hooks.aperture_job_definitions()
+    assert [(j["name"], j["func"], j["default_cron"]) for j in MANIFEST["jobs"]] == [
+        (j.name, j.func, j.default_cron) for j in defined]
     assert MANIFEST["migrations"]["version_table"] == migrate.VERSION_TABLE
     assert MANIFEST["migrations"]["lineage"] == migrate.LINEAGE
     assert MANIFEST["entry_point"]["module"] == hooks.__name__

@@ -69,10 +69,10 @@ def disconnect(client, csrf: str | None = None, next_url: str = PROFILE):
 def assert_disconnected(host_app, sandbox, name: str, token: str) -> None:
     """No tokens left, no queued job, and Trakt no longer honours the old token."""
     assert connection(host_app, name) is None
-    job_id = jobs.USER_SYNC_JOB.format(user_id=user_id(host_app, name))
-    assert job_id not in trakt_queue(host_app).job_ids
-    with pytest.raises(NoSuchJobError):
-        Job.fetch(job_id, connection=trakt_queue(host_app).connection)
+    for job_id in jobs.user_job_ids(user_id(host_app, name)):
+        assert job_id not in trakt_queue(host_app).job_ids
+        with pytest.raises(NoSuchJobError):
+            Job.fetch(job_id, connection=trakt_queue(host_app).connection)
     assert sandbox.api("GET", "/users/settings", token=token).status_code == 401
 
 
@@ -81,7 +81,7 @@ def test_disconnect_revokes_forgets_cancels_and_keeps_ratings(alice, host_app, s
     before = ratings_of(host_app, "alice")
     assert [(item, value, source) for item, value, _, source in before] == [
         ("1", 7, "aperture"), ("2", 9, "trakt")]
-    assert trakt_queue(host_app).count == 1
+    assert trakt_queue(host_app).count == 2  # the first sync, and the push of her rating
 
     response = disconnect(alice)
     assert response.status_code == 302 and response.headers["Location"] == PROFILE
@@ -95,7 +95,7 @@ def test_disconnect_revokes_forgets_cancels_and_keeps_ratings(alice, host_app, s
     assert text_of(html, "trakt-profile-notice") == views.MSG_DISCONNECTED
     assert 'id="trakt-connect"' in html
     with host_app.app_context():  # a job already taken by a worker finds nothing to do
-        assert jobs.sync_user(user_id(host_app, "alice"))["skipped"] == "not connected"
+        assert jobs.sync_user(user_id(host_app, "alice"))["message"] == "not connected"
 
 
 def test_a_failed_revoke_is_logged_not_shown(alice, host_app, sandbox, caplog):

@@ -183,8 +183,8 @@ def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
 
     # Scheduled work skips alice without asking Trakt, and no second refresh is tried.
     sandbox.clear_requests()
-    assert sync(configured, "alice") == {"user_id": user_id(configured, "alice"),
-                                         "skipped": "needs reconnecting"}
+    skipped = sync(configured, "alice")
+    assert (skipped["status"], skipped["message"]) == ("skipped", "needs reconnecting")
     with pytest.raises(tokens.NeedsReconnect):
         token_for(configured, "alice")
     assert sandbox.requests() == []
@@ -203,7 +203,7 @@ def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, h
     conn = connection(configured, "alice")
     assert not conn.needs_reconnect and conn.reconnect_reason is None
     assert card_state(page(host_client)) == "connected"
-    assert sync(configured, "alice")["last_activities"]
+    assert sync(configured, "alice")["status"] == "synced"
     assert connection(configured, "alice").last_sync_at is not None
 
 
@@ -219,9 +219,10 @@ def test_device_only_servers_offer_reconnecting_with_a_code(host_app, sandbox, h
 
 def test_sync_records_success_and_failure(configured, sandbox):
     uid = user_id(configured, "alice")
-    assert sync(configured, "alice") == {"user_id": uid, "skipped": "not connected"}
+    skipped = sync(configured, "alice")
+    assert (skipped["user_id"], skipped["message"]) == (uid, "not connected")
     connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
-    assert "last_activities" in sync(configured, "alice")
+    assert sync(configured, "alice")["status"] == "synced"
     synced = connection(configured, "alice")
     assert synced.last_sync_at is not None and synced.last_error is None
 

@@ -49,8 +49,10 @@ def integrations() -> str:
 @bp.route("/jobs")
 @admin_required
 def job_list() -> str:
+    sections = plugin_manager().hook.aperture_tpl_admin_jobs(user=to_host_user(current_user))
     return render_template("host/admin_jobs.html", definitions=list(job_definitions().values()),
-                           schedules=jobs.schedules(), runs=jobs.recent_runs())
+                           schedules=jobs.schedules(), runs=jobs.recent_runs(),
+                           sections=sections)
 
 
 @bp.route("/jobs/<name>/schedule", methods=["POST"])

@@ -43,9 +43,18 @@ def get_item(item_id: str | int) -> MediaItem | None:
     return db.session.get(MediaItem, key)
 
 
-def _chunks(values: list[Any]) -> Iterable[list[Any]]:
+def chunks(values: list[Any]) -> Iterable[list[Any]]:
+    """Slices that stay under SQLite's limit of bound parameters in ``IN (...)``."""
     for start in range(0, len(values), CHUNK):
         yield values[start:start + CHUNK]
+
+
+def items_by_id(item_ids: list[int]) -> dict[int, MediaItem]:
+    found: dict[int, MediaItem] = {}
+    for part in chunks(item_ids):
+        found.update((item.id, item) for item in db.session.scalars(
+            select(MediaItem).where(MediaItem.id.in_(part))))
+    return found
 
 
 def _top_level(kind: str, wanted: Sequence[ExternalIds]) -> list[MediaItem | None]:
@@ -59,7 +68,7 @@ def _top_level(kind: str, wanted: Sequence[ExternalIds]) -> list[MediaItem | Non
     index: dict[tuple[str, Any], MediaItem] = {}
     for key, found in values.items():
         column = getattr(MediaItem, key)
-        for chunk in _chunks(sorted(found, key=str)):
+        for chunk in chunks(sorted(found, key=str)):
             rows = db.session.scalars(
                 select(MediaItem).where(MediaItem.kind == kind, column.in_(chunk)))
             for row in rows:
@@ -80,7 +89,7 @@ def _children(parent_ids: set[int], kind: str) -> dict[tuple[int, int], MediaIte
     """Children of the given parents keyed by (parent id, number)."""
     number = MediaItem.season_number if kind == "season" else MediaItem.episode_number
     index: dict[tuple[int, int], MediaItem] = {}
-    for chunk in _chunks(sorted(parent_ids)):
+    for chunk in chunks(sorted(parent_ids)):
         rows = db.session.scalars(select(MediaItem).where(
             MediaItem.kind == kind, MediaItem.parent_id.in_(chunk)))
         for row in rows:

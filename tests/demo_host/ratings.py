@@ -7,12 +7,14 @@ the user's rating.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select, update
 
+from aperture_trakt_plugin.host import RatingWrite
 from tests.demo_host.db import db
-from tests.demo_host.media import get_item, to_ref
+from tests.demo_host.media import chunks, get_item, items_by_id, to_ref
 from tests.demo_host.models import Rating
 from tests.demo_host.plugins import notify, plugin_manager
 
@@ -60,6 +62,55 @@ def remove_rating(user_id: int, item_id: str | int, removed_at: datetime, source
     notify(plugin_manager(), "aperture_rating_removed", user_id=user_id, media=to_ref(item),
            previous=previous, removed_at=removed_at, source=source)
     return True
+
+
+def apply_ratings(user_id: int, writes: Sequence[RatingWrite], source: str) -> None:
+    """Bulk sets and removals: one transaction of set-based statements, then the hooks."""
+    latest = {int(w.item_id): w for w in writes}  # the last write of an item wins
+    for w in latest.values():
+        _check_time(w.at)
+        if w.value is not None and (isinstance(w.value, bool) or not 1 <= w.value <= 10):
+            raise ValueError(f"rating must be an integer from 1 to 10, got {w.value!r}")
+    ids = list(latest)
+    existing: dict[int, tuple[int, int]] = {}
+    for part in chunks(ids):
+        rows = db.session.execute(select(Rating.item_id, Rating.id, Rating.value).where(
+            Rating.user_id == user_id, Rating.item_id.in_(part)))
+        existing.update({item_id: (rid, value) for item_id, rid, value in rows})
+    items = items_by_id(ids)
+    missing = [i for i in ids if i not in items]
+    if missing:
+        raise LookupError(f"no media items {missing[:5]!r}")
+    inserts, updates, removals = [], [], []
+    for item_id, w in latest.items():
+        old = existing.get(item_id)
+        if w.value is None:
+            if old is not None:
+                removals.append(item_id)
+        elif old is None:
+            inserts.append({"user_id": user_id, "item_id": item_id, "value": w.value,
+                            "rated_at": w.at, "source": source})
+        else:
+            updates.append({"id": old[0], "value": w.value, "rated_at": w.at, "source": source})
+    if inserts:
+        db.session.execute(insert(Rating), inserts)
+    if updates:
+        db.session.execute(update(Rating), updates)
+    for part in chunks(removals):
+        db.session.execute(delete(Rating).where(
+            Rating.user_id == user_id, Rating.item_id.in_(part)))
+    db.session.commit()
+    manager = plugin_manager()
+    for item_id, w in latest.items():
+        old = existing.get(item_id)
+        previous = old[1] if old else None
+        media = to_ref(items[item_id])
+        if w.value is not None:
+            notify(manager, "aperture_rating_changed", user_id=user_id, media=media,
+                   value=w.value, previous=previous, rated_at=w.at, source=source)
+        elif old is not None:
+            notify(manager, "aperture_rating_removed", user_id=user_id, media=media,
+                   previous=previous, removed_at=w.at, source=source)
 
 
 def ratings_of(user_id: int) -> list[Rating]:

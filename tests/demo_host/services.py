@@ -26,6 +26,7 @@ from aperture_trakt_plugin.host import (
     JobSchedule,
     MediaKind,
     MediaRef,
+    RatingWrite,
     WatchEvent,
 )
 from tests.demo_host import auth, jobs, media, ratings
@@ -124,6 +125,10 @@ class DemoHostServices:
                       source: str) -> None:
         with self._context():
             ratings.remove_rating(user_id, item_id, removed_at, source)
+
+    def apply_ratings(self, user_id: int, writes: Sequence[RatingWrite], source: str) -> None:
+        with self._context():
+            ratings.apply_ratings(user_id, writes, source)
 
     def watch_history(self, user_id: int, since: datetime | None = None) -> list[WatchEvent]:
         with self._context():

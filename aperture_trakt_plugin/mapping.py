@@ -1,0 +1,209 @@
+"""Pure translation and decision: Trakt items ↔ host references, and the three-way merge.
+
+No I/O here, so the rules that decide whose rating wins can be tested exhaustively (and
+property-tested) without a server. Items are matched by ids only, never by title.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from aperture_trakt_plugin.host import ExternalIds, MediaKind, MediaRef
+
+#: Trakt's plural type names, in the order sync bodies list them.
+PLURAL: dict[str, str] = {"movie": "movies", "show": "shows", "season": "seasons",
+                          "episode": "episodes"}
+RATED_TYPES = tuple(PLURAL.values())
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def trakt_time(value: datetime) -> str:
+    """Trakt's date form: UTC, milliseconds, ``Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        f"{value.microsecond // 1000:03d}Z"
+
+
+# --- last_activities ------------------------------------------------------------------------
+
+
+def ratings_marker(activities: Any) -> dict[str, str | None]:
+    """The four ratings timestamps of ``/sync/last_activities``, tolerant of its shapes."""
+    marker: dict[str, str | None] = {}
+    for plural in RATED_TYPES:
+        section = activities.get(plural) if isinstance(activities, dict) else None
+        marker[plural] = section.get("rated_at") if isinstance(section, dict) else None
+    return marker
+
+
+def moved_types(old: dict[str, str | None] | None, new: dict[str, str | None]) -> list[str]:
+    """Types whose ratings changed on Trakt since ``old`` (all of them when unknown)."""
+    if not old:
+        return list(RATED_TYPES)
+    return [t for t in RATED_TYPES if old.get(t) != new.get(t) or new.get(t) is None]
+
+
+# --- Trakt items ↔ host references ------------------------------------------------------------
+
+
+def _ids(obj: Any) -> dict[str, Any]:
+    ids = obj.get("ids") if isinstance(obj, dict) else None
+    return ids if isinstance(ids, dict) else {}
+
+
+def _external(ids: dict[str, Any]) -> ExternalIds:
+    def as_int(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    imdb = ids.get("imdb")
+    return ExternalIds(tmdb=as_int(ids.get("tmdb")), imdb=imdb if imdb else None,
+                       tvdb=as_int(ids.get("tvdb")), trakt=as_int(ids.get("trakt")))
+
+
+@dataclass(frozen=True)
+class TraktRating:
+    """One rating read from Trakt, with what the host needs to find the item."""
+
+    ref: MediaRef  # kind, the movie's or show's ids, season/episode numbers
+    trakt_id: int | None  # the rated object's own Trakt id (an episode's, not its show's)
+    value: int
+    rated_at: datetime
+
+    @property
+    def orphan_key(self) -> str:
+        return f"t:{self.ref.kind}:{self.trakt_id}"
+
+
+def trakt_rating(item: Any) -> TraktRating | None:
+    """Reads one ``GET /sync/ratings`` item; ``None`` for one we cannot use (malformed,
+    a rating outside 1-10, or no ids at all): never guessed by title."""
+    if not isinstance(item, dict):
+        return None
+    value, rated_at = item.get("rating"), parse_time(item.get("rated_at"))
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10:
+        return None
+    kind = item.get("type") or next((k for k in ("episode", "season", "movie", "show")
+                                     if isinstance(item.get(k), dict)), None)
+    if kind not in PLURAL:
+        return None
+    own = item.get(kind)
+    if not isinstance(own, dict):
+        return None
+    season = episode = None
+    if kind in ("movie", "show"):
+        ids, title = _ids(own), own.get("title") or ""
+    else:
+        ids, title = _ids(item.get("show")), (item.get("show") or {}).get("title") or ""
+        season = own.get("season") if kind == "episode" else own.get("number")
+        episode = own.get("number") if kind == "episode" else None
+        if not isinstance(season, int) or (kind == "episode" and not isinstance(episode, int)):
+            return None
+    external = _external(ids)
+    if not external.any():
+        return None
+    ref = MediaRef(kind=kind, ids=external, title=title, year=own.get("year"),
+                   season=season, episode=episode)
+    return TraktRating(ref, _external(_ids(own)).trakt, value, rated_at or EPOCH)
+
+
+def body_ids(ids: ExternalIds, kind: MediaKind) -> dict[str, Any]:
+    """Ids for a sync body; movies have no tvdb on Trakt."""
+    wanted = ("trakt", "tmdb", "imdb") if kind == "movie" else ("trakt", "tvdb", "tmdb", "imdb")
+    return {name: getattr(ids, name) for name in wanted if getattr(ids, name)}
+
+
+def sync_body(entries: list[tuple[MediaRef, int | None, datetime]]) -> dict[str, list]:
+    """A ``/sync/ratings`` (or ``/remove``) body: rating omitted where value is None.
+
+    Seasons and episodes are nested under their show's ids, because the host knows them
+    by show and number, not by their own Trakt ids.
+    """
+    body: dict[str, list] = {"movies": [], "shows": [], "seasons": [], "episodes": []}
+    shows: dict[tuple, dict[str, Any]] = {}
+    for ref, value, at in entries:
+        leaf: dict[str, Any] = {}
+        if value is not None:
+            leaf = {"rating": value, "rated_at": trakt_time(at)}
+        if ref.kind in ("movie", "show") and not ref.season:
+            body[PLURAL[ref.kind]].append({**leaf, "ids": body_ids(ref.ids, ref.kind)})
+            continue
+        ids = body_ids(ref.ids, "show")
+        key = tuple(sorted(ids.items()))
+        show = shows.get(key)
+        if show is None:
+            show = shows[key] = {"ids": ids, "seasons": []}
+            body["shows"].append(show)
+        season = next((s for s in show["seasons"] if s["number"] == ref.season), None)
+        if season is None:
+            season = {"number": ref.season}
+            show["seasons"].append(season)
+        if ref.kind == "season":
+            season.update(leaf)
+        else:
+            season.setdefault("episodes", []).append({"number": ref.episode, **leaf})
+    return body
+
+
+def not_found_count(response: Any) -> int:
+    section = response.get("not_found") if isinstance(response, dict) else None
+    if not isinstance(section, dict):
+        return 0
+    return sum(len(v) for v in section.values() if isinstance(v, list))
+
+
+# --- the three-way merge -----------------------------------------------------------------------
+
+
+class Action(Enum):
+    NONE = "none"  # both sides still agree with the ledger
+    TO_TRAKT = "to_trakt"  # only the host changed
+    TO_HOST = "to_host"  # only Trakt changed
+    AGREE = "agree"  # both changed to the same value: only the ledger moves
+
+
+@dataclass(frozen=True)
+class Side:
+    """A side's current rating (``value`` None: unrated) and when it last changed."""
+
+    value: int | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    value: int | None
+    at: datetime
+    conflict: bool = False
+    winner: str = ""  # "host" or "trakt" when both changed to different values
+
+
+def decide(base: Side | None, host: Side, trakt: Side) -> Decision:
+    """Whose rating stands. A side changed when its value differs from the ledger's;
+    when both changed to different values the newer time wins, and equal times go to
+    the host (the user's own server)."""
+    agreed = base.value if base else None
+    host_changed, trakt_changed = host.value != agreed, trakt.value != agreed
+    if not host_changed and not trakt_changed:
+        return Decision(Action.NONE, agreed, base.at if base else host.at)
+    if host_changed and not trakt_changed:
+        return Decision(Action.TO_TRAKT, host.value, host.at)
+    if trakt_changed and not host_changed:
+        return Decision(Action.TO_HOST, trakt.value, trakt.at)
+    if host.value == trakt.value:
+        return Decision(Action.AGREE, host.value, max(host.at, trakt.at))
+    if host.at >= trakt.at:
+        return Decision(Action.TO_TRAKT, host.value, host.at, conflict=True, winner="host")
+    return Decision(Action.TO_HOST, trakt.value, trakt.at, conflict=True, winner="trakt")

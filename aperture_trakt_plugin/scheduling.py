@@ -1,0 +1,63 @@
+"""The plugin's schedules in rq-scheduler, reconciled rather than appended.
+
+Each job has one fixed scheduler id, so saving a schedule again (or starting another
+process, which reconciles at setup) replaces the entry instead of adding a second one;
+an unchanged cron keeps its entry, and with it its next run time.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from redis.exceptions import RedisError
+from rq_scheduler import Scheduler
+from sqlalchemy.exc import SQLAlchemyError
+
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.host import JobDefinition
+
+log = logging.getLogger(__name__)
+
+SCHEDULE_ID = "aperture-trakt-schedule-{name}"
+
+
+def definitions() -> list[JobDefinition]:
+    from flask import current_app
+
+    return [JobDefinition(
+        name="sync-trakt-ratings", label="Sync Trakt ratings",
+        description=("Two-way rating sync of every connected user: Trakt's changes come "
+                     "here, this server's go to Trakt, the newest wins. Users whose Trakt "
+                     "has not changed cost one call."),
+        func="aperture_trakt_plugin.jobs.run_sync_all", default_cron="0 */2 * * *",
+        queue=current_app.config["APERTURE_TRAKT_QUEUE"], timeout=3600)]
+
+
+def reconcile(name: str | None = None, cron: str | None = None,
+              enabled: bool | None = None) -> None:
+    """Makes rq-scheduler hold exactly the saved (or default) schedule of our jobs."""
+    host = extension.state().host
+    try:
+        saved = host.job_schedules()
+        scheduler = Scheduler(connection=host.redis)
+        entries = {job.id: job for job in scheduler.get_jobs()}
+        for job in definitions():
+            if name is not None and job.name != name:
+                continue
+            mine = saved.get(job.name)
+            want_cron = cron if name else (mine.cron if mine else job.default_cron)
+            want_on = enabled if name else (mine.enabled if mine else True)
+            job_id = SCHEDULE_ID.format(name=job.name)
+            current = entries.get(job_id)
+            if current is not None and want_on and current.meta.get("cron_string") == want_cron:
+                continue
+            if current is not None:
+                scheduler.cancel(current)
+                current.delete()
+            if want_on and want_cron:
+                scheduler.cron(want_cron, func=job.func, args=[None], id=job_id,
+                               queue_name=job.queue, timeout=job.timeout,
+                               use_local_timezone=False)
+    except (RedisError, SQLAlchemyError) as exc:
+        log.warning("could not update the Trakt job schedules (%s); they will be updated "
+                    "when the next process starts", type(exc).__name__)
