@@ -197,6 +197,11 @@ def status_command(name: str | None, as_json: bool) -> None:
         click.echo(f"{row['user']}: Trakt {row['trakt_username']} ({trouble}); connected "
                    f"{row['connected_since']}; token until {row['token_expires_at']}; last sync "
                    f"{row['last_sync_at'] or 'never'}; last error {row['last_error'] or 'none'}")
+        if row["blocked"]:
+            click.echo(f"  waiting for confirmation: {row['blocked']}")
+        for item in row["not_found_on_trakt"]:
+            click.echo(f"  not found on Trakt: {item['kind']} {item['title']!r} {item['ids']} "
+                       f"({item['reason']})")
 
 
 # --- sync --------------------------------------------------------------------------------

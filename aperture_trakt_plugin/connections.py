@@ -8,13 +8,16 @@ session, never from a request parameter: nobody can act on another user's connec
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from aperture_trakt_plugin import extension, jobs, oauth, outbox, tokens
-from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant
+from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant, TraktOutbox
 from aperture_trakt_plugin.oauth import TokenPair
 from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktError
 
@@ -142,6 +145,22 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+def not_found_on_trakt(user_id: int) -> list[dict[str, Any]]:
+    """Ratings Trakt could not match, kept (with the reason) until the user changes them."""
+    host = extension.state().host
+    rows = _db().session.scalars(select(TraktOutbox).where(
+        TraktOutbox.user_id == user_id, TraktOutbox.state == "not_found"))
+    found = []
+    for row in rows:
+        ref = host.get_media(row.item_id)
+        found.append({"item_id": row.item_id, "title": ref.title if ref else None,
+                      "kind": ref.kind if ref else None,
+                      "ids": {"tmdb": ref.ids.tmdb, "imdb": ref.ids.imdb,
+                              "tvdb": ref.ids.tvdb} if ref else None,
+                      "value": row.value, "reason": row.reason})
+    return found
+
+
 def describe(conn: TraktConnection, user_name: str) -> dict[str, Any]:
     """A connection as people and scripts see it: never a token."""
     return {
@@ -149,6 +168,9 @@ def describe(conn: TraktConnection, user_name: str) -> dict[str, Any]:
         "connected_since": _iso(conn.connected_at), "token_expires_at": _iso(conn.expires_at),
         "needs_reconnect": conn.needs_reconnect, "last_sync_at": _iso(conn.last_sync_at),
         "last_error": conn.last_error, "last_error_at": _iso(conn.last_error_at),
+        "blocked": conn.blocked_reason,
+        "last_sync": json.loads(conn.last_sync_summary) if conn.last_sync_summary else None,
+        "not_found_on_trakt": not_found_on_trakt(conn.user_id),
     }
 
 

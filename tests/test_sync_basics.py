@@ -154,3 +154,25 @@ def test_a_pull_that_would_remove_most_ratings_waits_for_confirmation(alice, hos
                                                      "--force"])
     assert forced.exit_code == 0, forced.output
     assert len(host_ratings(host_app, "alice")) == 5
+
+
+def test_items_trakt_does_not_know_are_kept_with_the_reason_in_status(alice, host_app,
+                                                                      sandbox):
+    from tests.demo_host.db import db
+    from tests.demo_host.models import MediaItem
+
+    uid = user_id(host_app, "alice")
+    with host_app.app_context():
+        unknown = MediaItem(kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001,
+                            imdb="tt99999901")
+        db.session.add(unknown)
+        db.session.commit()
+        host_app.extensions["aperture_host"].apply_rating(uid, str(unknown.id), 10, T0,
+                                                          "aperture")
+        result = jobs.push_user(uid)
+        assert (result["pushed"], result["not_found"]) == (0, 1)
+        again = jobs.push_user(uid)  # not retried until the user changes that rating
+        assert again["status"] == "unchanged"
+    status = host_app.test_cli_runner().invoke(args=["trakt", "status", "--user", "alice"])
+    assert "not found on Trakt: movie 'A Home Movie'" in status.output
+    assert "Trakt does not know this item's ids" in status.output
