@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, on_signal)
+    # Also when started from a script, whose background jobs inherit an ignored SIGINT.
+    signal.signal(signal.SIGINT, on_signal)
     with ExitStack() as stack:
         redis_server = stack.enter_context(RedisServer())
         stack.callback(demo.stop)
