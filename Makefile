@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(PY) -m tests.demo
 
 test: $(STAMP)
-	scripts/system-deps.sh redis chromium
+	scripts/system-deps.sh redis chromium postgres
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 

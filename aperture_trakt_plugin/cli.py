@@ -232,7 +232,8 @@ def sync_command(name: str | None, everyone: bool, dry_run: bool, force: bool,
         if enqueue:
             job_id = jobs.enqueue_user_sync(user_id, "asked from the command line", force=force)
             click.echo(f"{label}: queued as {job_id}" if job_id else
-                       f"{label}: could not queue (Redis unreachable)")
+                       f"{label}: could not queue (Redis unreachable)", err=not job_id)
+            failed = failed or not job_id  # scripts must see that nothing will run
             continue
         try:
             result = sync.sync_user_ratings(user_id, dry_run=dry_run, force=force)
@@ -242,6 +243,9 @@ def sync_command(name: str | None, everyone: bool, dry_run: bool, force: bool,
             continue
         for line in result.plan if dry_run else result.conflicts:
             click.echo(f"{label}: {line}")
+        if not dry_run and result.conflict_count > len(result.conflicts):
+            click.echo(f"{label}: … and {result.conflict_count - len(result.conflicts)} more "
+                       "conflicts")
         click.echo(f"{label}: {result.summary()}")
         failed = failed or result.status == "blocked"
     if failed:

@@ -35,9 +35,11 @@ MediaKind = Literal["movie", "show", "season", "episode"]
 
 
 # --- values that cross the boundary -------------------------------------------------
+# The per-item values are slotted: a sync of a heavy Trakt user holds several hundred
+# thousand of them at once, and a ``__dict__`` each would double that memory.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExternalIds:
     """Ids a media item is known by outside the host. Any of them may be missing."""
 
@@ -50,7 +52,7 @@ class ExternalIds:
         return any(v is not None and v != "" for v in (self.tmdb, self.imdb, self.tvdb, self.trakt))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MediaRef:
     """A media item as the host knows it.
 
@@ -75,7 +77,7 @@ class HostUser:
     is_admin: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostRating:
     """A 1-10 rating in the host. ``rated_at`` is timezone-aware UTC."""
 
@@ -86,7 +88,7 @@ class HostRating:
     source: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RatingWrite:
     """One change of a bulk write: ``value`` None removes the rating; ``at`` is the
     change's own time (kept as ``rated_at``), not the time it is written."""

@@ -72,7 +72,7 @@ def _external(ids: dict[str, Any]) -> ExternalIds:
                        tvdb=as_int(ids.get("tvdb")), trakt=as_int(ids.get("trakt")))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TraktRating:
     """One rating read from Trakt, with what the host needs to find the item."""
 
@@ -111,11 +111,14 @@ def trakt_rating(item: Any) -> TraktRating | None:
         if not isinstance(season, int) or (kind == "episode" and not isinstance(episode, int)):
             return None
     external = _external(ids)
-    if not external.any():
+    if (external.tmdb is None and external.imdb is None and external.tvdb is None
+            and external.trakt is None):  # ``external.any()``, inlined: once per item
         return None
     ref = MediaRef(kind=kind, ids=external, title=title, year=own.get("year"),
                    season=season, episode=episode)
-    return TraktRating(ref, _external(_ids(own)).trakt, value, rated_at or EPOCH)
+    # A movie or show is its own rated object: its ids are already read.
+    trakt_id = external.trakt if kind in ("movie", "show") else _external(_ids(own)).trakt
+    return TraktRating(ref, trakt_id, value, rated_at or EPOCH)
 
 
 def body_ids(ids: ExternalIds, kind: MediaKind) -> dict[str, Any]:
@@ -173,7 +176,7 @@ class Action(Enum):
     AGREE = "agree"  # both changed to the same value: only the ledger moves
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Side:
     """A side's current rating (``value`` None: unrated) and when it last changed."""
 
@@ -181,7 +184,7 @@ class Side:
     at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     action: Action
     value: int | None
@@ -193,14 +196,28 @@ class Decision:
 def decide(base: Side | None, host: Side, trakt: Side) -> Decision:
     """Whose rating stands. A side changed when its value differs from the ledger's;
     when both changed to different values the newer time wins, and equal times go to
-    the host (the user's own server)."""
+    the host (the user's own server).
+
+    A side can also have spoken after the agreement and come back to the agreed value
+    (rated and unrated on the host, re-rated on Trakt): its time is then newer than the
+    ledger's. If that is newer than the other side's change, it is the user's last word
+    and the agreed value stands on both; without this, a rating removed on the host came
+    back from Trakt. A removal on Trakt has no time of its own, so only a Trakt rating
+    can speak this way."""
     agreed = base.value if base else None
+    since = base.at if base else EPOCH
     host_changed, trakt_changed = host.value != agreed, trakt.value != agreed
     if not host_changed and not trakt_changed:
         return Decision(Action.NONE, agreed, base.at if base else host.at)
     if host_changed and not trakt_changed:
+        if trakt.value is not None and trakt.at > max(since, host.at):
+            return Decision(Action.TO_HOST, trakt.value, trakt.at, conflict=True,
+                            winner="trakt")
         return Decision(Action.TO_TRAKT, host.value, host.at)
     if trakt_changed and not host_changed:
+        if host.at > since and host.at >= trakt.at:
+            return Decision(Action.TO_TRAKT, host.value, host.at, conflict=True,
+                            winner="host")
         return Decision(Action.TO_HOST, trakt.value, trakt.at)
     if host.value == trakt.value:
         return Decision(Action.AGREE, host.value, max(host.at, trakt.at))

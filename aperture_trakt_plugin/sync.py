@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,10 +24,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import LockError, RedisError
-from sqlalchemy import select
+from sqlalchemy import bindparam, delete, insert, select
 
 from aperture_trakt_plugin import extension, oauth, tokens
-from aperture_trakt_plugin.host import ExternalIds, MediaRef, RatingWrite
+from aperture_trakt_plugin.host import ExternalIds, HostRating, MediaRef, RatingWrite
 from aperture_trakt_plugin.mapping import (
     EPOCH,
     PLURAL,
@@ -49,11 +51,16 @@ log = logging.getLogger(__name__)
 SOURCE = "trakt"
 LOCK_KEY = "aperture-trakt:lock:sync:{user_id}"
 LAST_WRITE_KEY = "aperture-trakt:last-write:{user_id}"
-LOCK_TIMEOUT = 900
+# A killed holder blocks the user's next run at most LOCK_TIMEOUT seconds (less than
+# LOCK_WAIT, so that run gets through); a live holder renews it every third of it.
+LOCK_TIMEOUT = 10
 LOCK_WAIT = 30
 WRITE_SPACING = 1.0  # Trakt allows one write per second per user
 BATCH = 500  # items per sync POST
 MASS_REMOVAL_SHARE, MASS_REMOVAL_MIN = 0.5, 20
+_DECODER = json.JSONDecoder()
+_NOT_SPACE = re.compile(r"[ \t\n\r]*")
+WRITE_CHUNK = 5000  # ledger rows per executemany: bounds the parameter lists in memory
 
 
 class SyncBusy(TraktError):
@@ -65,7 +72,7 @@ class SyncBusy(TraktError):
 @dataclass
 class SyncResult:
     user_id: int
-    status: str = "synced"  # synced | unchanged | pushed | blocked | skipped | dry-run
+    status: str = "synced"  # synced | unchanged | pushed | blocked | skipped | dry-run | failed
     api_calls: int = 0
     pushed: int = 0
     pushed_removals: int = 0
@@ -76,18 +83,20 @@ class SyncResult:
     waiting_for_library: int = 0
     conflicts: list[str] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
+    changes: int = 0  # totals; the lists above keep at most LOG_LINES lines outside dry runs
+    conflict_count: int = 0
     message: str = ""
 
     def summary(self) -> str:
-        if self.status in ("unchanged", "skipped", "blocked"):
+        if self.status in ("unchanged", "skipped", "blocked", "failed"):
             return f"{self.status}: {self.message}" if self.message else self.status
         return (f"{self.status}: {self.pushed} pushed, {self.pushed_removals} removed on Trakt, "
                 f"{self.pulled} pulled, {self.pulled_removals} removed here, "
-                f"{len(self.conflicts)} conflicts, {self.not_found} not found on Trakt, "
+                f"{self.conflict_count} conflicts, {self.not_found} not found on Trakt, "
                 f"{self.waiting_for_library} waiting for the library ({self.api_calls} calls)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One item whose rating moves: where to, from which outbox version (if any)."""
 
@@ -108,18 +117,35 @@ def _redis() -> Any:
 
 @contextmanager
 def user_lock(user_id: int) -> Iterator[None]:
-    """One sync (pull or push) per user at a time, across every process."""
+    """One sync (pull or push) per user at a time, across every process.
+
+    The lock is short-lived and renewed from a thread while its holder works, rather
+    than long enough for any run: a worker killed mid-run (kill -9, OOM) cannot release
+    it, and with a long expiry it blocked that user's syncs for fifteen minutes."""
     try:
         lock = _redis().lock(LOCK_KEY.format(user_id=user_id), timeout=LOCK_TIMEOUT,
-                             blocking_timeout=LOCK_WAIT)
+                             blocking_timeout=LOCK_WAIT, thread_local=False)
         acquired = lock.acquire()
     except RedisError as exc:
         raise SyncBusy(f"cannot take the sync lock: Redis is unreachable ({exc})") from exc
     if not acquired:
         raise SyncBusy("another sync of this user is still running")
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(LOCK_TIMEOUT / 3):
+            try:
+                lock.reacquire()
+            except (LockError, RedisError) as exc:
+                log.warning("could not renew the sync lock of user %s (%s)", user_id, exc)
+
+    renewer = threading.Thread(target=renew, name=f"trakt-lock-{user_id}", daemon=True)
+    renewer.start()
     try:
         yield
     finally:
+        done.set()
+        renewer.join()
         try:
             lock.release()
         except (LockError, RedisError):  # expired: the next run takes it
@@ -128,14 +154,25 @@ def user_lock(user_id: int) -> Iterator[None]:
 
 def space_writes(user_id: int) -> None:
     """At most one write per second per user, counted in Redis for every process."""
-    key = LAST_WRITE_KEY.format(user_id=user_id)
-    redis = _redis()
-    last = redis.get(key)
+    wait_for_write_slot(user_id)
+    mark_write(user_id)
+
+
+def wait_for_write_slot(user_id: int) -> None:
+    """Sleeps until the user's next write is allowed (without claiming it)."""
+    last = _redis().get(LAST_WRITE_KEY.format(user_id=user_id))
     if last is not None:
         wait = WRITE_SPACING - (time.time() - float(last))
         if wait > 0:
             time.sleep(wait)
-    redis.set(key, repr(time.time()), ex=60)
+
+
+def mark_write(user_id: int) -> None:
+    """Starts the user's write second now. Stamped before a write (so other processes
+    wait) and again when its answer is back: Trakt counts the second from when the write
+    reached it, later than we sent it, so spacing from the send alone let the next write
+    land a few milliseconds inside Trakt's second and be refused with a 429."""
+    _redis().set(LAST_WRITE_KEY.format(user_id=user_id), repr(time.time()), ex=60)
 
 
 class TraktSide:
@@ -163,16 +200,21 @@ class TraktSide:
     def marker(self) -> dict[str, str | None]:
         return ratings_marker(self.get_json("/sync/last_activities"))
 
-    def ratings(self, plural: str) -> list[Any]:
-        """All of a type's ratings: one call unless Trakt decides to page anyway."""
+    def ratings(self, plural: str) -> Iterator[Any]:
+        """All of a type's ratings, one item at a time: one call unless Trakt decides to
+        page anyway. Items are decoded one by one from the answer's text, so a user with
+        100,000 ratings never has all of them as JSON objects at once (that alone took
+        over 100 MB); the caller turns each into a small ``TraktRating`` as it comes."""
+        what = f"GET /sync/ratings/{plural}"
         response = self.call("GET", f"/sync/ratings/{plural}")
-        items = list(response.json() or [])
         pages = int(response.headers.get("X-Pagination-Page-Count") or 1)
         limit = response.headers.get("X-Pagination-Limit")
+        items = _json_items(response, what)
+        del response  # held by ``items`` alone, which lets go of it once decoded
+        yield from items
         for page in range(2, pages + 1):
-            items.extend(self.get_json(f"/sync/ratings/{plural}",
-                                       params={"page": page, "limit": limit}))
-        return items
+            yield from _json_items(self.call("GET", f"/sync/ratings/{plural}", params={
+                "page": page, "limit": limit}), what)
 
     def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool) -> Any:
         """Batched POSTs, spaced a second apart; returns the ``not_found`` sections."""
@@ -181,6 +223,7 @@ class TraktSide:
         for start in range(0, len(entries), BATCH):
             space_writes(self.user_id)
             answer = self.call("POST", path, body=sync_body(entries[start:start + BATCH])).json()
+            mark_write(self.user_id)
             section = answer.get("not_found") if isinstance(answer, dict) else None
             if isinstance(section, dict):
                 missing.extend(item for items in section.values() if isinstance(items, list)
@@ -188,12 +231,46 @@ class TraktSide:
         return missing
 
 
+def _json_items(response: Any, what: str) -> Iterator[Any]:
+    """The elements of a JSON array answer, decoded one at a time (``null``: none)."""
+    text = response.content.decode("utf-8")  # JSON is UTF-8; no charset guessing
+    del response  # its bytes go now: only the text is walked
+    decode = _DECODER.raw_decode
+    try:
+        end, index = len(text), _skip_space(text, 0)
+        if text.startswith("null", index):
+            return
+        if index >= end or text[index] != "[":
+            raise ValueError("not an array")
+        index = _skip_space(text, index + 1)
+        if index < end and text[index] == "]":
+            return
+        while True:
+            item, index = decode(text, index)
+            yield item
+            index = _skip_space(text, index)
+            if index < end and text[index] == ",":
+                index = _skip_space(text, index + 1)
+            elif index < end and text[index] == "]":
+                return
+            else:
+                raise ValueError("unterminated array")
+    except ValueError:
+        raise TraktError(f"{what}: Trakt's answer was not a JSON list") from None
+
+
+def _skip_space(text: str, index: int) -> int:
+    return _NOT_SPACE.match(text, index).end()
+
+
 def _connection(user_id: int) -> TraktConnection | None:
     return _db().session.get(TraktConnection, user_id)
 
 
-def _ledger(user_id: int) -> dict[str, TraktLedger]:
-    rows = _db().session.scalars(select(TraktLedger).where(TraktLedger.user_id == user_id))
+def _ledger(user_id: int) -> dict[str, Any]:
+    """The user's ledger as plain rows (read-only here; ``_record`` writes set-based)."""
+    ledger = TraktLedger.__table__
+    rows = _db().session.execute(select(ledger).where(ledger.c.user_id == user_id))
     return {row.item_key: row for row in rows}
 
 
@@ -246,10 +323,10 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
             row.state, row.reason = "not_found", "Trakt does not know this item's ids"
             db.session.add(row)
             continue
-        _record(user_id, change)
         row = outbox.get(change.ref.item_id or "")
         if row is not None and row.version == change.outbox_version:
             db.session.delete(row)
+    _record(user_id, [c for c in changes if c.key not in not_found])
     db.session.commit()
 
     result.pushed += len([c for c in adds if c.key not in not_found])
@@ -265,29 +342,45 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     db.session.commit()
 
 
-def _record(user_id: int, change: Change) -> None:
-    """Moves the ledger to what both sides now hold (no row for "unrated")."""
-    db = _db()
-    row = db.session.get(TraktLedger, (user_id, change.key))
-    if change.decision.value is None:
-        if row is not None:
-            db.session.delete(row)
+def _record(user_id: int, changes: list[Change]) -> None:
+    """Moves the ledger to what both sides now hold (no row for "unrated").
+
+    Set-based: the changed keys' rows are deleted and the new ones inserted in a few
+    statements, the same end state as an upsert per row on every database, at a fraction
+    of the cost of an ORM object per row (a first sync records 100,000 of them).
+    """
+    if not changes:
         return
-    ref = change.ref
-    row = row or TraktLedger(user_id=user_id, item_key=change.key)
-    row.kind, row.item_id, row.trakt = ref.kind, ref.item_id, change.trakt_id or ref.ids.trakt
-    row.tmdb, row.imdb, row.tvdb = ref.ids.tmdb, ref.ids.imdb, ref.ids.tvdb
-    row.season, row.episode, row.title = ref.season, ref.episode, (ref.title or "")[:255]
-    row.value, row.rated_at = change.decision.value, change.decision.at
-    db.session.add(row)
+    db = _db()
+    ledger = TraktLedger.__table__
+    forget = delete(ledger).where(ledger.c.user_id == bindparam("u"),
+                                  ledger.c.item_key == bindparam("k"))
+    held = set(db.session.scalars(select(ledger.c.item_key).where(ledger.c.user_id == user_id)))
+    for start in range(0, len(changes), WRITE_CHUNK):  # bounded lists of parameters
+        part = changes[start:start + WRITE_CHUNK]
+        stale = [{"u": user_id, "k": c.key} for c in part if c.key in held]
+        if stale:
+            db.session.execute(forget, stale)
+        rows = [{"user_id": user_id, "item_key": c.key, "kind": c.ref.kind,
+                 "item_id": c.ref.item_id, "trakt": c.trakt_id or c.ref.ids.trakt,
+                 "tmdb": c.ref.ids.tmdb, "imdb": c.ref.ids.imdb, "tvdb": c.ref.ids.tvdb,
+                 "season": c.ref.season, "episode": c.ref.episode,
+                 "title": (c.ref.title or "")[:255], "value": c.decision.value,
+                 "rated_at": c.decision.at}
+                for c in part if c.decision.value is not None]
+        if rows:
+            db.session.execute(insert(ledger), rows)
 
 
 def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
-         marker: dict[str, str | None]) -> list[Change]:
-    """The merge: every item either side or the ledger knows, decided three-way."""
+         marker: dict[str, str | None], held: list[HostRating] | None = None
+         ) -> list[Change]:
+    """The merge: every item either side or the ledger knows, decided three-way.
+    ``held``: the host's ratings of the user, when the caller has read them already."""
     host = extension.state().host
     ledger, outbox = _ledger(user_id), _outbox(user_id)
-    host_ratings = {r.media.item_id: r for r in host.list_ratings(user_id)}
+    host_ratings = {r.media.item_id: r for r in
+                    (held if held is not None else host.list_ratings(user_id))}
     matches = host.find_media_bulk([t.ref for t in trakt_items])
     on_trakt: dict[str, tuple[TraktRating, MediaRef | None]] = {}
     for item, match in zip(trakt_items, matches, strict=True):
@@ -338,7 +431,8 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
     return changes
 
 
-def _ledger_ref(row: TraktLedger) -> MediaRef:
+def _ledger_ref(row: Any) -> MediaRef:
+    """From a ``TraktLedger`` object or a plain row of its table."""
     return MediaRef(kind=row.kind, ids=ExternalIds(tmdb=row.tmdb, imdb=row.imdb, tvdb=row.tvdb,
                                                    trakt=row.trakt),
                     item_id=row.item_id, title=row.title or "", season=row.season,
@@ -355,12 +449,22 @@ def _describe(change: Change) -> str:
     return f"{where}: {what} {verb}{reason}"
 
 
-def _tally(changes: list[Change], result: SyncResult) -> list[Change]:
+#: Lines of plan and of conflicts a run keeps (in its log, its result and the connection's
+#: summary): a first sync of 100,000 ratings must not write 100,000 log lines.
+LOG_LINES = 50
+
+
+def _tally(changes: list[Change], result: SyncResult, keep_all: bool = False) -> list[Change]:
+    limit = None if keep_all else LOG_LINES
     for change in changes:
         d = change.decision
-        result.plan.append(_describe(change))
+        result.changes += 1
+        if limit is None or len(result.plan) < limit:
+            result.plan.append(_describe(change))
         if d.conflict:
-            result.conflicts.append(_describe(change))
+            result.conflict_count += 1
+            if limit is None or len(result.conflicts) < limit:
+                result.conflicts.append(_describe(change))
         if d.action is Action.TO_HOST:
             if change.ref.item_id:
                 result.pulled += d.value is not None
@@ -372,10 +476,11 @@ def _tally(changes: list[Change], result: SyncResult) -> list[Change]:
     return changes
 
 
-def _mass_removal(user_id: int, changes: list[Change]) -> str | None:
+def _mass_removal(changes: list[Change], held: int) -> str | None:
+    """``held``: how many ratings the host holds (counted by the caller, which has read
+    them for the merge: reading 100,000 ratings twice cost seconds)."""
     removals = sum(1 for c in changes if c.decision.action is Action.TO_HOST
                    and c.decision.value is None and c.ref.item_id)
-    held = len(extension.state().host.list_ratings(user_id))
     if removals >= MASS_REMOVAL_MIN and removals > held * MASS_REMOVAL_SHARE:
         return (f"this sync would remove {removals} of the {held} ratings on this server; "
                 "it waits for an admin's confirmation (Admin → Jobs) or `flask trakt sync "
@@ -412,11 +517,15 @@ def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = Fals
                 parsed = trakt_rating(raw)
                 if parsed is not None:
                     items.append(parsed)
-        changes = _tally(plan(user_id, items, read_types, marker), result)
+        held = extension.state().host.list_ratings(user_id)
+        held_count = len(held)
+        changes = _tally(plan(user_id, items, read_types, marker, held), result,
+                         keep_all=dry_run)
+        del items, held  # the plan keeps what it needs; the writes need the memory
         if dry_run:
             result.status = "dry-run"
             return result
-        blocked = None if force else _mass_removal(user_id, changes)
+        blocked = None if force else _mass_removal(changes, held_count)
         if blocked:
             conn.blocked_reason = blocked
             _db().session.commit()
@@ -427,6 +536,8 @@ def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = Fals
     if report:
         for line in result.plan:
             report(line)
+        if result.changes > len(result.plan):
+            report(f"… and {result.changes - len(result.plan)} more changes")
     return result
 
 
@@ -439,6 +550,11 @@ def push_user(user_id: int) -> SyncResult:
         result.status = "skipped"
         return result
     with user_lock(user_id):
+        # A write could not go out sooner anyway: waiting before reading the outbox lets
+        # this push take every change made meanwhile (a burst of ratings costs two POSTs,
+        # not one per job that happens to run), and leaves the job queued since then
+        # an empty outbox.
+        wait_for_write_slot(user_id)
         _db().session.refresh(conn)
         outbox = [row for row in _outbox(user_id).values() if row.state == "pending"]
         if not outbox:
@@ -487,14 +603,15 @@ def resolve_orphans(user_id: int) -> int:
               if match.item_id not in held]
     if writes:
         host.apply_ratings(user_id, writes, SOURCE)
+    # Each orphan is read before it is deleted: the host's commit above expired it, and
+    # reading it after the delete reloaded it from a row the autoflush had just removed.
     for row, match in arrived:
+        if match.item_id not in held:  # else the host has its own: newest wins at the sync
+            db.session.add(TraktLedger(
+                user_id=user_id, item_key=f"h:{match.item_id}", kind=row.kind,
+                item_id=match.item_id, trakt=row.trakt, tmdb=match.ids.tmdb,
+                imdb=match.ids.imdb, tvdb=match.ids.tvdb, season=row.season,
+                episode=row.episode, title=row.title, value=row.value, rated_at=row.rated_at))
         db.session.delete(row)
-        if match.item_id in held:
-            continue  # the host has its own: both differ from "unrated", so newest wins
-        db.session.add(TraktLedger(
-            user_id=user_id, item_key=f"h:{match.item_id}", kind=row.kind,
-            item_id=match.item_id, trakt=row.trakt, tmdb=match.ids.tmdb, imdb=match.ids.imdb,
-            tvdb=match.ids.tvdb, season=row.season, episode=row.episode, title=row.title,
-            value=row.value, rated_at=row.rated_at))
     db.session.commit()
     return len(writes)

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and the tests run for real (redis-server,
-# chromium) when they are missing. Needs root or password-less sudo; otherwise it says
+# chromium, postgresql) when they are missing. Needs root or password-less sudo; otherwise it says
 # exactly what to install and fails, rather than letting tests fail obscurely later.
 set -euo pipefail
 
-declare -A binary=([redis]=redis-server [chromium]=chromium)
-declare -A package=([redis]=redis-server [chromium]=chromium)
+declare -A binary=([redis]=redis-server [chromium]=chromium [postgres]=initdb)
+declare -A package=([redis]=redis-server [chromium]=chromium [postgres]=postgresql)
+
+# Debian keeps PostgreSQL's server binaries off the PATH, under /usr/lib/postgresql/N/bin
+# (where tests/postgres.py looks for them too).
+have() {
+  command -v "$1" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null
+}
 
 missing=()
 for part in "$@"; do
-  command -v "${binary[$part]}" >/dev/null 2>&1 || missing+=("${package[$part]}")
+  have "${binary[$part]}" || missing+=("${package[$part]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

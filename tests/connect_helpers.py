@@ -23,6 +23,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import Queue
+from sqlalchemy import inspect, text
 
 from aperture_trakt_plugin import connections, credentials, tokens
 from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant, utcnow
@@ -146,11 +147,17 @@ def device_grant(host_app: Flask, name: str) -> TraktDeviceGrant | None:
 
 
 def database_bytes(host_app: Flask) -> bytes:
-    """The host's SQLite file as it is on disk, with every connection closed first."""
+    """Everything the database stores, as stored: the SQLite file as it is on disk (every
+    connection closed first), or on PostgreSQL each row of each table in its text form."""
     with host_app.app_context():
         engine = host_app.extensions["aperture_host"].db.engine
         engine.dispose()
-        return Path(engine.url.database).read_bytes()
+        if engine.dialect.name == "sqlite":
+            return Path(engine.url.database).read_bytes()
+        with engine.connect() as conn:
+            rows = [conn.execute(text(f'SELECT CAST(t AS text) FROM "{name}" t')).scalars()
+                    for name in inspect(conn).get_table_names()]
+            return "\n".join(row for table in rows for row in table).encode()
 
 
 def trakt_queue(host_app: Flask) -> Queue:

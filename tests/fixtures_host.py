@@ -4,6 +4,8 @@
 Redis. Tests change its configuration by overriding ``host_config`` (a fixture of the
 same name in the test module, or ``indirect`` parametrisation). Plugins found under the
 entry point group load as they would in production unless the config says otherwise.
+A module runs on SQLite and on PostgreSQL by overriding ``host_database_url`` with
+``any_database_url``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.postgres import PostgresServer
 from tests.services import ManagedProcess, python_module
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -40,6 +43,29 @@ def host_config(request: pytest.FixtureRequest) -> dict[str, Any]:
 @pytest.fixture()
 def host_database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'host.db'}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL cluster for the session, started only if a test asks for it."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test twice: on its own SQLite file, and on its own fresh PostgreSQL database.
+
+    A module opts in with ``def host_database_url(any_database_url): return
+    any_database_url``; the PostgreSQL database is dropped after the test.
+    """
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'host.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture()

@@ -45,6 +45,12 @@ def host_config(sandbox_server):
 
 
 @pytest.fixture()
+def host_database_url(any_database_url):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_database_url
+
+
+@pytest.fixture()
 def alice(host_client, login):
     login(host_client, "alice")
     return host_client

@@ -38,6 +38,12 @@ def host_config(sandbox_server):
 
 
 @pytest.fixture()
+def host_database_url(any_database_url):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_database_url
+
+
+@pytest.fixture()
 def alice(host_client, login, host_app, sandbox):
     """Alice, connected, with a first sync queued, a rating she made here and one that
     came from Trakt."""

@@ -26,6 +26,12 @@ def host_config(sandbox_server):
 
 
 @pytest.fixture()
+def host_database_url(any_database_url):
+    """Every test here runs on SQLite and on PostgreSQL."""
+    return any_database_url
+
+
+@pytest.fixture()
 def alice(host_app, sandbox):
     """Alice, connected as alice_trakt, after her first (empty) sync."""
     configure_trakt(host_app, sandbox)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, Table, event, text
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -47,6 +47,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def advance_id_sequence(table: Table) -> None:
+    """After inserting rows with ids chosen here, moves PostgreSQL's id sequence past them.
+
+    SQLite picks the next id from the table itself; PostgreSQL's ``SERIAL`` sequence knows
+    nothing of ids it did not hand out, so the next ordinary insert would reuse id 1.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    db.session.execute(
+        text("SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+             f"(SELECT COALESCE(MAX(id), 1) FROM {table.name}))"), {"table": table.name})
 
 
 def tune_sqlite(engine: Engine) -> None:

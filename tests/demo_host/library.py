@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 
 from aperture_trakt_plugin.host import MediaRef
-from tests.demo_host.db import db
+from tests.demo_host.db import advance_id_sequence, db
 from tests.demo_host.media import to_ref
 from tests.demo_host.models import MediaItem, Rating, User, WatchRecord
 from tests.demo_host.plugins import notify, plugin_manager
@@ -33,6 +33,7 @@ def add_title(kind: str, entry: dict[str, Any]) -> MediaRef:
     rows = library_rows([entry] if kind == "movie" else [],
                         [entry] if kind == "show" else [], first_id=first_id)
     db.session.execute(insert(MediaItem), rows)
+    advance_id_sequence(MediaItem.__table__)
     db.session.commit()
     added = to_ref(db.session.get(MediaItem, first_id))
     notify(plugin_manager(), "aperture_library_changed", added=[added], removed=[])

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from tests.demo_host.db import db, utcnow
+from tests.demo_host.db import advance_id_sequence, db, utcnow
 from tests.demo_host.models import MediaItem, User, WatchRecord
 
 DEMO_USERS = (("admin", True), ("alice", False), ("bob", False))
@@ -91,6 +91,7 @@ def seed_library() -> int:
     rows = library_rows(catalogue.movies(), catalogue.shows())
     if rows:
         db.session.execute(insert(MediaItem), rows)
+        advance_id_sequence(MediaItem.__table__)
     return len(rows)
 
 

@@ -112,9 +112,9 @@ class DemoHostServices:
 
     def list_ratings(self, user_id: int) -> list[HostRating]:
         with self._context():
-            return [HostRating(user_id=r.user_id, media=media.to_ref(r.item), value=r.value,
+            return [HostRating(user_id=r.user_id, media=media.to_ref(r), value=r.value,
                                rated_at=r.rated_at, source=r.source)
-                    for r in ratings.ratings_of(user_id)]
+                    for r in ratings.rating_rows(user_id)]
 
     def apply_rating(self, user_id: int, item_id: str, value: int, rated_at: datetime,
                      source: str) -> None:
