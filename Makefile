@@ -33,6 +33,8 @@ lint: $(STAMP)
 bench: $(STAMP)
 	scripts/system-deps.sh redis
 	$(PY) -m bench.sandbox_throughput
+	$(PY) -m bench.push_latency
+	$(PY) -m bench.sync_merge  # exits 1 while the 50,000 ratings/s aim is missed
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .demo .pytest_cache .ruff_cache
