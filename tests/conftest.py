@@ -10,6 +10,13 @@ from tests.services import RedisServer
 pytest_plugins = ["tests.fixtures_sandbox", "tests.fixtures_host", "tests.fixtures_browser"]
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_databases`` run once on SQLite and once on PostgreSQL."""
+    if (metafunc.definition.get_closest_marker("both_databases")
+            and "database" in metafunc.fixturenames):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture(scope="session")
 def redis_server():
     """One real redis-server for the session; tests flush it, they never share keys."""

@@ -4,8 +4,8 @@
 Redis. Tests change its configuration by overriding ``host_config`` (a fixture of the
 same name in the test module, or ``indirect`` parametrisation). Plugins found under the
 entry point group load as they would in production unless the config says otherwise.
-A module runs on SQLite and on PostgreSQL by overriding ``host_database_url`` with
-``any_database_url``.
+Two markers opt a module in: ``trakt`` points the plugin at the sandbox, and
+``both_databases`` runs each test on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -36,13 +36,34 @@ def csrf_token_from(html: str) -> str:
 
 @pytest.fixture()
 def host_config(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Extra ``create_app`` config; empty unless a test overrides or parametrises it."""
-    return dict(getattr(request, "param", None) or {})
+    """Extra ``create_app`` config; a test may override or parametrise it. Tests marked
+    ``trakt`` get the plugin pointed at the sandbox (API and auth host)."""
+    config = dict(getattr(request, "param", None) or {})
+    if request.node.get_closest_marker("trakt"):
+        from tests.connect_helpers import trakt_host_config
+
+        config = {**trakt_host_config(request.getfixturevalue("sandbox_server")), **config}
+    return config
 
 
 @pytest.fixture()
-def host_database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'host.db'}"
+def database(request: pytest.FixtureRequest) -> str:
+    """``sqlite``, or ``postgresql`` for the second run of a ``both_databases`` test."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture()
+def host_database_url(database: str, request: pytest.FixtureRequest, tmp_path: Path
+                      ) -> Iterator[str]:
+    """Each test on its own SQLite file, or its own fresh PostgreSQL database (dropped
+    after the test) when marked ``both_databases``."""
+    if database == "sqlite":
+        yield f"sqlite:///{tmp_path / 'host.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    url = server.create_database()
+    yield url
+    server.drop_database(url)
 
 
 @pytest.fixture(scope="session")
@@ -50,22 +71,6 @@ def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL cluster for the session, started only if a test asks for it."""
     with PostgresServer() as server:
         yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each test twice: on its own SQLite file, and on its own fresh PostgreSQL database.
-
-    A module opts in with ``def host_database_url(any_database_url): return
-    any_database_url``; the PostgreSQL database is dropped after the test.
-    """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'host.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    url = server.create_database()
-    yield url
-    server.drop_database(url)
 
 
 @pytest.fixture()

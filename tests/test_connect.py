@@ -31,23 +31,13 @@ from tests.connect_helpers import (
     query_of,
     start_web_connect,
     text_of,
-    trakt_host_config,
     trakt_queue,
     user_id,
 )
 
+pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
+
 OAUTH_SESSION_KEY = views.OAUTH_KEY
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
-
-
-@pytest.fixture()
-def host_database_url(any_database_url):
-    """Every test here runs on SQLite and on PostgreSQL."""
-    return any_database_url
 
 
 @pytest.fixture()

@@ -30,15 +30,11 @@ from tests.connect_helpers import (
     start_device,
     start_web_connect,
     text_of,
-    trakt_host_config,
     user_id,
 )
 from tests.fixtures_host import csrf_token_from, login_as
 
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
+pytestmark = [pytest.mark.trakt]
 
 
 @pytest.fixture()

@@ -25,18 +25,14 @@ from tests.connect_helpers import (
     start_device,
     status_json,
     text_of,
-    trakt_host_config,
     trakt_queue,
     user_id,
     wait_for_output,
 )
 
+pytestmark = [pytest.mark.trakt]
+
 TOKEN_POLLS = "/oauth/device/token"
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
 
 
 @pytest.fixture()

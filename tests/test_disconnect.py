@@ -23,24 +23,14 @@ from tests.connect_helpers import (
     profile_csrf,
     start_device,
     text_of,
-    trakt_host_config,
     trakt_queue,
     user_id,
 )
 from tests.services import free_port
 
+pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
+
 REVOKE = "/oauth/revoke"
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
-
-
-@pytest.fixture()
-def host_database_url(any_database_url):
-    """Every test here runs on SQLite and on PostgreSQL."""
-    return any_database_url
 
 
 @pytest.fixture()

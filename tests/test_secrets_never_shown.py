@@ -29,17 +29,13 @@ from tests.connect_helpers import (
     run_trakt_jobs,
     start_device,
     start_web_connect,
-    trakt_host_config,
     user_id,
 )
 from tests.fixtures_host import csrf_token_from, login_as
 
+pytestmark = [pytest.mark.trakt]
+
 ADMIN_PAGE = "/admin/settings/integrations"
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
 
 
 @pytest.fixture()

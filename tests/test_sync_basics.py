@@ -14,21 +14,12 @@ import pytest
 from aperture_trakt_plugin import jobs, sync
 from aperture_trakt_plugin.mapping import trakt_time
 from aperture_trakt_plugin.models import TraktOutbox
-from tests.connect_helpers import configure_trakt, connect_with_tokens, trakt_host_config, user_id
+from tests.connect_helpers import configure_trakt, connect_with_tokens, user_id
+
+pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
 
 MATRIX, FIGHT_CLUB, INCEPTION = 603, 550, 27205
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
-
-
-@pytest.fixture()
-def host_database_url(any_database_url):
-    """Every test here runs on SQLite and on PostgreSQL."""
-    return any_database_url
 
 
 @pytest.fixture()

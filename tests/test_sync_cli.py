@@ -23,25 +23,15 @@ from tests.connect_helpers import (
     connect_with_tokens,
     flask_command,
     run_trakt_jobs,
-    trakt_host_config,
     trakt_queue,
     user_id,
 )
 
+pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
+
 MATRIX, FIGHT_CLUB = 603, 550
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
-
-
-@pytest.fixture()
-def host_database_url(any_database_url):
-    """Every test here runs on SQLite and on PostgreSQL."""
-    return any_database_url
 
 
 @pytest.fixture()

@@ -39,7 +39,6 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from aperture_trakt_plugin import jobs, sync
-from tests.connect_helpers import trakt_host_config
 from tests.sync_helpers import (
     LIBRARY_MOVIES,
     fresh_connection,
@@ -55,14 +54,11 @@ from tests.sync_helpers import (
     values,
 )
 
+pytestmark = [pytest.mark.trakt]
+
 USER, TRAKT_USER = "alice", "alice_trakt"
 STEP_SECONDS = 10
 MAX_STEPS = 12
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
 
 
 @dataclass

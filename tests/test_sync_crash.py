@@ -20,7 +20,7 @@ import pytest
 from rq.job import Job, JobStatus
 
 from aperture_trakt_plugin import jobs, sync
-from tests.connect_helpers import trakt_host_config, trakt_queue
+from tests.connect_helpers import trakt_queue
 from tests.fixtures_host import start_worker
 from tests.sync_helpers import (
     CASABLANCA,
@@ -40,13 +40,10 @@ from tests.sync_helpers import (
     values,
 )
 
+pytestmark = [pytest.mark.trakt]
+
 USER, TRAKT_USER = "alice", "alice_trakt"
 DELAY_MS = 3000
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
 
 
 @pytest.fixture()

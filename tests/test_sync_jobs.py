@@ -24,28 +24,18 @@ from tests.connect_helpers import (
     configure_trakt,
     connect_with_tokens,
     flask_command,
-    trakt_host_config,
     trakt_queue,
     user_id,
 )
 from tests.fixtures_host import csrf_token_from, start_worker, wait_for_run, wait_for_workers
+
+pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
 
 JOB = "sync-trakt-ratings"
 ENTRY_ID = scheduling.SCHEDULE_ID.format(name=JOB)
 MATRIX, FIGHT_CLUB, INCEPTION, PULP_FICTION = 603, 550, 27205, 680
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 RUN_TIMEOUT = 30.0
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
-
-
-@pytest.fixture()
-def host_database_url(any_database_url):
-    """Every test here runs on SQLite and on PostgreSQL."""
-    return any_database_url
 
 
 @pytest.fixture()

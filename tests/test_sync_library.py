@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from aperture_trakt_plugin import jobs, sync
 from aperture_trakt_plugin.models import TraktLedger
-from tests.connect_helpers import run_trakt_jobs, trakt_host_config, trakt_queue
+from tests.connect_helpers import run_trakt_jobs, trakt_queue
 from tests.sync_helpers import (
     RASHOMON,
     fresh_connection,
@@ -29,12 +29,9 @@ from tests.sync_helpers import (
     values,
 )
 
+pytestmark = [pytest.mark.trakt]
+
 USER, TRAKT_USER = "alice", "alice_trakt"
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
 
 
 @pytest.fixture()

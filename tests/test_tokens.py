@@ -24,17 +24,13 @@ from tests.connect_helpers import (
     start_web_connect,
     status_json,
     text_of,
-    trakt_host_config,
     user_id,
 )
 
+pytestmark = [pytest.mark.trakt]
+
 LAST_ACTIVITIES = "/sync/last_activities"
 HOUR = 3600
-
-
-@pytest.fixture()
-def host_config(sandbox_server):
-    return trakt_host_config(sandbox_server)
 
 
 @pytest.fixture()
