@@ -34,13 +34,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import gunicorn_sandbox, host_config
 from tests.services import (
-    REPO,
     ManagedProcess,
     RedisServer,
-    free_port,
     python_module,
-    wait_for_port,
 )
 from tests.trakt_sandbox.control_client import SandboxControl
 
@@ -48,24 +46,6 @@ HOST_USER, TRAKT_USER = "alice", "alice_trakt"
 SECRET = "bench-push-latency-secret"
 POLL = 0.003  # seconds between looks at the sandbox
 ARRIVAL_TIMEOUT = 20.0
-
-
-def start_sandbox(log_dir: Path) -> tuple[ManagedProcess, str]:
-    port = free_port()
-    argv = [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
-            "--workers", "1", "--threads", "4", "--log-level", "warning",
-            "tests.trakt_sandbox:create_app()"]
-    process = ManagedProcess("sandbox", argv, env={"PYTHONPATH": str(REPO)},
-                             log_dir=log_dir).start()
-    wait_for_port(port, timeout=30)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def host_config(database: Path, redis_url: str, sandbox_url: str) -> dict[str, Any]:
-    return {"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{database}",
-            "REDIS_URL": redis_url, "DEMO_AUTO_SEED": True,
-            "APERTURE_TRAKT_API_URL": sandbox_url, "APERTURE_TRAKT_AUTH_URL": sandbox_url,
-            "PUBLIC_BASE_URL": "http://host.test"}
 
 
 def start_worker(config: dict[str, Any], log_dir: Path) -> ManagedProcess:
@@ -119,11 +99,11 @@ def measure(args: argparse.Namespace, work: Path, redis_url: str) -> dict[str, A
     from tests.connect_helpers import configure_trakt, connect_with_tokens, user_id
     from tests.demo_host import create_app
 
-    sandbox_process, url = start_sandbox(work / "logs")
+    sandbox_process, url = gunicorn_sandbox(log_dir=work / "logs")
     worker = None
     try:
         sandbox = SandboxControl(url)
-        config = host_config(work / "host.db", redis_url, url)
+        config = host_config(work / "host.db", redis_url, url, SECRET, seed=True)
         app = create_app(config)
         host = app.extensions["aperture_host"]
         configure_trakt(app, sandbox)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import shutil
 import statistics
 import sys
 import threading
@@ -32,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.services import ManagedProcess, free_port, wait_for_port
+from bench.common import gunicorn_sandbox
 from tests.trakt_sandbox.control_client import SandboxControl, api_headers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,19 +102,6 @@ def allowed_cpus(pid: int) -> str:
         if line.startswith("Cpus_allowed_list:"):
             return line.split(":", 1)[1].strip()
     return "?"
-
-
-def start_sandbox(port: int, cpu: int, worker_class: str, threads: int) -> ManagedProcess:
-    argv = [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
-            "--workers", "1", "--worker-class", worker_class,
-            "--keep-alive", "5", "--log-level", "warning", "tests.trakt_sandbox:create_app()"]
-    if worker_class == "gthread":  # gunicorn turns "sync" into gthread if threads > 1
-        argv[-1:-1] = ["--threads", str(threads)]
-    if shutil.which("taskset") and cpu < (os.cpu_count() or 1):
-        argv = ["taskset", "-c", str(cpu), *argv]
-    # Logging every call would measure the log; the request log is kept short instead.
-    env = {"SANDBOX_REQUEST_LOG_SIZE": "1000", "PYTHONPATH": str(REPO)}
-    return ManagedProcess("sandbox-gunicorn", argv, env=env).start()
 
 
 def load_thread(host: str, port: int, endpoint: Endpoint, stop_at: float,
@@ -201,11 +187,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    port = free_port()
-    server = start_sandbox(port, args.server_cpu, args.worker_class, args.server_threads)
-    url = f"http://127.0.0.1:{port}"
+    # Logging every call would measure the log; the request log is kept short instead.
+    server, url = gunicorn_sandbox(threads=args.server_threads, worker_class=args.worker_class,
+                                   cpu=args.server_cpu, extra=["--keep-alive", "5"],
+                                   env={"SANDBOX_REQUEST_LOG_SIZE": "1000"})
     try:
-        wait_for_port(port, timeout=30)
         control = SandboxControl(url)
         control.reset()
         control.set_limits(get_per_5min=10**9, unauthed_get_per_5min=10**9)

@@ -46,7 +46,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.services import REPO, ManagedProcess, RedisServer, free_port, wait_for_port
+from bench.common import gunicorn_sandbox, host_config
+from tests.services import REPO, RedisServer
 from tests.trakt_sandbox.control_client import SandboxControl
 
 SIZE_ENV = "BENCH_SYNC_SIZE"
@@ -83,24 +84,6 @@ def sandbox_app() -> Any:
                "in_library": True} for i in range(size)]
     return create_app({"SANDBOX_CATALOGUE": {"movies": movies, "shows": []},
                        "SANDBOX_REQUEST_LOG_SIZE": 100})
-
-
-def start_sandbox(size: int, log_dir: Path) -> tuple[ManagedProcess, str]:
-    port = free_port()
-    argv = [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
-            "--workers", "1", "--threads", "2", "--timeout", "120", "--log-level", "warning",
-            "bench.sync_merge:sandbox_app()"]
-    env = {SIZE_ENV: str(size), "PYTHONPATH": str(REPO)}
-    process = ManagedProcess("sandbox", argv, env=env, log_dir=log_dir).start()
-    wait_for_port(port, timeout=60)
-    return process, f"http://127.0.0.1:{port}"
-
-
-def host_config(database: Path, redis_url: str, sandbox_url: str) -> dict[str, Any]:
-    return {"TESTING": True, "SECRET_KEY": SECRET, "DATABASE_URL": f"sqlite:///{database}",
-            "REDIS_URL": redis_url, "DEMO_AUTO_SEED": False,
-            "APERTURE_TRAKT_API_URL": sandbox_url, "APERTURE_TRAKT_AUTH_URL": sandbox_url,
-            "PUBLIC_BASE_URL": "http://host.test"}
 
 
 def build_world(size: int, config: dict[str, Any], sandbox: SandboxControl) -> None:
@@ -331,9 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     redis = RedisServer().start()
     sandbox_process = None
     try:
-        sandbox_process, url = start_sandbox(args.size, work / "logs")
+        sandbox_process, url = gunicorn_sandbox(
+            "bench.sync_merge:sandbox_app()", threads=2, extra=["--timeout", "120"],
+            env={SIZE_ENV: str(args.size)}, log_dir=work / "logs", ready_timeout=60)
         snapshot = work / "world.db"
-        config = host_config(snapshot, redis.url, url)
+        config = host_config(snapshot, redis.url, url, SECRET, seed=False)
         build_world(args.size, config, SandboxControl(url))
         print(f"world built in {time.perf_counter() - started:.1f} s")
         runs = []
