@@ -15,7 +15,14 @@ from flask import Blueprint, Flask
 from markupsafe import Markup
 
 from aperture_trakt_plugin import extension, jobs, migrate, outbox, scheduling, tokens
-from aperture_trakt_plugin.host import HostServices, HostUser, JobDefinition, MediaRef, hookimpl
+from aperture_trakt_plugin.host import (
+    HostServices,
+    HostUser,
+    JobDefinition,
+    MediaRef,
+    RatingChange,
+    hookimpl,
+)
 
 
 @hookimpl
@@ -61,13 +68,19 @@ def aperture_tpl_profile_sections(user: HostUser) -> Markup | None:
 @hookimpl
 def aperture_rating_changed(user_id: int, media: MediaRef, value: int, previous: int | None,
                             rated_at: datetime, source: str) -> None:
-    outbox.record(user_id, media, value, rated_at, source)
+    outbox.record_many(user_id, [(media.item_id, value, rated_at)], source)
 
 
 @hookimpl
 def aperture_rating_removed(user_id: int, media: MediaRef, previous: int | None,
                             removed_at: datetime, source: str) -> None:
-    outbox.record(user_id, media, None, removed_at, source)
+    outbox.record_many(user_id, [(media.item_id, None, removed_at)], source)
+
+
+@hookimpl
+def aperture_ratings_changed(user_id: int, changes: Sequence[RatingChange], source: str) -> None:
+    if source != outbox.SOURCE:  # a sync's own writes: nothing to send back, nothing to copy
+        outbox.record_many(user_id, [(c.item_id, c.value, c.at) for c in changes], source)
 
 
 @hookimpl

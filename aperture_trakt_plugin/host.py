@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import pluggy
 
@@ -35,12 +35,13 @@ MediaKind = Literal["movie", "show", "season", "episode"]
 
 
 # --- values that cross the boundary -------------------------------------------------
-# The per-item values are slotted: a sync of a heavy Trakt user holds several hundred
-# thousand of them at once, and a ``__dict__`` each would double that memory.
+# The per-item values are named tuples: a sync of a heavy Trakt user makes several hundred
+# thousand of them, and a named tuple is built about eight times faster than a frozen
+# dataclass (2.1 µs against 0.27 µs for a ``MediaRef`` with its ids) in less memory.
+# Their fields are read by name; nothing should rely on them being tuples.
 
 
-@dataclass(frozen=True, slots=True)
-class ExternalIds:
+class ExternalIds(NamedTuple):
     """Ids a media item is known by outside the host. Any of them may be missing."""
 
     tmdb: int | None = None
@@ -49,11 +50,10 @@ class ExternalIds:
     trakt: int | None = None
 
     def any(self) -> bool:
-        return any(v is not None and v != "" for v in (self.tmdb, self.imdb, self.tvdb, self.trakt))
+        return any(v is not None and v != "" for v in self)
 
 
-@dataclass(frozen=True, slots=True)
-class MediaRef:
+class MediaRef(NamedTuple):
     """A media item as the host knows it.
 
     ``item_id`` is the host's own key; it is ``None`` for something the host does not
@@ -77,8 +77,7 @@ class HostUser:
     is_admin: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class HostRating:
+class HostRating(NamedTuple):
     """A 1-10 rating in the host. ``rated_at`` is timezone-aware UTC."""
 
     user_id: int
@@ -88,13 +87,24 @@ class HostRating:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class RatingWrite:
+class RatingWrite(NamedTuple):
     """One change of a bulk write: ``value`` None removes the rating; ``at`` is the
     change's own time (kept as ``rated_at``), not the time it is written."""
 
     item_id: str
     value: int | None
+    at: datetime
+
+
+class RatingChange(NamedTuple):
+    """One rating a bulk write changed, as ``aperture_ratings_changed`` reports it:
+    ``value`` None is a removal, ``previous`` None a new rating. The item by its host id
+    only (``get_media`` has the rest): most listeners need no more, and building a
+    ``MediaRef`` for each of 100,000 changes cost the host a second."""
+
+    item_id: str
+    value: int | None
+    previous: int | None
     at: datetime
 
 
@@ -213,9 +223,9 @@ class HostServices(Protocol):
                       source: str) -> None: ...
 
     def apply_ratings(self, user_id: int, writes: Sequence[RatingWrite], source: str) -> None:
-        """Many sets and removals in one transaction, then the rating hooks for each change
-        that changed something. A sync of a large Trakt account needs this: one commit per
-        rating would take minutes."""
+        """Many sets and removals in one transaction, then one ``aperture_ratings_changed``
+        event listing what changed (removing an unrated item is no change). A sync of a
+        large Trakt account needs this: one commit per rating would take minutes."""
 
     def watch_history(self, user_id: int, since: datetime | None = None) -> list[WatchEvent]: ...
 
@@ -292,6 +302,14 @@ class AperturePluginSpec:
     def aperture_rating_removed(self, user_id: int, media: MediaRef, previous: int | None,
                                 removed_at: datetime, source: str) -> None:
         """A rating was removed in the host."""
+
+    @hookspec
+    def aperture_ratings_changed(self, user_id: int, changes: Sequence[RatingChange],
+                                 source: str) -> None:
+        """Many ratings changed in one write (``apply_ratings``: an import, a sync).
+
+        One event for the whole write instead of one per rating: a first sync writes
+        100,000 ratings, and an event each cost more than writing them."""
 
     @hookspec
     def aperture_library_changed(self, added: Sequence[MediaRef],

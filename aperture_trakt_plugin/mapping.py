@@ -6,10 +6,9 @@ property-tested) without a server. Items are matched by ids only, never by title
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from aperture_trakt_plugin.host import ExternalIds, MediaKind, MediaRef
 
@@ -24,7 +23,7 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)  # reads Trakt's "…000Z" since Python 3.11
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
@@ -72,8 +71,7 @@ def _external(ids: dict[str, Any]) -> ExternalIds:
                        tvdb=as_int(ids.get("tvdb")), trakt=as_int(ids.get("trakt")))
 
 
-@dataclass(frozen=True, slots=True)
-class TraktRating:
+class TraktRating(NamedTuple):
     """One rating read from Trakt, with what the host needs to find the item."""
 
     ref: MediaRef  # kind, the movie's or show's ids, season/episode numbers
@@ -176,16 +174,14 @@ class Action(Enum):
     AGREE = "agree"  # both changed to the same value: only the ledger moves
 
 
-@dataclass(frozen=True, slots=True)
-class Side:
+class Side(NamedTuple):
     """A side's current rating (``value`` None: unrated) and when it last changed."""
 
     value: int | None
     at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     action: Action
     value: int | None
     at: datetime

@@ -8,31 +8,37 @@ version leaves the newer one in place). Changes the plugin itself wrote
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from aperture_trakt_plugin import extension, jobs
-from aperture_trakt_plugin.host import MediaRef
 from aperture_trakt_plugin.models import TraktConnection, TraktOutbox
 from aperture_trakt_plugin.sync import SOURCE
 
 
-def record(user_id: int, media: MediaRef, value: int | None, at: datetime,
-           source: str) -> bool:
-    if source == SOURCE or media.item_id is None:
-        return False
+def record_many(user_id: int, changes: Sequence[tuple[str | None, int | None, datetime]],
+                source: str) -> int:
+    """Records changes (host item id, value or None for removed, time) in one commit
+    and queues one push;
+    returns how many it kept. Nothing the plugin wrote itself, nothing outside the
+    library, nothing for a user who is not connected."""
+    if source == SOURCE:
+        return 0
+    kept = [(item_id, value, at) for item_id, value, at in changes if item_id]
     db = extension.state().host.db
-    if db.session.get(TraktConnection, user_id) is None:
-        return False  # not connected: nothing syncs, nothing to keep
-    row = db.session.get(TraktOutbox, (user_id, media.item_id))
-    if row is None:
-        row = TraktOutbox(user_id=user_id, item_id=media.item_id, version=0)
-        db.session.add(row)
-    row.value, row.at = value, at
-    row.version = (row.version or 0) + 1
-    row.state, row.reason = "pending", None
+    if not kept or db.session.get(TraktConnection, user_id) is None:
+        return 0
+    for item_id, value, at in kept:  # a host import is the largest case: thousands
+        row = db.session.get(TraktOutbox, (user_id, item_id))
+        if row is None:
+            row = TraktOutbox(user_id=user_id, item_id=item_id, version=0)
+            db.session.add(row)
+        row.value, row.at = value, at
+        row.version = (row.version or 0) + 1
+        row.state, row.reason = "pending", None
     db.session.commit()
-    jobs.enqueue_user_push(user_id)  # Redis down: the row waits for the next run
-    return True
+    jobs.enqueue_user_push(user_id)  # Redis down: the rows wait for the next run
+    return len(kept)
 
 
 def forget_user(user_id: int) -> None:

@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.exceptions import LockError, RedisError
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, select
 
 from aperture_trakt_plugin import extension, oauth, tokens
+from aperture_trakt_plugin.bulk import insert_rows
 from aperture_trakt_plugin.host import ExternalIds, HostRating, MediaRef, RatingWrite
 from aperture_trakt_plugin.mapping import (
     EPOCH,
@@ -96,8 +97,7 @@ class SyncResult:
                 f"{self.waiting_for_library} waiting for the library ({self.api_calls} calls)")
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """One item whose rating moves: where to, from which outbox version (if any)."""
 
     key: str
@@ -215,6 +215,12 @@ class TraktSide:
         for page in range(2, pages + 1):
             yield from _json_items(self.call("GET", f"/sync/ratings/{plural}", params={
                 "page": page, "limit": limit}), what)
+
+    def rated_items(self, read_types: list[str]) -> list[TraktRating]:
+        """The ratings of these types that the sync can use (see ``trakt_rating``)."""
+        parse = trakt_rating
+        return [item for plural in read_types for item in map(parse, self.ratings(plural))
+                if item is not None]
 
     def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool) -> Any:
         """Batched POSTs, spaced a second apart; returns the ``not_found`` sections."""
@@ -342,6 +348,10 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     db.session.commit()
 
 
+LEDGER_COLUMNS = ("user_id", "item_key", "kind", "item_id", "trakt", "tmdb", "imdb", "tvdb",
+                  "season", "episode", "title", "value", "rated_at")
+
+
 def _record(user_id: int, changes: list[Change]) -> None:
     """Moves the ledger to what both sides now hold (no row for "unrated").
 
@@ -361,15 +371,11 @@ def _record(user_id: int, changes: list[Change]) -> None:
         stale = [{"u": user_id, "k": c.key} for c in part if c.key in held]
         if stale:
             db.session.execute(forget, stale)
-        rows = [{"user_id": user_id, "item_key": c.key, "kind": c.ref.kind,
-                 "item_id": c.ref.item_id, "trakt": c.trakt_id or c.ref.ids.trakt,
-                 "tmdb": c.ref.ids.tmdb, "imdb": c.ref.ids.imdb, "tvdb": c.ref.ids.tvdb,
-                 "season": c.ref.season, "episode": c.ref.episode,
-                 "title": (c.ref.title or "")[:255], "value": c.decision.value,
-                 "rated_at": c.decision.at}
+        rows = [(user_id, c.key, c.ref.kind, c.ref.item_id, c.trakt_id or c.ref.ids.trakt,
+                 c.ref.ids.tmdb, c.ref.ids.imdb, c.ref.ids.tvdb, c.ref.season, c.ref.episode,
+                 (c.ref.title or "")[:255], c.decision.value, c.decision.at)
                 for c in part if c.decision.value is not None]
-        if rows:
-            db.session.execute(insert(ledger), rows)
+        insert_rows(db.session, ledger, LEDGER_COLUMNS, rows)
 
 
 def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
@@ -511,12 +517,7 @@ def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = Fals
             conn.last_sync_at = utcnow()
             _db().session.commit()
             return result
-        items = []
-        for plural in read_types:
-            for raw in trakt.ratings(plural):
-                parsed = trakt_rating(raw)
-                if parsed is not None:
-                    items.append(parsed)
+        items = trakt.rated_items(read_types)
         held = extension.state().host.list_ratings(user_id)
         held_count = len(held)
         changes = _tally(plan(user_id, items, read_types, marker, held), result,

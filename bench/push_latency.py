@@ -1,7 +1,7 @@
 """How long a rating made on the host takes to reach Trakt, and how few writes a burst costs.
 
 A rating made in the library is recorded in the plugin's outbox and a push job is queued
-(``outbox.record`` → ``jobs.enqueue_user_push``); one real worker process (``flask demo
+(``outbox.record_many`` → ``jobs.enqueue_user_push``); one real worker process (``flask demo
 worker``) runs the job, which sends the outbox to Trakt. This measures, against the
 sandbox running in its own gunicorn process:
 

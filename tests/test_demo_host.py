@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select
 
-from aperture_trakt_plugin.host import ExternalIds, HostServices, MediaRef
+from aperture_trakt_plugin.host import ExternalIds, HostServices, MediaRef, RatingWrite
 from tests.demo_host.db import db
 from tests.demo_host.models import MediaItem, Rating
 from tests.demo_host.testplugins import BrokenRatingPlugin, CommitProbe, Recorder, SlotsPlugin
@@ -228,6 +228,27 @@ def test_apply_rating_keeps_the_given_time_and_source(host_app, recorder):
     assert len(recorder.named("aperture_rating_removed")) == 1
     with host_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Rating)) == 0
+
+
+def test_a_bulk_write_is_one_transaction_and_one_event(host_app, recorder):
+    services = host(host_app)
+    when = datetime(2023, 5, 17, 8, 30, tzinfo=UTC)
+    matrix = matrix_id(host_app)
+    fight_club = services.find_media("movie", ExternalIds(tmdb=550)).item_id
+    services.apply_rating(3, matrix, 4, when, "aperture")
+    services.apply_ratings(3, [RatingWrite(matrix, 9, when), RatingWrite(fight_club, 7, when),
+                               RatingWrite(fight_club, 8, when)], "trakt")
+    assert sorted((r.media.item_id, r.value, r.source) for r in services.list_ratings(3)) == \
+        sorted([(matrix, 9, "trakt"), (fight_club, 8, "trakt")])  # the last write wins
+    (event,) = recorder.named("aperture_ratings_changed")
+    assert event["source"] == "trakt"
+    assert sorted((c.item_id, c.value, c.previous) for c in event["changes"]) == \
+        sorted([(matrix, 9, 4), (fight_club, 8, None)])
+    services.apply_ratings(3, [RatingWrite(matrix, None, when),
+                               RatingWrite("1", None, when)], "aperture")  # "1": unrated
+    (removed,) = recorder.named("aperture_ratings_changed")[1]["changes"]
+    assert (removed.item_id, removed.value, removed.previous) == (matrix, None, 9)
+    assert len(recorder.named("aperture_rating_changed")) == 1  # only the single write's
 
 
 def test_cli_rates_and_lists_ratings_as_json(host_app, recorder):

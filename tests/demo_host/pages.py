@@ -99,7 +99,12 @@ def profile() -> str:
 
 
 def _candidate(candidate: Any) -> dict[str, Any]:
-    return dataclasses.asdict(candidate)
+    """As JSON: the contract's named tuples become objects, not arrays."""
+    data = dataclasses.asdict(candidate)
+    data["ids"] = candidate.ids._asdict()
+    ref = candidate.in_library
+    data["in_library"] = {**ref._asdict(), "ids": ref.ids._asdict()} if ref else None
+    return data
 
 
 def discovery_data(user_id: int) -> list[dict[str, Any]]:

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, insert, select, update
 
-from aperture_trakt_plugin.host import RatingWrite
+from aperture_trakt_plugin.host import RatingChange, RatingWrite
 from tests.demo_host.db import db
-from tests.demo_host.media import MEDIA, get_item, items_by_id, to_ref, where_in
+from tests.demo_host.media import MEDIA, get_item, known_ids, to_ref, where_in
 from tests.demo_host.models import Rating
 from tests.demo_host.plugins import notify, plugin_manager
 
@@ -68,7 +68,7 @@ def remove_rating(user_id: int, item_id: str | int, removed_at: datetime, source
 
 
 def apply_ratings(user_id: int, writes: Sequence[RatingWrite], source: str) -> None:
-    """Bulk sets and removals: one transaction of set-based statements, then the hooks.
+    """Bulk sets and removals: one transaction of set-based statements, then one event.
 
     Core statements on plain rows, each ``executemany`` fed a bounded slice: a first sync
     writes 100,000 ratings here, and ORM objects (or one dict per row all at once) made
@@ -85,8 +85,8 @@ def apply_ratings(user_id: int, writes: Sequence[RatingWrite], source: str) -> N
         rows = db.session.execute(select(RATINGS.c.item_id, RATINGS.c.id, RATINGS.c.value)
                                   .where(RATINGS.c.user_id == user_id, condition))
         existing.update((item_id, (rid, value)) for item_id, rid, value in rows)
-    items = items_by_id(ids)
-    missing = [i for i in ids if i not in items]
+    known = known_ids(ids)
+    missing = [i for i in ids if i not in known]
     if missing:
         raise LookupError(f"no media items {missing[:5]!r}")
     removals = [i for i, w in latest.items() if w.value is None and i in existing]
@@ -106,18 +106,14 @@ def apply_ratings(user_id: int, writes: Sequence[RatingWrite], source: str) -> N
     for condition in where_in(RATINGS.c.item_id, removals):
         db.session.execute(delete(RATINGS).where(RATINGS.c.user_id == user_id, condition))
     db.session.commit()
-    manager = plugin_manager()
+    changes = []
     for item_id, w in latest.items():
         old = existing.get(item_id)
-        previous = old[1] if old else None
-        if w.value is not None:
-            notify(manager, "aperture_rating_changed", user_id=user_id,
-                   media=to_ref(items[item_id]), value=w.value, previous=previous,
-                   rated_at=w.at, source=source)
-        elif old is not None:
-            notify(manager, "aperture_rating_removed", user_id=user_id,
-                   media=to_ref(items[item_id]), previous=previous, removed_at=w.at,
-                   source=source)
+        if w.value is not None or old is not None:  # removing nothing is no change
+            changes.append(RatingChange(str(item_id), w.value, old[1] if old else None, w.at))
+    if changes:
+        notify(plugin_manager(), "aperture_ratings_changed", user_id=user_id,
+               changes=changes, source=source)
 
 
 def ratings_of(user_id: int) -> list[Rating]:

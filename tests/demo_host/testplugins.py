@@ -21,6 +21,7 @@ from aperture_trakt_plugin.host import (
     HostUser,
     JobDefinition,
     MediaRef,
+    RatingChange,
     hookimpl,
 )
 
@@ -56,6 +57,12 @@ class Recorder:
         self.calls.append(("aperture_rating_removed", {
             "user_id": user_id, "media": media, "previous": previous,
             "removed_at": removed_at, "source": source}))
+
+    @hookimpl
+    def aperture_ratings_changed(self, user_id: int, changes: Sequence[RatingChange],
+                                 source: str) -> None:
+        self.calls.append(("aperture_ratings_changed", {
+            "user_id": user_id, "changes": list(changes), "source": source}))
 
     @hookimpl
     def aperture_job_schedule_changed(self, name: str, cron: str | None, enabled: bool) -> None:

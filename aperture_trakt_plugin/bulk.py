@@ -1,0 +1,47 @@
+"""Inserting many rows at once, at the database driver's own speed.
+
+A first sync records up to 100,000 ledger rows. SQLAlchemy's ``executemany`` spends
+about as long preparing each row's parameters as SQLite spends storing it, so on a
+driver with positional parameters (SQLite's ``?``) the statement is compiled once and
+the rows go to the driver as tuples, each value through its column type's own bind
+processor (UTC times, for one). Elsewhere (PostgreSQL) SQLAlchemy's batched
+"insertmanyvalues" path is already the fast one, and is used as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+
+def insert_rows(session: Session, table: Table, columns: Sequence[str],
+                rows: Sequence[Sequence[Any]]) -> None:
+    """Inserts ``rows`` (value tuples in the order of ``columns``) in the session's
+    transaction."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    if not dialect.positional:
+        session.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    statement = insert(table).values({name: None for name in columns}).compile(
+        dialect=dialect)
+    # The compiled statement names its positions; rows come in the order of ``columns``.
+    position = {name: i for i, name in enumerate(columns)}
+    order = [position[name] for name in statement.positiontup or ()]
+    convert = [(at, process) for at, process in
+               ((at, table.c[columns[i]].type.bind_processor(dialect))
+                for at, i in enumerate(order)) if process is not None]
+    in_order = order == list(range(len(columns)))
+    prepared = []
+    for row in rows:
+        values = list(row) if in_order else [row[i] for i in order]
+        for at, process in convert:
+            if values[at] is not None:
+                values[at] = process(values[at])
+        prepared.append(tuple(values))
+    connection.exec_driver_sql(str(statement), prepared)
