@@ -16,6 +16,7 @@ from requests.adapters import BaseAdapter
 
 from aperture_trakt_plugin import crypto
 from aperture_trakt_plugin.host import HostServices
+from aperture_trakt_plugin.rate_limits import Budgets, parse_limits
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI, SettingsStore
 from aperture_trakt_plugin.trakt_api import (
     DEFAULT_API_URL,
@@ -37,6 +38,12 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "APERTURE_TRAKT_HTTP_TIMEOUT": 10.0,
     "APERTURE_TRAKT_QUEUE": "trakt",
     "APERTURE_TRAKT_TOKEN_REFRESH_MARGIN": 86400,
+    # Overrides of Trakt's limits per bucket (user_get, app_get, user_write), in the
+    # ``limits`` library's notation, e.g. {"user_get": "1000 per 5 minutes"}.
+    "APERTURE_TRAKT_RATE_LIMITS": {},
+    # Seconds before each retry of a job that failed on a passing fault (5xx, timeout,
+    # unreachable); each is jittered by ±25 %. After the last, the job fails for good.
+    "APERTURE_TRAKT_RETRY_DELAYS": [30, 120, 600, 1800],
 }
 
 
@@ -50,6 +57,7 @@ class TraktState:
     #: Transport adapters mounted on every HTTP session the plugin opens (by URL prefix):
     #: how recorded-HTTP tests (betamax) or a host's proxy/CA settings get in.
     transport_adapters: dict[str, BaseAdapter] = field(default_factory=dict)
+    budgets: Budgets | None = None
 
     def __post_init__(self) -> None:
         self.settings = SettingsStore(self.host.db)
@@ -59,6 +67,7 @@ def init_app(app: Flask, host: HostServices) -> TraktState:
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
     crypto.configure(app)
+    parse_limits(app.config["APERTURE_TRAKT_RATE_LIMITS"])  # a typo fails at start, not later
     from aperture_trakt_plugin.views import create_blueprint
 
     state = TraktState(host=host, blueprint=create_blueprint(host))
@@ -73,6 +82,15 @@ def state(app: Flask | None = None) -> TraktState:
     except KeyError:
         raise RuntimeError("the Trakt plugin is not set up on this app "
                            "(aperture_plugin_setup / init_app was not called)") from None
+
+
+def budgets(app: Flask | None = None) -> Budgets:
+    """The server's shared Trakt rate budgets (their state lives in Redis)."""
+    app = app or current_app
+    trakt = state(app)
+    if trakt.budgets is None:
+        trakt.budgets = Budgets(trakt.host.redis, app.config["APERTURE_TRAKT_RATE_LIMITS"])
+    return trakt.budgets
 
 
 def endpoints(app: Flask | None = None) -> TraktEndpoints:

@@ -18,9 +18,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from aperture_trakt_plugin import extension, sync, tokens
+from aperture_trakt_plugin import extension, oauth, retries, sync, tokens
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, utcnow
-from aperture_trakt_plugin.trakt_api import TraktError
+from aperture_trakt_plugin.trakt_api import AccountLimit, InvalidClient, TraktError
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,11 @@ def cancel_user_jobs(user_id: int) -> int:
     """Cancels the user's queued Trakt jobs; a running one finds the connection gone."""
     redis = extension.state().host.redis
     cancelled = 0
+    try:
+        cancelled += retries.cancel(user_job_ids(user_id))
+    except RedisError as exc:
+        log.warning("could not cancel the Trakt retries of user %s (%s); they will find the "
+                    "connection gone and stop", user_id, type(exc).__name__)
     for job_id in user_job_ids(user_id):
         try:
             job = Job.fetch(job_id, connection=redis)
@@ -135,19 +140,58 @@ def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> d
 
 def _recorded(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
     """Runs a sync, keeping its failure on the connection where status and the profile
-    show it; the outbox and the ledger keep everything for the next run. A job on its
-    own re-raises (so RQ records the failure); inside a scheduled run the failure becomes
-    a line of the run's log and the other users go on."""
+    show it; the outbox and the ledger keep everything for the next run.
+
+    A rate limit or a passing fault reschedules the job (``retries``) and ends it
+    without error, so the worker is free at once. Anything else is final: a job on its
+    own re-raises (RQ records the failure); inside a scheduled run the failure becomes a
+    line of the run's log and the other users go on."""
     try:
         return work()
     except TraktError as exc:
-        conn = tokens.store().get(user_id)
-        if conn is not None:
-            conn.last_error, conn.last_error_at = str(exc), utcnow()
-            tokens.store().db.session.commit()
+        message = explain(user_id, exc)
+        when = retries.reschedule(exc)
+        if when is not None:
+            message = f"{message} (tries again at {when:%Y-%m-%d %H:%M:%S} UTC)"
+        _remember(user_id, message, exc)
+        if when is not None:
+            return sync.SyncResult(user_id, status="rescheduled", message=message)
         if not in_run:
             raise
-        return sync.SyncResult(user_id, status="failed", message=str(exc))
+        return sync.SyncResult(user_id, status="failed", message=message)
+
+
+def _remember(user_id: int, message: str, exc: TraktError) -> None:
+    """Where the right person sees it: the user's connection, and for a refusal of the
+    app's credentials, the admin's Integrations page and jobs screen too."""
+    trakt = extension.state()
+    if isinstance(exc, InvalidClient):
+        trakt.settings.set_credentials_problem(f"Invalid credentials: {exc}")
+    conn = tokens.store().get(user_id)
+    if conn is not None:
+        conn.last_error, conn.last_error_at = message, utcnow()
+        tokens.store().db.session.commit()
+
+
+def explain(user_id: int, exc: TraktError) -> str:
+    """The error in words for the person who can act on it; a 420 names the limits the
+    account has, as ``/users/settings`` reports them."""
+    if not isinstance(exc, AccountLimit):
+        return str(exc)
+    try:
+        settings = tokens.call_as_user(user_id, lambda token: oauth.api_client().get_json(
+            "/users/settings", token=token, user_key=str(user_id)))
+    except TraktError:
+        return str(exc)
+    limits = settings.get("limits") if isinstance(settings, dict) else None
+    if not isinstance(limits, dict):
+        return str(exc)
+    parts = []
+    for name, value in limits.items():
+        if isinstance(value, dict):
+            counts = ", ".join(f"{key.replace('_', ' ')} {n}" for key, n in value.items())
+            parts.append(f"{name}: {counts}")
+    return f"{exc}. This account's limits: {'; '.join(parts)}. Trakt VIP raises them."
 
 
 def run_sync_all(run_id: int | None = None) -> dict:

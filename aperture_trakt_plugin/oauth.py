@@ -106,7 +106,7 @@ def _session(credentials: AppCredentials) -> OAuth2Session:
 def api_client() -> TraktClient:
     """The configured app's client for the API and auth hosts."""
     return TraktClient(app_credentials().client_id, extension.endpoints(),
-                       extension.http_session())
+                       extension.http_session(), extension.budgets())
 
 
 def _token_url() -> str:

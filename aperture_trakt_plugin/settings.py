@@ -32,6 +32,9 @@ SETTINGS: tuple[SettingSpec, ...] = (CLIENT_ID, CLIENT_SECRET, REDIRECT_URI)
 _BY_KEY = {spec.key: spec for spec in SETTINGS}
 
 _WHITESPACE = re.compile(r"\s+")
+#: Not a setting an admin enters: why Trakt last refused the app's credentials (403 or
+#: ``invalid_client`` during a job), kept in the same table until they work again.
+PROBLEM_KEY = "_credentials_problem"
 
 
 def clean(value: str | None) -> str:
@@ -87,6 +90,23 @@ class SettingsStore:
             "redirect_uri": clean(redirect_uri) or None,
         }
 
+    def credentials_problem(self) -> str | None:
+        row = self._row(PROBLEM_KEY)
+        return row.value if row is not None else None
+
+    def set_credentials_problem(self, message: str | None) -> None:
+        """Records (or, with None, clears) why Trakt refuses the app's credentials."""
+        row = self._row(PROBLEM_KEY)
+        if message is None:
+            if row is not None:
+                self.db.session.delete(row)
+                self.db.session.commit()
+            return
+        row = row or TraktSetting(key=PROBLEM_KEY)
+        row.value, row.secret = message, None
+        self.db.session.add(row)
+        self.db.session.commit()
+
     def save(self, values: dict[str, str | None], user_id: int | None) -> None:
         for key, value in values.items():
             spec = _BY_KEY[key]
@@ -97,4 +117,8 @@ class SettingsStore:
                 row.value, row.secret = value, None
             row.updated_by = user_id
             self.db.session.add(row)
+        if "client_id" in values or "client_secret" in values:
+            problem = self._row(PROBLEM_KEY)  # new credentials: the old refusal is moot
+            if problem is not None:
+                self.db.session.delete(problem)
         self.db.session.commit()

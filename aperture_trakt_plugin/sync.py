@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -45,18 +44,16 @@ from aperture_trakt_plugin.mapping import (
     trakt_rating,
 )
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox, utcnow
-from aperture_trakt_plugin.trakt_api import TraktClient, TraktError
+from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktClient, TraktError
 
 log = logging.getLogger(__name__)
 
 SOURCE = "trakt"
 LOCK_KEY = "aperture-trakt:lock:sync:{user_id}"
-LAST_WRITE_KEY = "aperture-trakt:last-write:{user_id}"
 # A killed holder blocks the user's next run at most LOCK_TIMEOUT seconds (less than
 # LOCK_WAIT, so that run gets through); a live holder renews it every third of it.
 LOCK_TIMEOUT = 10
 LOCK_WAIT = 30
-WRITE_SPACING = 1.0  # Trakt allows one write per second per user
 BATCH = 500  # items per sync POST
 MASS_REMOVAL_SHARE, MASS_REMOVAL_MIN = 0.5, 20
 _DECODER = json.JSONDecoder()
@@ -73,7 +70,8 @@ class SyncBusy(TraktError):
 @dataclass
 class SyncResult:
     user_id: int
-    status: str = "synced"  # synced | unchanged | pushed | blocked | skipped | dry-run | failed
+    # synced | unchanged | pushed | blocked | skipped | dry-run | failed | rescheduled
+    status: str = "synced"
     api_calls: int = 0
     pushed: int = 0
     pushed_removals: int = 0
@@ -89,7 +87,7 @@ class SyncResult:
     message: str = ""
 
     def summary(self) -> str:
-        if self.status in ("unchanged", "skipped", "blocked", "failed"):
+        if self.status in ("unchanged", "skipped", "blocked", "failed", "rescheduled"):
             return f"{self.status}: {self.message}" if self.message else self.status
         return (f"{self.status}: {self.pushed} pushed, {self.pushed_removals} removed on Trakt, "
                 f"{self.pulled} pulled, {self.pulled_removals} removed here, "
@@ -152,29 +150,6 @@ def user_lock(user_id: int) -> Iterator[None]:
             log.warning("the sync lock of user %s expired before it was released", user_id)
 
 
-def space_writes(user_id: int) -> None:
-    """At most one write per second per user, counted in Redis for every process."""
-    wait_for_write_slot(user_id)
-    mark_write(user_id)
-
-
-def wait_for_write_slot(user_id: int) -> None:
-    """Sleeps until the user's next write is allowed (without claiming it)."""
-    last = _redis().get(LAST_WRITE_KEY.format(user_id=user_id))
-    if last is not None:
-        wait = WRITE_SPACING - (time.time() - float(last))
-        if wait > 0:
-            time.sleep(wait)
-
-
-def mark_write(user_id: int) -> None:
-    """Starts the user's write second now. Stamped before a write (so other processes
-    wait) and again when its answer is back: Trakt counts the second from when the write
-    reached it, later than we sent it, so spacing from the send alone let the next write
-    land a few milliseconds inside Trakt's second and be refused with a 429."""
-    _redis().set(LAST_WRITE_KEY.format(user_id=user_id), repr(time.time()), ex=60)
-
-
 class TraktSide:
     """The user's Trakt, with every call counted and made with a fresh token."""
 
@@ -186,7 +161,7 @@ class TraktSide:
     def call(self, method: str, path: str, **kw: Any) -> Any:
         def once(token: str) -> Any:
             self.result.api_calls += 1
-            return self.client.api(method, path, token=token, **kw)
+            return self.client.api(method, path, token=token, user_key=str(self.user_id), **kw)
 
         return tokens.call_as_user(self.user_id, once)
 
@@ -195,7 +170,7 @@ class TraktSide:
         try:
             return response.json()
         except ValueError:
-            raise TraktError(f"GET {path}: Trakt's answer was not JSON") from None
+            raise MalformedResponse(f"GET {path}: Trakt's answer was not JSON") from None
 
     def marker(self) -> dict[str, str | None]:
         return ratings_marker(self.get_json("/sync/last_activities"))
@@ -223,13 +198,11 @@ class TraktSide:
                 if item is not None]
 
     def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool) -> Any:
-        """Batched POSTs, spaced a second apart; returns the ``not_found`` sections."""
+        """Batched POSTs; returns the ``not_found`` sections."""
         missing: list[Any] = []
         path = "/sync/ratings/remove" if remove else "/sync/ratings"
-        for start in range(0, len(entries), BATCH):
-            space_writes(self.user_id)
+        for start in range(0, len(entries), BATCH):  # the budgets space them a second apart
             answer = self.call("POST", path, body=sync_body(entries[start:start + BATCH])).json()
-            mark_write(self.user_id)
             section = answer.get("not_found") if isinstance(answer, dict) else None
             if isinstance(section, dict):
                 missing.extend(item for items in section.values() if isinstance(items, list)
@@ -262,7 +235,7 @@ def _json_items(response: Any, what: str) -> Iterator[Any]:
             else:
                 raise ValueError("unterminated array")
     except ValueError:
-        raise TraktError(f"{what}: Trakt's answer was not a JSON list") from None
+        raise MalformedResponse(f"{what}: Trakt's answer was not a JSON list") from None
 
 
 def _skip_space(text: str, index: int) -> int:
@@ -555,7 +528,7 @@ def push_user(user_id: int) -> SyncResult:
         # this push take every change made meanwhile (a burst of ratings costs two POSTs,
         # not one per job that happens to run), and leaves the job queued since then
         # an empty outbox.
-        wait_for_write_slot(user_id)
+        extension.budgets().wait_for_write(str(user_id), "push")
         _db().session.refresh(conn)
         outbox = [row for row in _outbox(user_id).values() if row.state == "pending"]
         if not outbox:

@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -94,7 +94,10 @@ class VipRequired(TraktError):
 
 
 class MalformedResponse(TraktError):
-    """Trakt answered 2xx with something that is not the JSON we expect."""
+    """Trakt answered 2xx with something that is not the JSON we expect (a cut-off
+    answer is the usual cause: worth a bounded retry)."""
+
+    retryable = True
 
 
 @dataclass(frozen=True)
@@ -122,8 +125,9 @@ def _retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def _ratelimit(response: requests.Response) -> dict | None:
-    raw = response.headers.get("X-Ratelimit")
+def ratelimit_header(headers: Mapping[str, str]) -> dict | None:
+    """``X-Ratelimit`` as a dict (name, period, limit, remaining, until), if well formed."""
+    raw = headers.get("X-Ratelimit")
     try:
         value = json.loads(raw) if raw else None
     except ValueError:
@@ -147,7 +151,7 @@ def error_for(response: requests.Response, what: str) -> TraktError:
         retry_after = _retry_after(response)
         wait = f"retry after {retry_after:.0f} s" if retry_after is not None else "retry later"
         return RateLimited(f"{what}: Trakt's rate limit was reached ({wait})",
-                           retry_after, _ratelimit(response), **kw)
+                           retry_after, ratelimit_header(response.headers), **kw)
     if status == 401:
         return Unauthorized(f"{what}: Trakt did not accept the user's token (401)", **kw)
     if status == 403:
@@ -169,14 +173,28 @@ def error_for(response: requests.Response, what: str) -> TraktError:
     return TraktError(f"{what}: Trakt answered {status}", **kw)
 
 
+class CallBudget(Protocol):
+    """Rate budgets the client spends from (``rate_limits.Budgets``): asked before each
+    API call, told what Trakt answered."""
+
+    def before(self, method: str, token: str | None, user_key: str | None,
+               client_id: str, what: str) -> Any: ...
+
+    def after(self, ticket: Any, headers: Mapping[str, str] | None,
+              error: TraktError | None) -> None: ...
+
+
 class TraktClient:
-    """One app's view of Trakt. Stateless apart from a pooled HTTP session."""
+    """One app's view of Trakt. Stateless apart from a pooled HTTP session (and the
+    shared budgets, which live in Redis)."""
 
     def __init__(self, client_id: str, endpoints: TraktEndpoints | None = None,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 budget: CallBudget | None = None) -> None:
         self.client_id = client_id
         self.endpoints = endpoints or TraktEndpoints()
         self.session = session or requests.Session()
+        self.budget = budget
 
     def _send(self, method: str, url: str, what: str, **kw: Any) -> requests.Response:
         try:
@@ -205,11 +223,23 @@ class TraktClient:
 
     def api(self, method: str, path: str, *, token: str | None = None,
             params: Mapping[str, Any] | None = None, body: Any = None,
-            what: str | None = None) -> requests.Response:
-        """A call to the API host; raises a :class:`TraktError` on any non-2xx answer."""
-        return self._send(method, self.endpoints.api_url.rstrip("/") + path,
-                          what or f"{method} {path}", headers=self.api_headers(token),
-                          params=params, json=body)
+            what: str | None = None, user_key: str | None = None) -> requests.Response:
+        """A call to the API host; raises a :class:`TraktError` on any non-2xx answer.
+        ``user_key`` names whose budget a call with ``token`` spends (the token itself,
+        anonymised, when not given)."""
+        what = what or f"{method} {path}"
+        ticket = self.budget.before(method, token, user_key, self.client_id, what) \
+            if self.budget is not None else None
+        try:
+            response = self._send(method, self.endpoints.api_url.rstrip("/") + path, what,
+                                  headers=self.api_headers(token), params=params, json=body)
+        except TraktError as exc:
+            if self.budget is not None:
+                self.budget.after(ticket, exc.headers, exc)
+            raise
+        if self.budget is not None:
+            self.budget.after(ticket, response.headers, None)
+        return response
 
     def oauth(self, path: str, body: Mapping[str, Any], what: str | None = None) -> Any:
         """A POST to the auth host. Credentials travel in the JSON body, never in headers."""

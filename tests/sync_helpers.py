@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from flask import Flask
 from sqlalchemy import delete
 
-from aperture_trakt_plugin import sync
+from aperture_trakt_plugin import rate_limits, sync
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.mapping import trakt_time
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox
@@ -132,8 +132,12 @@ def fresh_connection(host_app: Flask, sandbox: SandboxControl, name: str,
         for model in (Rating, TraktLedger, TraktOutbox, TraktConnection):
             db.session.execute(delete(model).where(model.user_id == uid))
         db.session.commit()
-        services(host_app).redis.delete(sync.LAST_WRITE_KEY.format(user_id=uid),
-                                        sync.LOCK_KEY.format(user_id=uid))
+        redis = services(host_app).redis
+        redis.delete(sync.LOCK_KEY.format(user_id=uid))
+        # The sandbox's counters were just reset; the plugin's shared budgets follow, as
+        # the minutes a real test would have waited would have emptied them.
+        for key in redis.scan_iter(f"{rate_limits.PREFIX}*"):
+            redis.delete(key)
     connect_with_tokens(host_app, sandbox, name, trakt_user)
     with host_app.app_context():
         first = sync.sync_user_ratings(uid)
@@ -147,4 +151,4 @@ def let_write_spacing_pass(host_app: Flask, uid: int) -> None:
     is what the elapsed second would have done: the sandbox (whose clock has moved) would
     accept the write anyway."""
     with host_app.app_context():
-        services(host_app).redis.delete(sync.LAST_WRITE_KEY.format(user_id=uid))
+        services(host_app).redis.delete(rate_limits.LAST_WRITE_KEY.format(key=str(uid)))

@@ -17,7 +17,7 @@ import pytest
 from rq.job import Job
 from rq_scheduler import Scheduler
 
-from aperture_trakt_plugin import scheduling, sync
+from aperture_trakt_plugin import jobs, retries, scheduling, sync
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.mapping import trakt_time
 from tests.connect_helpers import (
@@ -241,16 +241,22 @@ def run_and_check_the_log(admin, host_app, sandbox, worker) -> None:
     assert {r["movie"]["ids"]["tmdb"]: r["rating"] for r in sandbox.ratings("alice_trakt")
             } == {FIGHT_CLUB: 9, MATRIX: 9, INCEPTION: 6}
 
-    # Trakt down: each user's failure is a line of the run, and the run goes on.
+    # Trakt down: each user's failure is a line of the run, the run goes on, and each
+    # user's sync waits in rq-scheduler to run again (the worker is not held).
     sandbox.fault("GET", "/sync/last_activities", 503, count=-1)
     run_id = run_now(admin)
-    run = wait_for_log(admin, run_id, "alice: failed", "bob: failed", worker=worker)
+    run = wait_for_log(admin, run_id, "alice: rescheduled", "bob: rescheduled", worker=worker)
     assert run["status"] == "succeeded"
     for name in ("alice", "bob"):
-        assert (f"{name}: failed: GET /sync/last_activities: Trakt is having trouble (503); "
-                "will try again later") in log_lines(run), run["log"]
+        assert any(line.startswith(
+            f"{name}: rescheduled: GET /sync/last_activities: Trakt is having trouble (503); "
+            "will try again later (tries again at ") for line in log_lines(run)), run["log"]
     html = admin.get(f"/admin/jobs/runs/{run_id}").get_data(as_text=True)
-    assert "bob: failed: GET /sync/last_activities" in html
+    assert "bob: rescheduled: GET /sync/last_activities" in html
+    with host_app.app_context():
+        waiting = retries.scheduled_at([jobs.user_sync_job_id(user_id(host_app, name))
+                                        for name in ("alice", "bob")])
+    assert len(waiting) == 2, waiting
 
 
 # --- (c) the mass-removal guard ----------------------------------------------------------

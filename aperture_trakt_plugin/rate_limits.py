@@ -1,0 +1,231 @@
+"""Trakt's rate limits as budgets in Redis, shared by every worker and web process.
+
+Trakt counts three buckets (CONTRACT section 9): GETs per user token, GETs without a
+token per app and public IP, and writes per user. A server runs several processes for
+many users, so counting in one process would let four workers together overshoot four
+times. The counting is the ``limits`` library's moving window in Redis; this module adds
+what Trakt adds on top of plain counting:
+
+* a 429, or an ``X-Ratelimit`` saying nothing is left, closes the bucket for every process
+  until Trakt's time (``Retry-After`` can be 2,852 s), and a Cloudflare 429 (no
+  ``X-Ratelimit``: it is about this server's IP) closes every bucket of the server;
+* what Trakt reports as left wins when it is less than our count (the user's other apps
+  spend from the same bucket);
+* a wait longer than ``max_sleep`` is not slept: it becomes :class:`RateLimited`, which
+  a job turns into a reschedule, so no worker sits idle for minutes;
+* writes are spaced from when Trakt *answered* the previous one, not when it was sent:
+  Trakt starts its second when the write arrives, and spacing from the send alone let the
+  next write land inside that second and draw a 429.
+
+Redis down: calls go ahead uncounted (with a warning) rather than fail a web request; the
+next 429, if any, is handled as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from limits import RateLimitItem, parse
+from limits.storage import RedisStorage
+from limits.strategies import MovingWindowRateLimiter
+from redis import Redis
+from redis.exceptions import RedisError
+
+from aperture_trakt_plugin.trakt_api import RateLimited, TraktError, ratelimit_header
+
+log = logging.getLogger(__name__)
+
+USER_GET, APP_GET, USER_WRITE = "user_get", "app_get", "user_write"
+#: Trakt's limits as of 2026 (CONTRACT 9; staff, trakt/trakt-api #909). Older guides say
+#: 1,000 per 5 minutes, which is why ``APERTURE_TRAKT_RATE_LIMITS`` can override each.
+DEFAULT_LIMITS: dict[str, str] = {
+    USER_GET: "500 per 5 minutes",
+    APP_GET: "500 per 5 minutes",
+    USER_WRITE: "1 per second",
+}
+#: ``X-Ratelimit`` names → our buckets.
+TRAKT_NAMES = {"AUTHED_API_GET_LIMIT": USER_GET, "UNAUTHED_API_GET_LIMIT": APP_GET,
+               "AUTHED_API_POST_LIMIT": USER_WRITE}
+SERVER = "server"  # the bucket a Cloudflare 429 closes: every call from this IP
+NO_RETRY_AFTER = 60.0  # a 429 without Retry-After (the security layer's): wait this long
+PREFIX = "aperture-trakt:rate"
+CLOSED_KEY = PREFIX + ":closed:{bucket}:{key}"
+LAST_WRITE_KEY = PREFIX + ":last-write:{key}"
+
+
+def anonymous(secret: str) -> str:
+    """A Redis key part for a token or client id, which must not appear in Redis as is."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+def parse_limits(overrides: Mapping[str, str] | None) -> dict[str, RateLimitItem]:
+    """Our buckets with the configured limits (``limits`` notation: "500 per 5 minutes")."""
+    unknown = set(overrides or {}) - set(DEFAULT_LIMITS)
+    if unknown:
+        raise ValueError(f"APERTURE_TRAKT_RATE_LIMITS: unknown bucket(s) {sorted(unknown)}; "
+                         f"known: {sorted(DEFAULT_LIMITS)}")
+    return {name: parse(text) for name, text in {**DEFAULT_LIMITS, **(overrides or {})}.items()}
+
+
+class Ticket(NamedTuple):
+    """Which budget a call spent from, for what comes back."""
+
+    bucket: str
+    key: str
+
+
+class Budgets:
+    """The server's shared Trakt budgets. Cheap to create; the state is all in Redis."""
+
+    def __init__(self, redis: Redis, limits: Mapping[str, str] | None = None,
+                 max_sleep: float = 5.0) -> None:
+        self.redis = redis
+        self.items = parse_limits(limits)
+        self.max_sleep = max_sleep
+        storage = RedisStorage("redis://", connection_pool=redis.connection_pool,
+                               key_prefix=PREFIX)
+        self.limiter = MovingWindowRateLimiter(storage)
+
+    @property
+    def write_spacing(self) -> float:
+        item = self.items[USER_WRITE]
+        return item.get_expiry() / item.amount
+
+    # --- the client's side (``trakt_api.CallBudget``) -------------------------------------
+
+    def before(self, method: str, token: str | None, user_key: str | None, client_id: str,
+               what: str) -> Ticket:
+        """Spends from the call's bucket, or waits, or raises RateLimited (see module)."""
+        if token is None:
+            ticket = Ticket(APP_GET, anonymous(client_id))
+        else:
+            key = user_key or anonymous(token)
+            ticket = Ticket(USER_GET if method.upper() == "GET" else USER_WRITE, key)
+        if ticket.bucket == USER_WRITE:
+            self.wait_for_write(ticket.key, what)
+            self.mark_write(ticket.key)
+        else:
+            self.take(ticket.bucket, ticket.key, what)
+        return ticket
+
+    def after(self, ticket: Ticket, headers: Mapping[str, str] | None,
+              error: TraktError | None) -> None:
+        if ticket.bucket == USER_WRITE:
+            self.mark_write(ticket.key)
+        if isinstance(error, RateLimited):
+            self.rate_limited(ticket.bucket, ticket.key, error)
+        elif headers:
+            self.observe(ticket.bucket, ticket.key, headers)
+
+    # --- before a call ----------------------------------------------------------------
+
+    def take(self, bucket: str, key: str, what: str) -> None:
+        """One call from ``bucket``; waits up to ``max_sleep``, else raises RateLimited."""
+        try:
+            self._wait_until_open(bucket, key, what)
+            item = self.items[bucket]
+            while not self.limiter.hit(item, bucket, key):
+                reset = self.limiter.get_window_stats(item, bucket, key).reset_time
+                self._sleep_or_raise(max(reset - time.time(), 0.05), what,
+                                     f"this server's budget of {item} for Trakt is spent")
+        except RedisError as exc:
+            log.warning("%s: Trakt's rate budget is not counted while Redis is unreachable "
+                        "(%s)", what, type(exc).__name__)
+
+    def wait_for_write(self, key: str, what: str) -> None:
+        """Until the user's next write may go (without claiming it)."""
+        try:
+            self._wait_until_open(USER_WRITE, key, what)
+            last = self.redis.get(LAST_WRITE_KEY.format(key=key))
+        except RedisError as exc:
+            log.warning("%s: writes are not spaced while Redis is unreachable (%s)", what,
+                        type(exc).__name__)
+            return
+        if last is not None:
+            wait = self.write_spacing - (time.time() - float(last))
+            if wait > 0:
+                self._sleep_or_raise(wait, what, "Trakt allows one write per second")
+
+    def mark_write(self, key: str) -> None:
+        """Starts the user's write interval now: before a write (others wait) and again
+        when its answer is back (Trakt counted it from its arrival)."""
+        with contextlib.suppress(RedisError):
+            self.redis.set(LAST_WRITE_KEY.format(key=key), repr(time.time()),
+                           px=max(int(self.write_spacing * 1000) * 2, 1000))
+
+    # --- after an answer --------------------------------------------------------------
+
+    def observe(self, bucket: str, key: str, headers: Mapping[str, str]) -> None:
+        """Takes in what Trakt says is left (``X-Ratelimit``), on any answer."""
+        ratelimit = ratelimit_header(headers)
+        if ratelimit is None:
+            return
+        bucket = TRAKT_NAMES.get(str(ratelimit.get("name")), bucket)
+        remaining = ratelimit.get("remaining")
+        if not isinstance(remaining, int):
+            return
+        try:
+            if remaining <= 0:
+                until = _until(ratelimit.get("until"))
+                if until is not None and until > time.time():
+                    self.close(bucket, key, until - time.time())
+                return
+            if bucket == USER_WRITE:
+                return
+            item = self.items[bucket]
+            ours = self.limiter.get_window_stats(item, bucket, key).remaining
+            if ours > remaining:
+                self.limiter.hit(item, bucket, key, cost=ours - remaining)
+        except RedisError:
+            pass
+
+    def rate_limited(self, bucket: str, key: str, error: RateLimited) -> None:
+        """A 429: the bucket Trakt names (every bucket for Cloudflare's) stays closed for
+        every process until ``Retry-After``."""
+        seconds = error.retry_after if error.retry_after is not None else NO_RETRY_AFTER
+        ratelimit = error.ratelimit
+        if ratelimit is None:
+            bucket, key = SERVER, "all"
+        else:
+            bucket = TRAKT_NAMES.get(str(ratelimit.get("name")), bucket)
+        with contextlib.suppress(RedisError):
+            self.close(bucket, key, seconds)
+
+    def close(self, bucket: str, key: str, seconds: float) -> None:
+        self.redis.set(CLOSED_KEY.format(bucket=bucket, key=key), "1",
+                       px=max(int(seconds * 1000), 1))
+
+    def closed_for(self, bucket: str, key: str) -> float:
+        """Seconds until the bucket (or the whole server) opens again; 0 when open."""
+        pipe = self.redis.pipeline()
+        pipe.pttl(CLOSED_KEY.format(bucket=SERVER, key="all"))
+        pipe.pttl(CLOSED_KEY.format(bucket=bucket, key=key))
+        return max([0, *pipe.execute()]) / 1000
+
+    # --- helpers ------------------------------------------------------------------------
+
+    def _wait_until_open(self, bucket: str, key: str, what: str) -> None:
+        wait = self.closed_for(bucket, key)
+        if wait > 0:
+            self._sleep_or_raise(wait, what, "Trakt asked us to wait (429)")
+
+    def _sleep_or_raise(self, wait: float, what: str, why: str) -> None:
+        if wait > self.max_sleep:
+            raise RateLimited(f"{what}: held back, {why}; continues in {wait:.0f} s", wait,
+                              None, status=429)
+        time.sleep(wait)
+
+
+def _until(value: Any) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None

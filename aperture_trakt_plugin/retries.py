@@ -1,0 +1,119 @@
+"""Running a failed Trakt job again later, instead of sleeping in a worker or giving up.
+
+A 429 says exactly when Trakt will listen again (``Retry-After``, up to 2,852 s seen in
+the wild); a 5xx, a Cloudflare 52x page, a timeout or a refused connection says "soon,
+probably". Either way the job ends now, freeing its worker, and a copy is put in
+rq-scheduler for later: after ``Retry-After`` plus a little jitter (so a server's users
+do not all return in the same second), or after the next of ``APERTURE_TRAKT_RETRY_DELAYS``
+(±25 %). Passing faults are retried a bounded number of times; rate limits are not
+counted, since waiting them out always works. Permanent faults (401 after a refresh, 403,
+420, 423, 426) are never retried here: a person has to act, and the message says who.
+
+The copy has a fixed id per job (``…-retry``), so a user has at most one waiting retry
+of each kind, which disconnecting cancels and the status view reads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from redis.exceptions import RedisError
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq_scheduler import Scheduler
+
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.rate_limits import NO_RETRY_AFTER
+from aperture_trakt_plugin.trakt_api import RateLimited, TraktError
+
+log = logging.getLogger(__name__)
+
+RETRY_SUFFIX = "-retry"
+ATTEMPT = "attempt"  # job meta: passing faults met so far by this job and its retries
+
+
+def retry_id(job_id: str) -> str:
+    base = job_id.removesuffix(RETRY_SUFFIX).removesuffix("-next")
+    return base + RETRY_SUFFIX
+
+
+def delay_for(error: TraktError, attempt: int) -> float | None:
+    """Seconds to wait before running again, or None when running again cannot help."""
+    if isinstance(error, RateLimited):
+        wait = error.retry_after if error.retry_after is not None else NO_RETRY_AFTER
+        return wait + random.uniform(1.0, 1.0 + min(wait * 0.1, 30.0))
+    if not error.retryable:
+        return None
+    delays = current_app.config["APERTURE_TRAKT_RETRY_DELAYS"]
+    if attempt >= len(delays):
+        return None
+    return float(delays[attempt]) * random.uniform(0.75, 1.25)
+
+
+def _scheduler(queue_name: str) -> Scheduler:
+    return Scheduler(queue_name=queue_name, connection=extension.state().host.redis)
+
+
+def reschedule(error: TraktError) -> datetime | None:
+    """Schedules the running job again if that can help; returns when, or None (not in a
+    job, a permanent fault, retries used up, or Redis unreachable)."""
+    job = get_current_job()
+    if job is None:
+        return None
+    attempt = int(job.meta.get(ATTEMPT, 0))
+    delay = delay_for(error, attempt)
+    if delay is None:
+        return None
+    when = datetime.now(UTC) + timedelta(seconds=delay)
+    counted = attempt if isinstance(error, RateLimited) else attempt + 1
+    new_id = retry_id(job.id)
+    try:
+        scheduler = _scheduler(job.origin)
+        scheduler.cancel(new_id)
+        scheduler.enqueue_at(when, job.func_name, *job.args,
+                             **job.kwargs, job_id=new_id, queue_name=job.origin,
+                             job_description=_description(job, error),
+                             job_result_ttl=3600, meta={ATTEMPT: counted,
+                                                        "reason": str(error)})
+    except RedisError as exc:
+        log.warning("could not schedule a retry of %s (%s); the next scheduled sync will "
+                    "pick the work up", job.id, type(exc).__name__)
+        return None
+    log.info("%s: %s; runs again at %s", job.id, error, when.isoformat(timespec="seconds"))
+    return when
+
+
+def _description(job: Job, error: TraktError) -> str:
+    base = (job.description or job.func_name).split(" (retry:")[0]
+    return f"{base} (retry: {error})"
+
+
+def scheduled_at(job_ids: list[str]) -> dict[str, datetime]:
+    """When each of these retries is due, for those that are waiting."""
+    redis = extension.state().host.redis
+    pipe = redis.pipeline()
+    for job_id in job_ids:
+        pipe.zscore(Scheduler.scheduled_jobs_key, retry_id(job_id))
+    found = {}
+    for job_id, score in zip(job_ids, pipe.execute(), strict=True):
+        if score is not None:
+            found[retry_id(job_id)] = datetime.fromtimestamp(score, UTC)
+    return found
+
+
+def cancel(job_ids: list[str]) -> int:
+    """Drops the waiting retries of these jobs (disconnect, user deleted)."""
+    cancelled = 0
+    for job_id in {retry_id(j) for j in job_ids}:
+        scheduler = _scheduler(current_app.config["APERTURE_TRAKT_QUEUE"])
+        if job_id in scheduler:
+            scheduler.cancel(job_id)
+            cancelled += 1
+        with contextlib.suppress(NoSuchJobError):
+            Job.fetch(job_id, connection=scheduler.connection).delete()
+    return cancelled
