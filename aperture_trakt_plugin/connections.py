@@ -145,11 +145,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def not_found_on_trakt(user_id: int) -> list[dict[str, Any]]:
-    """Ratings Trakt could not match, kept (with the reason) until the user changes them."""
+def not_found_on_trakt(user_id: int, limit: int | None = None) -> list[dict[str, Any]]:
+    """Ratings Trakt could not match, kept (with the reason) until the user changes them.
+    ``limit`` bounds the host look-ups a page makes for a user with very many."""
     host = extension.state().host
     rows = _db().session.scalars(select(TraktOutbox).where(
-        TraktOutbox.user_id == user_id, TraktOutbox.state == "not_found"))
+        TraktOutbox.user_id == user_id, TraktOutbox.state == "not_found").order_by(
+        TraktOutbox.at.desc(), TraktOutbox.item_id).limit(limit))
     found = []
     for row in rows:
         ref = host.get_media(row.item_id)

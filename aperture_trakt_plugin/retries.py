@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 RETRY_SUFFIX = "-retry"
 ATTEMPT = "attempt"  # job meta: passing faults met so far by this job and its retries
+RATE_LIMITED = "rate_limited"  # job meta: waits out a 429, so status says "rate limit"
 
 
 def retry_id(job_id: str) -> str:
@@ -78,8 +79,9 @@ def reschedule(error: TraktError) -> datetime | None:
         scheduler.enqueue_at(when, job.func_name, *job.args,
                              **job.kwargs, job_id=new_id, queue_name=job.origin,
                              job_description=_description(job, error),
-                             job_result_ttl=3600, meta={ATTEMPT: counted,
-                                                        "reason": str(error)})
+                             job_result_ttl=3600, meta={
+                                 ATTEMPT: counted, "reason": str(error),
+                                 RATE_LIMITED: isinstance(error, RateLimited)})
     except RedisError as exc:
         log.warning("could not schedule a retry of %s (%s); the next scheduled sync will "
                     "pick the work up", job.id, type(exc).__name__)

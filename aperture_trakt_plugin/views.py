@@ -12,10 +12,18 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, session
 from markupsafe import Markup
 
-from aperture_trakt_plugin import connections, credentials, csrf, extension, oauth, tokens
+from aperture_trakt_plugin import (
+    connections,
+    credentials,
+    csrf,
+    diagnosis,
+    extension,
+    oauth,
+    tokens,
+)
 from aperture_trakt_plugin.host import HostServices, HostUser
 from aperture_trakt_plugin.models import TraktDeviceGrant
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
@@ -59,10 +67,23 @@ def _pop_notice(card: str) -> dict[str, Any] | None:
     return None
 
 
+CREDENTIALS_PREFIX = "Invalid credentials"
+
+
+def credentials_problem() -> str | None:
+    """Trakt's refusal of the app's credentials as admins see it: always led by "Invalid
+    credentials", so it reads the same on every card whatever recorded it."""
+    problem = extension.state().settings.credentials_problem()
+    if problem is None or problem.startswith(CREDENTIALS_PREFIX):
+        return problem
+    return f"{CREDENTIALS_PREFIX}: {problem}"
+
+
 def render_admin_card(user: HostUser) -> Markup:
     state = extension.state()
     return Markup(render_template(
         "trakt/admin_integrations.html",
+        credentials_problem=credentials_problem(),
         settings=state.settings.masked(),
         configured=state.settings.is_configured(),
         redirect_uri=extension.effective_redirect_uri(),
@@ -83,6 +104,7 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
         "trakt/profile_card.html",
         configured=state.settings.is_configured(),
         conn=conn,
+        diagnosis=diagnosis.diagnose(user.id) if conn is not None else None,
         device=grant,
         device_only=extension.uses_device_flow(),
         notice=_pop_notice("profile"),
@@ -92,7 +114,8 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
 
 
 def render_blocked_syncs() -> Markup | None:
-    """Syncs stopped by the mass-removal guard, for an admin to confirm on the jobs screen."""
+    """The jobs screen's Trakt card: syncs stopped by the mass-removal guard (for an admin
+    to confirm), a refusal of the app's credentials, and the way to the status page."""
     from sqlalchemy import select
 
     from aperture_trakt_plugin.models import TraktConnection
@@ -100,12 +123,13 @@ def render_blocked_syncs() -> Markup | None:
     state = extension.state()
     blocked = state.host.db.session.scalars(select(TraktConnection).where(
         TraktConnection.blocked_reason.is_not(None))).all()
-    if not blocked:
+    problem = credentials_problem()
+    if not blocked and problem is None and not diagnosis.connected_user_ids():
         return None
     users = {conn.user_id: state.host.get_user(conn.user_id) for conn in blocked}
     return Markup(render_template("trakt/admin_blocked_syncs.html", blocked=blocked,
-                                  users=users, csrf_token=csrf.token(),
-                                  next_url=request.path))
+                                  users=users, credentials_problem=problem,
+                                  csrf_token=csrf.token(), next_url=request.path))
 
 
 def _finish_oauth(ok: bool, message: str, next_url: str) -> str:
@@ -148,6 +172,28 @@ def create_blueprint(host: HostServices) -> Blueprint:
         else:
             jobs.enqueue_user_sync(user_id, "confirmed by an admin", force=True)
         return redirect(_safe_next(request.form.get("next"), PROFILE_FALLBACK))
+
+    @bp.get("/admin/status")
+    @host.admin_required
+    def admin_status():  # type: ignore[no-untyped-def]
+        """Every connected user's first reason for not syncing, for an admin asked "why"."""
+        rows = []
+        for user_id in diagnosis.connected_user_ids():
+            user = host.get_user(user_id)
+            rows.append((user.name if user else f"#{user_id}",
+                         diagnosis.diagnose(user_id, for_admin=True)))
+        return render_template("trakt/admin_status.html", rows=rows,
+                               credentials_problem=credentials_problem())
+
+    @bp.get("/admin/status/<int:user_id>")
+    @host.admin_required
+    def admin_status_user(user_id: int):  # type: ignore[no-untyped-def]
+        user = host.get_user(user_id)
+        if user is None:
+            abort(404)
+        return render_template("trakt/admin_status_user.html", name=user.name,
+                               diagnosis=diagnosis.diagnose(user_id, for_admin=True),
+                               credentials_problem=credentials_problem())
 
     @bp.get("/profile-card")
     @host.login_required
