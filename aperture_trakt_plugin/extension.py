@@ -7,6 +7,7 @@ config keys are set with ``setdefault`` so the host's values always win.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,9 @@ class TraktState:
 def init_app(app: Flask, host: HostServices) -> TraktState:
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
+    for key in ("APERTURE_TRAKT_RATE_LIMITS", "APERTURE_TRAKT_RETRY_DELAYS"):
+        if isinstance(app.config[key], str):  # from the environment: JSON text
+            app.config[key] = json.loads(app.config[key])
     crypto.configure(app)
     parse_limits(app.config["APERTURE_TRAKT_RATE_LIMITS"])  # a typo fails at start, not later
     from aperture_trakt_plugin.views import create_blueprint
