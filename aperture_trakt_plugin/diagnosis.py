@@ -110,9 +110,8 @@ def next_run_at(now: datetime | None = None) -> datetime | None:
     default one), or None when the admin switched it off or the cron cannot be read."""
     host = extension.state().host
     definition = next(job for job in scheduling.definitions() if job.name == jobs.SYNC_ALL)
-    saved = host.job_schedules().get(jobs.SYNC_ALL)
-    cron = saved.cron if saved else definition.default_cron
-    if (saved is not None and not saved.enabled) or not cron:
+    cron, enabled = scheduling.saved_schedule(definition, host.job_schedules())
+    if not enabled or not cron:
         return None
     try:
         return crontab.CronTab(cron).next(now=now or datetime.now(UTC), return_datetime=True,
@@ -213,6 +212,11 @@ def diagnose(user_id: int, *, for_admin: bool = False) -> Diagnosis:
         diagnosis.queue_known = False
     diagnosis.headline = _headline(diagnosis)
     return diagnosis
+
+
+def anyone_connected() -> bool:
+    return extension.state().host.db.session.scalar(
+        select(TraktConnection.user_id).limit(1)) is not None
 
 
 def connected_user_ids() -> list[int]:

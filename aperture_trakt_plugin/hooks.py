@@ -79,8 +79,7 @@ def aperture_rating_removed(user_id: int, media: MediaRef, previous: int | None,
 
 @hookimpl
 def aperture_ratings_changed(user_id: int, changes: Sequence[RatingChange], source: str) -> None:
-    if source != outbox.SOURCE:  # a sync's own writes: nothing to send back, nothing to copy
-        outbox.record_many(user_id, [(c.item_id, c.value, c.at) for c in changes], source)
+    outbox.record_many(user_id, ((c.item_id, c.value, c.at) for c in changes), source)
 
 
 @hookimpl

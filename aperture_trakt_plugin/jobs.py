@@ -166,7 +166,7 @@ def _remember(user_id: int, message: str, exc: TraktError) -> None:
     app's credentials, the admin's Integrations page and jobs screen too."""
     trakt = extension.state()
     if isinstance(exc, InvalidClient):
-        trakt.settings.set_credentials_problem(f"Invalid credentials: {exc}")
+        trakt.settings.set_credentials_problem(str(exc))
     conn = tokens.store().get(user_id)
     if conn is not None:
         conn.last_error, conn.last_error_at = message, utcnow()

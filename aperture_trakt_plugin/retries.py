@@ -111,8 +111,8 @@ def scheduled_at(job_ids: list[str]) -> dict[str, datetime]:
 def cancel(job_ids: list[str]) -> int:
     """Drops the waiting retries of these jobs (disconnect, user deleted)."""
     cancelled = 0
+    scheduler = _scheduler(current_app.config["APERTURE_TRAKT_QUEUE"])
     for job_id in {retry_id(j) for j in job_ids}:
-        scheduler = _scheduler(current_app.config["APERTURE_TRAKT_QUEUE"])
         if job_id in scheduler:
             scheduler.cancel(job_id)
             cancelled += 1

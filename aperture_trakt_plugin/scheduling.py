@@ -14,7 +14,7 @@ from rq_scheduler import Scheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from aperture_trakt_plugin import extension
-from aperture_trakt_plugin.host import JobDefinition
+from aperture_trakt_plugin.host import JobDefinition, JobSchedule
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,12 @@ def definitions() -> list[JobDefinition]:
         queue=current_app.config["APERTURE_TRAKT_QUEUE"], timeout=3600)]
 
 
+def saved_schedule(job: JobDefinition, saved: dict[str, JobSchedule]) -> tuple[str | None, bool]:
+    """The cron and on/off state a job should have: the admin's, else the default."""
+    mine = saved.get(job.name)
+    return (mine.cron, mine.enabled) if mine else (job.default_cron, True)
+
+
 def reconcile(name: str | None = None, cron: str | None = None,
               enabled: bool | None = None) -> None:
     """Makes rq-scheduler hold exactly the saved (or default) schedule of our jobs."""
@@ -44,9 +50,7 @@ def reconcile(name: str | None = None, cron: str | None = None,
         for job in definitions():
             if name is not None and job.name != name:
                 continue
-            mine = saved.get(job.name)
-            want_cron = cron if name else (mine.cron if mine else job.default_cron)
-            want_on = enabled if name else (mine.enabled if mine else True)
+            want_cron, want_on = (cron, enabled) if name else saved_schedule(job, saved)
             job_id = SCHEDULE_ID.format(name=job.name)
             current = entries.get(job_id)
             if current is not None and want_on and current.meta.get("cron_string") == want_cron:

@@ -35,6 +35,7 @@ _WHITESPACE = re.compile(r"\s+")
 #: Not a setting an admin enters: why Trakt last refused the app's credentials (403 or
 #: ``invalid_client`` during a job), kept in the same table until they work again.
 PROBLEM_KEY = "_credentials_problem"
+PROBLEM_PREFIX = "Invalid credentials"
 
 
 def clean(value: str | None) -> str:
@@ -95,13 +96,16 @@ class SettingsStore:
         return row.value if row is not None else None
 
     def set_credentials_problem(self, message: str | None) -> None:
-        """Records (or, with None, clears) why Trakt refuses the app's credentials."""
+        """Records (or, with None, clears) why Trakt refuses the app's credentials, led by
+        "Invalid credentials" so every card shows it in the same words."""
         row = self._row(PROBLEM_KEY)
         if message is None:
             if row is not None:
                 self.db.session.delete(row)
                 self.db.session.commit()
             return
+        if not message.startswith(PROBLEM_PREFIX):
+            message = f"{PROBLEM_PREFIX}: {message}"
         row = row or TraktSetting(key=PROBLEM_KEY)
         row.value, row.secret = message, None
         self.db.session.add(row)

@@ -67,16 +67,8 @@ def _pop_notice(card: str) -> dict[str, Any] | None:
     return None
 
 
-CREDENTIALS_PREFIX = "Invalid credentials"
-
-
 def credentials_problem() -> str | None:
-    """Trakt's refusal of the app's credentials as admins see it: always led by "Invalid
-    credentials", so it reads the same on every card whatever recorded it."""
-    problem = extension.state().settings.credentials_problem()
-    if problem is None or problem.startswith(CREDENTIALS_PREFIX):
-        return problem
-    return f"{CREDENTIALS_PREFIX}: {problem}"
+    return extension.state().settings.credentials_problem()
 
 
 def render_admin_card(user: HostUser) -> Markup:
@@ -124,7 +116,7 @@ def render_blocked_syncs() -> Markup | None:
     blocked = state.host.db.session.scalars(select(TraktConnection).where(
         TraktConnection.blocked_reason.is_not(None))).all()
     problem = credentials_problem()
-    if not blocked and problem is None and not diagnosis.connected_user_ids():
+    if not blocked and problem is None and not diagnosis.anyone_connected():
         return None
     users = {conn.user_id: state.host.get_user(conn.user_id) for conn in blocked}
     return Markup(render_template("trakt/admin_blocked_syncs.html", blocked=blocked,
