@@ -152,9 +152,10 @@ def not_found_on_trakt(user_id: int, limit: int | None = None) -> list[dict[str,
     rows = _db().session.scalars(select(TraktOutbox).where(
         TraktOutbox.user_id == user_id, TraktOutbox.state == "not_found").order_by(
         TraktOutbox.at.desc(), TraktOutbox.item_id).limit(limit))
+    rows = list(rows)
     found = []
-    for row in rows:
-        ref = host.get_media(row.item_id)
+    for row, ref in zip(rows, host.get_media_bulk([row.item_id for row in rows]),
+                        strict=True):
         found.append({"item_id": row.item_id, "title": ref.title if ref else None,
                       "kind": ref.kind if ref else None,
                       "ids": {"tmdb": ref.ids.tmdb, "imdb": ref.ids.imdb,

@@ -214,6 +214,11 @@ class HostServices(Protocol):
 
     def get_media(self, item_id: str) -> MediaRef | None: ...
 
+    def get_media_bulk(self, item_ids: Sequence[str]) -> list[MediaRef | None]:
+        """``get_media`` for many at once, in order (None: not in the library). A push
+        after a host import looks up thousands of items; one query per item took most
+        of its time."""
+
     def list_ratings(self, user_id: int) -> list[HostRating]: ...
 
     def apply_rating(self, user_id: int, item_id: str, value: int, rated_at: datetime,

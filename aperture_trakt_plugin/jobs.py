@@ -120,22 +120,34 @@ def cancel_user_jobs(user_id: int) -> int:
 
 def push_user(user_id: int) -> dict:
     """Sends a user's pending rating changes to Trakt (queued by the rating hooks)."""
-    return asdict(_recorded(user_id, lambda: sync.push_user(user_id), in_run=False))
+    return asdict(_recorded(user_id, lambda: sync.push_user(
+        user_id, others_waiting=others_waiting), in_run=False))
 
 
 def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> dict:
     """One user's two-way sync; inside a scheduled run it writes to that run's log."""
     if run_id is None:
-        return asdict(_recorded(user_id, lambda: sync.sync_user_ratings(user_id, force=force),
-                                in_run=False))
+        return asdict(_recorded(user_id, lambda: sync.sync_user_ratings(
+            user_id, force=force, others_waiting=others_waiting), in_run=False))
     host = extension.state().host
     user = host.get_user(user_id)
     name = user.name if user else f"#{user_id}"
     with host.job_context(SYNC_ALL, run_id) as run:
         result = _recorded(user_id, lambda: sync.sync_user_ratings(
-            user_id, force=force, report=lambda line: run.log(f"{name}: {line}")), in_run=True)
+            user_id, force=force, report=lambda line: run.log(f"{name}: {line}"),
+            others_waiting=others_waiting), in_run=True)
         run.log(f"{name}: {result.summary()}")
     return asdict(result)
+
+
+def others_waiting() -> bool:
+    """Whether other jobs wait on the Trakt queue: then a run that would sleep through
+    Trakt's write spacing ends early and leaves the rest to a push queued behind them."""
+    host = extension.state().host
+    try:
+        return host.queue(current_app.config["APERTURE_TRAKT_QUEUE"]).count > 0
+    except RedisError:
+        return False
 
 
 def _recorded(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
@@ -147,7 +159,7 @@ def _recorded(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
     own re-raises (RQ records the failure); inside a scheduled run the failure becomes a
     line of the run's log and the other users go on."""
     try:
-        return work()
+        result = work()
     except TraktError as exc:
         message = explain(user_id, exc)
         when = retries.reschedule(exc)
@@ -159,6 +171,9 @@ def _recorded(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
         if not in_run:
             raise
         return sync.SyncResult(user_id, status="failed", message=message)
+    if result.deferred:
+        enqueue_user_push(user_id)  # behind the jobs that were waiting
+    return result
 
 
 def _remember(user_id: int, message: str, exc: TraktError) -> None:

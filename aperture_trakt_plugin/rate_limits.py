@@ -142,15 +142,26 @@ class Budgets:
         """Until the user's next write may go (without claiming it)."""
         try:
             self._wait_until_open(USER_WRITE, key, what)
-            last = self.redis.get(LAST_WRITE_KEY.format(key=key))
+            wait = self._spacing_left(key)
         except RedisError as exc:
             log.warning("%s: writes are not spaced while Redis is unreachable (%s)", what,
                         type(exc).__name__)
             return
-        if last is not None:
-            wait = self.write_spacing - (time.time() - float(last))
-            if wait > 0:
-                self._sleep_or_raise(wait, what, "Trakt allows one write per second")
+        if wait > 0:
+            self._sleep_or_raise(wait, what, "Trakt allows one write per second")
+
+    def write_wait(self, key: str) -> float:
+        """Seconds until the user's next write may go (0: now), without waiting: a job
+        with more writes to make asks this to decide whether to hand its worker to other
+        users' work meanwhile. Unknown (Redis down) counts as 0, as in ``wait_for_write``."""
+        try:
+            return max(self.closed_for(USER_WRITE, key), self._spacing_left(key))
+        except RedisError:
+            return 0.0
+
+    def _spacing_left(self, key: str) -> float:
+        last = self.redis.get(LAST_WRITE_KEY.format(key=key))
+        return self.write_spacing - (time.time() - float(last)) if last is not None else 0.0
 
     def mark_write(self, key: str) -> None:
         """Starts the user's write interval now: before a write (others wait) and again

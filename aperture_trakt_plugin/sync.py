@@ -55,6 +55,10 @@ LOCK_KEY = "aperture-trakt:lock:sync:{user_id}"
 LOCK_TIMEOUT = 10
 LOCK_WAIT = 30
 BATCH = 500  # items per sync POST
+#: A run with more writes to make hands its worker over when the next write must wait
+#: longer than this (Trakt's one write per second) and other jobs are queued: the rest
+#: goes out from the outbox in a push job queued behind them. A shorter wait is slept.
+DEFER_OVER = 0.2
 MASS_REMOVAL_SHARE, MASS_REMOVAL_MIN = 0.5, 20
 _DECODER = json.JSONDecoder()
 _NOT_SPACE = re.compile(r"[ \t\n\r]*")
@@ -84,15 +88,20 @@ class SyncResult:
     plan: list[str] = field(default_factory=list)
     changes: int = 0  # totals; the lists above keep at most LOG_LINES lines outside dry runs
     conflict_count: int = 0
+    deferred: int = 0  # writes left in the outbox for the push queued behind this run
     message: str = ""
 
     def summary(self) -> str:
         if self.status in ("unchanged", "skipped", "blocked", "failed", "rescheduled"):
             return f"{self.status}: {self.message}" if self.message else self.status
+        later = (f", {self.deferred} more go out with the next push (Trakt takes one write "
+                 "per second; the worker did other users' work meanwhile)"
+                 if self.deferred else "")
         return (f"{self.status}: {self.pushed} pushed, {self.pushed_removals} removed on Trakt, "
                 f"{self.pulled} pulled, {self.pulled_removals} removed here, "
                 f"{self.conflict_count} conflicts, {self.not_found} not found on Trakt, "
-                f"{self.waiting_for_library} waiting for the library ({self.api_calls} calls)")
+                f"{self.waiting_for_library} waiting for the library ({self.api_calls} calls)"
+                f"{later}")
 
 
 class Change(NamedTuple):
@@ -151,12 +160,19 @@ def user_lock(user_id: int) -> Iterator[None]:
 
 
 class TraktSide:
-    """The user's Trakt, with every call counted and made with a fresh token."""
+    """The user's Trakt, with every call counted and made with a fresh token.
 
-    def __init__(self, user_id: int, result: SyncResult) -> None:
+    ``others_waiting`` (given by a job, None in the foreground) says whether other jobs
+    are queued: only then is it worth ending a run early instead of sleeping until the
+    user's next write may go."""
+
+    def __init__(self, user_id: int, result: SyncResult,
+                 others_waiting: Callable[[], bool] | None = None) -> None:
         self.user_id = user_id
         self.result = result
         self.client: TraktClient = oauth.api_client()
+        self.others_waiting = others_waiting
+        self.missing: set[str] = set()  # keys Trakt answered ``not_found`` for
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         def once(token: str) -> Any:
@@ -197,17 +213,23 @@ class TraktSide:
         return [item for plural in read_types for item in map(parse, self.ratings(plural))
                 if item is not None]
 
-    def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool) -> Any:
-        """Batched POSTs; returns the ``not_found`` sections."""
-        missing: list[Any] = []
+    def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool
+              ) -> list[Any]:
+        """One POST (at most ``BATCH`` entries); returns its ``not_found`` items."""
         path = "/sync/ratings/remove" if remove else "/sync/ratings"
-        for start in range(0, len(entries), BATCH):  # the budgets space them a second apart
-            answer = self.call("POST", path, body=sync_body(entries[start:start + BATCH])).json()
-            section = answer.get("not_found") if isinstance(answer, dict) else None
-            if isinstance(section, dict):
-                missing.extend(item for items in section.values() if isinstance(items, list)
-                               for item in items)
-        return missing
+        answer = self.call("POST", path, body=sync_body(entries)).json()
+        section = answer.get("not_found") if isinstance(answer, dict) else None
+        if not isinstance(section, dict):
+            return []
+        return [item for items in section.values() if isinstance(items, list)
+                for item in items]
+
+    def should_defer(self) -> bool:
+        """Whether the next write is better left to a push queued behind other jobs."""
+        if self.others_waiting is None:
+            return False
+        wait = extension.budgets().write_wait(str(self.user_id))
+        return wait > DEFER_OVER and self.others_waiting()
 
 
 def _json_items(response: Any, what: str) -> Iterator[Any]:
@@ -283,35 +305,45 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     if host_writes:
         host.apply_ratings(user_id, host_writes, SOURCE)
     to_trakt = [c for c in changes if c.decision.action is Action.TO_TRAKT]
-    adds = [c for c in to_trakt if c.decision.value is not None]
-    removals = [c for c in to_trakt if c.decision.value is None]
-    missing: set[str] = set()
-    for batch, remove in ((adds, False), (removals, True)):
-        if batch:
-            answer = trakt.write([(c.ref, c.decision.value, c.decision.at) for c in batch],
-                                 remove)
-            missing |= _missing_ids(answer)
-    not_found = {c.key for c in to_trakt if _signature(c.ref) in missing}
+    deferred = _write_trakt(trakt, to_trakt)
+    sent = [c for c in to_trakt if c.key not in deferred]
+    adds = [c for c in sent if c.decision.value is not None]
+    removals = [c for c in sent if c.decision.value is None]
+    not_found = {c.key for c in sent if c.key in trakt.missing}
 
     outbox = _outbox(user_id)
+    queued: list[tuple] = []  # deferred changes the outbox does not hold yet
+    done: list[dict[str, Any]] = []  # outbox rows now on both sides, unless changed since
     for change in changes:
+        row = outbox.get(change.ref.item_id or "")
+        if change.key in deferred:  # stays (or is put) in the outbox for the next push
+            if row is None:
+                queued.append((user_id, change.ref.item_id, change.decision.value,
+                               change.decision.at, 1, "pending"))
+            continue
         if change.key in not_found:
-            row = outbox.get(change.ref.item_id) or TraktOutbox(
+            row = row or TraktOutbox(
                 user_id=user_id, item_id=change.ref.item_id, value=change.decision.value,
                 at=change.decision.at, version=1)
             row.state, row.reason = "not_found", "Trakt does not know this item's ids"
             db.session.add(row)
             continue
-        row = outbox.get(change.ref.item_id or "")
         if row is not None and row.version == change.outbox_version:
-            db.session.delete(row)
-    _record(user_id, [c for c in changes if c.key not in not_found])
+            done.append({"u": user_id, "i": row.item_id, "v": row.version})
+    table = TraktOutbox.__table__
+    if done:  # the version check leaves a change made meanwhile for the next push
+        db.session.execute(delete(table).where(
+            table.c.user_id == bindparam("u"), table.c.item_id == bindparam("i"),
+            table.c.version == bindparam("v")), done)
+    insert_rows(db.session, table, OUTBOX_COLUMNS, queued)
+    _record(user_id, [c for c in changes if c.key not in not_found and c.key not in deferred])
     db.session.commit()
 
     result.pushed += len([c for c in adds if c.key not in not_found])
     result.pushed_removals += len([c for c in removals if c.key not in not_found])
     result.not_found += len(not_found)
-    if to_trakt:
+    result.deferred += len(deferred)
+    if sent:
         marker = trakt.marker()  # our own writes moved Trakt's timestamps
     conn = _connection(user_id)
     if marker is not None:
@@ -321,6 +353,29 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     db.session.commit()
 
 
+def _write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> set[str]:
+    """POSTs the changes in batches (adds, then removals), noting Trakt's ``not_found`` in
+    ``trakt.missing``; returns the keys left for a later push (see ``DEFER_OVER``). The
+    first batch always goes, so every run moves on."""
+    trakt.missing = set()
+    deferred: set[str] = set()
+    posted = False
+    for remove in (False, True):
+        batch = [c for c in to_trakt if (c.decision.value is None) is remove]
+        for start in range(0, len(batch), BATCH):
+            part = batch[start:start + BATCH]
+            if deferred or (posted and trakt.should_defer()):
+                deferred.update(c.key for c in part)
+                continue
+            answer = trakt.write([(c.ref, c.decision.value, c.decision.at) for c in part],
+                                 remove)
+            posted = True
+            missing = _missing_ids(answer)
+            trakt.missing.update(c.key for c in part if _signature(c.ref) in missing)
+    return deferred
+
+
+OUTBOX_COLUMNS = ("user_id", "item_id", "value", "at", "version", "state")
 LEDGER_COLUMNS = ("user_id", "item_key", "kind", "item_id", "trakt", "tmdb", "imdb", "tvdb",
                   "season", "episode", "title", "value", "rated_at")
 
@@ -468,8 +523,10 @@ def _mass_removal(changes: list[Change], held: int) -> str | None:
 
 
 def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = False,
-                      report: Callable[[str], None] | None = None) -> SyncResult:
-    """One user's two-way sync (the pull); the outbox goes along."""
+                      report: Callable[[str], None] | None = None,
+                      others_waiting: Callable[[], bool] | None = None) -> SyncResult:
+    """One user's two-way sync (the pull); the outbox goes along. ``others_waiting``: see
+    ``TraktSide`` (the caller queues the push that sends ``result.deferred``)."""
     result = SyncResult(user_id)
     conn = _connection(user_id)
     if conn is None or conn.needs_reconnect:
@@ -479,7 +536,7 @@ def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = Fals
     with user_lock(user_id):
         if not dry_run:
             resolve_orphans(user_id)
-        trakt = TraktSide(user_id, result)
+        trakt = TraktSide(user_id, result, others_waiting)
         marker = trakt.marker()
         known = json.loads(conn.ratings_marker) if conn.ratings_marker else None
         read_types = moved_types(known, marker)
@@ -515,7 +572,7 @@ def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = Fals
     return result
 
 
-def push_user(user_id: int) -> SyncResult:
+def push_user(user_id: int, others_waiting: Callable[[], bool] | None = None) -> SyncResult:
     """Sends the outbox. Trakt unchanged since the last agreement: straight out (one read,
     the writes, one read for the new marker); otherwise the full sync decides."""
     result = SyncResult(user_id, status="pushed")
@@ -534,7 +591,7 @@ def push_user(user_id: int) -> SyncResult:
         if not outbox:
             result.status = "unchanged"
             return result
-        trakt = TraktSide(user_id, result)
+        trakt = TraktSide(user_id, result, others_waiting)
         marker = trakt.marker()
         known = json.loads(conn.ratings_marker) if conn.ratings_marker else None
         if moved_types(known, marker):
@@ -544,8 +601,8 @@ def push_user(user_id: int) -> SyncResult:
             host = extension.state().host
             ledger = _ledger(user_id)
             changes = []
-            for row in outbox:
-                ref = host.get_media(row.item_id)
+            refs = host.get_media_bulk([row.item_id for row in outbox])
+            for row, ref in zip(outbox, refs, strict=True):
                 if ref is None:
                     continue
                 key = f"h:{row.item_id}"
@@ -556,7 +613,7 @@ def push_user(user_id: int) -> SyncResult:
             _apply(user_id, trakt, changes, result, marker)  # NONE ones just leave the outbox
             return result
     if fall_back:
-        return sync_user_ratings(user_id)
+        return sync_user_ratings(user_id, others_waiting=others_waiting)
     return result
 
 

@@ -71,7 +71,7 @@ def test_host_services_protocol_is_complete_for_a_host_to_implement():
     members = {name for name in vars(HostServices) if not name.startswith("_")}
     expected = {"db", "get_user", "get_user_by_name", "list_users", "current_user",
                 "login_required", "admin_required", "find_media", "find_media_bulk",
-                "get_media", "list_ratings", "apply_rating", "remove_rating",
+                "get_media", "get_media_bulk", "list_ratings", "apply_rating", "remove_rating",
                 "watch_history", "redis", "queue", "job_schedules", "job_context",
                 "public_base_url"}
     assert expected <= members

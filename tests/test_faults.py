@@ -208,6 +208,34 @@ def test_a_passing_fault_is_retried_after_the_first_delay_and_nothing_is_lost(
     assert scheduler.alive(), scheduler.output()[-2000:]
 
 
+def test_a_run_with_more_writes_hands_the_worker_over_and_a_push_sends_the_rest(
+        alice, host_app, sandbox, monkeypatch):
+    """Trakt takes one write per second per user. A run with a second batch to send, while
+    other jobs wait, does not sleep through that second: it leaves the rest in the outbox,
+    queues a push behind the waiting jobs and ends; the push sends the rest."""
+    monkeypatch.setattr(sync, "BATCH", 1)  # two ratings to send: two batches
+    at = sandbox_now(sandbox)
+    rate_on_host(host_app, USER, MATRIX, 8, at)
+    rate_on_host(host_app, USER, FIGHT_CLUB, 6, at)
+    queue = trakt_queue(host_app)
+    queue.empty()  # the hooks' push: the sync below takes the outbox along
+    with host_app.app_context():
+        sync_id = jobs.enqueue_user_sync(alice, "test")
+        queue.enqueue("aperture_trakt_plugin.jobs.library_arrivals")  # another job waiting
+    run_trakt_jobs(host_app)
+
+    first = Job.fetch(sync_id, connection=redis(host_app)).return_value()
+    assert (first["pushed"], first["deferred"]) == (1, 1), first
+    push = Job.fetch(jobs.USER_JOB.format(kind="push", user_id=alice),
+                     connection=redis(host_app)).return_value()
+    assert (push["pushed"], push["deferred"]) == (1, 0), push
+    assert values(trakt_ratings(sandbox, TRAKT_USER)) == values(host_ratings(host_app, USER)) \
+        == {INCEPTION: 7, MATRIX: 8, FIGHT_CLUB: 6}
+    ledger, outbox_rows = plugin_rows(host_app, USER)
+    assert sorted(ledger.values()) == [6, 7, 8] and outbox_rows == 0
+    assert [r["method"] for r in sandbox.requests() if r["method"] == "POST"] == ["POST"] * 2
+
+
 @pytest.mark.parametrize("host_config", [{"APERTURE_TRAKT_RETRY_DELAYS": "[]"}],
                          indirect=True)
 def test_with_the_retries_used_up_the_job_fails_with_the_reason(alice, host_app, sandbox):

@@ -53,6 +53,16 @@ def get_item(item_id: str | int) -> MediaItem | None:
     return db.session.get(MediaItem, key)
 
 
+def get_bulk(item_ids: Sequence[str]) -> list[MediaRef | None]:
+    """``get_item`` and ``to_ref`` for many ids, in a query or two."""
+    keys = [int(item_id) if str(item_id).isdigit() else None for item_id in item_ids]
+    found: dict[int, MediaRef] = {}
+    for condition in where_in(MEDIA.c.id, sorted({key for key in keys if key is not None})):
+        found.update((row.id, row_to_ref(row))
+                     for row in db.session.execute(select(MEDIA).where(condition)))
+    return [found.get(key) if key is not None else None for key in keys]
+
+
 def chunks(values: list[Any]) -> Iterable[list[Any]]:
     """Slices that stay under SQLite's limit of bound parameters in ``IN (...)``."""
     for start in range(0, len(values), CHUNK):

@@ -108,6 +108,10 @@ class DemoHostServices:
             item = media.get_item(item_id)
             return media.to_ref(item) if item else None
 
+    def get_media_bulk(self, item_ids: Sequence[str]) -> list[MediaRef | None]:
+        with self._context():
+            return media.get_bulk(item_ids)
+
     # ratings and history
 
     def list_ratings(self, user_id: int) -> list[HostRating]:
