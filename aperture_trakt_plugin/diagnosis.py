@@ -170,7 +170,14 @@ def _headline(d: Diagnosis) -> str:
         return f"Retrying after an error at {d.queued.at:{TIME}}" + (f": {why}" if why else ".")
     if d.last_error:
         when = f" at {d.last_error_at:{DATE_TIME}}" if d.last_error_at else ""
-        return f"The last sync failed{when}: {d.last_error}"
+        error = d.last_error
+        if d.queue_known and retries.PROMISE in error:
+            # The retry it announced is gone (a worker killed mid-job, Redis emptied): say
+            # what will happen instead of a time that has passed.
+            error = error.split(retries.PROMISE, 1)[0].rstrip() + (
+                "; its retry did not run (the worker stopped), so the next scheduled sync "
+                "tries again")
+        return f"The last sync failed{when}: {error}"
     state = "In sync" if d.last_sync_at else "Not synced yet"
     if d.next_run_at is None:
         return f"{state}; scheduled syncs are switched off."

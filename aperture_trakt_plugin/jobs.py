@@ -164,7 +164,9 @@ def _recorded(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
         message = explain(user_id, exc)
         when = retries.reschedule(exc)
         if when is not None:
-            message = f"{message} (tries again at {when:%Y-%m-%d %H:%M:%S} UTC)"
+            message = f"{message}{retries.PROMISE}{when:%Y-%m-%d %H:%M:%S} UTC)"
+        elif exc.retryable:  # its retries are used up
+            message = f"{message}; the next scheduled sync tries again"
         _remember(user_id, message, exc)
         if when is not None:
             return sync.SyncResult(user_id, status="rescheduled", message=message)

@@ -33,6 +33,9 @@ from aperture_trakt_plugin.trakt_api import RateLimited, TraktError
 
 log = logging.getLogger(__name__)
 
+#: How a job's error message announces its waiting retry; the status view removes the
+#: promise when the retry has gone (a worker killed mid-job, Redis emptied).
+PROMISE = " (tries again at "
 RETRY_SUFFIX = "-retry"
 ATTEMPT = "attempt"  # job meta: passing faults met so far by this job and its retries
 RATE_LIMITED = "rate_limited"  # job meta: waits out a 429, so status says "rate limit"

@@ -296,8 +296,12 @@ def _signature(ref: MediaRef) -> str:
 
 
 def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncResult,
-           marker: dict[str, str | None] | None) -> None:
-    """Writes a plan in the crash-safe order described in the module docstring."""
+           marker: dict[str, str | None] | None, *,
+           outbox: dict[str, TraktOutbox] | None = None,
+           ledger_keys: set[str] | None = None) -> None:
+    """Writes a plan in the crash-safe order described in the module docstring.
+    ``outbox`` and ``ledger_keys``: the user's, when the caller has just read them and
+    nothing has committed since (the push path; under the user's lock)."""
     host = extension.state().host
     db = _db()
     host_writes = [RatingWrite(c.ref.item_id, c.decision.value, c.decision.at) for c in changes
@@ -311,7 +315,8 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     removals = [c for c in sent if c.decision.value is None]
     not_found = {c.key for c in sent if c.key in trakt.missing}
 
-    outbox = _outbox(user_id)
+    if outbox is None:
+        outbox = _outbox(user_id)
     queued: list[tuple] = []  # deferred changes the outbox does not hold yet
     done: list[dict[str, Any]] = []  # outbox rows now on both sides, unless changed since
     for change in changes:
@@ -336,7 +341,8 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
             table.c.user_id == bindparam("u"), table.c.item_id == bindparam("i"),
             table.c.version == bindparam("v")), done)
     insert_rows(db.session, table, OUTBOX_COLUMNS, queued)
-    _record(user_id, [c for c in changes if c.key not in not_found and c.key not in deferred])
+    _record(user_id, [c for c in changes if c.key not in not_found and c.key not in deferred],
+            ledger_keys)
     db.session.commit()
 
     result.pushed += len([c for c in adds if c.key not in not_found])
@@ -380,7 +386,7 @@ LEDGER_COLUMNS = ("user_id", "item_key", "kind", "item_id", "trakt", "tmdb", "im
                   "season", "episode", "title", "value", "rated_at")
 
 
-def _record(user_id: int, changes: list[Change]) -> None:
+def _record(user_id: int, changes: list[Change], held: set[str] | None = None) -> None:
     """Moves the ledger to what both sides now hold (no row for "unrated").
 
     Set-based: the changed keys' rows are deleted and the new ones inserted in a few
@@ -393,7 +399,9 @@ def _record(user_id: int, changes: list[Change]) -> None:
     ledger = TraktLedger.__table__
     forget = delete(ledger).where(ledger.c.user_id == bindparam("u"),
                                   ledger.c.item_key == bindparam("k"))
-    held = set(db.session.scalars(select(ledger.c.item_key).where(ledger.c.user_id == user_id)))
+    if held is None:
+        held = set(db.session.scalars(select(ledger.c.item_key).where(
+            ledger.c.user_id == user_id)))
     for start in range(0, len(changes), WRITE_CHUNK):  # bounded lists of parameters
         part = changes[start:start + WRITE_CHUNK]
         stale = [{"u": user_id, "k": c.key} for c in part if c.key in held]
@@ -587,7 +595,8 @@ def push_user(user_id: int, others_waiting: Callable[[], bool] | None = None) ->
         # an empty outbox.
         extension.budgets().wait_for_write(str(user_id), "push")
         _db().session.refresh(conn)
-        outbox = [row for row in _outbox(user_id).values() if row.state == "pending"]
+        held_outbox = _outbox(user_id)
+        outbox = [row for row in held_outbox.values() if row.state == "pending"]
         if not outbox:
             result.status = "unchanged"
             return result
@@ -610,7 +619,8 @@ def push_user(user_id: int, others_waiting: Callable[[], bool] | None = None) ->
                 agreed = Side(base.value, base.rated_at) if base else None
                 decision = decide(agreed, Side(row.value, row.at), agreed or Side(None, EPOCH))
                 changes.append(Change(key, ref, decision, None, row.version))
-            _apply(user_id, trakt, changes, result, marker)  # NONE ones just leave the outbox
+            _apply(user_id, trakt, changes, result, marker,  # NONE ones just leave the outbox
+                   outbox=held_outbox, ledger_keys=set(ledger))
             return result
     if fall_back:
         return sync_user_ratings(user_id, others_waiting=others_waiting)

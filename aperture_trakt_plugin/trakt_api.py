@@ -168,8 +168,7 @@ def error_for(response: requests.Response, what: str) -> TraktError:
         upgrade = response.headers.get("X-Upgrade-URL", "https://app.trakt.tv/vip")
         return VipRequired(f"{what}: this needs Trakt VIP (426): {upgrade}", **kw)
     if status >= 500:
-        return TraktServerError(f"{what}: Trakt is having trouble ({status}); "
-                                "will try again later", **kw)
+        return TraktServerError(f"{what}: Trakt is having trouble ({status})", **kw)
     return TraktError(f"{what}: Trakt answered {status}", **kw)
 
 

@@ -244,7 +244,7 @@ def test_with_the_retries_used_up_the_job_fails_with_the_reason(alice, host_app,
     assert job.get_status() == JobStatus.FAILED
     message = last_error(host_app)
     assert message == ("GET /sync/last_activities: Trakt is having trouble (503); "
-                       "will try again later"), message
+                       "the next scheduled sync tries again"), message
     assert waiting_retries(host_app, job.id) == {}
 
 

@@ -195,8 +195,12 @@ def test_a_worker_killed_during_the_retry_of_a_503_loses_nothing(
     wait_for(lambda: values(trakt_ratings(sandbox, TRAKT_USER)) == landed, 10, "the write")
     assert plugin_rows(host_app, USER)[1] == 1  # the host never heard back: still pending
     assert waiting_retries(host_app, push_id) == {}  # the killed retry scheduled no other
-    # Until something runs, the person still reads why the rating has not synced.
-    assert "Trakt is having trouble (503)" in headline(host_app, alice)
+    # Until something runs, the person still reads why the rating has not synced, and
+    # no longer a retry time that will never come.
+    stale = headline(host_app, alice)
+    assert "Trakt is having trouble (503)" in stale and "(tries again at " not in stale
+    assert stale.endswith("its retry did not run (the worker stopped), so the next "
+                          "scheduled sync tries again"), stale
 
     # RQ's abandoned-job handling, as a worker's maintenance runs it once the dead job's
     # heartbeat (its timeout plus 60 s) has run out: the job fails with the reason.

@@ -249,8 +249,8 @@ def run_and_check_the_log(admin, host_app, sandbox, worker) -> None:
     assert run["status"] == "succeeded"
     for name in ("alice", "bob"):
         assert any(line.startswith(
-            f"{name}: rescheduled: GET /sync/last_activities: Trakt is having trouble (503); "
-            "will try again later (tries again at ") for line in log_lines(run)), run["log"]
+            f"{name}: rescheduled: GET /sync/last_activities: Trakt is having trouble (503) "
+            "(tries again at ") for line in log_lines(run)), run["log"]
     html = admin.get(f"/admin/jobs/runs/{run_id}").get_data(as_text=True)
     assert "bob: rescheduled: GET /sync/last_activities" in html
     with host_app.app_context():
