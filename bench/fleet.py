@@ -214,6 +214,27 @@ def given_up(redis: Any) -> bool:
     return len(FailedJobRegistry(queue=Queue("trakt", connection=redis))) > 0
 
 
+def job_durations(redis: Any, users: int) -> dict[str, list[float]]:
+    """Seconds each finished Trakt job of the users ran, by kind (sync, push), from RQ's
+    own start and end stamps: where the workers' time went."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from aperture_trakt_plugin import jobs
+
+    found: dict[str, list[float]] = {"sync": [], "push": []}
+    for n in range(1, users + 1):
+        for job_id in jobs.user_job_ids(n):
+            try:
+                job = Job.fetch(job_id, connection=redis)
+            except NoSuchJobError:
+                continue
+            if job.started_at and job.ended_at:
+                kind = "push" if "-push-" in job_id else "sync"
+                found[kind].append((job.ended_at - job.started_at).total_seconds())
+    return found
+
+
 def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
     from aperture_trakt_plugin import jobs
 
@@ -263,6 +284,7 @@ def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
         print(f"[{label}] {done}/{args.users} synced ({failed} with an error) in {wall:.1f} s",
               flush=True)
         log = sandbox.requests()
+        durations = job_durations(host.redis, args.users)
         missing = 0
         for n in range(1, args.users + 1):
             held = {r["movie"]["ids"]["tmdb"] for r in sandbox.ratings(trakt_user(n))
@@ -278,8 +300,8 @@ def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
             host_ratings = db.session.scalar(select(func.count()).select_from(Rating))
             errors = db.session.scalars(select(TraktConnection.last_error).where(
                 TraktConnection.last_error.is_not(None)).limit(3)).all()
-        return {"label": label, "wall": wall, "enqueue": enqueued, "done": done,
-                "failed": failed, "errors": errors, "log": log, "missing": missing,
+        return {"label": label, "wall": wall, "durations": durations, "enqueue": enqueued,
+                "done": done, "failed": failed, "errors": errors, "log": log, "missing": missing,
                 "host_missing": args.users * (args.ratings + args.trakt_ratings)
                 - host_ratings}
     finally:
@@ -380,6 +402,11 @@ def report(args: argparse.Namespace, limited: dict[str, Any],
                   f"between writes {steps['gap']:.3f}, last write -> last call "
                   f"{steps['tail']:.3f}; mean first -> last call {steps['span']:.3f}; "
                   f"worker time outside calls {steps['outside']:.3f}")
+        for kind, seconds in result["durations"].items():
+            if seconds:
+                ordered = sorted(seconds)
+                print(f"  {kind} jobs: {len(seconds)}, median {ordered[len(ordered) // 2]:.3f} s,"
+                      f" total {sum(seconds):.1f} worker-s")
         if len(log) >= REQUEST_LOG_SIZE:
             print("  the sandbox's request log is full: counts may be short")
             ok = False
