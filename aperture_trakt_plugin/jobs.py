@@ -9,6 +9,7 @@ cancelling on disconnect exact.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -18,7 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from aperture_trakt_plugin import extension, oauth, retries, sync, tokens
+from aperture_trakt_plugin import extension, oauth, retries, runlog, sync, tokens
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, utcnow
 from aperture_trakt_plugin.trakt_api import AccountLimit, InvalidClient, TraktError
 
@@ -121,21 +122,21 @@ def cancel_user_jobs(user_id: int) -> int:
 def push_user(user_id: int) -> dict:
     """Sends a user's pending rating changes to Trakt (queued by the rating hooks)."""
     return asdict(_recorded(user_id, lambda: sync.push_user(
-        user_id, others_waiting=others_waiting), in_run=False))
+        user_id, others_waiting=others_waiting), in_run=False, job="push"))
 
 
 def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> dict:
     """One user's two-way sync; inside a scheduled run it writes to that run's log."""
     if run_id is None:
         return asdict(_recorded(user_id, lambda: sync.sync_user_ratings(
-            user_id, force=force, others_waiting=others_waiting), in_run=False))
+            user_id, force=force, others_waiting=others_waiting), in_run=False, job="sync"))
     host = extension.state().host
     user = host.get_user(user_id)
     name = user.name if user else f"#{user_id}"
     with host.job_context(SYNC_ALL, run_id) as run:
         result = _recorded(user_id, lambda: sync.sync_user_ratings(
             user_id, force=force, report=lambda line: run.log(f"{name}: {line}"),
-            others_waiting=others_waiting), in_run=True)
+            others_waiting=others_waiting), in_run=True, job="sync")
         run.log(f"{name}: {result.summary()}")
     return asdict(result)
 
@@ -150,14 +151,31 @@ def others_waiting() -> bool:
         return False
 
 
-def _recorded(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
+def _recorded(user_id: int, work: Any, in_run: bool, job: str) -> sync.SyncResult:
     """Runs a sync, keeping its failure on the connection where status and the profile
-    show it; the outbox and the ledger keep everything for the next run.
+    show it; the outbox and the ledger keep everything for the next run. Every run ends
+    with one structured log line (``runlog``), whatever its outcome.
 
     A rate limit or a passing fault reschedules the job (``retries``) and ends it
     without error, so the worker is free at once. Anything else is final: a job on its
     own re-raises (RQ records the failure); inside a scheduled run the failure becomes a
     line of the run's log and the other users go on."""
+    started = time.monotonic()
+    try:
+        result = _attempt(user_id, work, in_run)
+    except Exception as exc:
+        runlog.user_run(job, user_id, "error", started, error=type(exc).__name__)
+        raise
+    runlog.user_run(job, user_id, result.status, started,
+                    result.api_calls if result.api_calls else None,
+                    pushed=result.pushed, removed_on_trakt=result.pushed_removals,
+                    pulled=result.pulled, removed_here=result.pulled_removals,
+                    conflicts=result.conflict_count, not_found=result.not_found,
+                    deferred=result.deferred)
+    return result
+
+
+def _attempt(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
     try:
         result = work()
     except TraktError as exc:

@@ -209,7 +209,7 @@ def test_a_passing_fault_is_retried_after_the_first_delay_and_nothing_is_lost(
 
 
 def test_a_run_with_more_writes_hands_the_worker_over_and_a_push_sends_the_rest(
-        alice, host_app, sandbox, monkeypatch):
+        alice, host_app, sandbox, monkeypatch, caplog):
     """Trakt takes one write per second per user. A run with a second batch to send, while
     other jobs wait, does not sleep through that second: it leaves the rest in the outbox,
     queues a push behind the waiting jobs and ends; the push sends the rest."""
@@ -222,7 +222,8 @@ def test_a_run_with_more_writes_hands_the_worker_over_and_a_push_sends_the_rest(
     with host_app.app_context():
         sync_id = jobs.enqueue_user_sync(alice, "test")
         queue.enqueue("aperture_trakt_plugin.jobs.library_arrivals")  # another job waiting
-    run_trakt_jobs(host_app)
+    with caplog.at_level("INFO", logger="aperture_trakt_plugin.runs"):
+        run_trakt_jobs(host_app)
 
     first = Job.fetch(sync_id, connection=redis(host_app)).return_value()
     assert (first["pushed"], first["deferred"]) == (1, 1), first
@@ -234,6 +235,13 @@ def test_a_run_with_more_writes_hands_the_worker_over_and_a_push_sends_the_rest(
     ledger, outbox_rows = plugin_rows(host_app, USER)
     assert sorted(ledger.values()) == [6, 7, 8] and outbox_rows == 0
     assert [r["method"] for r in sandbox.requests() if r["method"] == "POST"] == ["POST"] * 2
+    # One structured line per user run, in order: the sync, then the push it queued.
+    runs = [r for r in caplog.records if r.name == "aperture_trakt_plugin.runs"]
+    assert [(r.trakt_run["job"], r.trakt_run["outcome"], r.trakt_run["pushed"],
+             r.trakt_run["deferred"]) for r in runs] == [("sync", "synced", 1, 1),
+                                                          ("push", "pushed", 1, 0)]
+    assert runs[0].getMessage().startswith(f"job=sync user={alice} outcome=synced pushed=1 ")
+    assert all(r.trakt_run["api_calls"] >= 2 and r.trakt_run["ms"] >= 0 for r in runs)
 
 
 @pytest.mark.parametrize("host_config", [{"APERTURE_TRAKT_RETRY_DELAYS": "[]"}],
