@@ -362,15 +362,22 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
 def _write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> set[str]:
     """POSTs the changes in batches (adds, then removals), noting Trakt's ``not_found`` in
     ``trakt.missing``; returns the keys left for a later push (see ``DEFER_OVER``). The
-    first batch always goes, so every run moves on."""
+    first batch always goes, so every run moves on.
+
+    Only a change Trakt had not made itself may wait: after this run the marker says
+    Trakt holds what the ledger holds, which is true of such an item (Trakt still has
+    the agreed value) but not of one where the host won a conflict (Trakt holds its own,
+    newer-than-agreed value): that one goes now, so conflicts are put first."""
     trakt.missing = set()
     deferred: set[str] = set()
     posted = False
     for remove in (False, True):
-        batch = [c for c in to_trakt if (c.decision.value is None) is remove]
+        batch = sorted((c for c in to_trakt if (c.decision.value is None) is remove),
+                       key=lambda c: not c.decision.conflict)
         for start in range(0, len(batch), BATCH):
             part = batch[start:start + BATCH]
-            if deferred or (posted and trakt.should_defer()):
+            may_wait = not any(c.decision.conflict for c in part)
+            if posted and may_wait and (deferred or trakt.should_defer()):
                 deferred.update(c.key for c in part)
                 continue
             answer = trakt.write([(c.ref, c.decision.value, c.decision.at) for c in part],
