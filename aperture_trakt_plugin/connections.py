@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 
 from aperture_trakt_plugin import extension, jobs, oauth, outbox, tokens
+from aperture_trakt_plugin.discovery import cache as discovery_cache
+from aperture_trakt_plugin.discovery import refresh as discovery_refresh
 from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant, TraktOutbox
 from aperture_trakt_plugin.oauth import TokenPair
 from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktError
@@ -44,6 +46,7 @@ def finish_connection(user_id: int, pair: TokenPair) -> TraktConnection:
     slug = (user.get("ids") or {}).get("slug")
     conn = tokens.store().set(user_id, pair, user["username"], slug)
     jobs.enqueue_user_sync(user_id, "first sync after connecting")
+    discovery_refresh.enqueue_user_refresh(user_id)
     return conn
 
 
@@ -60,6 +63,7 @@ def disconnect(user_id: int) -> bool:
                         "anyway", user_id, exc)
     removed = token_store.delete(user_id)
     outbox.forget_user(user_id)
+    discovery_cache.forget_user(user_id)  # titles the user hid stay hidden
     jobs.cancel_user_jobs(user_id)
     return removed
 

@@ -45,6 +45,11 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # Seconds before each retry of a job that failed on a passing fault (5xx, timeout,
     # unreachable); each is jittered by ±25 %. After the last, the job fails for good.
     "APERTURE_TRAKT_RETRY_DELAYS": [30, 120, 600, 1800],
+    # Discovery: titles fetched per Trakt list and media type (trending, popular, and each
+    # user's recommendations, at most 100 there), and which of Trakt's ``ignore_*``
+    # filters the recommendations use (any of "collected", "watched", "watchlisted").
+    "APERTURE_TRAKT_DISCOVERY_LIST_SIZE": 50,
+    "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE": ["collected", "watched"],
 }
 
 
@@ -67,7 +72,8 @@ class TraktState:
 def init_app(app: Flask, host: HostServices) -> TraktState:
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
-    for key in ("APERTURE_TRAKT_RATE_LIMITS", "APERTURE_TRAKT_RETRY_DELAYS"):
+    for key in ("APERTURE_TRAKT_RATE_LIMITS", "APERTURE_TRAKT_RETRY_DELAYS",
+                "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE"):
         if isinstance(app.config[key], str):  # from the environment: JSON text
             app.config[key] = json.loads(app.config[key])
     crypto.configure(app)

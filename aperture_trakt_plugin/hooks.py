@@ -15,7 +15,10 @@ from flask import Blueprint, Flask
 from markupsafe import Markup
 
 from aperture_trakt_plugin import extension, jobs, migrate, outbox, scheduling, tokens
+from aperture_trakt_plugin.discovery import cache as discovery_cache
+from aperture_trakt_plugin.discovery import hide as discovery_hide
 from aperture_trakt_plugin.host import (
+    DiscoverySource,
     HostServices,
     HostUser,
     JobDefinition,
@@ -94,6 +97,8 @@ def aperture_user_deleted(user_id: int) -> None:
     Trakt lists the app under the user's own connected apps to remove."""
     tokens.store().delete(user_id)
     outbox.forget_user(user_id)
+    discovery_cache.forget_user(user_id)
+    discovery_hide.forget_user(user_id)
     jobs.cancel_user_jobs(user_id)
 
 
@@ -114,3 +119,12 @@ def aperture_tpl_admin_jobs(user: HostUser) -> Markup | None:
     from aperture_trakt_plugin.views import render_blocked_syncs
 
     return render_blocked_syncs()
+
+
+@hookimpl
+def aperture_discovery_sources() -> Sequence[DiscoverySource]:
+    """Trakt Recommended, your Trakt watchlist, Trakt Trending and Trakt Popular; they
+    read the caches the ``refresh-trakt-discovery`` job fills, never Trakt itself."""
+    from aperture_trakt_plugin.discovery.sources import discovery_sources
+
+    return discovery_sources()

@@ -32,8 +32,19 @@ LIBRARY_JOB = "aperture-trakt-library-arrivals"
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def user_job_ids(user_id: int) -> list[str]:
-    ids = [USER_JOB.format(kind=kind, user_id=user_id) for kind in ("sync", "push")]
+#: Kinds of per-user job: the rating sync's, and discovery's (its lists, its hides).
+SYNC_KINDS = ("sync", "push")
+ALL_KINDS = (*SYNC_KINDS, "discovery", "hide")
+
+
+def user_job_id(kind: str, user_id: int) -> str:
+    return USER_JOB.format(kind=kind, user_id=user_id)
+
+
+def user_job_ids(user_id: int, kinds: tuple[str, ...] = SYNC_KINDS) -> list[str]:
+    """The user's fixed job ids of these kinds, with their follow-ups (the rating sync's
+    by default: what its status view reads)."""
+    ids = [user_job_id(kind, user_id) for kind in kinds]
     return ids + [FOLLOW_UP.format(job_id=job_id) for job_id in ids]
 
 
@@ -44,7 +55,7 @@ def _status(job_id: str, redis: Any) -> JobStatus | None:
         return None
 
 
-def _enqueue(func: str, job_id: str, *args: Any, description: str) -> str | None:
+def enqueue_once(func: str, job_id: str, *args: Any, description: str) -> str | None:
     """Queues once: a waiting job with this id already covers the new request; a running
     one gets one follow-up (it waits on the user's lock), so no change is left behind."""
     host = extension.state().host
@@ -72,19 +83,19 @@ def user_sync_job_id(user_id: int) -> str:
 
 def enqueue_user_sync(user_id: int, reason: str, run_id: int | None = None,
                       force: bool = False) -> str | None:
-    return _enqueue("aperture_trakt_plugin.jobs.sync_user",
+    return enqueue_once("aperture_trakt_plugin.jobs.sync_user",
                     user_sync_job_id(user_id), user_id, run_id, force,
                     description=f"Trakt sync of user {user_id}: {reason}")
 
 
 def enqueue_user_push(user_id: int) -> str | None:
-    return _enqueue("aperture_trakt_plugin.jobs.push_user",
+    return enqueue_once("aperture_trakt_plugin.jobs.push_user",
                     USER_JOB.format(kind="push", user_id=user_id), user_id,
                     description=f"Trakt push of user {user_id}")
 
 
 def enqueue_library_arrivals() -> str | None:
-    return _enqueue("aperture_trakt_plugin.jobs.library_arrivals", LIBRARY_JOB,
+    return enqueue_once("aperture_trakt_plugin.jobs.library_arrivals", LIBRARY_JOB,
                     description="Trakt ratings of items that arrived in the library")
 
 
@@ -93,11 +104,11 @@ def cancel_user_jobs(user_id: int) -> int:
     redis = extension.state().host.redis
     cancelled = 0
     try:
-        cancelled += retries.cancel(user_job_ids(user_id))
+        cancelled += retries.cancel(user_job_ids(user_id, ALL_KINDS))
     except RedisError as exc:
         log.warning("could not cancel the Trakt retries of user %s (%s); they will find the "
                     "connection gone and stop", user_id, type(exc).__name__)
-    for job_id in user_job_ids(user_id):
+    for job_id in user_job_ids(user_id, ALL_KINDS):
         try:
             job = Job.fetch(job_id, connection=redis)
         except NoSuchJobError:

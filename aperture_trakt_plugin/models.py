@@ -151,3 +151,47 @@ class TraktOutbox(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # or "not_found"
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class TraktDiscoveryList(Base):
+    """One cached Trakt list, as the jobs last fetched it: pages read these, never Trakt.
+
+    ``scope`` names the list: ``global:trending:movies`` (one for the whole server),
+    ``user:5:recommended:shows``, ``user:5:watchlist:movies``, ``user:5:watched`` (the
+    user's Trakt watch history, as media keys) or ``user:5:ranked:movies`` (the order and
+    reasons the last refresh computed). A failed fetch keeps the last good ``payload``
+    and records why in ``error``, so a page shows the old list instead of nothing.
+    """
+
+    __tablename__ = "trakt_discovery_lists"
+
+    scope: Mapped[str] = mapped_column(String(96), primary_key=True)
+    payload: Mapped[str] = mapped_column(Text, default="[]")
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TraktHidden(Base):
+    """A title the user said "not interested" to: hidden here at once, and on Trakt
+    (its recommendations hide endpoint) by a job.
+
+    ``state`` is ``pending`` until Trakt confirmed, then ``sent``; ``not_found`` when
+    Trakt does not know the title (it stays hidden here). ``reason`` says why it is still
+    pending or why Trakt refused, in words.
+    """
+
+    __tablename__ = "trakt_hidden"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    item_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    trakt: Mapped[int | None] = mapped_column(Integer)
+    tmdb: Mapped[int | None] = mapped_column(Integer)
+    imdb: Mapped[str | None] = mapped_column(String(16))
+    tvdb: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str | None] = mapped_column(String(255))
+    hidden_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -24,13 +24,16 @@ SCHEDULE_ID = "aperture-trakt-schedule-{name}"
 def definitions() -> list[JobDefinition]:
     from flask import current_app
 
+    from aperture_trakt_plugin.discovery import refresh
+
     return [JobDefinition(
         name="sync-trakt-ratings", label="Sync Trakt ratings",
         description=("Two-way rating sync of every connected user: Trakt's changes come "
                      "here, this server's go to Trakt, the newest wins. Users whose Trakt "
                      "has not changed cost one call."),
         func="aperture_trakt_plugin.jobs.run_sync_all", default_cron="0 */2 * * *",
-        queue=current_app.config["APERTURE_TRAKT_QUEUE"], timeout=3600)]
+        queue=current_app.config["APERTURE_TRAKT_QUEUE"], timeout=3600),
+        refresh.definition()]
 
 
 def saved_schedule(job: JobDefinition, saved: dict[str, JobSchedule]) -> tuple[str | None, bool]:

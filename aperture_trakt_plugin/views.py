@@ -12,7 +12,16 @@ from importlib.resources import files
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, session
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+)
 from markupsafe import Markup
 
 from aperture_trakt_plugin import (
@@ -24,6 +33,8 @@ from aperture_trakt_plugin import (
     oauth,
     tokens,
 )
+from aperture_trakt_plugin.discovery import hide, watchlist
+from aperture_trakt_plugin.discovery.keys import parse_ids
 from aperture_trakt_plugin.host import HostServices, HostUser
 from aperture_trakt_plugin.models import TraktDeviceGrant
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
@@ -33,6 +44,8 @@ NOTICE_KEY = "aperture_trakt.notice"
 OAUTH_KEY = "aperture_trakt.oauth"
 ADMIN_CARD_ANCHOR = "#trakt-integration"
 PROFILE_FALLBACK = "/"
+DISCOVER_FALLBACK = "/discover"
+WATCHLIST_PREVIEW = 5  # titles the profile card lists; the count covers the rest
 
 MSG_DENIED = "You did not allow this server to use your Trakt account; nothing was connected."
 MSG_STATE_MISMATCH = ("This Trakt sign-in did not start here or has expired. Nothing was "
@@ -102,6 +115,8 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
         notice=_pop_notice("profile"),
         csrf_token=csrf.token(),
         next_url=next_url or request.path,
+        watchlist=watchlist.summary(user.id) if conn is not None else None,
+        watchlist_preview=WATCHLIST_PREVIEW,
     ))
 
 
@@ -264,5 +279,22 @@ def create_blueprint(host: HostServices) -> Blueprint:
         connections.disconnect(host.current_user().id)
         _notice("profile", "success", MSG_DISCONNECTED)
         return redirect(_safe_next(request.form.get("next"), PROFILE_FALLBACK))
+
+    @bp.post("/discover/hide")
+    @host.login_required
+    def hide_title():  # type: ignore[no-untyped-def]
+        """Not interested: hidden for the current user at once (the call to Trakt is a
+        job), then back to the page the button was on, which no longer lists it."""
+        form = request.form
+        back = _safe_next(form.get("next"), DISCOVER_FALLBACK)
+        ids = parse_ids({name: form.get(name) for name in ("tmdb", "imdb", "tvdb", "trakt")})
+        try:
+            row = hide.hide(host.current_user().id, form.get("kind", ""), ids,
+                            form.get("title", ""))
+        except ValueError as exc:
+            flash(f"Could not hide that title: {exc}.", "error")
+            return redirect(back)
+        flash(f"{row.title or 'The title'} is hidden from your discovery.", "success")
+        return redirect(back)
 
     return bp

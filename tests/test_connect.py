@@ -133,7 +133,9 @@ def test_popup_flow_connects_stores_the_token_encrypted_and_queues_the_first_syn
     assert conn.refresh_token.encode() not in raw
 
     job_id = jobs.user_sync_job_id(user_id(host_app, "alice"))
-    assert trakt_queue(host_app).job_ids == [job_id]
+    # The first sync, then the user's discovery lists (issue 7).
+    assert trakt_queue(host_app).job_ids == [
+        job_id, jobs.user_job_id("discovery", user_id(host_app, "alice"))]
     job = Job.fetch(job_id, connection=trakt_queue(host_app).connection)
     assert job.func_name == "aperture_trakt_plugin.jobs.sync_user"
     assert job.args == (user_id(host_app, "alice"), None, False)

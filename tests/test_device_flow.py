@@ -83,8 +83,9 @@ def test_pending_then_approved_connects_and_queues_the_first_sync(alice, host_ap
     assert conn.trakt_username == "alice_on_trakt"
     assert sandbox.api("GET", "/users/settings", token=conn.access_token).status_code == 200
     assert device_grant(host_app, "alice") is None
-    assert trakt_queue(host_app).job_ids == [
-        jobs.user_sync_job_id(user_id(host_app, "alice"))]
+    assert trakt_queue(host_app).job_ids == [  # the first sync, then discovery's lists
+        jobs.user_sync_job_id(user_id(host_app, "alice")),
+        jobs.user_job_id("discovery", user_id(host_app, "alice"))]
     html = page(alice)
     assert card_state(html) == "connected"
     assert text_of(html, "trakt-profile-notice") == "Connected as alice_on_trakt."
@@ -171,7 +172,8 @@ def test_cli_connect_shows_the_code_and_waits_until_it_is_entered(host_app, host
     [row] = status_json(host_app, "--user", "bob")
     assert row["trakt_username"] == "bob_on_trakt" and row["needs_reconnect"] is False
     assert trakt_queue(host_app).job_ids == [
-        jobs.user_sync_job_id(user_id(host_app, "bob"))]
+        jobs.user_sync_job_id(user_id(host_app, "bob")),
+        jobs.user_job_id("discovery", user_id(host_app, "bob"))]
 
 
 def test_cli_connect_explains_what_is_missing(host_app, sandbox):

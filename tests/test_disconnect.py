@@ -65,7 +65,7 @@ def disconnect(client, csrf: str | None = None, next_url: str = PROFILE):
 def assert_disconnected(host_app, sandbox, name: str, token: str) -> None:
     """No tokens left, no queued job, and Trakt no longer honours the old token."""
     assert connection(host_app, name) is None
-    for job_id in jobs.user_job_ids(user_id(host_app, name)):
+    for job_id in jobs.user_job_ids(user_id(host_app, name), jobs.ALL_KINDS):
         assert job_id not in trakt_queue(host_app).job_ids
         with pytest.raises(NoSuchJobError):
             Job.fetch(job_id, connection=trakt_queue(host_app).connection)
@@ -77,7 +77,8 @@ def test_disconnect_revokes_forgets_cancels_and_keeps_ratings(alice, host_app, s
     before = ratings_of(host_app, "alice")
     assert [(item, value, source) for item, value, _, source in before] == [
         ("1", 7, "aperture"), ("2", 9, "trakt")]
-    assert trakt_queue(host_app).count == 2  # the first sync, and the push of her rating
+    # The first sync, discovery's first lists, and the push of her rating.
+    assert trakt_queue(host_app).count == 3
 
     response = disconnect(alice)
     assert response.status_code == 302 and response.headers["Location"] == PROFILE

@@ -130,9 +130,13 @@ def schedule_entries(host_app) -> list[tuple[Job, datetime]]:
 
 
 def the_entry(host_app) -> tuple[str, datetime]:
-    """The plugin's one rq-scheduler entry: its cron and next time (naive UTC)."""
+    """The rating sync's one rq-scheduler entry: its cron and next time (naive UTC).
+    (The discovery refresh has an entry of its own beside it.)"""
     entries = schedule_entries(host_app)
-    assert [job.id for job, _ in entries] == [ENTRY_ID], entries
+    ids = [job.id for job, _ in entries]
+    assert len(ids) == len(set(ids)), entries  # reconciled, never doubled
+    entries = [(job, at) for job, at in entries if job.id == ENTRY_ID]
+    assert len(entries) == 1, entries
     job, at = entries[0]
     assert job.func_name == "aperture_trakt_plugin.jobs.run_sync_all"
     assert job.origin == "trakt"
@@ -161,7 +165,7 @@ def test_setup_schedules_the_default_and_the_jobs_screen_replaces_it(admin, host
     assert the_entry(host_app) == (cron, at)  # the same cron again: untouched, not doubled
 
     post_form(admin, f"/admin/jobs/{JOB}/schedule", cron="*/15 * * * *")  # unticked
-    assert schedule_entries(host_app) == []
+    assert ENTRY_ID not in [job.id for job, _ in schedule_entries(host_app)]
     post_form(admin, f"/admin/jobs/{JOB}/schedule", cron="30 4 * * *", enabled="on")
     assert the_entry(host_app)[0] == "30 4 * * *"
 
@@ -344,7 +348,7 @@ def test_the_scheduler_process_enqueues_the_sync_when_it_is_due(admin, host_app,
     # Rather than wait for the minute to turn, the entry's time is moved to now, as if it
     # had come: the scheduler process must find it due, queue it, and schedule it again.
     scheduler = Scheduler(connection=host_app.extensions["aperture_host"].redis)
-    (entry,) = [job for job, _ in schedule_entries(host_app)]
+    (entry,) = [job for job, _ in schedule_entries(host_app) if job.id == ENTRY_ID]
     moved_to = datetime.now(UTC).replace(tzinfo=None)
     scheduler.change_execution_time(entry, moved_to)
     rate_on_trakt(sandbox, "bob_trakt", {FIGHT_CLUB: (10, T0)})

@@ -1,0 +1,1 @@
+"""Discovery: Trakt's lists as sources, ranked for each user."""

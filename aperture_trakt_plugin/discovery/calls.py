@@ -1,0 +1,32 @@
+"""Discovery's calls to Trakt, each through the plugin's client and shared budgets.
+
+Calls for a user carry the user's token (refreshed once on a 401) and spend from that
+user's budget (``user_key``); calls without a token spend from the app's budget, the one
+trending and popular belong to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from requests import Response
+
+from aperture_trakt_plugin import oauth, tokens
+
+
+def as_user(user_id: int, method: str, path: str, params: dict[str, Any] | None = None
+            ) -> Response:
+    client = oauth.api_client()
+    return tokens.call_as_user(user_id, lambda token: client.api(
+        method, path, token=token, user_key=str(user_id), params=params))
+
+
+def get_as_user(user_id: int, path: str, params: dict[str, Any] | None = None) -> Any:
+    client = oauth.api_client()
+    return tokens.call_as_user(user_id, lambda token: client.get_json(
+        path, token=token, user_key=str(user_id), params=params))
+
+
+def get_as_app(path: str, params: dict[str, Any] | None = None) -> Any:
+    """Without a token: the app's unauthenticated budget, shared by the whole server."""
+    return oauth.api_client().get_json(path, params=params)

@@ -1,0 +1,285 @@
+"""The jobs that fill discovery's caches; the only part of discovery that calls Trakt.
+
+Trending and popular are the same for every user, so they are fetched once for the
+server without a token (the app's budget, not any user's). Each connected user's
+recommendations (with Trakt's ``ignore_*`` parameters), watchlist and watch history
+are fetched with their own token and budget. Then, with one model of every rating on
+the server built for the whole run, each user's lists are ranked and the order and
+reasons cached. A list that cannot be fetched keeps its last good copy, with the error
+beside it, and a passing fault has the job run again later (``retries``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from aperture_trakt_plugin import extension, jobs, retries
+from aperture_trakt_plugin.discovery import cache, calls, hide, keys
+from aperture_trakt_plugin.discovery.cache import (
+    KIND_OF,
+    MEDIA_TYPES,
+    Entry,
+    parse_entries,
+    user_scope,
+)
+from aperture_trakt_plugin.discovery.candidates import (
+    RANKED,
+    WATCHED,
+    build_pool,
+    excluded_keys,
+    forget_memo,
+    unseen,
+)
+from aperture_trakt_plugin.discovery.lists import ALL, GLOBAL_LISTS, LISTS, RECOMMENDED, WATCHLIST
+from aperture_trakt_plugin.discovery.ranking import Model, Rated, build_model, rank
+from aperture_trakt_plugin.host import ExternalIds, JobDefinition
+from aperture_trakt_plugin.models import TraktConnection, TraktLedger
+from aperture_trakt_plugin.trakt_api import TraktError
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "refresh-trakt-discovery"
+JOB_FUNC = "aperture_trakt_plugin.discovery.refresh.run_refresh"
+DEFAULT_CRON = "30 */6 * * *"  # four times a day, off the hour the rating sync runs at
+RECOMMENDATIONS_MAX = 100  # Trakt's cap (CONTRACT 7.2)
+Report = Callable[[str], None]
+
+
+def definition() -> JobDefinition:
+    return JobDefinition(
+        name=JOB_NAME, label="Refresh Trakt discovery",
+        description=("Fetches Trakt's trending and popular titles for the server, and each "
+                     "connected user's recommendations, watchlist and watch history; then "
+                     "ranks them for every user. Discovery pages only read what this stores."),
+        func=JOB_FUNC, default_cron=DEFAULT_CRON,
+        queue=current_app.config["APERTURE_TRAKT_QUEUE"], timeout=3600)
+
+
+@dataclass
+class RefreshResult:
+    lists: int = 0
+    users: int = 0
+    ranked: int = 0
+    hides_sent: int = 0
+    errors: list[str] = field(default_factory=list)
+    failures: list[TraktError] = field(default_factory=list, repr=False)
+
+    def summary(self) -> str:
+        text = (f"{self.lists} list(s) fetched, {self.users} user(s) refreshed, "
+                f"{self.ranked} user(s) ranked, {self.hides_sent} hide(s) sent to Trakt")
+        return text + (f"; {len(self.errors)} problem(s)" if self.errors else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"lists": self.lists, "users": self.users, "ranked": self.ranked,
+                "hides_sent": self.hides_sent, "errors": self.errors}
+
+    def failed(self, scope: str, exc: TraktError, report: Report) -> None:
+        message = f"{scope}: {exc}"
+        self.errors.append(message)
+        self.failures.append(exc)
+        report(message)
+        cache.record_error(scope, str(exc))
+
+
+# --- the fetches ------------------------------------------------------------------------------
+
+
+def list_size() -> int:
+    return max(1, int(current_app.config["APERTURE_TRAKT_DISCOVERY_LIST_SIZE"]))
+
+
+def refresh_global(result: RefreshResult, report: Report) -> None:
+    """Trending and popular, movies and shows: four calls on the app's budget."""
+    for trakt_list in GLOBAL_LISTS:
+        for media_type in MEDIA_TYPES:
+            scope = cache.global_scope(trakt_list.name, media_type)
+            path = f"/{media_type}/{trakt_list.name}"
+            try:
+                data = calls.get_as_app(path, params={"limit": list_size()})
+                items = parse_entries(data, KIND_OF[media_type], f"GET {path}")
+            except TraktError as exc:
+                result.failed(scope, exc, report)
+                continue
+            cache.save_entries(scope, items)
+            result.lists += 1
+            report(f"{trakt_list.label} {media_type}: {len(items)} title(s)")
+
+
+def recommendation_params() -> dict[str, Any]:
+    limit = min(RECOMMENDATIONS_MAX, list_size())
+    ignore = current_app.config["APERTURE_TRAKT_RECOMMENDATIONS_IGNORE"]
+    return {"limit": limit, **{f"ignore_{name}": "true" for name in ignore}}
+
+
+def _user_list(user_id: int, path: str, media_type: str,
+               params: dict[str, Any] | None = None) -> list[Entry]:
+    return parse_entries(calls.get_as_user(user_id, path, params), KIND_OF[media_type],
+                         f"GET {path}")
+
+
+def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> bool:
+    """The user's recommendations, watchlist and watch history. False: not connected."""
+    conn = extension.state().host.db.session.get(TraktConnection, user_id)
+    if conn is None or conn.needs_reconnect:
+        return False
+    fetches = [(user_scope(user_id, RECOMMENDED.name, mt), f"/recommendations/{mt}",
+                recommendation_params(), mt) for mt in MEDIA_TYPES]
+    fetches += [(user_scope(user_id, WATCHLIST.name, mt), f"/sync/watchlist/{mt}", None, mt)
+                for mt in MEDIA_TYPES]
+    for scope, path, params, media_type in fetches:
+        try:
+            items = _user_list(user_id, path, media_type, params)
+        except TraktError as exc:
+            result.failed(scope, exc, report)
+            continue
+        cache.save_entries(scope, items)
+        result.lists += 1
+    watched_scope = user_scope(user_id, WATCHED)
+    try:  # shows without their seasons: any play of a show counts as having seen it
+        watched = [entry for mt in MEDIA_TYPES for entry in _user_list(
+            user_id, f"/sync/watched/{mt}", mt, {"extended": "noseasons"} if mt == "shows"
+            else None)]
+    except TraktError as exc:
+        result.failed(watched_scope, exc, report)
+    else:
+        cache.save(watched_scope, sorted(keys.union((e.kind, e.ids) for e in watched)))
+        result.lists += 1
+    result.users += 1
+    report(f"user {user_id}: recommendations, watchlist and watch history read")
+    return True
+
+
+# --- ranking --------------------------------------------------------------------------------
+
+
+@dataclass
+class Ratings:
+    """Every rating on the server as media keys: the model's input and each user's own."""
+
+    all: list[Rated] = field(default_factory=list)
+    by_user: dict[int, dict[str, int]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def add(self, user_id: int, kind: str, ids: ExternalIds, value: int, title: str) -> None:
+        key = keys.media_key(kind, ids)
+        if key is None or kind not in ("movie", "show"):
+            return
+        self.all.append(Rated(user_id, key, value))
+        self.by_user.setdefault(user_id, {})[key] = value
+        if title:
+            self.titles.setdefault(key, title)
+
+
+def collect_ratings(user_ids: Iterable[int]) -> Ratings:
+    """The host's ratings of every user, plus the Trakt ratings the sync keeps for titles
+    the library lacks (the rest of a user's Trakt ratings are host ratings already)."""
+    host = extension.state().host
+    ratings = Ratings()
+    for user_id in user_ids:
+        for rating in host.list_ratings(user_id):
+            ratings.add(user_id, rating.media.kind, rating.media.ids, rating.value,
+                        rating.media.title)
+    orphans = host.db.session.scalars(select(TraktLedger).where(
+        TraktLedger.item_id.is_(None), TraktLedger.kind.in_(("movie", "show"))))
+    for row in orphans:
+        ratings.add(row.user_id, row.kind, ExternalIds(row.tmdb, row.imdb, row.tvdb, row.trakt),
+                    row.value, row.title or "")
+    return ratings
+
+
+def rank_user(model: Model, user_id: int, ratings: Ratings) -> None:
+    """Caches, per media type, each list's order for the user with scores and reasons."""
+    excluded = excluded_keys(user_id)
+    own = ratings.by_user.get(user_id, {})
+    for media_type in MEDIA_TYPES:
+        pool = build_pool(user_id, media_type)
+        titles = {**{key: e.title for key, e in pool.entries.items()}, **ratings.titles}
+        orders: dict[str, list[str]] = {}
+        scores: dict[str, list[Any]] = {}
+        for list_id in [*(t.id for t in LISTS), ALL]:
+            ranked = rank(model, own, unseen(pool, pool.keys_of(list_id), excluded), titles)
+            orders[list_id] = [r.item for r in ranked]
+            scores.update({r.item: [r.score, r.reason] for r in ranked})
+        cache.save(user_scope(user_id, RANKED, media_type), {"order": orders, "scores": scores})
+
+
+def rank_users(user_ids: Sequence[int], result: RefreshResult, report: Report) -> None:
+    """One model for the run, from the ratings of every user on the server."""
+    host = extension.state().host
+    ratings = collect_ratings([user.id for user in host.list_users()])
+    model = build_model(ratings.all)
+    for user_id in user_ids:
+        rank_user(model, user_id, ratings)
+        result.ranked += 1
+    report(f"ranked for {len(user_ids)} user(s) from {len(ratings.all)} rating(s)")
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def refresh(user_ids: Sequence[int] | None = None, report: Report | None = None,
+            global_lists: bool = True) -> RefreshResult:
+    """A refresh in the foreground: the global lists, then each connected user's (or just
+    ``user_ids``), then the ranking of those users (every user when ``user_ids`` is None:
+    the global lists concern everyone)."""
+    report = report or (lambda line: log.info("%s", line))
+    result = RefreshResult()
+    host = extension.state().host
+    try:
+        if global_lists:
+            refresh_global(result, report)
+        everyone = [user.id for user in host.list_users()]
+        for user_id in (user_ids if user_ids is not None else everyone):
+            sent = hide.send_pending(user_id, report)
+            result.hides_sent += sent.sent
+            result.failures.extend(sent.failures)
+            if not refresh_user_lists(user_id, result, report) and user_ids is not None:
+                report(f"user {user_id}: not connected to Trakt; only the server's lists apply")
+        rank_users(list(user_ids) if user_ids is not None else everyone, result, report)
+    finally:
+        forget_memo()
+    report(result.summary())
+    return result
+
+
+def _retry_later(result: RefreshResult, report: Report) -> None:
+    """A passing fault (Trakt down, a rate limit) has the whole job run again later; what
+    was fetched meanwhile is kept."""
+    passing = next((exc for exc in result.failures if exc.retryable), None)
+    if passing is None:
+        return
+    when = retries.reschedule(passing)
+    if when is not None:
+        report(f"runs again at {when:%Y-%m-%d %H:%M:%S} UTC to fetch what failed")
+
+
+def run_refresh(run_id: int | None = None) -> dict[str, Any]:
+    """The ``refresh-trakt-discovery`` job, with its lines in the host's run log."""
+    host = extension.state().host
+    with host.job_context(JOB_NAME, run_id) as run:
+        result = refresh(report=run.log)
+        _retry_later(result, run.log)
+    return result.as_dict()
+
+
+def refresh_user_job(user_id: int) -> dict[str, Any]:
+    """One user's lists and ranking (queued when they connect). The server's lists are
+    fetched too when they never have been, so a first user sees them at once."""
+    missing = cache.load(cache.global_scope(GLOBAL_LISTS[0].name, MEDIA_TYPES[0])) is None
+    result = refresh([user_id], global_lists=missing)
+    _retry_later(result, lambda line: log.info("user %s: %s", user_id, line))
+    return result.as_dict()
+
+
+def enqueue_user_refresh(user_id: int) -> str | None:
+    """Queued once per user (a fixed job id, as the sync's), with one follow-up while it
+    runs; Redis down: the next scheduled run does it."""
+    return jobs.enqueue_once("aperture_trakt_plugin.discovery.refresh.refresh_user_job",
+                             jobs.user_job_id("discovery", user_id), user_id,
+                             description=f"Trakt discovery of user {user_id}")

@@ -1,0 +1,273 @@
+"""Discovery from Trakt's lists, against the sandbox: each source, label merging, filtering
+by both watch histories and by ratings, "not interested" and watchlists (issue 7).
+
+The caches are filled the way the job fills them (``refresh``), then read the way pages
+and the command line read them; the sandbox's request log is what Trakt saw.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from aperture_trakt_plugin.discovery import refresh
+from aperture_trakt_plugin.host import ExternalIds
+from tests.connect_helpers import (
+    configure_trakt,
+    connect_with_tokens,
+    page,
+    run_trakt_jobs,
+    user_id,
+)
+from tests.fixtures_host import csrf_token_from
+
+pytestmark = [pytest.mark.trakt]
+
+SOURCES = ("trakt-recommended", "trakt-watchlist", "trakt-trending", "trakt-popular")
+
+
+def catalogue_movie(sandbox, tmdb: int) -> dict:
+    return next(m for m in sandbox.catalogue()["movies"] if m["ids"]["tmdb"] == tmdb)
+
+
+def trending(sandbox, plural: str = "movies", limit: int = 50) -> list[dict]:
+    kind = plural[:-1]
+    return [item[kind] for item in sandbox.api("GET", f"/{plural}/trending",
+                                               params={"limit": limit}).json()]
+
+
+def refresh_now(host_app) -> refresh.RefreshResult:
+    with host_app.app_context():
+        result = refresh.refresh()
+    assert not result.errors, result.errors
+    return result
+
+
+def discover_json(client) -> dict[str, dict]:
+    response = client.get("/discover.json")
+    assert response.status_code == 200
+    return {s["id"]: s for s in response.get_json()["sources"]}
+
+
+def by_tmdb(candidates: list[dict]) -> dict[int, dict]:
+    return {c["ids"]["tmdb"]: c for c in candidates}
+
+
+@pytest.fixture()
+def alice(host_app, sandbox):
+    configure_trakt(host_app, sandbox)
+    connect_with_tokens(host_app, sandbox, "alice", "alice_trakt")
+    sandbox.clear_requests()
+    return user_id(host_app, "alice")
+
+
+def test_trending_and_popular_are_fetched_once_for_the_server_without_a_token(
+        host_app, host_client, login, sandbox):
+    configure_trakt(host_app, sandbox)
+    result = refresh_now(host_app)
+    assert result.lists == 4
+    calls = [(r["path"], r["user"]) for r in sandbox.requests(method="GET")]
+    assert sorted(calls) == [("/movies/popular", None), ("/movies/trending", None),
+                             ("/shows/popular", None), ("/shows/trending", None)]
+
+    sandbox.clear_requests()
+    login(host_client, "bob")  # not connected: the server's lists still apply
+    sources = discover_json(host_client)
+    assert sandbox.requests() == [], "a page called Trakt"
+    assert list(sources) == list(SOURCES)
+    top = trending(sandbox, limit=5)
+    movies = sources["trakt-trending"]["movies"]
+    bob_watched = {278, 13}  # the seeded watch history of bob
+    expected = [m["ids"]["tmdb"] for m in top if m["ids"]["tmdb"] not in bob_watched]
+    assert [c["ids"]["tmdb"] for c in movies[:len(expected)]] == expected
+    assert movies[0]["reason"] == "trending on Trakt"
+    assert "Trakt Trending" in movies[0]["sources"]
+    assert sources["trakt-popular"]["shows"][0]["reason"] in ("popular on Trakt",
+                                                              "trending on Trakt")
+    assert sources["trakt-recommended"]["movies"] == []
+    library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
+    for candidate in movies:
+        assert (candidate["in_library"] is not None) == library[candidate["ids"]["tmdb"]]
+
+
+def test_recommendations_use_the_users_token_and_ignore_parameters(host_app, alice, sandbox,
+                                                                   host_client, login):
+    refresh_now(host_app)
+    recs = sandbox.requests(path="/recommendations/movies")
+    assert len(recs) == 1 and recs[0]["user"] == "alice_trakt"
+    assert recs[0]["query"]["ignore_collected"] == "true"
+    assert recs[0]["query"]["ignore_watched"] == "true"
+    login(host_client, "alice")
+    movies = discover_json(host_client)["trakt-recommended"]["movies"]
+    assert movies and all("Trakt Recommended" in c["sources"] for c in movies)
+    assert all(c["reason"] for c in movies)
+
+
+def test_labels_merge_and_both_histories_and_ratings_filter(host_app, alice, sandbox,
+                                                            host_client, login):
+    library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
+    top = [m for m in trending(sandbox) if m["ids"]["tmdb"] not in (27205, 550, 680)]
+    on_watchlist, watched_on_trakt = top[0], top[1]
+    rated_here = next(m for m in top[2:] if library[m["ids"]["tmdb"]])
+    sandbox.set_watchlist("alice_trakt", [{"type": "movie", "movie": on_watchlist}])
+    sandbox.set_history("alice_trakt", [{"type": "movie", "movie": watched_on_trakt,
+                                         "watched_at": "2024-01-01T20:00:00.000Z"}])
+    host = host_app.extensions["aperture_host"]
+    with host_app.app_context():
+        ref = host.find_media("movie", ExternalIds(tmdb=rated_here["ids"]["tmdb"]))
+        host.apply_rating(alice, ref.item_id, 7, datetime.now(UTC), "aperture")
+    refresh_now(host_app)
+    login(host_client, "alice")
+    sources = discover_json(host_client)
+    trending_movies = by_tmdb(sources["trakt-trending"]["movies"])
+    merged = trending_movies[on_watchlist["ids"]["tmdb"]]
+    assert {"Trakt Trending", "Your Trakt watchlist"} <= set(merged["sources"])
+    assert on_watchlist["ids"]["tmdb"] in by_tmdb(sources["trakt-watchlist"]["movies"])
+    assert watched_on_trakt["ids"]["tmdb"] not in trending_movies  # Trakt's history
+    for seen in (27205, 550, 680):  # alice's history on this server (seeded)
+        assert all(seen not in by_tmdb(s["movies"]) for s in sources.values())
+    assert rated_here["ids"]["tmdb"] not in trending_movies  # rated here
+
+
+def test_not_interested_hides_here_at_once_and_on_trakt_by_a_job(host_app, alice, sandbox,
+                                                                 host_client, login):
+    refresh_now(host_app)
+    login(host_client, "alice")
+    html = page(host_client, "/discover")
+    assert "Not interested" in html and "Trakt Trending" in html
+    target = discover_json(host_client)["trakt-trending"]["movies"][0]
+    response = host_client.post("/plugins/trakt/discover/hide", data={
+        "csrf_token": csrf_token_from(html), "next": "/discover", "kind": "movie",
+        "title": target["title"], **{k: v for k, v in target["ids"].items() if v}})
+    assert response.status_code == 302 and response.headers["Location"].endswith("/discover")
+    after = discover_json(host_client)
+    assert all(target["ids"]["tmdb"] not in by_tmdb(s["movies"]) for s in after.values())
+    assert sandbox.requests(method="DELETE") == [], "the page itself called Trakt"
+
+    run_trakt_jobs(host_app)
+    hides = sandbox.requests(method="DELETE")
+    assert [(h["path"], h["user"]) for h in hides] == [
+        (f"/recommendations/movies/{target['ids']['trakt']}", "alice_trakt")]
+    assert [h["movie"]["ids"]["tmdb"] for h in sandbox.hidden("alice_trakt")] == [
+        target["ids"]["tmdb"]]
+
+
+def test_a_hide_made_while_trakt_is_down_stays_and_goes_later(host_app, alice, sandbox):
+    refresh_now(host_app)
+    movie = trending(sandbox, limit=3)[0]
+    sandbox.fault("DELETE", f"/recommendations/movies/{movie['ids']['trakt']}", 503, count=-1)
+    runner = host_app.test_cli_runner()
+    result = runner.invoke(args=["trakt", "hide", "--user", "alice", "--tmdb",
+                                 str(movie["ids"]["tmdb"])])
+    assert result.exit_code == 0, result.output
+    assert "hidden here" in result.output and "503" in result.output
+    with host_app.app_context():
+        from aperture_trakt_plugin.discovery.candidates import for_list
+
+        assert movie["ids"]["tmdb"] not in {c.ids.tmdb for c in for_list(
+            alice, "trakt-trending", "movies")}
+    sandbox.clear_faults()
+    refresh_now(host_app)  # the refresh sends what is pending
+    assert [h["movie"]["ids"]["tmdb"] for h in sandbox.hidden("alice_trakt")] == [
+        movie["ids"]["tmdb"]]
+
+
+def test_watchlist_on_the_profile_and_the_command_line(host_app, alice, sandbox, host_client,
+                                                      login):
+    catalogue = sandbox.catalogue()
+    held = next(m for m in catalogue["movies"] if m["in_library"])
+    missing = next(m for m in catalogue["movies"] if not m["in_library"])
+    show = catalogue["shows"][0]
+    sandbox.set_watchlist("alice_trakt", [{"type": "movie", "movie": {"ids": held["ids"]}},
+                                          {"type": "movie", "movie": {"ids": missing["ids"]}},
+                                          {"type": "show", "show": {"ids": show["ids"]}}])
+    refresh_now(host_app)
+    runner = host_app.test_cli_runner()
+    result = runner.invoke(args=["trakt", "watchlist", "--user", "alice", "--json"])
+    assert result.exit_code == 0, result.output
+    items = json.loads(result.output)
+    assert [(i["kind"], i["ids"]["tmdb"]) for i in items] == [
+        ("movie", held["ids"]["tmdb"]), ("movie", missing["ids"]["tmdb"]),
+        ("show", show["ids"]["tmdb"])]
+    assert items[0]["in_library"] is not None and items[1]["in_library"] is None
+    login(host_client, "alice")
+    html = page(host_client)
+    assert 'id="trakt-watchlist" data-count="3"' in html
+    assert held["title"] in html and missing["title"] in html
+
+
+def test_cli_refresh_and_discover(host_app, alice, sandbox):
+    runner = host_app.test_cli_runner()
+    result = runner.invoke(args=["trakt", "discovery", "refresh"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["trakt", "discover", "--user", "alice", "--type", "movies",
+                                 "--limit", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output)
+    assert len(found) == 5
+    assert set(found[0]) == {"kind", "title", "year", "ids", "sources", "reason", "score",
+                             "in_library"}
+    assert found[0]["sources"][0] == "Trakt Recommended"  # the user's own lists first
+
+
+def test_a_trakt_outage_keeps_the_last_lists_and_says_why(host_app, sandbox, host_client,
+                                                         login):
+    configure_trakt(host_app, sandbox)
+    refresh_now(host_app)
+    sandbox.fault("GET", "/movies/trending", 502, count=-1)
+    with host_app.app_context():
+        result = refresh.refresh()
+    assert [e for e in result.errors if e.startswith("global:trending:movies:")
+            and "(502)" in e], result.errors
+    login(host_client, "bob")
+    assert discover_json(host_client)["trakt-trending"]["movies"], "the old list was lost"
+
+
+def test_malformed_answers_are_errors_not_crashes(host_app, sandbox):
+    configure_trakt(host_app, sandbox)
+    sandbox.fault("GET", "/shows/popular", 200, count=-1, body={"not": "a list"})
+    with host_app.app_context():
+        result = refresh.refresh()
+    assert result.lists == 3
+    assert any("not a list" in e for e in result.errors)
+
+
+def test_connecting_queues_the_users_refresh(host_app, sandbox):
+    configure_trakt(host_app, sandbox)
+    connect_with_tokens(host_app, sandbox, "alice", "alice_trakt")
+    run_trakt_jobs(host_app)
+    assert sandbox.requests(path="/recommendations/shows", user="alice_trakt")
+    with host_app.app_context():
+        from aperture_trakt_plugin.discovery import cache
+
+        assert cache.load("global:trending:movies") is not None
+
+
+def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_client, login):
+    """Bob and the admin liked two trending titles together; Alice rated the first 9, so
+    the second comes first for her, with a reason naming her rating."""
+    configure_trakt(host_app, sandbox)
+    library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
+    held = [m for m in trending(sandbox) if library[m["ids"]["tmdb"]]
+            and m["ids"]["tmdb"] not in (27205, 550, 680, 278, 13)]
+    liked, also = held[0], held[-1]
+    host = host_app.extensions["aperture_host"]
+    now = datetime.now(UTC)
+    with host_app.app_context():
+        ref = {m["ids"]["tmdb"]: host.find_media("movie", ExternalIds(tmdb=m["ids"]["tmdb"]))
+               for m in held}
+        for name in ("bob", "admin"):
+            for movie in held:
+                value = 10 if movie in (liked, also) else 3
+                host.apply_rating(user_id(host_app, name), ref[movie["ids"]["tmdb"]].item_id,
+                                  value, now, "aperture")
+        host.apply_rating(user_id(host_app, "alice"), ref[liked["ids"]["tmdb"]].item_id, 9,
+                          now, "aperture")
+    refresh_now(host_app)
+    login(host_client, "alice")
+    movies = discover_json(host_client)["trakt-trending"]["movies"]
+    assert movies[0]["ids"]["tmdb"] == also["ids"]["tmdb"]
+    assert liked["title"] in movies[0]["reason"] and movies[0]["score"] > 0
+    assert movies[-1]["reason"] == "trending on Trakt"  # no signal: the source's own
