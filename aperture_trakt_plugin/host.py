@@ -163,6 +163,11 @@ class DiscoverySource:
     label: str
     scope: Literal["global", "user"]
     fetch: Callable[[int | None, str, int], list[DiscoveryCandidate]]
+    #: Where a page POSTs a candidate the signed-in user is not interested in (form
+    #: fields ``kind``, ``title``, its ids ``tmdb``/``imdb``/``tvdb``/``trakt``, ``next``
+    #: and ``csrf_token``); the plugin hides it and redirects to ``next``. None: this
+    #: source cannot hide titles, and the page shows no button.
+    hide_url: str | None = None
 
 
 class JobRunContext(Protocol):

@@ -280,7 +280,7 @@ def create_blueprint(host: HostServices) -> Blueprint:
         _notice("profile", "success", MSG_DISCONNECTED)
         return redirect(_safe_next(request.form.get("next"), PROFILE_FALLBACK))
 
-    @bp.post("/discover/hide")
+    @bp.post("/discover/hide")  # discovery.sources.HIDE_PATH
     @host.login_required
     def hide_title():  # type: ignore[no-untyped-def]
         """Not interested: hidden for the current user at once (the call to Trakt is a

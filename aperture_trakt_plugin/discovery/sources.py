@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.discovery.candidates import for_list
 from aperture_trakt_plugin.discovery.lists import LISTS, TraktList
 from aperture_trakt_plugin.host import DiscoveryCandidate, DiscoverySource
@@ -22,6 +23,10 @@ def _fetch(trakt_list: TraktList, user_id: int | None, media_type: str,
     return for_list(user_id, trakt_list.id, media_type, limit)
 
 
+#: The "Not interested" route (``views.hide_title``), for every Trakt list.
+HIDE_PATH = extension.URL_PREFIX + "/discover/hide"
+
+
 def discovery_sources() -> list[DiscoverySource]:
-    return [DiscoverySource(id=t.id, label=t.label, scope=t.scope, fetch=partial(_fetch, t))
-            for t in LISTS]
+    return [DiscoverySource(id=t.id, label=t.label, scope=t.scope, fetch=partial(_fetch, t),
+                            hide_url=HIDE_PATH) for t in LISTS]

@@ -112,7 +112,8 @@ def discovery_data(user_id: int) -> list[dict[str, Any]]:
     data = []
     for source in collect(plugin_manager(), "aperture_discovery_sources"):
         entry: dict[str, Any] = {"id": source.id, "label": source.label,
-                                 "scope": source.scope, "error": None}
+                                 "scope": source.scope, "hide_url": source.hide_url,
+                                 "error": None}
         for media_type in MEDIA_TYPES:
             try:
                 entry[media_type] = [_candidate(c) for c in
