@@ -19,7 +19,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from aperture_trakt_plugin import extension, oauth, retries, runlog, sync, tokens
+from aperture_trakt_plugin import extension, oauth, retries, runlog, scheduling, sync, tokens
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, utcnow
 from aperture_trakt_plugin.trakt_api import AccountLimit, InvalidClient, TraktError
 
@@ -172,6 +172,7 @@ def _recorded(user_id: int, work: Any, in_run: bool, job: str) -> sync.SyncResul
     own re-raises (RQ records the failure); inside a scheduled run the failure becomes a
     line of the run's log and the other users go on."""
     started = time.monotonic()
+    scheduling.keep_scheduled()
     try:
         result = _attempt(user_id, work, in_run)
     except Exception as exc:

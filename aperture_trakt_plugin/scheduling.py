@@ -8,6 +8,7 @@ an unchanged cron keeps its entry, and with it its next run time.
 from __future__ import annotations
 
 import logging
+import time
 
 from redis.exceptions import RedisError
 from rq_scheduler import Scheduler
@@ -19,6 +20,9 @@ from aperture_trakt_plugin.host import JobDefinition, JobSchedule
 log = logging.getLogger(__name__)
 
 SCHEDULE_ID = "aperture-trakt-schedule-{name}"
+#: How often each process re-checks rq-scheduler's entries (see ``keep_scheduled``).
+CHECK_EVERY = 300.0
+_next_check = 0.0
 
 
 def definitions() -> list[JobDefinition]:
@@ -40,6 +44,20 @@ def saved_schedule(job: JobDefinition, saved: dict[str, JobSchedule]) -> tuple[s
     """The cron and on/off state a job should have: the admin's, else the default."""
     mine = saved.get(job.name)
     return (mine.cron, mine.enabled) if mine else (job.default_cron, True)
+
+
+def keep_scheduled() -> None:
+    """Reconciles at most every ``CHECK_EVERY`` seconds per process (called on requests
+    and at the start of jobs). A Redis restarted without persistence comes back empty:
+    without this, the schedules stayed gone until some process restarted, and ratings
+    waiting in the outbox with them. A reconcile of an unchanged schedule changes
+    nothing, so the check is only a few reads."""
+    global _next_check
+    now = time.monotonic()
+    if now < _next_check:
+        return
+    _next_check = now + CHECK_EVERY
+    reconcile()
 
 
 def reconcile(name: str | None = None, cron: str | None = None,

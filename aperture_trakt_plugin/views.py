@@ -31,6 +31,7 @@ from aperture_trakt_plugin import (
     diagnosis,
     extension,
     oauth,
+    scheduling,
     tokens,
 )
 from aperture_trakt_plugin.discovery import hide, watchlist
@@ -151,6 +152,7 @@ def create_blueprint(host: HostServices) -> Blueprint:
     bp = Blueprint("trakt", __name__, url_prefix=extension.URL_PREFIX,
                    template_folder=str(files("aperture_trakt_plugin.templates")))
     bp.before_request(csrf.protect)
+    bp.before_app_request(scheduling.keep_scheduled)
 
     @bp.post("/admin/settings")
     @host.admin_required

@@ -179,6 +179,21 @@ def test_setup_schedules_the_default_and_the_jobs_screen_replaces_it(admin, host
     assert the_entry(host_app)[0] == "30 4 * * *"
 
 
+def test_a_redis_that_comes_back_empty_gets_the_schedule_again(admin, host_app,
+                                                               monkeypatch):
+    """Redis restarted without persistence loses rq-scheduler's entries; the next request
+    (or job) of any process puts the saved schedule back, without a restart."""
+    post_form(admin, f"/admin/jobs/{JOB}/schedule", cron="*/15 * * * *", enabled="on")
+    host_app.extensions["aperture_host"].redis.flushdb()
+    assert schedule_entries(host_app) == []
+    monkeypatch.setattr(scheduling, "_next_check", 0.0)  # as if CHECK_EVERY had passed
+    admin.get("/library")
+    assert the_entry(host_app)[0] == "*/15 * * * *"
+    assert len(schedule_entries(host_app)) == 2  # the discovery refresh's is back too
+    admin.get("/library")  # checked a moment ago: no second reconcile, nothing doubled
+    assert len(schedule_entries(host_app)) == 2
+
+
 # --- (b) run now -------------------------------------------------------------------------
 
 
