@@ -99,12 +99,18 @@ def store() -> TokenStore:
     return TokenStore(extension.state().host.db)
 
 
-def refresh_margin() -> timedelta:
-    return timedelta(seconds=float(current_app.config["APERTURE_TRAKT_TOKEN_REFRESH_MARGIN"]))
+def refresh_margin(conn: TraktConnection) -> timedelta:
+    """How long before expiry a token is refreshed: the configured margin, but at most a
+    quarter of the token's lifetime. Trakt's tokens have lasted 24 hours since March 2025
+    (CONTRACT 4.3); with the one-day margin meant for the old 90-day tokens, every call
+    refreshed, spending a single-use refresh token each time."""
+    configured = timedelta(
+        seconds=float(current_app.config["APERTURE_TRAKT_TOKEN_REFRESH_MARGIN"]))
+    return min(configured, (conn.expires_at - conn.token_created_at) / 4)
 
 
 def _usable(conn: TraktConnection, rejected: str | None, now: datetime) -> bool:
-    return conn.access_token != rejected and conn.expires_at - now > refresh_margin()
+    return conn.access_token != rejected and conn.expires_at - now > refresh_margin(conn)
 
 
 def access_token(user_id: int, rejected: str | None = None) -> str:

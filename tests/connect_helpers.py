@@ -224,12 +224,29 @@ def connect_user(client: FlaskClient, username: str, trakt_user: str) -> str:
     return result
 
 
+TOKEN_LIFETIME = 86400  # Trakt's since March 2025 (CONTRACT 4.3)
+
+
+def aged(issued: dict[str, Any], seconds_left: int,
+         lifetime: int = TOKEN_LIFETIME) -> dict[str, Any]:
+    """A freshly issued pair presented as one of ``lifetime`` seconds issued long enough
+    ago that ``seconds_left`` remain: the same expiry instant as the sandbox's, which
+    is what a token near its end looks like (the plugin refreshes within a share of the
+    lifetime, so a short-lived fresh token is not "near its end")."""
+    ends = issued["created_at"] + issued["expires_in"]
+    return {**issued, "created_at": ends - lifetime, "expires_in": lifetime}
+
+
 def connect_with_tokens(host_app: Flask, sandbox: SandboxControl, username: str,
-                        trakt_user: str, expires_in: int | None = None) -> TraktConnection:
+                        trakt_user: str, expires_in: int | None = None,
+                        seconds_left: int | None = None) -> TraktConnection:
     """A connection from a pair the sandbox issues directly, finished by the plugin's own
     ``finish_connection``: for tests about tokens, where the consent dance is not the
-    point and the lifetime must be chosen."""
-    issued = sandbox.issue_tokens(trakt_user, expires_in=expires_in)
+    point and the lifetime (``expires_in``) or the time left of a 24-hour token
+    (``seconds_left``) must be chosen."""
+    issued = sandbox.issue_tokens(trakt_user, expires_in=expires_in or seconds_left)
+    if seconds_left is not None:
+        issued = aged(issued, seconds_left)
     with host_app.app_context():
         connections.finish_connection(user_id(host_app, username),
                                       TokenPair.from_response(issued))

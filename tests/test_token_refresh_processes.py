@@ -26,6 +26,7 @@ from flask import Flask
 
 from aperture_trakt_plugin import tokens
 from aperture_trakt_plugin.oauth import TokenPair
+from tests.connect_helpers import aged
 from tests.fixtures_host import worker_env
 from tests.services import ManagedProcess, python_module
 
@@ -33,7 +34,7 @@ CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"
 DELAY_MS = 500
 DELAY_S = DELAY_MS / 1000
-EXPIRES_SOON = 3600  # well inside the default refresh margin of 24 hours
+EXPIRES_SOON = 3600  # left of a 24-hour token: inside the refresh margin (6 hours)
 READY_TIMEOUT = 30  # seconds for a probe to build the host app
 RESULT_TIMEOUT = 30  # seconds from "go" to both probes having answered
 
@@ -55,7 +56,8 @@ def alice(host_app: Flask, sandbox) -> dict[str, Any]:
     with host_app.app_context():
         state.settings.save({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, None)
         user_id = host_app.extensions["aperture_host"].get_user_by_name("alice").id
-        issued = sandbox.issue_tokens("alice_trakt", expires_in=EXPIRES_SOON)
+        issued = aged(sandbox.issue_tokens("alice_trakt", expires_in=EXPIRES_SOON),
+                      EXPIRES_SOON)
         pair = TokenPair.from_response(issued)
         tokens.store().set(user_id, pair, "alice_trakt", "alice_trakt")
     sandbox.fault("POST", "/oauth/token", count=2, delay_ms=DELAY_MS)

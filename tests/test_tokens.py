@@ -85,9 +85,18 @@ def test_a_token_far_from_expiry_is_used_as_it_is(configured, sandbox):
     assert sandbox.requests(path="/oauth/token") == []
 
 
+def test_a_fresh_24_hour_token_is_used_not_refreshed(configured, sandbox):
+    """Trakt's tokens last a day since March 2025; the one-day margin meant for 90-day
+    tokens must not turn every call into a refresh (each spends a single-use token)."""
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
+                               expires_in=24 * HOUR)
+    assert token_for(configured, "alice") == conn.access_token
+    assert sandbox.requests(path="/oauth/token") == []
+
+
 def test_a_token_within_the_margin_is_refreshed_and_stored_before_use(configured, sandbox):
     old = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
-                              expires_in=HOUR)  # the margin is a day
+                              seconds_left=HOUR)  # within the margin
     fresh = token_for(configured, "alice")
     assert fresh != old.access_token
     assert [r["status"] for r in sandbox.requests(path="/oauth/token")] == [200]
@@ -104,7 +113,7 @@ def test_a_token_within_the_margin_is_refreshed_and_stored_before_use(configured
 
 def test_the_pair_is_read_again_after_waiting_for_the_lock(configured, sandbox):
     """While another process holds the lock and refreshes, we wait, then use its pair."""
-    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", expires_in=HOUR)
+    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", seconds_left=HOUR)
     uid = user_id(configured, "alice")
     redis = configured.extensions["aperture_host"].redis
     lock = redis.lock(tokens.LOCK_KEY.format(user_id=uid), timeout=30)
@@ -156,7 +165,7 @@ def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
                                                            sandbox_server, host_client,
                                                            login, legacy):
     conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
-                               expires_in=HOUR)
+                               seconds_left=HOUR)
     spend_refresh_token(sandbox, conn)
     sandbox.clear_requests()
     with (sandbox_settings(sandbox_server, SANDBOX_LEGACY_OAUTH_ERRORS=legacy),
