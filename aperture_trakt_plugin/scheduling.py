@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 SCHEDULE_ID = "aperture-trakt-schedule-{name}"
 #: How often each process re-checks rq-scheduler's entries (see ``keep_scheduled``).
 CHECK_EVERY = 300.0
+#: Seconds a scheduled run's result stays in Redis (rq-scheduler keeps it forever by
+#: default); the host's run log is where a run is read afterwards.
+RESULT_TTL = 7 * 86400
 _next_check = 0.0
 
 
@@ -74,15 +77,16 @@ def reconcile(name: str | None = None, cron: str | None = None,
             want_cron, want_on = (cron, enabled) if name else saved_schedule(job, saved)
             job_id = SCHEDULE_ID.format(name=job.name)
             current = entries.get(job_id)
-            if current is not None and want_on and current.meta.get("cron_string") == want_cron:
-                continue
+            if (current is not None and want_on and current.origin == job.queue
+                    and current.meta.get("cron_string") == want_cron):
+                continue  # unchanged: keeps its next run time
             if current is not None:
                 scheduler.cancel(current)
                 current.delete()
             if want_on and want_cron:
                 scheduler.cron(want_cron, func=job.func, args=[None], id=job_id,
                                queue_name=job.queue, timeout=job.timeout,
-                               use_local_timezone=False)
+                               result_ttl=RESULT_TTL, use_local_timezone=False)
     except (RedisError, SQLAlchemyError) as exc:
         log.warning("could not update the Trakt job schedules (%s); they will be updated "
                     "when the next process starts", type(exc).__name__)
