@@ -31,17 +31,14 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str],
     statement = insert(table).values({name: None for name in columns}).compile(
         dialect=dialect)
     # The compiled statement names its positions; rows come in the order of ``columns``.
-    position = {name: i for i, name in enumerate(columns)}
-    order = [position[name] for name in statement.positiontup or ()]
-    convert = [(at, process) for at, process in
-               ((at, table.c[columns[i]].type.bind_processor(dialect))
-                for at, i in enumerate(order)) if process is not None]
-    in_order = order == list(range(len(columns)))
-    prepared = []
-    for row in rows:
-        values = list(row) if in_order else [row[i] for i in order]
-        for at, process in convert:
-            if values[at] is not None:
-                values[at] = process(values[at])
-        prepared.append(tuple(values))
-    connection.exec_driver_sql(str(statement), prepared)
+    # Rows are turned into columns and back (both in C), so only the values that need a
+    # conversion pass through Python, a column at a time: a loop over the rows took
+    # longer than SQLite takes to store them.
+    given = dict(zip(columns, zip(*rows, strict=True), strict=True))
+    in_order: list[Sequence[Any]] = []
+    for name in statement.positiontup or ():
+        process = table.c[name].type.bind_processor(dialect)
+        column = given[name]
+        in_order.append(column if process is None else
+                        [None if value is None else process(value) for value in column])
+    connection.exec_driver_sql(str(statement), list(zip(*in_order, strict=True)))

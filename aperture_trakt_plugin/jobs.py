@@ -31,6 +31,13 @@ SYNC_ALL = "sync-trakt-ratings"
 LIBRARY_JOB = "aperture-trakt-library-arrivals"
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
+# What the jobs say on a user's connection and in the ``sync-trakt-ratings`` run log
+# (docs/troubleshooting.md).
+MSG_ACCOUNT_LIMITS = "{error}. This account's limits: {limits}. Trakt VIP raises them."
+MSG_SKIPPED_RECONNECT = "user {user_id}: skipped, needs reconnecting to Trakt"
+MSG_QUEUED_SYNCS = "queued {queued} user sync(s); {skipped} skipped; each user's result follows"
+MSG_REST_WAITS = "the rest waits for Trakt's write limit"
+
 
 #: Kinds of per-user job: the rating sync's, and discovery's (its lists, its hides).
 SYNC_KINDS = ("sync", "push")
@@ -194,9 +201,10 @@ def _attempt(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
         message = explain(user_id, exc)
         when = retries.reschedule(exc)
         if when is not None:
-            message = f"{message}{retries.PROMISE}{when:%Y-%m-%d %H:%M:%S} UTC)"
+            message = retries.MSG_TRIES_AGAIN.format(error=message,
+                                                     when=f"{when:%Y-%m-%d %H:%M:%S}")
         elif exc.retryable:  # its retries are used up
-            message = f"{message}; the next scheduled sync tries again"
+            message = retries.MSG_NEXT_SYNC_TRIES_AGAIN.format(error=message)
         _remember(user_id, message, exc)
         if when is not None:
             return sync.SyncResult(user_id, status="rescheduled", message=message)
@@ -204,8 +212,23 @@ def _attempt(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
             raise
         return sync.SyncResult(user_id, status="failed", message=message)
     if result.deferred:
-        enqueue_user_push(user_id)  # behind the jobs that were waiting
+        _push_the_rest(user_id)
     return result
+
+
+def _push_the_rest(user_id: int) -> None:
+    """The writes a run left in the outbox go out in a push: queued behind the jobs that
+    were waiting, or, when the user's next write is further off than a worker may sleep,
+    put in rq-scheduler for that moment (no worker waits for it)."""
+    budgets = extension.budgets()
+    wait = budgets.write_wait(str(user_id))
+    if wait <= budgets.max_sleep:
+        enqueue_user_push(user_id)
+        return
+    retries.run_later("aperture_trakt_plugin.jobs.push_user", user_job_id("push", user_id),
+                      (user_id,), current_app.config["APERTURE_TRAKT_QUEUE"],
+                      wait + 0.5, MSG_REST_WAITS, rate_limited=True,
+                      description=f"Trakt push of user {user_id}: the rest of a sync")
 
 
 def _remember(user_id: int, message: str, exc: TraktError) -> None:
@@ -238,7 +261,7 @@ def explain(user_id: int, exc: TraktError) -> str:
         if isinstance(value, dict):
             counts = ", ".join(f"{key.replace('_', ' ')} {n}" for key, n in value.items())
             parts.append(f"{name}: {counts}")
-    return f"{exc}. This account's limits: {'; '.join(parts)}. Trakt VIP raises them."
+    return MSG_ACCOUNT_LIMITS.format(error=exc, limits="; ".join(parts))
 
 
 def run_sync_all(run_id: int | None = None) -> dict:
@@ -250,11 +273,11 @@ def run_sync_all(run_id: int | None = None) -> dict:
         for conn in connections:
             if conn.needs_reconnect:
                 skipped += 1
-                run.log(f"user {conn.user_id}: skipped, needs reconnecting to Trakt")
+                run.log(MSG_SKIPPED_RECONNECT.format(user_id=conn.user_id))
                 continue
             if enqueue_user_sync(conn.user_id, "scheduled", run.run_id):
                 queued += 1
-        run.log(f"queued {queued} user sync(s); {skipped} skipped; each user's result follows")
+        run.log(MSG_QUEUED_SYNCS.format(queued=queued, skipped=skipped))
         return {"queued": queued, "skipped": skipped}
 
 

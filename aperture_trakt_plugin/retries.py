@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 #: How a job's error message announces its waiting retry; the status view removes the
 #: promise when the retry has gone (a worker killed mid-job, Redis emptied).
 PROMISE = " (tries again at "
+#: A failed job's error as its user and admins read it: with the waiting retry's time,
+#: or, with its retries used up, what happens instead.
+MSG_TRIES_AGAIN = "{error}" + PROMISE + "{when} UTC)"
+MSG_NEXT_SYNC_TRIES_AGAIN = "{error}; the next scheduled sync tries again"
 RETRY_SUFFIX = "-retry"
 ATTEMPT = "attempt"  # job meta: passing faults met so far by this job and its retries
 RATE_LIMITED = "rate_limited"  # job meta: waits out a 429, so status says "rate limit"
@@ -73,23 +77,33 @@ def reschedule(error: TraktError) -> datetime | None:
     delay = delay_for(error, attempt)
     if delay is None:
         return None
-    when = datetime.now(UTC) + timedelta(seconds=delay)
     counted = attempt if isinstance(error, RateLimited) else attempt + 1
-    new_id = retry_id(job.id)
+    return run_later(job.func_name, job.id, job.args, job.origin, delay, str(error),
+                     rate_limited=isinstance(error, RateLimited), attempt=counted,
+                     description=_description(job, error), kwargs=job.kwargs)
+
+
+def run_later(func: str, job_id: str, args: tuple, queue: str, delay: float, reason: str,
+              *, rate_limited: bool, attempt: int = 0, description: str | None = None,
+              kwargs: dict | None = None) -> datetime | None:
+    """Puts a job in rq-scheduler under its fixed retry id (replacing a waiting one);
+    returns when it runs, or None when Redis is unreachable (the next scheduled sync
+    picks the work up)."""
+    when = datetime.now(UTC) + timedelta(seconds=delay)
+    new_id = retry_id(job_id)
     try:
-        scheduler = _scheduler(job.origin)
+        scheduler = _scheduler(queue)
         scheduler.cancel(new_id)
-        scheduler.enqueue_at(when, job.func_name, *job.args,
-                             **job.kwargs, job_id=new_id, queue_name=job.origin,
-                             job_description=_description(job, error),
+        scheduler.enqueue_at(when, func, *args, **(kwargs or {}), job_id=new_id,
+                             queue_name=queue, job_description=description or reason,
                              job_result_ttl=3600, meta={
-                                 ATTEMPT: counted, "reason": str(error),
-                                 RATE_LIMITED: isinstance(error, RateLimited)})
+                                 ATTEMPT: attempt, "reason": reason,
+                                 RATE_LIMITED: rate_limited})
     except RedisError as exc:
-        log.warning("could not schedule a retry of %s (%s); the next scheduled sync will "
-                    "pick the work up", job.id, type(exc).__name__)
+        log.warning("could not schedule %s (%s); the next scheduled sync will pick the "
+                    "work up", new_id, type(exc).__name__)
         return None
-    log.info("%s: %s; runs again at %s", job.id, error, when.isoformat(timespec="seconds"))
+    log.info("%s: %s; runs at %s", new_id, reason, when.isoformat(timespec="seconds"))
     return when
 
 

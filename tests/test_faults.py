@@ -20,9 +20,14 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from aperture_trakt_plugin import extension, jobs, retries, sync
+from aperture_trakt_plugin import diagnosis, extension, jobs, retries, sync
 from aperture_trakt_plugin.models import TraktOutbox
-from aperture_trakt_plugin.rate_limits import APP_GET, USER_GET, USER_WRITE
+from aperture_trakt_plugin.rate_limits import (
+    APP_GET,
+    LAST_WRITE_KEY,
+    USER_GET,
+    USER_WRITE,
+)
 from aperture_trakt_plugin.trakt_api import RateLimited
 from tests.connect_helpers import connection, flask_command, run_trakt_jobs, trakt_queue
 from tests.fixtures_host import csrf_token_from
@@ -242,6 +247,36 @@ def test_a_run_with_more_writes_hands_the_worker_over_and_a_push_sends_the_rest(
                                                           ("push", "pushed", 1, 0)]
     assert runs[0].getMessage().startswith(f"job=sync user={alice} outcome=synced pushed=1 ")
     assert all(r.trakt_run["api_calls"] >= 2 and r.trakt_run["ms"] >= 0 for r in runs)
+
+
+@pytest.mark.parametrize("host_config", [{
+    "APERTURE_TRAKT_RATE_LIMITS": {"user_write": "1 per 20 seconds"}}], indirect=True)
+def test_a_write_wait_too_long_to_sleep_schedules_the_rest_even_with_nothing_queued(
+        alice, host_app, sandbox, monkeypatch):
+    """With writes spaced further apart than a worker may sleep (a lowered limit), a run
+    whose first batch went leaves the rest to a push in rq-scheduler at the next write
+    slot, instead of failing half-way; the person reads a wait, not an error."""
+    monkeypatch.setattr(sync, "BATCH", 1)
+    at = sandbox_now(sandbox)
+    rate_on_host(host_app, USER, MATRIX, 8, at)
+    rate_on_host(host_app, USER, FIGHT_CLUB, 6, at)
+    queue = trakt_queue(host_app)
+    queue.empty()
+    with host_app.app_context():
+        redis(host_app).delete(LAST_WRITE_KEY.format(key=str(alice)))  # the fixture's push
+        sync_id = jobs.enqueue_user_sync(alice, "test")
+    run_trakt_jobs(host_app)  # nothing else is queued
+
+    first = Job.fetch(sync_id, connection=redis(host_app)).return_value()
+    assert (first["status"], first["pushed"], first["deferred"]) == ("synced", 1, 1), first
+    push_id = jobs.user_job_id("push", alice)
+    due = waiting_retries(host_app, push_id)[push_id + "-retry"]
+    assert 15 <= (due - datetime.now(UTC)).total_seconds() <= 21, due
+    assert queue.count == 0 and last_error(host_app) == ""
+    with host_app.app_context():
+        headline = diagnosis.diagnose(alice).headline
+    assert headline.startswith("Waiting for Trakt's rate limit until "), headline
+    assert plugin_rows(host_app, USER)[1] == 1  # the rest, kept in the outbox
 
 
 @pytest.mark.parametrize("host_config", [{"APERTURE_TRAKT_RETRY_DELAYS": "[]"}],

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, any_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from aperture_trakt_plugin.host import ExternalIds, MediaKind, MediaRef
@@ -20,6 +20,7 @@ from tests.demo_host.db import db
 from tests.demo_host.models import MediaItem
 
 CHUNK = 500
+FETCH = 5000  # rows per fetch when reading thousands
 MEDIA = MediaItem.__table__
 # Which id decides first when several are given: the one each kind is catalogued by.
 ID_PRIORITY: dict[str, tuple[str, ...]] = {
@@ -28,21 +29,26 @@ ID_PRIORITY: dict[str, tuple[str, ...]] = {
 }
 
 
-def to_ref(item: MediaItem | Row[Any]) -> MediaRef:
-    """From an ORM item or a plain row of ``media_items`` (same attribute names)."""
-    if isinstance(item, Row):
-        return row_to_ref(item)
+def to_ref(item: MediaItem) -> MediaRef:
+    """From an ORM item (plain rows: ``row_to_ref``)."""
     return MediaRef(item.kind, ExternalIds(item.tmdb, item.imdb, item.tvdb),  # type: ignore[arg-type]
                     str(item.id), item.title, item.year, item.season_number,
                     item.episode_number)
 
 
-def row_to_ref(row: Row[Any]) -> MediaRef:
-    """A row whose first columns are ``media_items``' own, in table order: unpacked by
-    position, because the bulk paths turn 100,000 rows into refs."""
-    item_id, kind, title, year, tmdb, imdb, tvdb, _parent, season, episode = row[:10]
-    return MediaRef(kind, ExternalIds(tmdb, imdb, tvdb), str(item_id), title, year, season,
-                    episode)
+#: The columns a ``MediaRef`` is made of, in ``row_to_ref``'s order (``parent_id`` is not one).
+REF_COLUMNS = (MEDIA.c.id, MEDIA.c.kind, MEDIA.c.title, MEDIA.c.year, MEDIA.c.tmdb,
+               MEDIA.c.imdb, MEDIA.c.tvdb, MEDIA.c.season_number, MEDIA.c.episode_number)
+#: One string object per kind: the driver returns a new one per row, 50 bytes each.
+_KINDS = {kind: kind for kind in ("movie", "show", "season", "episode")}
+
+
+def row_to_ref(row: Sequence[Any]) -> MediaRef:
+    """A row that begins with ``REF_COLUMNS``, as a ``MediaRef``: unpacked by position,
+    because the bulk paths turn 100,000 rows into refs."""
+    item_id, kind, title, year, tmdb, imdb, tvdb, season, episode = row[:9]
+    return MediaRef(_KINDS.get(kind, kind), ExternalIds(tmdb, imdb, tvdb), str(item_id),
+                    title, year, season, episode)
 
 
 def get_item(item_id: str | int) -> MediaItem | None:
@@ -58,8 +64,8 @@ def get_bulk(item_ids: Sequence[str]) -> list[MediaRef | None]:
     keys = [int(item_id) if str(item_id).isdigit() else None for item_id in item_ids]
     found: dict[int, MediaRef] = {}
     for condition in where_in(MEDIA.c.id, sorted({key for key in keys if key is not None})):
-        found.update((row.id, row_to_ref(row))
-                     for row in db.session.execute(select(MEDIA).where(condition)))
+        found.update((row[0], row_to_ref(row))
+                     for row in db.session.execute(select(*REF_COLUMNS).where(condition)))
     return [found.get(key) if key is not None else None for key in keys]
 
 
@@ -98,22 +104,30 @@ def known_ids(item_ids: list[int]) -> set[int]:
     return found
 
 
-def _top_level(kind: str, wanted: Sequence[ExternalIds]) -> list[Row[Any] | None]:
+def _top_level(kind: str, wanted: Sequence[ExternalIds]) -> list[MediaRef | None]:
     """Movies or shows for each ids, in order: one query per id kind, in the order of
-    ``ID_PRIORITY``, each asking only for the ids the kinds before it left unmatched."""
-    result: list[Row[Any] | None] = [None] * len(wanted)
+    ``ID_PRIORITY``, each asking only for the ids the kinds before it left unmatched.
+    Each row becomes its ``MediaRef`` as it is read (the rows themselves are not kept:
+    100,000 of them next to their refs were the peak of a sync's memory)."""
+    result: list[MediaRef | None] = [None] * len(wanted)
     pending = range(len(wanted))
     for key in ID_PRIORITY[kind]:
-        values = {getattr(wanted[i], key) for i in pending} - {None, ""}
+        field = ExternalIds._fields.index(key)
+        values = {wanted[i][field] for i in pending} - {None, ""}
         if not values:
             continue
-        index: dict[Any, Row[Any]] = {}
-        for condition in where_in(MEDIA.c[key], list(values)):
-            for row in db.session.execute(select(MEDIA).where(MEDIA.c.kind == kind, condition)):
-                index.setdefault(getattr(row, key), row)
+        column = MEDIA.c[key]
+        index: dict[Any, MediaRef] = {}
+        for condition in where_in(column, list(values)):
+            rows = db.session.execute(select(*REF_COLUMNS, column)
+                                      .where(MEDIA.c.kind == kind, condition))
+            for part in rows.partitions(FETCH):  # fetchmany: a row at a time costs more
+                for row in part:
+                    if row[-1] not in index:
+                        index[row[-1]] = row_to_ref(row)
         unmatched = []
         for i in pending:
-            value = getattr(wanted[i], key)
+            value = wanted[i][field]
             match = index.get(value) if value is not None else None
             if match is None:
                 unmatched.append(i)
@@ -123,14 +137,15 @@ def _top_level(kind: str, wanted: Sequence[ExternalIds]) -> list[Row[Any] | None
     return result
 
 
-def _children(parent_ids: set[int], kind: str) -> dict[tuple[int, int], Row[Any]]:
+def _children(parent_ids: set[int], kind: str) -> dict[tuple[int, int], MediaRef]:
     """Children of the given parents keyed by (parent id, number)."""
     number = MEDIA.c.season_number if kind == "season" else MEDIA.c.episode_number
-    index: dict[tuple[int, int], Row[Any]] = {}
+    index: dict[tuple[int, int], MediaRef] = {}
     for condition in where_in(MEDIA.c.parent_id, sorted(parent_ids)):
-        rows = db.session.execute(select(MEDIA).where(MEDIA.c.kind == kind, condition))
+        rows = db.session.execute(select(*REF_COLUMNS, MEDIA.c.parent_id, number)
+                                  .where(MEDIA.c.kind == kind, condition))
         for row in rows:
-            index[(row.parent_id, getattr(row, number.key))] = row
+            index[(row[-2], row[-1])] = row_to_ref(row)
     return index
 
 
@@ -138,7 +153,7 @@ def find_bulk(refs: Sequence[MediaRef]) -> list[MediaRef | None]:
     """Matches refs by ids only (never titles): movies directly, the rest via their show."""
     movies = [i for i, r in enumerate(refs) if r.kind == "movie"]
     show_level = [i for i, r in enumerate(refs) if r.kind != "movie"]
-    found: list[Row[Any] | None] = [None] * len(refs)
+    found: list[MediaRef | None] = [None] * len(refs)
     for i, item in zip(movies, _top_level("movie", [refs[i].ids for i in movies]), strict=True):
         found[i] = item
     shows = _top_level("show", [refs[i].ids for i in show_level])
@@ -148,19 +163,19 @@ def find_bulk(refs: Sequence[MediaRef]) -> list[MediaRef | None]:
         if refs[i].kind == "show":
             found[i] = show
     if needs_season:
-        seasons = _children({s.id for s in needs_season.values()}, "season")
+        seasons = _children({int(s.item_id) for s in needs_season.values()}, "season")
         episodes_wanted = {}
         for i, show in needs_season.items():
-            season = seasons.get((show.id, refs[i].season))
+            season = seasons.get((int(show.item_id), refs[i].season))
             if refs[i].kind == "season":
                 found[i] = season
             elif season is not None:
                 episodes_wanted[i] = season
         if episodes_wanted:
-            episodes = _children({s.id for s in episodes_wanted.values()}, "episode")
+            episodes = _children({int(s.item_id) for s in episodes_wanted.values()}, "episode")
             for i, season in episodes_wanted.items():
-                found[i] = episodes.get((season.id, refs[i].episode))
-    return [to_ref(item) if item is not None else None for item in found]
+                found[i] = episodes.get((int(season.item_id), refs[i].episode))
+    return found
 
 
 def find_one(kind: MediaKind, ids: ExternalIds, season: int | None = None,

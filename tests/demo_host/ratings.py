@@ -7,21 +7,31 @@ the user's rating.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, insert, select, update
+from sqlalchemy import Row, and_, bindparam, delete, select, update
 
+from aperture_trakt_plugin.bulk import insert_rows
 from aperture_trakt_plugin.host import RatingChange, RatingWrite
 from tests.demo_host.db import db
-from tests.demo_host.media import MEDIA, get_item, known_ids, to_ref, where_in
+from tests.demo_host.media import (
+    FETCH,
+    MEDIA,
+    REF_COLUMNS,
+    get_item,
+    known_ids,
+    to_ref,
+    where_in,
+)
 from tests.demo_host.models import Rating
 from tests.demo_host.plugins import notify, plugin_manager
 
 USER_SOURCE = "aperture"
 RATINGS = Rating.__table__
 WRITE_CHUNK = 5000
+INSERT_COLUMNS = ("user_id", "item_id", "value", "rated_at", "source")
 
 
 def _check_time(when: datetime) -> None:
@@ -70,50 +80,63 @@ def remove_rating(user_id: int, item_id: str | int, removed_at: datetime, source
 def apply_ratings(user_id: int, writes: Sequence[RatingWrite], source: str) -> None:
     """Bulk sets and removals: one transaction of set-based statements, then one event.
 
-    Core statements on plain rows, each ``executemany`` fed a bounded slice: a first sync
-    writes 100,000 ratings here, and ORM objects (or one dict per row all at once) made
-    that the slowest and largest part of it.
+    Built for a first sync, which writes 100,000 ratings here: every write is checked in
+    one pass, one query tells which items exist and which the user rates already, and
+    the new rows reach the driver as prepared tuples (``insert_rows``) in bounded slices.
+    SQLAlchemy's own ``executemany`` of one dict per row spent about four times as long
+    preparing the parameters as SQLite spent storing them.
     """
     latest = {int(w.item_id): w for w in writes}  # the last write of an item wins
     for w in latest.values():
         _check_time(w.at)
         if w.value is not None and (isinstance(w.value, bool) or not 1 <= w.value <= 10):
             raise ValueError(f"rating must be an integer from 1 to 10, got {w.value!r}")
-    ids = list(latest)
-    existing: dict[int, tuple[int, int]] = {}
-    for condition in where_in(RATINGS.c.item_id, ids):
-        rows = db.session.execute(select(RATINGS.c.item_id, RATINGS.c.id, RATINGS.c.value)
-                                  .where(RATINGS.c.user_id == user_id, condition))
-        existing.update((item_id, (rid, value)) for item_id, rid, value in rows)
-    known = known_ids(ids)
-    missing = [i for i in ids if i not in known]
-    if missing:
-        raise LookupError(f"no media items {missing[:5]!r}")
+    existing = _held(user_id, list(latest))
     removals = [i for i, w in latest.items() if w.value is None and i in existing]
-    sets = [(i, w) for i, w in latest.items() if w.value is not None]
+    # In index order: SQLite stores sorted rows about a third faster than shuffled ones.
+    sets = [i for i in sorted(latest) if latest[i].value is not None]
     change = (update(RATINGS).where(RATINGS.c.id == bindparam("rid"))
               .values(value=bindparam("v"), rated_at=bindparam("at"), source=source))
     for start in range(0, len(sets), WRITE_CHUNK):
-        part = sets[start:start + WRITE_CHUNK]
-        inserts = [{"user_id": user_id, "item_id": i, "value": w.value, "rated_at": w.at,
-                    "source": source} for i, w in part if i not in existing]
+        part = [(i, latest[i]) for i in sets[start:start + WRITE_CHUNK]]
+        insert_rows(db.session, RATINGS, INSERT_COLUMNS,
+                    [(user_id, i, w.value, w.at, source) for i, w in part if i not in existing])
         updates = [{"rid": existing[i][0], "v": w.value, "at": w.at}
                    for i, w in part if i in existing]
-        if inserts:
-            db.session.execute(insert(RATINGS), inserts)
         if updates:
             db.session.execute(change, updates)
     for condition in where_in(RATINGS.c.item_id, removals):
         db.session.execute(delete(RATINGS).where(RATINGS.c.user_id == user_id, condition))
     db.session.commit()
-    changes = []
-    for item_id, w in latest.items():
-        old = existing.get(item_id)
-        if w.value is not None or old is not None:  # removing nothing is no change
-            changes.append(RatingChange(str(item_id), w.value, old[1] if old else None, w.at))
+    changes = [RatingChange(str(item_id), w.value, old[1] if old else None, w.at)
+               for item_id, w in latest.items()
+               if (old := existing.get(item_id)) is not None or w.value is not None]
     if changes:
         notify(plugin_manager(), "aperture_ratings_changed", user_id=user_id,
                changes=changes, source=source)
+
+
+def _held(user_id: int, item_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """The user's rating (row id, value) of each item that has one; ``LookupError`` if
+    an item is not in the library. One query answers both (the items, outer-joined with
+    the user's ratings), where two passes over 100,000 ids cost twice as much."""
+    their = RATINGS.alias("their")
+    joined = MEDIA.outerjoin(their, and_(their.c.item_id == MEDIA.c.id,
+                                         their.c.user_id == user_id))
+    held: dict[int, tuple[int, int]] = {}
+    found = 0
+    for condition in where_in(MEDIA.c.id, item_ids):
+        rows = db.session.execute(select(MEDIA.c.id, their.c.id, their.c.value)
+                                  .select_from(joined).where(condition))
+        for part in rows.partitions(FETCH):
+            found += len(part)
+            held.update((item_id, (rid, value)) for item_id, rid, value in part
+                        if rid is not None)
+    if found < len(item_ids):
+        known = known_ids(item_ids)
+        missing = [i for i in item_ids if i not in known]
+        raise LookupError(f"no media items {missing[:5]!r}")
+    return held
 
 
 def ratings_of(user_id: int) -> list[Rating]:
@@ -123,14 +146,20 @@ def ratings_of(user_id: int) -> list[Rating]:
         .options(db.joinedload(Rating.item))))
 
 
-def rating_rows(user_id: int) -> list[Row[Any]]:
-    """``ratings_of`` as plain rows (the item's columns plus value, time and source), for
-    the contract's ``list_ratings``: a sync reads every rating of a user, and ORM objects
-    for 100,000 of them cost seconds and a hundred megabytes."""
-    return list(db.session.execute(
-        select(MEDIA, Rating.user_id, Rating.value, Rating.rated_at, Rating.source)
-        .join(Rating, Rating.item_id == MEDIA.c.id).where(Rating.user_id == user_id)
-        .order_by(Rating.rated_at.desc(), Rating.id.desc())))
+def rating_rows(user_id: int) -> Iterator[Row[Any]]:
+    """``ratings_of`` as plain rows (``REF_COLUMNS``, then user, value, time and source),
+    for the contract's ``list_ratings``: a sync reads every rating of a user, and ORM
+    objects for 100,000 of them cost seconds and a hundred megabytes. Streamed in slices,
+    so the rows are never all held next to the values made of them."""
+    # Core columns only: naming the ORM class's attributes made it an ORM query, whose
+    # loading fetched every row at once (40 MB for 100,000) whatever the slices.
+    result = db.session.execute(
+        select(*REF_COLUMNS, RATINGS.c.user_id, RATINGS.c.value, RATINGS.c.rated_at,
+               RATINGS.c.source)
+        .join(RATINGS, RATINGS.c.item_id == MEDIA.c.id).where(RATINGS.c.user_id == user_id)
+        .order_by(RATINGS.c.rated_at.desc(), RATINGS.c.id.desc()))
+    for part in result.partitions(FETCH):
+        yield from part
 
 
 def rating_values(user_id: int, item_ids: list[int]) -> dict[int, int]:

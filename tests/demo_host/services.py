@@ -116,9 +116,10 @@ class DemoHostServices:
 
     def list_ratings(self, user_id: int) -> list[HostRating]:
         with self._context():
-            return [HostRating(user_id=r.user_id, media=media.to_ref(r), value=r.value,
-                               rated_at=r.rated_at, source=r.source)
-                    for r in ratings.rating_rows(user_id)]
+            sources: dict[str, str] = {}  # one string per source, not one per rating
+            return [HostRating(row[-4], media.row_to_ref(row), row[-3], row[-2],
+                               sources.setdefault(row[-1], row[-1]))
+                    for row in ratings.rating_rows(user_id)]
 
     def apply_rating(self, user_id: int, item_id: str, value: int, rated_at: datetime,
                      source: str) -> None:
