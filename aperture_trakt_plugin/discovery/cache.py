@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 MEDIA_TYPES = ("movies", "shows")
 KIND_OF = {"movies": "movie", "shows": "show"}
 TYPE_OF = {"movie": "movies", "show": "shows"}
+MSG_NOT_A_LIST = "{what}: Trakt's answer was not a list"
 
 
 def global_scope(list_name: str, media_type: str) -> str:
@@ -57,7 +60,29 @@ class Entry(NamedTuple):
             return None
         year = raw.get("year")
         return cls(raw["kind"], str(raw.get("title") or ""),
-                   year if isinstance(year, int) else None, parse_ids(raw.get("ids")))
+                   year if isinstance(year, int) else None, cached_ids(raw.get("ids")))
+
+
+_ID_KEYS = frozenset(ExternalIds._fields)
+
+
+def _number(value: Any) -> bool:
+    return value is None or type(value) is int  # not bool, which parse_ids drops
+
+
+def cached_ids(raw: Any) -> ExternalIds:
+    """``parse_ids`` of an ids object, taking the shortcut when it is the clean copy
+    ``Entry.to_json`` wrote (every id a plain int, a non-empty IMDB string or null).
+
+    A Discovery page parses every cached title (1,000 and more) on every view, and the
+    general parser's per-field checks were a third of the page's time in
+    ``bench/discovery_page.py``; anything unusual still goes through ``parse_ids``."""
+    if type(raw) is dict and raw.keys() == _ID_KEYS:
+        tmdb, imdb, tvdb, trakt = raw["tmdb"], raw["imdb"], raw["tvdb"], raw["trakt"]
+        if (_number(tmdb) and _number(tvdb) and _number(trakt)
+                and (imdb is None or (type(imdb) is str and imdb))):
+            return ExternalIds(tmdb, imdb, tvdb, trakt)
+    return parse_ids(raw)
 
 
 def parse_entries(data: Any, kind: str, what: str) -> list[Entry]:
@@ -65,7 +90,7 @@ def parse_entries(data: Any, kind: str, what: str) -> list[Entry]:
     ones (``{"watchers": n, "movie": {...}}``, watchlist items). Items without a title
     or an id are skipped; an answer that is not a list at all is an error."""
     if not isinstance(data, list):
-        raise MalformedResponse(f"{what}: Trakt's answer was not a list")
+        raise MalformedResponse(MSG_NOT_A_LIST.format(what=what))
     found = []
     for item in data:
         obj = item.get(kind) if isinstance(item, dict) and isinstance(item.get(kind), dict) \
@@ -80,17 +105,77 @@ def parse_entries(data: Any, kind: str, what: str) -> list[Entry]:
     return found
 
 
+class Parsed:
+    """A payload as read from its JSON text, with its entries once asked for.
+
+    Shared by every page that reads the same text (see ``parse``): read-only."""
+
+    __slots__ = ("_entries", "payload")
+
+    def __init__(self, payload: Any) -> None:
+        self.payload = payload
+        self._entries: tuple[Entry, ...] | None = None
+
+    def entries(self) -> list[Entry]:
+        if self._entries is None:
+            items = self.payload if isinstance(self.payload, list) else []
+            self._entries = tuple(e for e in map(Entry.from_json, items) if e is not None)
+        return list(self._entries)
+
+
+#: Payload texts recently parsed, most recent last: ``(scope, text) -> Parsed``.
+_PARSED: OrderedDict[tuple[str, str], Parsed] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
+PARSED_KEPT = 256  # rows: a page reads about ten, a refresh writes them all anew
+
+
+def parse(scope: str, text: str | None) -> Parsed:
+    """The row's payload, parsed once per process for as long as its text stays the same.
+
+    Pages read the same few rows again and again between two refreshes (hours), and
+    decoding and checking 1,000 cached titles was most of a Discovery page's own time in
+    ``bench/discovery_page.py``. Keyed by the text itself, not by ``fetched_at``: a job in
+    another process may rewrite a row at any time, and only equal text gives an equal
+    answer. The key costs a hash of the text (C speed, microseconds)."""
+    key = (scope, text or "")
+    with _PARSED_LOCK:
+        found = _PARSED.get(key)
+        if found is not None:
+            _PARSED.move_to_end(key)
+            return found
+    try:
+        found = Parsed(json.loads(text) if text else None)
+    except ValueError:
+        log.warning("the cached Trakt list %s is not JSON; it is ignored until the next "
+                    "refresh replaces it", scope)
+        found = Parsed(None)
+    with _PARSED_LOCK:
+        _PARSED[key] = found
+        while len(_PARSED) > PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    return found
+
+
+def forget_parsed() -> None:
+    """Empties the memo of ``parse``: the next read decodes again, as the first page after
+    a refresh does (``bench/discovery_page.py`` times both)."""
+    with _PARSED_LOCK:
+        _PARSED.clear()
+
+
 @dataclass(frozen=True)
 class CachedList:
     scope: str
-    payload: Any
+    payload: Any  # shared with other readers of the same text: never modify it
     fetched_at: datetime | None
     error: str | None
     error_at: datetime | None
+    parsed: Parsed | None = field(default=None, compare=False, repr=False)
 
     def entries(self) -> list[Entry]:
-        items = self.payload if isinstance(self.payload, list) else []
-        return [entry for entry in map(Entry.from_json, items) if entry is not None]
+        if self.parsed is not None:
+            return self.parsed.entries()
+        return Parsed(self.payload).entries()
 
 
 def _session() -> Any:
@@ -98,13 +183,9 @@ def _session() -> Any:
 
 
 def _row(row: TraktDiscoveryList) -> CachedList:
-    try:
-        payload = json.loads(row.payload) if row.payload else None
-    except ValueError:
-        log.warning("the cached Trakt list %s is not JSON; it is ignored until the next "
-                    "refresh replaces it", row.scope)
-        payload = None
-    return CachedList(row.scope, payload, row.fetched_at, row.error, row.error_at)
+    parsed = parse(row.scope, row.payload)
+    return CachedList(row.scope, parsed.payload, row.fetched_at, row.error, row.error_at,
+                      parsed)
 
 
 def load(scope: str) -> CachedList | None:

@@ -27,6 +27,7 @@ from aperture_trakt_plugin.models import TraktHidden, TraktLedger
 
 RANKED = "ranked"
 WATCHED = "watched"
+MSG_UNKNOWN_TYPE = "unknown media type {media_type!r}; use one of {known}"
 
 
 @dataclass
@@ -39,6 +40,8 @@ class Pool:
     entries: dict[str, Entry] = field(default_factory=dict)
     labels: dict[str, list[str]] = field(default_factory=dict)  # key -> list ids
     library: dict[str, MediaRef] = field(default_factory=dict)
+    # key -> its alias keys: each list of a page asks again for the titles it shares
+    _aliases: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def keys_of(self, list_id: str) -> list[str]:
         """A list's keys in its own order; for ``ALL``, the lists one after the other."""
@@ -50,9 +53,13 @@ class Pool:
         return list(merged)
 
     def aliases(self, key: str) -> set[str]:
-        entry, ref = self.entries[key], self.library.get(key)
-        ids = merge_ids(ref.ids, entry.ids) if ref is not None else entry.ids
-        return alias_keys(entry.kind, ids)
+        """Every id key of the title, its library item's included (computed once)."""
+        found = self._aliases.get(key)
+        if found is None:
+            entry, ref = self.entries[key], self.library.get(key)
+            ids = merge_ids(ref.ids, entry.ids) if ref is not None else entry.ids
+            found = self._aliases[key] = alias_keys(entry.kind, ids)
+        return found
 
 
 def _host() -> Any:
@@ -66,10 +73,13 @@ def build_pool(user_id: int | None, media_type: str) -> Pool:
     cached = cache.load_many([s for s in scopes.values() if s])
     lists = {list_id: cached[scope].entries() if scope in cached else []
              for list_id, scope in scopes.items()}
+    # Each entry's own key, once: the same title is on several lists, and all of them are
+    # walked twice (to find what to match, then to order each list).
+    owns = {list_id: [(media_key(e.kind, e.ids), e) for e in items]
+            for list_id, items in lists.items()}
     unique: dict[str, Entry] = {}
-    for items in lists.values():
-        for entry in items:
-            own = media_key(entry.kind, entry.ids)
+    for pairs in owns.values():
+        for own, entry in pairs:
             if own is not None:
                 unique.setdefault(own, entry)
     refs = [MediaRef(kind=e.kind, ids=e.ids, title=e.title, year=e.year)  # type: ignore[arg-type]
@@ -84,11 +94,8 @@ def build_pool(user_id: int | None, media_type: str) -> Pool:
         if ref is not None:
             pool.library[key] = ref
     for trakt_list in LISTS:
-        keys: dict[str, None] = {}
-        for entry in lists[trakt_list.id]:
-            own = media_key(entry.kind, entry.ids)
-            if own is not None:
-                keys[canonical[own]] = None
+        keys = dict.fromkeys(canonical[own] for own, _ in owns[trakt_list.id]
+                             if own is not None)
         pool.order[trakt_list.id] = list(keys)
         for key in keys:
             pool.labels.setdefault(key, []).append(trakt_list.id)
@@ -192,13 +199,16 @@ def for_list(user_id: int | None, list_id: str, media_type: str,
              limit: int | None = None) -> list[DiscoveryCandidate]:
     """A list's candidates for the user, best first (``ALL``: every list merged)."""
     if media_type not in KIND_OF:
-        raise ValueError(f"unknown media type {media_type!r}; use one of {sorted(KIND_OF)}")
+        raise ValueError(MSG_UNKNOWN_TYPE.format(media_type=media_type, known=sorted(KIND_OF)))
     pool = _memo("pool", user_id, media_type, lambda: build_pool(user_id, media_type))
     excluded = _memo("excluded", user_id, None, lambda: excluded_keys(user_id))
+    # Filtered once per page and media type: the lists share most of their titles.
+    allowed = _memo("unseen", user_id, media_type,
+                    lambda: set(unseen(pool, list(pool.entries), excluded)))
     ranked = _memo("ranked", user_id, media_type, lambda: ranked_payload(user_id, media_type))
     scores = ranked.get("scores") if isinstance(ranked.get("scores"), dict) else {}
     found = []
-    for key in unseen(pool, ordered(pool, list_id, ranked), excluded):
+    for key in (k for k in ordered(pool, list_id, ranked) if k in allowed):
         score, reason = _score(scores.get(key))
         found.append(candidate(pool, key, list_id, score, reason))
         if limit is not None and len(found) >= limit:
