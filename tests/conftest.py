@@ -7,7 +7,8 @@ import pytest
 
 from tests.services import RedisServer
 
-pytest_plugins = ["tests.fixtures_sandbox", "tests.fixtures_host", "tests.fixtures_browser"]
+pytest_plugins = ["tests.fixtures_sandbox", "tests.fixtures_host", "tests.fixtures_browser",
+                  "tests.log_secrets"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

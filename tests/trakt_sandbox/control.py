@@ -21,7 +21,7 @@ from tests.trakt_sandbox.faults import Fault
 from tests.trakt_sandbox.media import PLURAL, Media
 from tests.trakt_sandbox.oauth import SESSION_USER
 from tests.trakt_sandbox.protocol import json_response
-from tests.trakt_sandbox.state import Listed, Play, Rated, User
+from tests.trakt_sandbox.state import ISSUED_SECRETS, Listed, Play, Rated, User
 from tests.trakt_sandbox.sync_history import history_items
 from tests.trakt_sandbox.sync_ratings import rating_items, valid_rating
 from tests.trakt_sandbox.sync_watchlist import public, watchlist_items
@@ -109,6 +109,13 @@ def issue_tokens(username: str) -> Response:
     state.ensure_user(username)
     token = state.issue_token(username, client_id, expires_in=data.get("expires_in"))
     return json_response(token.as_json(), 201)
+
+
+@bp.get("/issued-secrets")
+def issued_secrets() -> Response:
+    """Every token, code, verifier and client secret this process's sandboxes saw, resets
+    included, so a test run can check that none of them reached a log."""
+    return json_response(ISSUED_SECRETS.entries())
 
 
 def _user(username: str) -> User:

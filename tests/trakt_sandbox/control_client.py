@@ -80,6 +80,11 @@ class SandboxControl:
             body["expires_in"] = expires_in
         return self._call("POST", f"/users/{username}/tokens", body)
 
+    def issued_secrets(self) -> list[dict[str, str]]:
+        """``[{"kind": ..., "value": ...}]``: every secret the sandbox process issued or was
+        shown since it started; ``reset()`` keeps them (for the end-of-run log scan)."""
+        return self._call("GET", "/issued-secrets")
+
     def catalogue(self) -> dict[str, Any]:
         """``{"movies": [...], "shows": [...]}`` with the sandbox's Trakt ids."""
         return self._call("GET", "/catalogue")

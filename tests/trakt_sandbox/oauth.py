@@ -29,7 +29,7 @@ from flask import (
 
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.protocol import json_response
-from tests.trakt_sandbox.state import App, Token, User
+from tests.trakt_sandbox.state import ISSUED_SECRETS, App, Token, User
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -126,6 +126,8 @@ def token_endpoint() -> Response:
 
 def _exchange_code(app: App, proved: bool, data: dict[str, Any]) -> Token:
     state = sandbox().state
+    if isinstance(data.get("code_verifier"), str):
+        ISSUED_SECRETS.record("PKCE code verifier", data["code_verifier"])
     with state.lock:
         code = state.codes.get(str(data.get("code") or ""))
         if code is None or code.used or code.client_id != app.client_id:

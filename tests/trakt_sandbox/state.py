@@ -179,6 +179,32 @@ class DeviceCode:
     last_poll: float | None = None
 
 
+class IssuedSecrets:
+    """Every secret the sandboxes of this process issued or were shown, across resets.
+
+    A test's world is reset before the next test, but a log written during that test may
+    still hold its tokens: the end-of-run log scan (``tests/log_secrets.py``) needs every
+    value ever handed out, so this journal is process-wide and ``reset()`` never clears
+    it. Values are unique; the first kind recorded for a value wins.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kinds: dict[str, str] = {}
+
+    def record(self, kind: str, value: str | None) -> None:
+        if value:
+            with self._lock:
+                self._kinds.setdefault(value, kind)
+
+    def entries(self) -> list[dict[str, str]]:
+        with self._lock:
+            return [{"kind": kind, "value": value} for value, kind in self._kinds.items()]
+
+
+ISSUED_SECRETS = IssuedSecrets()
+
+
 class SandboxState:
     """The mutable world of one sandbox app; ``reset()`` returns it to the start."""
 
@@ -214,6 +240,7 @@ class SandboxState:
                 name: str = "Sandbox app") -> App:
         with self.lock:
             app = App(client_id, client_secret, list(redirect_uris), name)
+            ISSUED_SECRETS.record("client secret", client_secret)
             self.apps[client_id] = app
             return app
 
@@ -241,6 +268,8 @@ class SandboxState:
                           client_id, int(self.clock.time()), ttl, public=public)
             self.tokens[token.access_token] = token
             self.refresh_tokens[token.refresh_token] = token
+            ISSUED_SECRETS.record("access token", token.access_token)
+            ISSUED_SECRETS.record("refresh token", token.refresh_token)
             return token
 
     def valid_token(self, access_token: str) -> Token | None:
@@ -257,6 +286,7 @@ class SandboxState:
                             self.clock.time() + int(self.config["SANDBOX_CODE_TTL"]),
                             challenge)
             self.codes[code.code] = code
+            ISSUED_SECRETS.record("authorization code", code.code)
             return code
 
     def new_device_code(self, client_id: str) -> DeviceCode:
@@ -268,6 +298,7 @@ class SandboxState:
                                 int(self.config["SANDBOX_DEVICE_INTERVAL"]))
             self.devices[device.device_code] = device
             self.user_codes[user_code] = device
+            ISSUED_SECRETS.record("device code", device.device_code)
             return device
 
     def device_by_user_code(self, user_code: str) -> DeviceCode | None:
