@@ -34,10 +34,13 @@ MSG_UNKNOWN_CLIENT_ID = ("Invalid credentials: Trakt does not recognise this Cli
                          "(Settings → Your API Apps).")
 MSG_REJECTED_SECRET = ("Invalid credentials: Trakt rejected the Client Secret for this "
                        "Client ID. Copy the secret again from the same app's page.")
-MSG_UNREACHABLE = ("Could not check the credentials: Trakt could not be reached ({reason}). "
-                   "Nothing was saved; try again later, or tick \u201cSave anyway\u201d.")
-MSG_UNEXPECTED = ("Could not check the credentials: Trakt answered unexpectedly ({reason}). "
-                  "Nothing was saved; try again later, or tick \u201cSave anyway\u201d.")
+MSG_UNREACHABLE = "Could not check the credentials: Trakt could not be reached ({reason})."
+MSG_UNEXPECTED = "Could not check the credentials: Trakt answered unexpectedly ({reason})."
+#: Added when an unchecked pair was not stored (not when an admin saved it anyway).
+MSG_NOT_SAVED = " Nothing was saved; try again later, or tick \u201cSave anyway\u201d."
+MSG_ACCEPTED = "Trakt accepted the Client ID and Client Secret."
+MSG_SAVED = "Saved. {result}"
+MSG_SAVED_UNCHECKED = "Saved without a successful check, as asked. {result}"
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
             "redirect_uri": redirect_uri, "grant_type": "authorization_code",
         }, what="Checking the Client Secret")
     except InvalidGrant:
-        return CheckResult(True, "Trakt accepted the Client ID and Client Secret.")
+        return CheckResult(True, MSG_ACCEPTED)
     except InvalidClient:
         return CheckResult(False, MSG_REJECTED_SECRET)
     except TraktError as exc:
@@ -105,9 +108,9 @@ def save_app_credentials(client_id: str | None, client_secret: str | None,
     result = check_credentials(values["client_id"], values["client_secret"], redirect,
                                extension.endpoints())
     if not result.ok and not force:
-        return SaveOutcome(False, result.message, checked=True)
+        return SaveOutcome(False, result.message + ("" if result.reachable else MSG_NOT_SAVED),
+                           checked=True)
     store.save(values, user_id)
     if result.ok:
-        return SaveOutcome(True, "Saved. " + result.message, checked=True)
-    return SaveOutcome(True, "Saved without a successful check, as asked. " + result.message,
-                       checked=True)
+        return SaveOutcome(True, MSG_SAVED.format(result=result.message), checked=True)
+    return SaveOutcome(True, MSG_SAVED_UNCHECKED.format(result=result.message), checked=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import click
@@ -155,6 +156,13 @@ def delete_user_command(name: str) -> None:
 def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker that executes jobs inside this app."""
     db.engine.dispose()  # start with no connections opened during app setup
+    # RQ sets up only its own logger; the plugins' INFO lines (the Trakt plugin's one
+    # line per user run among them) go to the same stream, as a host's would.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    plugin_log = logging.getLogger("aperture_trakt_plugin")
+    plugin_log.addHandler(handler)
+    plugin_log.setLevel(logging.INFO)
     run_worker(current_app._get_current_object(), queues, burst)
 
 
