@@ -1,9 +1,9 @@
 """Two-way rating sync of one user: the pull with its three-way merge, and the push.
 
 Order of effects, chosen so a killed worker never leaves anything the next run gets
-wrong: host writes, then Trakt writes, then the ledger, then the outbox, then the
-marker. Until the ledger moves, the next run sees both sides holding the same value
-and simply agrees; until the marker moves, it reads Trakt again.
+wrong: host writes, then Trakt writes, then the ledger, the outbox and the marker in one
+transaction. Until that commits, the next run reads Trakt again, sees both sides
+holding the same value and simply agrees.
 
 A push is a sync with a fast path: when Trakt's ratings timestamps still equal the
 marker, Trakt has nothing the ledger does not know, so the outbox is sent as it is;
@@ -359,7 +359,12 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     adds = [c for c in sent if c.decision.value is not None]
     removals = [c for c in sent if c.decision.value is None]
     not_found = {c.key for c in sent if c.key in trakt.missing}
+    if sent:
+        marker = trakt.marker()  # our own writes moved Trakt's timestamps
 
+    # Ledger, outbox and marker move together in one transaction: one commit (SQLite
+    # lets one writer in at a time, and a fleet's workers queue on every commit), and a
+    # crash before it leaves the next run to find both sides equal and agree.
     if outbox is None:
         outbox = _outbox(user_id)
     queued: list[tuple] = []  # deferred changes the outbox does not hold yet
@@ -388,14 +393,11 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     insert_rows(db.session, table, OUTBOX_COLUMNS, queued)
     _record(user_id, [c for c in changes if c.key not in not_found and c.key not in deferred],
             ledger_keys)
-    db.session.commit()
 
     result.pushed += len([c for c in adds if c.key not in not_found])
     result.pushed_removals += len([c for c in removals if c.key not in not_found])
     result.not_found += len(not_found)
     result.deferred += len(deferred)
-    if sent:
-        marker = trakt.marker()  # our own writes moved Trakt's timestamps
     conn = _connection(user_id)
     if marker is not None:
         conn.ratings_marker = json.dumps(marker)
