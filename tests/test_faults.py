@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from rq import Worker
@@ -31,6 +33,7 @@ from aperture_trakt_plugin.rate_limits import (
 from aperture_trakt_plugin.trakt_api import RateLimited
 from tests.connect_helpers import connection, flask_command, run_trakt_jobs, trakt_queue
 from tests.fixtures_host import csrf_token_from
+from tests.services import ManagedProcess
 from tests.sync_helpers import (
     FIGHT_CLUB,
     INCEPTION,
@@ -50,6 +53,7 @@ pytestmark = [pytest.mark.trakt]
 
 USER, TRAKT_USER = "alice", "alice_trakt"
 ACTIVITIES = "/sync/last_activities"
+T = TypeVar("T")
 HTML_520 = "<!DOCTYPE html><html><title>520: Web server is returning an unknown error</title>"
 
 
@@ -85,7 +89,9 @@ def redis(host_app):
     return host_app.extensions["aperture_host"].redis
 
 
-def wait_for(condition, timeout: float, what: str, process=None):
+def wait_for(condition: Callable[[], T], timeout: float, what: str,
+             process: ManagedProcess | None = None) -> T:
+    """Polls ``condition`` until it is truthy; fails with the process's log otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = condition()

@@ -19,9 +19,8 @@ with the same times, the outbox empty, and a reason a person can read for every 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -51,6 +50,7 @@ from tests.test_faults import (
     TRAKT_USER,
     USER,
     redis,
+    wait_for,
     waiting_retries,
 )
 from tests.trakt_sandbox.control_client import SandboxControl
@@ -63,23 +63,11 @@ alice = test_faults.alice
 worker = test_faults.worker
 scheduler = test_faults.scheduler
 
-T = TypeVar("T")
 DELAY_MS = 3000  # how long the call the fault happens inside stays unanswered
 RATINGS = "/sync/ratings"
 SYNC_ALL_ENTRY = scheduling.SCHEDULE_ID.format(name=jobs.SYNC_ALL)
 
 
-def wait_for(condition: Callable[[], T], timeout: float, what: str,
-             process: ManagedProcess | None = None) -> T:
-    """Polls ``condition`` until it is truthy; fails with the process's log otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.05)
-    logs = f"\n{process.output()[-3000:]}" if process is not None else ""
-    raise AssertionError(f"{what}: not within {timeout} s{logs}")
 
 
 def faults_left(sandbox: SandboxControl) -> list[dict[str, Any]]:
