@@ -19,6 +19,36 @@ from aperture_trakt_plugin import connections, credentials, crypto, extension, m
 from aperture_trakt_plugin.models import metadata
 from aperture_trakt_plugin.trakt_api import TraktError
 
+# What the commands print (besides the shared messages of the modules they call); each is
+# in docs/troubleshooting.md under "On the command line".
+MSG_DB_AT = "trakt tables at {revision}"
+MSG_DB_CURRENT = "current: {current}; head: {head}"
+MSG_DB_BASE = "base (none)"
+MSG_ROTATED = ("re-encrypted {count} secret value(s) under the newest key; older keys may now "
+               "be removed from APERTURE_TRAKT_ENCRYPTION_KEYS")
+MSG_NO_SUCH_USER = "no user named {name!r} on this server"
+MSG_DEVICE_OPEN = "On any device, open {url} and enter the code: {code}"
+MSG_DEVICE_WAITING = "Waiting for the code to be entered on Trakt (Ctrl-C to stop)..."
+MSG_DISCONNECTED = "{name}: disconnected from Trakt; ratings on this server are kept"
+MSG_WAS_NOT_CONNECTED = "{name}: was not connected to Trakt"
+MSG_NO_CONNECTIONS = "no Trakt connections"
+MSG_NO_CONNECTIONS_FOR = "no Trakt connections for {name}"
+MSG_STATUS_LINE = ("{user}: Trakt {trakt_username} ({trouble}); connected {connected_since}; "
+                   "token until {token_expires_at}; last sync {last_sync_at}; "
+                   "last error {last_error}")
+MSG_STATUS_RECONNECT = "NEEDS RECONNECTING"
+MSG_STATUS_BLOCKED = "  waiting for confirmation: {reason}"
+MSG_STATUS_NOT_FOUND = "  not found on Trakt: {kind} {title!r} {ids} ({reason})"
+MSG_USER_OR_ALL = "give either --user NAME or --all"
+MSG_QUEUED = "{label}: queued as {job_id}"
+MSG_NOT_QUEUED = "{label}: could not queue (Redis unreachable)"
+MSG_SYNC_FAILED = "{label}: failed: {error}"
+MSG_MORE_CONFLICTS = "{label}: … and {count} more conflicts"
+MSG_NOTHING_TO_DISCOVER = "nothing to discover for {name} yet; run `flask trakt discovery refresh`"
+MSG_HIDDEN_HERE = "{name}: {title} hidden here; {reason}"
+MSG_HIDDEN_BOTH = "{name}: {title} hidden here and on Trakt"
+MSG_WATCHLIST_EMPTY = "{name}: the Trakt watchlist is empty or not read yet"
+
 
 @click.group("trakt", help="Trakt integration: settings, database, keys.")
 def trakt() -> None:
@@ -82,7 +112,7 @@ def _engine():  # type: ignore[no-untyped-def]
 @with_appcontext
 def db_upgrade(revision: str) -> None:
     migrate.upgrade(_engine(), revision)
-    click.echo(f"trakt tables at {migrate.current(_engine())}")
+    click.echo(MSG_DB_AT.format(revision=migrate.current(_engine())))
 
 
 @db_group.command("downgrade")
@@ -91,13 +121,14 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Down to ``base`` drops every trakt_ table (uninstalling)."""
     migrate.downgrade(_engine(), revision)
-    click.echo(f"trakt tables at {migrate.current(_engine()) or 'base (none)'}")
+    click.echo(MSG_DB_AT.format(revision=migrate.current(_engine()) or MSG_DB_BASE))
 
 
 @db_group.command("current")
 @with_appcontext
 def db_current() -> None:
-    click.echo(f"current: {migrate.current(_engine()) or 'base (none)'}; head: {migrate.head()}")
+    click.echo(MSG_DB_CURRENT.format(current=migrate.current(_engine()) or MSG_DB_BASE,
+                                     head=migrate.head()))
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -132,8 +163,7 @@ def rotate_all_secrets() -> int:
 def rotate_keys() -> None:
     """After putting a new key first in APERTURE_TRAKT_ENCRYPTION_KEYS, re-encrypt everything."""
     count = rotate_all_secrets()
-    click.echo(f"re-encrypted {count} secret value(s) under the newest key; "
-               "older keys may now be removed from APERTURE_TRAKT_ENCRYPTION_KEYS")
+    click.echo(MSG_ROTATED.format(count=count))
 
 
 # --- connections -------------------------------------------------------------------------
@@ -142,7 +172,7 @@ def rotate_keys() -> None:
 def _user_id(name: str) -> int:
     user = extension.state().host.get_user_by_name(name)
     if user is None:
-        raise click.ClickException(f"no user named {name!r} on this server")
+        raise click.ClickException(MSG_NO_SUCH_USER.format(name=name))
     return user.id
 
 
@@ -156,9 +186,8 @@ def connect_command(name: str) -> None:
         state = connections.start_device(user_id)
     except TraktError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"On any device, open {state.verification_url} and enter the code: "
-               f"{state.user_code}")
-    click.echo("Waiting for the code to be entered on Trakt (Ctrl-C to stop)...")
+    click.echo(MSG_DEVICE_OPEN.format(url=state.verification_url, code=state.user_code))
+    click.echo(MSG_DEVICE_WAITING)
     while not state.finished:
         time.sleep(state.interval or 5)
         try:
@@ -176,9 +205,9 @@ def connect_command(name: str) -> None:
 def disconnect_command(name: str) -> None:
     """Revokes the user's Trakt access and forgets the tokens; their ratings stay."""
     if connections.disconnect(_user_id(name)):
-        click.echo(f"{name}: disconnected from Trakt; ratings on this server are kept")
+        click.echo(MSG_DISCONNECTED.format(name=name))
     else:
-        click.echo(f"{name}: was not connected to Trakt")
+        click.echo(MSG_WAS_NOT_CONNECTED.format(name=name))
 
 
 @trakt.command("status")
@@ -192,17 +221,18 @@ def status_command(name: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("no Trakt connections" + (f" for {name}" if name else ""))
+        click.echo(MSG_NO_CONNECTIONS_FOR.format(name=name) if name else MSG_NO_CONNECTIONS)
     for row in rows:
-        trouble = "NEEDS RECONNECTING" if row["needs_reconnect"] else "ok"
-        click.echo(f"{row['user']}: Trakt {row['trakt_username']} ({trouble}); connected "
-                   f"{row['connected_since']}; token until {row['token_expires_at']}; last sync "
-                   f"{row['last_sync_at'] or 'never'}; last error {row['last_error'] or 'none'}")
+        click.echo(MSG_STATUS_LINE.format(
+            user=row["user"], trakt_username=row["trakt_username"],
+            trouble=MSG_STATUS_RECONNECT if row["needs_reconnect"] else "ok",
+            connected_since=row["connected_since"], token_expires_at=row["token_expires_at"],
+            last_sync_at=row["last_sync_at"] or "never", last_error=row["last_error"] or "none"))
         if row["blocked"]:
-            click.echo(f"  waiting for confirmation: {row['blocked']}")
+            click.echo(MSG_STATUS_BLOCKED.format(reason=row["blocked"]))
         for item in row["not_found_on_trakt"]:
-            click.echo(f"  not found on Trakt: {item['kind']} {item['title']!r} {item['ids']} "
-                       f"({item['reason']})")
+            click.echo(MSG_STATUS_NOT_FOUND.format(kind=item["kind"], title=item["title"],
+                                                   ids=item["ids"], reason=item["reason"]))
 
 
 # --- sync --------------------------------------------------------------------------------
@@ -222,7 +252,7 @@ def sync_command(name: str | None, everyone: bool, dry_run: bool, force: bool,
     from aperture_trakt_plugin.models import TraktConnection
 
     if bool(name) == everyone:
-        raise click.UsageError("give either --user NAME or --all")
+        raise click.UsageError(MSG_USER_OR_ALL)
     host = extension.state().host
     user_ids = ([_user_id(name)] if name else
                 [c.user_id for c in host.db.session.query(TraktConnection).all()])
@@ -232,21 +262,21 @@ def sync_command(name: str | None, everyone: bool, dry_run: bool, force: bool,
         label = user.name if user else f"#{user_id}"
         if enqueue:
             job_id = jobs.enqueue_user_sync(user_id, "asked from the command line", force=force)
-            click.echo(f"{label}: queued as {job_id}" if job_id else
-                       f"{label}: could not queue (Redis unreachable)", err=not job_id)
+            click.echo(MSG_QUEUED.format(label=label, job_id=job_id) if job_id else
+                       MSG_NOT_QUEUED.format(label=label), err=not job_id)
             failed = failed or not job_id  # scripts must see that nothing will run
             continue
         try:
             result = sync.sync_user_ratings(user_id, dry_run=dry_run, force=force)
         except TraktError as exc:
-            click.echo(f"{label}: failed: {exc}", err=True)
+            click.echo(MSG_SYNC_FAILED.format(label=label, error=exc), err=True)
             failed = True
             continue
         for line in result.plan if dry_run else result.conflicts:
             click.echo(f"{label}: {line}")
         if not dry_run and result.conflict_count > len(result.conflicts):
-            click.echo(f"{label}: … and {result.conflict_count - len(result.conflicts)} more "
-                       "conflicts")
+            click.echo(MSG_MORE_CONFLICTS.format(
+                label=label, count=result.conflict_count - len(result.conflicts)))
         click.echo(f"{label}: {result.summary()}")
         failed = failed or result.status == "blocked"
     if failed:
@@ -303,7 +333,7 @@ def discover_command(name: str, media_type: str, limit: int, as_json: bool) -> N
         click.echo(json.dumps(found, indent=2))
         return
     if not found:
-        click.echo(f"nothing to discover for {name} yet; run `flask trakt discovery refresh`")
+        click.echo(MSG_NOTHING_TO_DISCOVER.format(name=name))
     for number, item in enumerate(found, 1):
         flag = " [in library]" if item["in_library"] else ""
         click.echo(f"{number:>3}. {item['title']} ({item['year'] or '?'}){flag} — "
@@ -327,10 +357,10 @@ def hide_command(name: str, tmdb: int, kind: str) -> None:
     title = row.title or f"{kind} tmdb {tmdb}"
     sent = hide.send_pending(user_id)
     if sent.failures:
-        click.echo(f"{name}: {title} hidden here; {row.reason}", err=True)
+        click.echo(MSG_HIDDEN_HERE.format(name=name, title=title, reason=row.reason), err=True)
         return
-    click.echo(f"{name}: {title} hidden here" + (
-        " and on Trakt" if row.state == hide.SENT else f"; {row.reason}"))
+    click.echo(MSG_HIDDEN_BOTH.format(name=name, title=title) if row.state == hide.SENT
+               else MSG_HIDDEN_HERE.format(name=name, title=title, reason=row.reason))
 
 
 @trakt.command("watchlist")
@@ -346,7 +376,7 @@ def watchlist_command(name: str, as_json: bool) -> None:
         click.echo(json.dumps([item.as_json() for item in items], indent=2))
         return
     if not items:
-        click.echo(f"{name}: the Trakt watchlist is empty or not read yet")
+        click.echo(MSG_WATCHLIST_EMPTY.format(name=name))
     for item in items:
         flag = " [in library]" if item.in_library else ""
         click.echo(f"{item.kind} {item.title} ({item.year or '?'}){flag}")

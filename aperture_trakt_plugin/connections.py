@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 SLOW_DOWN_STEP = 5  # seconds added to the polling interval when Trakt says "slow down"
 
+MSG_NO_USERNAME = "Reading your Trakt profile: Trakt's answer had no username"
+MSG_ENTER_CODE = "Enter the code on Trakt to connect."
+MSG_NO_DEVICE_FLOW = "No device connection is under way."
+MSG_CONNECTED = "Connected as {username}."
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
@@ -42,7 +47,7 @@ def finish_connection(user_id: int, pair: TokenPair) -> TraktConnection:
                                what="Reading your Trakt profile")
     user = settings.get("user") if isinstance(settings, dict) else None
     if not isinstance(user, dict) or not user.get("username"):
-        raise MalformedResponse("Reading your Trakt profile: Trakt's answer had no username")
+        raise MalformedResponse(MSG_NO_USERNAME)
     slug = (user.get("ids") or {}).get("slug")
     conn = tokens.store().set(user_id, pair, user["username"], slug)
     jobs.enqueue_user_sync(user_id, "first sync after connecting")
@@ -110,7 +115,7 @@ def start_device(user_id: int) -> DeviceState:
     grant.next_poll_at = now + timedelta(seconds=code.interval)
     db.session.add(grant)
     db.session.commit()
-    return _pending(grant, "Enter the code on Trakt to connect.")
+    return _pending(grant, MSG_ENTER_CODE)
 
 
 def poll_device(user_id: int) -> DeviceState:
@@ -118,14 +123,14 @@ def poll_device(user_id: int) -> DeviceState:
     db = _db()
     grant = db.session.get(TraktDeviceGrant, user_id)
     if grant is None:
-        return DeviceState("none", "No device connection is under way.")
+        return DeviceState("none", MSG_NO_DEVICE_FLOW)
     now = _now()
     if now >= grant.expires_at:
         db.session.delete(grant)
         db.session.commit()
         return DeviceState("expired", oauth.DEVICE_FINAL[410][1])
     if now < grant.next_poll_at:
-        return _pending(grant, "Waiting for you to enter the code on Trakt…")
+        return _pending(grant, oauth.MSG_DEVICE_WAITING)
     poll = oauth.poll_device_token(grant.device_code)
     if poll.status in (oauth.DEVICE_PENDING, oauth.DEVICE_SLOW_DOWN):
         if poll.status == oauth.DEVICE_SLOW_DOWN:
@@ -138,7 +143,7 @@ def poll_device(user_id: int) -> DeviceState:
     if poll.tokens is None:
         return DeviceState(poll.status, poll.message)
     conn = finish_connection(user_id, poll.tokens)
-    return DeviceState("connected", f"Connected as {conn.trakt_username}.",
+    return DeviceState("connected", MSG_CONNECTED.format(username=conn.trakt_username),
                        username=conn.trakt_username)
 
 

@@ -23,6 +23,10 @@ from sqlalchemy.types import TypeDecorator
 log = logging.getLogger(__name__)
 
 KEYS_CONFIG = "APERTURE_TRAKT_ENCRYPTION_KEYS"
+MSG_NO_KEY = ("set {keys_config} or the host's SECRET_KEY: Trakt secrets are never stored "
+              "unencrypted")
+MSG_UNREADABLE = ("a stored Trakt secret cannot be decrypted with the configured keys "
+                  "(was {keys_config} or SECRET_KEY changed without keeping the old key?)")
 _EXTENSION_KEY = "aperture_trakt_crypto"
 _HKDF_INFO = b"aperture-trakt-plugin/secrets/v1"
 
@@ -54,8 +58,7 @@ def configure(app: Flask) -> MultiFernet:
     if not keys:
         secret = app.config.get("SECRET_KEY")
         if not secret:
-            raise RuntimeError(f"set {KEYS_CONFIG} or the host's SECRET_KEY: "
-                               "Trakt secrets are never stored unencrypted")
+            raise RuntimeError(MSG_NO_KEY.format(keys_config=KEYS_CONFIG))
         log.warning("%s is not set: Trakt secrets are encrypted with a key derived from "
                     "SECRET_KEY; changing SECRET_KEY will make them unreadable", KEYS_CONFIG)
         keys = [derive_key(secret)]
@@ -78,10 +81,7 @@ def decrypt(token: str, app: Flask | None = None) -> str:
     try:
         return key_ring(app).decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretsUnreadable(
-            "a stored Trakt secret cannot be decrypted with the configured keys "
-            f"(was {KEYS_CONFIG} or SECRET_KEY changed without keeping the old key?)"
-        ) from exc
+        raise SecretsUnreadable(MSG_UNREADABLE.format(keys_config=KEYS_CONFIG)) from exc
 
 
 def rotate(value: str, app: Flask | None = None) -> str:

@@ -11,8 +11,8 @@ from flask import abort, request
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import ValidationError
 
-MESSAGE = ("The form was rejected because its security token is missing or expired. "
-           "Reload the page and try again.")
+MSG_FORM_REJECTED = ("The form was rejected because its security token is missing or expired. "
+                     "Reload the page and try again.")
 
 
 def token() -> str:
@@ -27,4 +27,4 @@ def protect() -> None:
     try:
         validate_csrf(submitted)
     except (ValidationError, CSRFError):
-        abort(400, description=MESSAGE)
+        abort(400, description=MSG_FORM_REJECTED)

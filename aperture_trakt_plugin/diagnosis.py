@@ -33,8 +33,26 @@ log = logging.getLogger(__name__)
 ITEM_CAP = 50  # items listed per kind; the totals are always exact
 TIME = "%H:%M UTC"
 DATE_TIME = "%d %b %Y, %H:%M UTC"
+
+# The headline of the "why didn't this sync?" view, one per reason, in ``_headline``'s order
+# (docs/troubleshooting.md explains each). Times are ``TIME`` or ``DATE_TIME``.
+MSG_NOT_CONNECTED = "Not connected to Trakt: connect your account to sync your ratings."
+MSG_NEEDS_RECONNECT = "Needs reconnecting: {reason} Syncing is paused until then."
+MSG_ACCESS_GONE = "Trakt no longer accepts this server's access."
 MSG_APP_NEEDS_ATTENTION = ("The server's Trakt app needs attention; nothing syncs until an "
                            "admin fixes it.")
+MSG_BLOCKED = "Blocked, awaiting an admin's confirmation: {reason}"
+MSG_RATE_LIMIT_WAIT = "Waiting for Trakt's rate limit until {until}."
+MSG_RETRYING = "Retrying after an error at {until}: {reason}"
+MSG_RETRYING_NO_REASON = "Retrying after an error at {until}."
+MSG_RETRY_LOST = ("{error}; its retry did not run (the worker stopped), so the next scheduled "
+                  "sync tries again")
+MSG_LAST_SYNC_FAILED = "The last sync failed: {error}"
+MSG_LAST_SYNC_FAILED_AT = "The last sync failed at {when}: {error}"
+MSG_IN_SYNC = "In sync; next run at {when}."
+MSG_IN_SYNC_UNSCHEDULED = "In sync; scheduled syncs are switched off."
+MSG_NOT_SYNCED = "Not synced yet; next run at {when}."
+MSG_NOT_SYNCED_UNSCHEDULED = "Not synced yet; scheduled syncs are switched off."
 
 
 @dataclass(frozen=True)
@@ -153,35 +171,35 @@ def _outbox_count(session: Any, user_id: int, state: str) -> int:
 def _headline(d: Diagnosis) -> str:
     """The first reason that stops ratings moving, in the order a person can act on."""
     if not d.connected:
-        return "Not connected to Trakt: connect your account to sync your ratings."
+        return MSG_NOT_CONNECTED
     if d.needs_reconnect:
-        return ("Needs reconnecting: " + (d.reconnect_reason or "Trakt no longer accepts "
-                "this server's access.") + " Syncing is paused until then.")
+        return MSG_NEEDS_RECONNECT.format(reason=d.reconnect_reason or MSG_ACCESS_GONE)
     if d.credentials_problem:
         return d.credentials_problem
     if d.app_needs_attention:
         return MSG_APP_NEEDS_ATTENTION
     if d.blocked_reason:
-        return f"Blocked, awaiting an admin's confirmation: {d.blocked_reason}"
+        return MSG_BLOCKED.format(reason=d.blocked_reason)
     if d.queued and d.queued.rate_limited:
-        return f"Waiting for Trakt's rate limit until {d.queued.at:{TIME}}."
+        return MSG_RATE_LIMIT_WAIT.format(until=f"{d.queued.at:{TIME}}")
     if d.queued:
         why = d.last_error or d.queued.reason
-        return f"Retrying after an error at {d.queued.at:{TIME}}" + (f": {why}" if why else ".")
+        until = f"{d.queued.at:{TIME}}"
+        return (MSG_RETRYING.format(until=until, reason=why) if why
+                else MSG_RETRYING_NO_REASON.format(until=until))
     if d.last_error:
-        when = f" at {d.last_error_at:{DATE_TIME}}" if d.last_error_at else ""
         error = d.last_error
         if d.queue_known and retries.PROMISE in error:
             # The retry it announced is gone (a worker killed mid-job, Redis emptied): say
             # what will happen instead of a time that has passed.
-            error = error.split(retries.PROMISE, 1)[0].rstrip() + (
-                "; its retry did not run (the worker stopped), so the next scheduled sync "
-                "tries again")
-        return f"The last sync failed{when}: {error}"
-    state = "In sync" if d.last_sync_at else "Not synced yet"
+            error = MSG_RETRY_LOST.format(error=error.split(retries.PROMISE, 1)[0].rstrip())
+        if d.last_error_at is None:
+            return MSG_LAST_SYNC_FAILED.format(error=error)
+        return MSG_LAST_SYNC_FAILED_AT.format(when=f"{d.last_error_at:{DATE_TIME}}", error=error)
     if d.next_run_at is None:
-        return f"{state}; scheduled syncs are switched off."
-    return f"{state}; next run at {d.next_run_at:{DATE_TIME}}."
+        return MSG_IN_SYNC_UNSCHEDULED if d.last_sync_at else MSG_NOT_SYNCED_UNSCHEDULED
+    when = f"{d.next_run_at:{DATE_TIME}}"
+    return (MSG_IN_SYNC if d.last_sync_at else MSG_NOT_SYNCED).format(when=when)
 
 
 def diagnose(user_id: int, *, for_admin: bool = False) -> Diagnosis:

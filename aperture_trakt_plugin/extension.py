@@ -28,6 +28,8 @@ from aperture_trakt_plugin.trakt_api import (
 
 EXTENSION_KEY = "aperture_trakt"
 URL_PREFIX = "/plugins/trakt"
+MSG_NOT_SET_UP = ("the Trakt plugin is not set up on this app "
+                  "(aperture_plugin_setup / init_app was not called)")
 
 #: Every config key the plugin reads, with its default. plugin.json and the docs list the
 #: same keys; a test keeps the three in step.
@@ -90,8 +92,7 @@ def state(app: Flask | None = None) -> TraktState:
     try:
         return app.extensions[EXTENSION_KEY]
     except KeyError:
-        raise RuntimeError("the Trakt plugin is not set up on this app "
-                           "(aperture_plugin_setup / init_app was not called)") from None
+        raise RuntimeError(MSG_NOT_SET_UP) from None
 
 
 def budgets(app: Flask | None = None) -> Budgets:

@@ -29,6 +29,35 @@ from aperture_trakt_plugin.trakt_api import (
     TraktUnreachable,
 )
 
+# What connecting, refreshing and the device flow say to a person (docs/troubleshooting.md
+# lists each with its cause and fix). ``{what}`` is the step that failed.
+MSG_NOT_CONFIGURED = ("Trakt is not set up on this server yet: an admin must enter the "
+                      "Trakt app's credentials under Settings → Integrations")
+MSG_NO_ACCESS_TOKEN = "Trakt's token answer had no access token"
+MSG_TOKEN_TYPE = "Trakt issued an unexpected token type {token_type!r}"
+MSG_NO_EXPIRY = "Trakt's token answer had no usable expiry"
+MSG_GRANT_REFUSED = ("{what}: Trakt no longer accepts this authorization (invalid_grant); "
+                     "connect again")
+MSG_CLIENT_REFUSED = ("{what}: Trakt rejected this server's app credentials (invalid_client); "
+                      "an admin must check them")
+MSG_REFUSED = "{what}: Trakt refused ({error})"
+MSG_NO_ANSWER = "{what}: Trakt did not answer in time"
+MSG_ERROR_PAGE_STATUS = ("{what}: Trakt answered with an error page ({status}); "
+                         "try again in a few minutes")
+MSG_NOT_REACHED = "{what}: could not reach Trakt ({reason})"
+MSG_ERROR_PAGE = "{what}: Trakt answered with an error page; try again in a few minutes"
+MSG_DEVICE_CODE_INCOMPLETE = "Trakt's device-code answer was incomplete"
+MSG_DEVICE_INVALID = "Trakt does not know this code any more. Start connecting again."
+MSG_DEVICE_USED = "This code was already used. Start connecting again if you are not connected."
+MSG_DEVICE_EXPIRED = "The code expired before it was entered on Trakt. Start connecting again."
+MSG_DEVICE_DENIED = "Access was denied on Trakt; nothing was connected."
+MSG_DEVICE_WAITING = "Waiting for you to enter the code on Trakt…"
+MSG_DEVICE_NOT_REACHED = "Checking the device code: could not reach Trakt ({reason})"
+MSG_DEVICE_NOT_JSON = "Trakt's device-token answer was not JSON"
+MSG_DEVICE_CLIENT_REFUSED = ("Checking the device code: Trakt rejected this server's app "
+                             "credentials; an admin must check them")
+MSG_DEVICE_STATUS = "Checking the device code: Trakt answered {status}"
+
 
 class NotConfigured(TraktError):
     """No Trakt app credentials yet: an admin must set them first."""
@@ -53,14 +82,14 @@ class TokenPair:
     def from_response(cls, data: Any) -> TokenPair:
         """Expiry is ``created_at + expires_in`` as Trakt says; lifetimes have changed twice."""
         if not isinstance(data, dict) or not data.get("access_token"):
-            raise TraktServerError("Trakt's token answer had no access token")
+            raise TraktServerError(MSG_NO_ACCESS_TOKEN)
         if str(data.get("token_type", "bearer")).lower() != "bearer":
-            raise TraktServerError(f"Trakt issued an unexpected token type {data['token_type']!r}")
+            raise TraktServerError(MSG_TOKEN_TYPE.format(token_type=data["token_type"]))
         try:
             created = datetime.fromtimestamp(int(data.get("created_at") or 0), UTC)
             lifetime = timedelta(seconds=int(data["expires_in"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise TraktServerError("Trakt's token answer had no usable expiry") from exc
+            raise TraktServerError(MSG_NO_EXPIRY) from exc
         if created.year < 2000:  # absent or zero: count from now rather than from 1970
             created = datetime.now(UTC)
         return cls(data["access_token"], data.get("refresh_token"), created,
@@ -88,8 +117,7 @@ class JSONClientAuth(requests.auth.AuthBase):
 def app_credentials() -> AppCredentials:
     values = extension.state().settings.values()
     if not values["client_id"] or not values["client_secret"]:
-        raise NotConfigured("Trakt is not set up on this server yet: an admin must enter the "
-                            "Trakt app's credentials under Settings → Integrations")
+        raise NotConfigured(MSG_NOT_CONFIGURED)
     return AppCredentials(values["client_id"], values["client_secret"],
                           extension.effective_redirect_uri())
 
@@ -119,23 +147,20 @@ def _token_call(what: str, call: Any) -> TokenPair:
         return TokenPair.from_response(call())
     except OAuthError as exc:
         if exc.error == "invalid_grant":
-            raise InvalidGrant(f"{what}: Trakt no longer accepts this authorization "
-                               "(invalid_grant); connect again") from None
+            raise InvalidGrant(MSG_GRANT_REFUSED.format(what=what)) from None
         if exc.error == "invalid_client":
-            raise InvalidClient(f"{what}: Trakt rejected this server's app credentials "
-                                "(invalid_client); an admin must check them") from None
-        raise TraktError(f"{what}: Trakt refused ({exc.error})") from None
+            raise InvalidClient(MSG_CLIENT_REFUSED.format(what=what)) from None
+        raise TraktError(MSG_REFUSED.format(what=what, error=exc.error)) from None
     except requests.Timeout:
-        raise TraktUnreachable(f"{what}: Trakt did not answer in time") from None
+        raise TraktUnreachable(MSG_NO_ANSWER.format(what=what)) from None
     except requests.HTTPError as exc:  # Authlib's answer to a 5xx or a non-JSON error page
         status = exc.response.status_code if exc.response is not None else "no status"
-        raise TraktServerError(f"{what}: Trakt answered with an error page ({status}); "
-                               "try again in a few minutes") from None
+        raise TraktServerError(MSG_ERROR_PAGE_STATUS.format(what=what, status=status)) from None
     except requests.RequestException as exc:
-        raise TraktUnreachable(f"{what}: could not reach Trakt ({type(exc).__name__})") from None
+        raise TraktUnreachable(MSG_NOT_REACHED.format(what=what,
+                                                     reason=type(exc).__name__)) from None
     except ValueError:  # not JSON: an HTML error page from Trakt or its edge
-        raise TraktServerError(f"{what}: Trakt answered with an error page; "
-                               "try again in a few minutes") from None
+        raise TraktServerError(MSG_ERROR_PAGE.format(what=what)) from None
 
 
 @dataclass(frozen=True)
@@ -199,17 +224,17 @@ def start_device_flow() -> DeviceCode:
         return DeviceCode(data["device_code"], data["user_code"], data["verification_url"],
                           int(data["expires_in"]), int(data["interval"]))
     except (KeyError, TypeError, ValueError):
-        raise TraktServerError("Trakt's device-code answer was incomplete") from None
+        raise TraktServerError(MSG_DEVICE_CODE_INCOMPLETE) from None
 
 
 #: What a device-token poll can say, with what the caller should do (CONTRACT 4.6).
 DEVICE_PENDING, DEVICE_SLOW_DOWN = "pending", "slow_down"
 DEVICE_DONE = "done"
 DEVICE_FINAL = {
-    404: ("invalid", "Trakt does not know this code any more. Start connecting again."),
-    409: ("used", "This code was already used. Start connecting again if you are not connected."),
-    410: ("expired", "The code expired before it was entered on Trakt. Start connecting again."),
-    418: ("denied", "Access was denied on Trakt; nothing was connected."),
+    404: ("invalid", MSG_DEVICE_INVALID),
+    409: ("used", MSG_DEVICE_USED),
+    410: ("expired", MSG_DEVICE_EXPIRED),
+    418: ("denied", MSG_DEVICE_DENIED),
 }
 
 
@@ -230,21 +255,20 @@ def poll_device_token(device_code: str) -> DevicePoll:
                   "client_secret": credentials.client_secret},
             headers={"User-Agent": endpoints.user_agent})
     except requests.RequestException as exc:
-        raise TraktUnreachable(f"Checking the device code: could not reach Trakt "
-                               f"({type(exc).__name__})") from None
+        raise TraktUnreachable(MSG_DEVICE_NOT_REACHED.format(
+            reason=type(exc).__name__)) from None
     if response.status_code == 200:
         try:
             return DevicePoll(DEVICE_DONE, tokens=TokenPair.from_response(response.json()))
         except ValueError:
-            raise TraktServerError("Trakt's device-token answer was not JSON") from None
+            raise TraktServerError(MSG_DEVICE_NOT_JSON) from None
     if response.status_code == 400:
-        return DevicePoll(DEVICE_PENDING, "Waiting for you to enter the code on Trakt…")
+        return DevicePoll(DEVICE_PENDING, MSG_DEVICE_WAITING)
     if response.status_code == 429:
-        return DevicePoll(DEVICE_SLOW_DOWN, "Waiting for you to enter the code on Trakt…")
+        return DevicePoll(DEVICE_SLOW_DOWN, MSG_DEVICE_WAITING)
     if response.status_code in DEVICE_FINAL:
         status, message = DEVICE_FINAL[response.status_code]
         return DevicePoll(status, message)
     if response.status_code == 401:
-        raise InvalidClient("Checking the device code: Trakt rejected this server's app "
-                            "credentials; an admin must check them")
-    raise TraktServerError(f"Checking the device code: Trakt answered {response.status_code}")
+        raise InvalidClient(MSG_DEVICE_CLIENT_REFUSED)
+    raise TraktServerError(MSG_DEVICE_STATUS.format(status=response.status_code))

@@ -58,6 +58,14 @@ PREFIX = "aperture-trakt:rate"
 CLOSED_KEY = PREFIX + ":closed:{bucket}:{key}"
 LAST_WRITE_KEY = PREFIX + ":last-write:{key}"
 
+#: A call held back before it went out (a 429 of Trakt's reads as ``trakt_api.MSG_RATE_LIMITED``);
+#: ``{why}`` is one of the three reasons below.
+MSG_HELD_BACK = "{what}: held back, {why}; continues in {seconds:.0f} s"
+MSG_BUDGET_SPENT = "this server's budget of {limit} for Trakt is spent"
+MSG_WRITE_SPACING = "Trakt allows one write per second"
+MSG_TRAKT_ASKED = "Trakt asked us to wait (429)"
+MSG_UNKNOWN_BUCKETS = "APERTURE_TRAKT_RATE_LIMITS: unknown bucket(s) {unknown}; known: {known}"
+
 
 def anonymous(secret: str) -> str:
     """A Redis key part for a token or client id, which must not appear in Redis as is."""
@@ -68,8 +76,8 @@ def parse_limits(overrides: Mapping[str, str] | None) -> dict[str, RateLimitItem
     """Our buckets with the configured limits (``limits`` notation: "500 per 5 minutes")."""
     unknown = set(overrides or {}) - set(DEFAULT_LIMITS)
     if unknown:
-        raise ValueError(f"APERTURE_TRAKT_RATE_LIMITS: unknown bucket(s) {sorted(unknown)}; "
-                         f"known: {sorted(DEFAULT_LIMITS)}")
+        raise ValueError(MSG_UNKNOWN_BUCKETS.format(unknown=sorted(unknown),
+                                                    known=sorted(DEFAULT_LIMITS)))
     return {name: parse(text) for name, text in {**DEFAULT_LIMITS, **(overrides or {})}.items()}
 
 
@@ -133,7 +141,7 @@ class Budgets:
             while not self.limiter.hit(item, bucket, key):
                 reset = self.limiter.get_window_stats(item, bucket, key).reset_time
                 self._sleep_or_raise(max(reset - time.time(), 0.05), what,
-                                     f"this server's budget of {item} for Trakt is spent")
+                                     MSG_BUDGET_SPENT.format(limit=item))
         except RedisError as exc:
             log.warning("%s: Trakt's rate budget is not counted while Redis is unreachable "
                         "(%s)", what, type(exc).__name__)
@@ -148,7 +156,7 @@ class Budgets:
                         type(exc).__name__)
             return
         if wait > 0:
-            self._sleep_or_raise(wait, what, "Trakt allows one write per second")
+            self._sleep_or_raise(wait, what, MSG_WRITE_SPACING)
 
     def write_wait(self, key: str) -> float:
         """Seconds until the user's next write may go (0: now), without waiting: a job
@@ -224,11 +232,11 @@ class Budgets:
     def _wait_until_open(self, bucket: str, key: str, what: str) -> None:
         wait = self.closed_for(bucket, key)
         if wait > 0:
-            self._sleep_or_raise(wait, what, "Trakt asked us to wait (429)")
+            self._sleep_or_raise(wait, what, MSG_TRAKT_ASKED)
 
     def _sleep_or_raise(self, wait: float, what: str, why: str) -> None:
         if wait > self.max_sleep:
-            raise RateLimited(f"{what}: held back, {why}; continues in {wait:.0f} s", wait,
+            raise RateLimited(MSG_HELD_BACK.format(what=what, why=why, seconds=wait), wait,
                               None, status=429)
         time.sleep(wait)
 

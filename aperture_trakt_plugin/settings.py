@@ -36,6 +36,9 @@ _WHITESPACE = re.compile(r"\s+")
 #: ``invalid_client`` during a job), kept in the same table until they work again.
 PROBLEM_KEY = "_credentials_problem"
 PROBLEM_PREFIX = "Invalid credentials"
+#: How a refusal recorded during a job reads on every admin card (``{reason}``: the
+#: refusal, e.g. ``trakt_api.MSG_CLIENT_ID_REFUSED``).
+MSG_CREDENTIALS_PROBLEM = PROBLEM_PREFIX + ": {reason}"
 
 
 def clean(value: str | None) -> str:
@@ -105,7 +108,7 @@ class SettingsStore:
                 self.db.session.commit()
             return
         if not message.startswith(PROBLEM_PREFIX):
-            message = f"{PROBLEM_PREFIX}: {message}"
+            message = MSG_CREDENTIALS_PROBLEM.format(reason=message)
         row = row or TraktSetting(key=PROBLEM_KEY)
         row.value, row.secret = message, None
         self.db.session.add(row)

@@ -28,6 +28,11 @@ LOCK_TIMEOUT = 60  # seconds a crashed holder can block others; a refresh takes 
 
 MSG_NEEDS_RECONNECT = ("Trakt no longer accepts this server's access to your account. "
                        "Reconnect Trakt to resume syncing.")
+MSG_NOT_CONNECTED = "This user has not connected Trakt."
+MSG_LOCK_NO_REDIS = ("The Trakt token needs refreshing, but Redis (which keeps the refresh "
+                     "safe across processes) is unreachable.")
+MSG_LOCK_BUSY = ("Another process has been refreshing this user's Trakt token for too long; "
+                 "will try again later.")
 
 
 class NotConnected(TraktError):
@@ -122,7 +127,7 @@ def access_token(user_id: int, rejected: str | None = None) -> str:
     tokens = store()
     conn = tokens.get(user_id)
     if conn is None:
-        raise NotConnected("This user has not connected Trakt.")
+        raise NotConnected(MSG_NOT_CONNECTED)
     if conn.needs_reconnect:
         raise NeedsReconnect(conn.reconnect_reason or MSG_NEEDS_RECONNECT)
     if _usable(conn, rejected, datetime.now(UTC)):
@@ -134,11 +139,9 @@ def access_token(user_id: int, rejected: str | None = None) -> str:
                           blocking_timeout=LOCK_TIMEOUT)
         acquired = lock.acquire()
     except RedisError as exc:
-        raise TokenLockUnavailable("The Trakt token needs refreshing, but Redis (which keeps "
-                                   "the refresh safe across processes) is unreachable.") from exc
+        raise TokenLockUnavailable(MSG_LOCK_NO_REDIS) from exc
     if not acquired:
-        raise TokenLockUnavailable("Another process has been refreshing this user's Trakt "
-                                   "token for too long; will try again later.")
+        raise TokenLockUnavailable(MSG_LOCK_BUSY)
     try:
         tokens.db.session.refresh(conn)  # another process may have refreshed meanwhile
         if conn.needs_reconnect:

@@ -23,6 +23,30 @@ DEFAULT_API_URL = "https://api.trakt.tv"
 DEFAULT_AUTH_URL = "https://auth.trakt.tv"
 DEFAULT_USER_AGENT = f"aperture-trakt-plugin/{__version__}"
 
+# What a failed call says to the person who sees it (a profile card, the jobs screen, the
+# CLI). ``{what}`` is the action that failed ("Reading your Trakt profile"); every text is
+# listed with its cause and fix in docs/troubleshooting.md.
+MSG_INVALID_GRANT = ("{what}: Trakt no longer accepts this authorization (invalid_grant); "
+                     "the user must connect again")
+MSG_INVALID_CLIENT = ("{what}: Trakt rejected the app's Client ID or Client Secret "
+                      "(invalid_client)")
+MSG_RATE_LIMITED = "{what}: Trakt's rate limit was reached ({wait})"
+MSG_RETRY_AFTER = "retry after {seconds:.0f} s"
+MSG_RETRY_LATER = "retry later"
+MSG_UNAUTHORIZED = "{what}: Trakt did not accept the user's token (401)"
+MSG_CLIENT_ID_REFUSED = ("{what}: Trakt refused the app's Client ID (403); the app may have "
+                         "been removed or its credentials changed")
+MSG_NOT_FOUND = "{what}: Trakt has no such item (404)"
+MSG_ACCOUNT_LIMIT = "{what}: the Trakt account reached one of its limits (420)"
+MSG_ACCOUNT_LOCKED = ("{what}: the Trakt account is locked or deactivated (423); its owner "
+                      "must contact Trakt support")
+MSG_VIP_REQUIRED = "{what}: this needs Trakt VIP (426): {upgrade_url}"
+MSG_SERVER_ERROR = "{what}: Trakt is having trouble ({status})"
+MSG_OTHER_STATUS = "{what}: Trakt answered {status}"
+MSG_TIMEOUT = "{what}: Trakt did not answer within {seconds:g} s"
+MSG_UNREACHABLE = "{what}: could not reach Trakt at {url} ({reason})"
+MSG_NOT_JSON = "GET {path}: Trakt's answer was not JSON"
+
 
 class TraktError(Exception):
     """A Trakt call failed; ``str(error)`` is fit to show a person."""
@@ -142,34 +166,31 @@ def error_for(response: requests.Response, what: str) -> TraktError:
     kw = {"status": status, "body": body, "headers": response.headers}
     oauth_error = body.get("error") if isinstance(body, dict) else None
     if oauth_error == "invalid_grant":
-        return InvalidGrant(f"{what}: Trakt no longer accepts this authorization "
-                            "(invalid_grant); the user must connect again", **kw)
+        return InvalidGrant(MSG_INVALID_GRANT.format(what=what), **kw)
     if oauth_error == "invalid_client":
-        return InvalidClient(f"{what}: Trakt rejected the app's Client ID or Client Secret "
-                             "(invalid_client)", **kw)
+        return InvalidClient(MSG_INVALID_CLIENT.format(what=what), **kw)
     if status == 429:
         retry_after = _retry_after(response)
-        wait = f"retry after {retry_after:.0f} s" if retry_after is not None else "retry later"
-        return RateLimited(f"{what}: Trakt's rate limit was reached ({wait})",
+        wait = (MSG_RETRY_AFTER.format(seconds=retry_after) if retry_after is not None
+                else MSG_RETRY_LATER)
+        return RateLimited(MSG_RATE_LIMITED.format(what=what, wait=wait),
                            retry_after, ratelimit_header(response.headers), **kw)
     if status == 401:
-        return Unauthorized(f"{what}: Trakt did not accept the user's token (401)", **kw)
+        return Unauthorized(MSG_UNAUTHORIZED.format(what=what), **kw)
     if status == 403:
-        return InvalidClient(f"{what}: Trakt refused the app's Client ID (403); the app may "
-                             "have been removed or its credentials changed", **kw)
+        return InvalidClient(MSG_CLIENT_ID_REFUSED.format(what=what), **kw)
     if status == 404:
-        return NotFound(f"{what}: Trakt has no such item (404)", **kw)
+        return NotFound(MSG_NOT_FOUND.format(what=what), **kw)
     if status == 420:
-        return AccountLimit(f"{what}: the Trakt account reached one of its limits (420)", **kw)
+        return AccountLimit(MSG_ACCOUNT_LIMIT.format(what=what), **kw)
     if status == 423:
-        return AccountLocked(f"{what}: the Trakt account is locked or deactivated (423); "
-                             "its owner must contact Trakt support", **kw)
+        return AccountLocked(MSG_ACCOUNT_LOCKED.format(what=what), **kw)
     if status == 426:
         upgrade = response.headers.get("X-Upgrade-URL", "https://app.trakt.tv/vip")
-        return VipRequired(f"{what}: this needs Trakt VIP (426): {upgrade}", **kw)
+        return VipRequired(MSG_VIP_REQUIRED.format(what=what, upgrade_url=upgrade), **kw)
     if status >= 500:
-        return TraktServerError(f"{what}: Trakt is having trouble ({status})", **kw)
-    return TraktError(f"{what}: Trakt answered {status}", **kw)
+        return TraktServerError(MSG_SERVER_ERROR.format(what=what, status=status), **kw)
+    return TraktError(MSG_OTHER_STATUS.format(what=what, status=status), **kw)
 
 
 class CallBudget(Protocol):
@@ -199,11 +220,11 @@ class TraktClient:
         try:
             response = self.session.request(method, url, timeout=self.endpoints.timeout, **kw)
         except requests.Timeout as exc:
-            raise TraktUnreachable(f"{what}: Trakt did not answer within "
-                                   f"{self.endpoints.timeout:g} s") from exc
+            raise TraktUnreachable(MSG_TIMEOUT.format(
+                what=what, seconds=self.endpoints.timeout)) from exc
         except requests.RequestException as exc:
-            raise TraktUnreachable(f"{what}: could not reach Trakt at "
-                                   f"{url.split('?')[0]} ({type(exc).__name__})") from exc
+            raise TraktUnreachable(MSG_UNREACHABLE.format(
+                what=what, url=url.split("?")[0], reason=type(exc).__name__)) from exc
         log.debug("trakt %s %s -> %s", method, url.split("?")[0], response.status_code)
         if response.status_code >= 400:
             raise error_for(response, what)
@@ -252,6 +273,6 @@ class TraktClient:
         response = self.api("GET", path, **kw)
         data = _json_or_none(response)
         if data is None:
-            raise MalformedResponse(f"GET {path}: Trakt's answer was not JSON",
+            raise MalformedResponse(MSG_NOT_JSON.format(path=path),
                                     status=response.status_code)
         return data

@@ -55,6 +55,45 @@ MSG_OTHER_USER = ("This Trakt sign-in was started by another user of this server
                   "connected; start again from your own profile.")
 MSG_DISCONNECTED = ("Disconnected from Trakt. Your ratings on this server stay as they are; "
                     "nothing syncs any more.")
+MSG_REFUSED = "Trakt refused the connection: {error}."
+MSG_HIDE_FAILED = "Could not hide that title: {reason}."
+MSG_HIDDEN = "{title} is hidden from your discovery."
+
+# The templates' own texts about a problem or a state. Every template gets all of this
+# module's MSG_ constants by name (``_render``), so a text a person may need to look up
+# lives here, where tests/test_docs_troubleshooting.py finds it, and not in the HTML.
+MSG_APP_REFUSED_NOTE = ("Nobody's ratings sync until the Client ID and Client Secret under "
+                        "Settings → Integrations are fixed.")
+MSG_NOT_SET_UP_CARD = ("Trakt is not set up on this server yet. An admin has to add a Trakt "
+                       "app under Settings → Integrations before you can connect your account.")
+MSG_RECONNECT_CARD = "{reason} Syncing is paused until you reconnect."
+MSG_ACCESS_GONE_CARD = "Trakt no longer accepts this server's access to your account."
+MSG_DEVICE_WAITING_UNTIL = ("Waiting for you to enter the code on Trakt… (the code expires "
+                            "at {time})")
+MSG_NEVER_SYNCED = "not synced yet"
+MSG_SCHEDULE_OFF = "scheduled syncs are switched off"
+MSG_QUEUE_UNKNOWN = "unknown (the job queue could not be reached)"
+MSG_UNMATCHED_HINT = ("These Trakt ratings are applied here when the title arrives in the "
+                      "library.")
+MSG_NOT_FOUND_HINT = ("Trakt did not recognise these ratings of yours; they are tried again "
+                      "when you change them.")
+MSG_WATCHLIST_NOT_READ = "Not read from Trakt yet; it appears after the next discovery refresh."
+MSG_WATCHLIST_EMPTY = "Your Trakt watchlist is empty."
+MSG_WATCHLIST_FAILED = "Last read failed: {error}"
+MSG_BLOCKED_HINT = ("These syncs stopped because they would remove many ratings on this "
+                    "server. Check with the user, then let the sync go ahead once, or dismiss "
+                    "it (it stops again at the next run if nothing changed).")
+MSG_NOBODY_CONNECTED = "Nobody has connected a Trakt account yet."
+
+
+def _messages() -> dict[str, str]:
+    return {name: value for name, value in globals().items()
+            if name.startswith("MSG_") and isinstance(value, str)}
+
+
+def _render(template: str, **context: Any) -> str:
+    """``render_template`` with the messages above available to the template by name."""
+    return render_template(template, **_messages(), **context)
 
 
 def _safe_next(value: str | None, fallback: str) -> str:
@@ -87,7 +126,7 @@ def credentials_problem() -> str | None:
 
 def render_admin_card(user: HostUser) -> Markup:
     state = extension.state()
-    return Markup(render_template(
+    return Markup(_render(
         "trakt/admin_integrations.html",
         credentials_problem=credentials_problem(),
         settings=state.settings.masked(),
@@ -106,7 +145,7 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
     state = extension.state()
     conn = tokens.store().get(user.id)
     grant = state.host.db.session.get(TraktDeviceGrant, user.id)
-    return Markup(render_template(
+    return Markup(_render(
         "trakt/profile_card.html",
         configured=state.settings.is_configured(),
         conn=conn,
@@ -135,7 +174,7 @@ def render_blocked_syncs() -> Markup | None:
     if not blocked and problem is None and not diagnosis.anyone_connected():
         return None
     users = {conn.user_id: state.host.get_user(conn.user_id) for conn in blocked}
-    return Markup(render_template("trakt/admin_blocked_syncs.html", blocked=blocked,
+    return Markup(_render("trakt/admin_blocked_syncs.html", blocked=blocked,
                                   users=users, credentials_problem=problem,
                                   csrf_token=csrf.token(), next_url=request.path))
 
@@ -144,7 +183,7 @@ def _finish_oauth(ok: bool, message: str, next_url: str) -> str:
     """The popup's last page: tells the opener (same origin only) and closes, or, with no
     opener (popup blocked, mobile), takes this tab back to the profile."""
     _notice("profile", "success" if ok else "error", message)
-    return render_template("trakt/connect_result.html", ok=ok, message=message,
+    return _render("trakt/connect_result.html", ok=ok, message=message,
                            next_url=next_url)
 
 
@@ -191,7 +230,7 @@ def create_blueprint(host: HostServices) -> Blueprint:
             user = host.get_user(user_id)
             rows.append((user.name if user else f"#{user_id}",
                          diagnosis.diagnose(user_id, for_admin=True)))
-        return render_template("trakt/admin_status.html", rows=rows,
+        return _render("trakt/admin_status.html", rows=rows,
                                credentials_problem=credentials_problem())
 
     @bp.get("/admin/status/<int:user_id>")
@@ -200,7 +239,7 @@ def create_blueprint(host: HostServices) -> Blueprint:
         user = host.get_user(user_id)
         if user is None:
             abort(404)
-        return render_template("trakt/admin_status_user.html", name=user.name,
+        return _render("trakt/admin_status_user.html", name=user.name,
                                diagnosis=diagnosis.diagnose(user_id, for_admin=True),
                                credentials_problem=credentials_problem())
 
@@ -235,9 +274,9 @@ def create_blueprint(host: HostServices) -> Blueprint:
         if started.get("user_id") != user.id:
             return _finish_oauth(False, MSG_OTHER_USER, next_url)
         if request.args.get("error"):
-            return _finish_oauth(False, MSG_DENIED if request.args["error"] ==
-                                 "access_denied" else "Trakt refused the connection: "
-                                 f"{request.args['error']}.", next_url)
+            error = request.args["error"]
+            return _finish_oauth(False, MSG_DENIED if error == "access_denied"
+                                 else MSG_REFUSED.format(error=error), next_url)
         code = request.args.get("code")
         if not code:
             return _finish_oauth(False, MSG_STATE_MISMATCH, next_url)
@@ -246,7 +285,8 @@ def create_blueprint(host: HostServices) -> Blueprint:
             conn = connections.finish_connection(user.id, pair)
         except TraktError as exc:
             return _finish_oauth(False, str(exc), next_url)
-        return _finish_oauth(True, f"Connected as {conn.trakt_username}.", next_url)
+        return _finish_oauth(True, connections.MSG_CONNECTED.format(
+            username=conn.trakt_username), next_url)
 
     @bp.post("/device/start")
     @host.login_required
@@ -294,9 +334,9 @@ def create_blueprint(host: HostServices) -> Blueprint:
             row = hide.hide(host.current_user().id, form.get("kind", ""), ids,
                             form.get("title", ""))
         except ValueError as exc:
-            flash(f"Could not hide that title: {exc}.", "error")
+            flash(MSG_HIDE_FAILED.format(reason=exc), "error")
             return redirect(back)
-        flash(f"{row.title or 'The title'} is hidden from your discovery.", "success")
+        flash(MSG_HIDDEN.format(title=row.title or "The title"), "success")
         return redirect(back)
 
     return bp

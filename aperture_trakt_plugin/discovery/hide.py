@@ -33,6 +33,11 @@ PENDING, SENT, NOT_FOUND = "pending", "sent", "not_found"
 MSG_QUEUED = "waiting to be sent to Trakt"
 MSG_NO_QUEUE = "Redis is unreachable; sent to Trakt with the next discovery refresh"
 MSG_NOT_CONNECTED = "hidden here; sent to Trakt once you connect your account"
+MSG_NOT_A_TITLE = "only movies and shows can be hidden, not {kind!r}"
+MSG_NO_IDS = "the title has no id to hide it by"
+MSG_NOT_ON_TRAKT = "Trakt has no {kind} with the ids of {what}"
+MSG_HIDDEN_HERE_ONLY = "hidden here only: {reason}"
+MSG_NOT_SENT_YET = "not sent to Trakt yet: {reason}"
 
 
 @dataclass
@@ -60,9 +65,9 @@ def _known_ids(user_id: int, kind: str, ids: ExternalIds) -> tuple[ExternalIds, 
 def hide(user_id: int, kind: str, ids: ExternalIds, title: str = "") -> TraktHidden:
     """Hides the title for the user now; queues the call to Trakt."""
     if kind not in TYPE_OF:
-        raise ValueError(f"only movies and shows can be hidden, not {kind!r}")
+        raise ValueError(MSG_NOT_A_TITLE.format(kind=kind))
     if not ids.any():
-        raise ValueError("the title has no id to hide it by")
+        raise ValueError(MSG_NO_IDS)
     ids, known_title = _known_ids(user_id, kind, ids)
     key = media_key(kind, ids)
     db = _db()
@@ -126,13 +131,13 @@ def send_pending(user_id: int, report: Callable[[str], None] | None = None) -> S
         try:
             path_id = _path_id(user_id, row)
             if path_id is None:
-                raise NotFound(f"Trakt has no {row.kind} with the ids of {what}")
+                raise NotFound(MSG_NOT_ON_TRAKT.format(kind=row.kind, what=what))
             calls.as_user(user_id, "DELETE", f"/recommendations/{TYPE_OF[row.kind]}/{path_id}")
         except NotFound as exc:
-            row.state, row.reason = NOT_FOUND, f"hidden here only: {exc}"
+            row.state, row.reason = NOT_FOUND, MSG_HIDDEN_HERE_ONLY.format(reason=exc)
             result.not_found += 1
         except TraktError as exc:
-            row.reason = f"not sent to Trakt yet: {exc}"
+            row.reason = MSG_NOT_SENT_YET.format(reason=exc)
             result.failures.append(exc)
             db.session.commit()
             if report:

@@ -48,6 +48,14 @@ JOB_NAME = "refresh-trakt-discovery"
 JOB_FUNC = "aperture_trakt_plugin.discovery.refresh.run_refresh"
 DEFAULT_CRON = "30 */6 * * *"  # four times a day, off the hour the rating sync runs at
 RECOMMENDATIONS_MAX = 100  # Trakt's cap (CONTRACT 7.2)
+
+# The refresh's lines in its run log and on `flask trakt discovery refresh`; a failed
+# list's line is "{scope}: {error}" with the Trakt error (docs/troubleshooting.md).
+MSG_SUMMARY = ("{lists} list(s) fetched, {users} user(s) refreshed, {ranked} user(s) ranked, "
+               "{hides} hide(s) sent to Trakt")
+MSG_PROBLEMS = "; {count} problem(s)"
+MSG_USER_NOT_CONNECTED = "user {user_id}: not connected to Trakt; only the server's lists apply"
+MSG_RUNS_AGAIN = "runs again at {when} UTC to fetch what failed"
 Report = Callable[[str], None]
 
 
@@ -71,9 +79,9 @@ class RefreshResult:
     failures: list[TraktError] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
-        text = (f"{self.lists} list(s) fetched, {self.users} user(s) refreshed, "
-                f"{self.ranked} user(s) ranked, {self.hides_sent} hide(s) sent to Trakt")
-        return text + (f"; {len(self.errors)} problem(s)" if self.errors else "")
+        text = MSG_SUMMARY.format(lists=self.lists, users=self.users, ranked=self.ranked,
+                                  hides=self.hides_sent)
+        return text + (MSG_PROBLEMS.format(count=len(self.errors)) if self.errors else "")
 
     def as_dict(self) -> dict[str, Any]:
         return {"lists": self.lists, "users": self.users, "ranked": self.ranked,
@@ -240,7 +248,7 @@ def refresh(user_ids: Sequence[int] | None = None, report: Report | None = None,
             result.hides_sent += sent.sent
             result.failures.extend(sent.failures)
             if not refresh_user_lists(user_id, result, report) and user_ids is not None:
-                report(f"user {user_id}: not connected to Trakt; only the server's lists apply")
+                report(MSG_USER_NOT_CONNECTED.format(user_id=user_id))
         rank_users(list(user_ids) if user_ids is not None else everyone, result, report)
     finally:
         forget_memo()
@@ -256,7 +264,7 @@ def _retry_later(result: RefreshResult, report: Report) -> None:
         return
     when = retries.reschedule(passing)
     if when is not None:
-        report(f"runs again at {when:%Y-%m-%d %H:%M:%S} UTC to fetch what failed")
+        report(MSG_RUNS_AGAIN.format(when=f"{when:%Y-%m-%d %H:%M:%S}"))
 
 
 def run_refresh(run_id: int | None = None) -> dict[str, Any]:
