@@ -365,8 +365,16 @@ def per_user_floor(log: list[dict[str, Any]], spacing: float) -> tuple[float, in
 
 def measure(label: str, app: Any, sandbox: SandboxControl, world: World, workers: Workers,
             count: int, spacing: float, timeout: float) -> dict[str, Any]:
+    from aperture_trakt_plugin.rate_limits import LAST_WRITE_KEY
+
     host = app.extensions["aperture_host"]
     workers.grow_to(count, host.redis)
+    # Rounds measure themselves alone: the previous round's last writes must be a full
+    # spacing ago, or this round's first writes wait for them (a whole extra spacing
+    # with lowered limits), which is the previous round's cost, not this one's.
+    stamps = map(host.redis.get, host.redis.scan_iter(LAST_WRITE_KEY.format(key="*")))
+    last_write = max((float(stamp) for stamp in stamps if stamp), default=0.0)
+    time.sleep(max(0.0, last_write + spacing - time.time()))
     add_changes(app, sandbox, world)
     sandbox.clear_requests()
     since = datetime.now(UTC).replace(microsecond=0)
