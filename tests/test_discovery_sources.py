@@ -198,10 +198,15 @@ def test_watchlist_on_the_profile_and_the_command_line(host_app, alice, sandbox,
     assert held["title"] in html and missing["title"] in html
 
 
-def test_cli_refresh_and_discover(host_app, alice, sandbox):
+def test_cli_refresh_and_discover(host_app, alice, sandbox, caplog):
     runner = host_app.test_cli_runner()
-    result = runner.invoke(args=["trakt", "discovery", "refresh"])
+    with caplog.at_level("INFO", logger="aperture_trakt_plugin.runs"):
+        result = runner.invoke(args=["trakt", "discovery", "refresh"])
     assert result.exit_code == 0, result.output
+    # One structured line per connected user's refresh (alice), none for the others.
+    runs = [r.trakt_run for r in caplog.records if r.name == "aperture_trakt_plugin.runs"]
+    assert [(r["job"], r["user"], r["outcome"], r["lists"], r["failed_lists"])
+            for r in runs] == [("discovery", alice, "refreshed", 5, 0)], runs
     result = runner.invoke(args=["trakt", "discover", "--user", "alice", "--type", "movies",
                                  "--limit", "5", "--json"])
     assert result.exit_code == 0, result.output

@@ -12,6 +12,7 @@ beside it, and a passing fault has the job run again later (``retries``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from aperture_trakt_plugin import extension, jobs, retries
+from aperture_trakt_plugin import extension, jobs, retries, runlog
 from aperture_trakt_plugin.discovery import cache, calls, hide, keys
 from aperture_trakt_plugin.discovery.cache import (
     KIND_OF,
@@ -244,10 +245,16 @@ def refresh(user_ids: Sequence[int] | None = None, report: Report | None = None,
             refresh_global(result, report)
         everyone = [user.id for user in host.list_users()]
         for user_id in (user_ids if user_ids is not None else everyone):
+            started, lists, errors = time.monotonic(), result.lists, len(result.errors)
             sent = hide.send_pending(user_id, report)
             result.hides_sent += sent.sent
             result.failures.extend(sent.failures)
-            if not refresh_user_lists(user_id, result, report) and user_ids is not None:
+            if refresh_user_lists(user_id, result, report):
+                failed = len(result.errors) - errors
+                runlog.user_run("discovery", user_id, "partial" if failed else "refreshed",
+                                started, lists=result.lists - lists, hides_sent=sent.sent,
+                                failed_lists=failed)
+            elif user_ids is not None:
                 report(MSG_USER_NOT_CONNECTED.format(user_id=user_id))
         rank_users(list(user_ids) if user_ids is not None else everyone, result, report)
     finally:
