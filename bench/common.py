@@ -1,4 +1,5 @@
-"""What the benchmarks share: the sandbox in a real gunicorn process, and the host's config.
+"""What the benchmarks share: the sandbox in a real gunicorn process, the host's config,
+and the made-up titles and Trakt users of a benchmark's world.
 
 The sandbox runs in its own process so that its CPU time and memory never count as ours.
 """
@@ -9,10 +10,27 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.services import REPO, ManagedProcess, free_port, wait_for_port
+
+
+@dataclass(frozen=True)
+class SyntheticWorld:
+    """Names for a benchmark's made-up movies and Trakt accounts. Each benchmark takes a
+    TMDB range of its own (IMDb ids at ten times it), so its titles never meet the
+    seeded catalogue's or another benchmark's."""
+
+    name: str
+    tmdb_base: int
+
+    def movie_ids(self, index: int) -> dict[str, Any]:
+        return {"tmdb": self.tmdb_base + index, "imdb": f"tt{self.tmdb_base * 10 + index}"}
+
+    def trakt_user(self, n: int) -> str:
+        return f"{self.name}_trakt_{n}"
 
 
 def gunicorn_sandbox(app_spec: str = "tests.trakt_sandbox:create_app()", *, threads: int = 4,

@@ -54,13 +54,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from bench.common import gunicorn_sandbox, host_config
+from bench.common import SyntheticWorld, gunicorn_sandbox, host_config
 from tests.services import ManagedProcess, RedisServer, python_module
 from tests.trakt_sandbox.control_client import SandboxControl
 
 SIZE_ENV = "BENCH_FLEET_TITLES"
 LIMITS_ENV = "BENCH_FLEET_RATE_LIMITS"
-TMDB_BASE, IMDB_BASE = 7_000_000, 70_000_000
+WORLD = SyntheticWorld("fleet", 7_000_000)
 SECRET = "bench-fleet-secret"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 TRAKT_GET_LIMIT, TRAKT_GET_PERIOD, TRAKT_WRITE_SPACING = 500, 300.0, 1.0
@@ -70,12 +70,7 @@ REQUEST_LOG_SIZE = 1_000_000
 POLL = 0.1
 
 
-def movie_ids(index: int) -> dict[str, Any]:
-    return {"tmdb": TMDB_BASE + index, "imdb": f"tt{IMDB_BASE + index}"}
-
-
-def trakt_user(n: int) -> str:
-    return f"fleet_trakt_{n}"
+movie_ids, trakt_user = WORLD.movie_ids, WORLD.trakt_user
 
 
 def sandbox_app() -> Any:

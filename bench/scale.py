@@ -78,14 +78,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import gunicorn_sandbox, host_config
+from bench.common import SyntheticWorld, gunicorn_sandbox, host_config
 from tests.postgres import PostgresServer
 from tests.services import ManagedProcess, RedisServer, python_module
 from tests.trakt_sandbox.control_client import SandboxControl
 
 LIMITS_ENV = "BENCH_SCALE_RATE_LIMITS"
 SIZE_ENV = "BENCH_SCALE_TITLES"
-TMDB_BASE, IMDB_BASE = 8_000_000, 80_000_000
+WORLD = SyntheticWorld("scale", 8_000_000)
 SECRET = "bench-scale-secret"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BASE = 10  # ratings each user holds on both sides before the first round
@@ -98,12 +98,7 @@ REQUEST_LOG_SIZE = 1_000_000
 POLL = 0.25
 
 
-def movie_ids(index: int) -> dict[str, Any]:
-    return {"tmdb": TMDB_BASE + index, "imdb": f"tt{IMDB_BASE + index}"}
-
-
-def trakt_user(n: int) -> str:
-    return f"scale_trakt_{n}"
+movie_ids, trakt_user = WORLD.movie_ids, WORLD.trakt_user
 
 
 def sandbox_app() -> Any:
@@ -264,7 +259,7 @@ def check_world(app: Any, sandbox: SandboxControl, world: World) -> int:
             host.setdefault(user_id, {})[item_id - 1] = value
         db.session.remove()
     on_trakt = dict(parallel(lambda n=n: (n, {
-        r["movie"]["ids"]["tmdb"] - TMDB_BASE: r["rating"]
+        r["movie"]["ids"]["tmdb"] - WORLD.tmdb_base: r["rating"]
         for r in sandbox.ratings(trakt_user(n))}) for n in world.expected))
     wrong = 0
     for n, held in world.expected.items():
