@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import json
 import logging
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,10 +41,10 @@ from aperture_trakt_plugin.mapping import (
     parse_time,
     ratings_marker,
     sync_body,
-    trakt_rating,
 )
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox, utcnow
 from aperture_trakt_plugin.trakt_api import MSG_NOT_JSON, MalformedResponse, TraktClient, TraktError
+from aperture_trakt_plugin.trakt_ratings import read_ratings
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +60,6 @@ BATCH = 500  # items per sync POST
 #: goes out from the outbox in a push job queued behind them. A shorter wait is slept.
 DEFER_OVER = 0.2
 MASS_REMOVAL_SHARE, MASS_REMOVAL_MIN = 0.5, 20
-_DECODER = json.JSONDecoder()
-_NOT_SPACE = re.compile(r"[ \t\n\r]*")
 WRITE_CHUNK = 5000  # ledger rows per executemany: bounds the parameter lists in memory
 MATCH_CHUNK = 10_000  # Trakt items per find_media_bulk: bounds the host's refs in memory
 
@@ -79,7 +76,6 @@ MSG_UNCHANGED = "nothing changed on Trakt"
 MSG_MORE_CHANGES = "… and {count} more changes"
 MSG_LOCK_NO_REDIS = "cannot take the sync lock: Redis is unreachable ({reason})"
 MSG_BUSY = "another sync of this user is still running"
-MSG_NOT_A_LIST = "{what}: Trakt's answer was not a JSON list"
 MSG_UNKNOWN_IDS = "Trakt does not know this item's ids"
 MSG_MASS_REMOVAL = ("this sync would remove {removals} of the {held} ratings on this server; "
                     "it waits for an admin's confirmation (Admin → Jobs) or `flask trakt sync "
@@ -210,27 +206,23 @@ class TraktSide:
     def marker(self) -> dict[str, str | None]:
         return ratings_marker(self.get_json("/sync/last_activities"))
 
-    def ratings(self, plural: str) -> Iterator[Any]:
-        """All of a type's ratings, one item at a time: one call unless Trakt decides to
-        page anyway. Items are decoded one by one from the answer's text, so a user with
-        100,000 ratings never has all of them as JSON objects at once (that alone took
-        over 100 MB); the caller turns each into a small ``TraktRating`` as it comes."""
-        what = f"GET /sync/ratings/{plural}"
-        response = self.call("GET", f"/sync/ratings/{plural}")
-        pages = int(response.headers.get("X-Pagination-Page-Count") or 1)
-        limit = response.headers.get("X-Pagination-Limit")
-        items = _json_items(response, what)
-        del response  # held by ``items`` alone, which lets go of it once decoded
-        yield from items
-        for page in range(2, pages + 1):
-            yield from _json_items(self.call("GET", f"/sync/ratings/{plural}", params={
-                "page": page, "limit": limit}), what)
-
     def rated_items(self, read_types: list[str]) -> list[TraktRating]:
-        """The ratings of these types that the sync can use (see ``trakt_rating``)."""
-        parse = trakt_rating
-        return [item for plural in read_types for item in map(parse, self.ratings(plural))
-                if item is not None]
+        """The ratings of these types that the sync can use (see ``trakt_ratings``): one
+        call per type unless Trakt decides to page anyway."""
+        items: list[TraktRating] = []
+        for plural in read_types:
+            path = f"/sync/ratings/{plural}"
+            response = self.call("GET", path)
+            pages = int(response.headers.get("X-Pagination-Page-Count") or 1)
+            limit = response.headers.get("X-Pagination-Limit")
+            for page in range(1, pages + 1):
+                if page > 1:
+                    response = self.call("GET", path, params={"page": page, "limit": limit})
+                content = response.content
+                del response  # its bytes stay only as long as the reading needs them
+                items += read_ratings(content, f"GET {path}")
+                del content
+        return items
 
     def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool
               ) -> list[Any]:
@@ -252,40 +244,6 @@ class TraktSide:
         # A wait too long to sleep (a lowered limit, a 429 on writes) is always left to a
         # push scheduled for then, rather than failing a run whose first batch went.
         return wait > DEFER_OVER and (wait > budgets.max_sleep or self.others_waiting())
-
-
-def _json_items(response: Any, what: str) -> Iterator[Any]:
-    """The elements of a JSON array answer, decoded one at a time (``null``: none)."""
-    text = response.content.decode("utf-8")  # JSON is UTF-8; no charset guessing
-    del response  # its bytes go now: only the text is walked
-    decode = _DECODER.raw_decode
-    try:
-        end, index = len(text), _skip_space(text, 0)
-        if text.startswith("null", index):
-            return
-        if index >= end or text[index] != "[":
-            raise ValueError("not an array")
-        index = _skip_space(text, index + 1)
-        if index < end and text[index] == "]":
-            return
-        while True:
-            item, index = decode(text, index)
-            yield item
-            index = _skip_space(text, index)
-            if index < end and text[index] == ",":
-                index = _skip_space(text, index + 1)
-            elif index < end and text[index] == "]":
-                return
-            else:
-                raise ValueError("unterminated array")
-    except ValueError:
-        raise MalformedResponse(MSG_NOT_A_LIST.format(what=what)) from None
-
-
-def _skip_space(text: str, index: int) -> int:
-    if index < len(text) and text[index] not in " \t\n\r":
-        return index  # compact JSON, Trakt's own: no regex for each of 100,000 items
-    return _NOT_SPACE.match(text, index).end()
 
 
 @contextmanager

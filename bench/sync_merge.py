@@ -133,9 +133,11 @@ def build_world(size: int, config: dict[str, Any], sandbox: SandboxControl) -> N
 
 @dataclass
 class Phases:
-    """Time spent inside the wrapped functions, outermost call only per label."""
+    """Time spent inside the wrapped functions, outermost call only per label: wall and
+    this process's CPU (the sandbox runs elsewhere, so a read's CPU is ours alone)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
     active: bool = False  # only the sync itself counts, not the checks after it
     _depth: dict[str, int] = field(default_factory=dict)
 
@@ -146,30 +148,31 @@ class Phases:
             if not self.active:
                 return inner(*args, **kwargs)
             self._depth[label] = self._depth.get(label, 0) + 1
-            started = time.perf_counter()
+            started = time.perf_counter(), time.process_time()
             try:
                 result = inner(*args, **kwargs)
             finally:
                 self._depth[label] -= 1
                 if not self._depth[label]:
-                    self.add(label, time.perf_counter() - started)
+                    self.add(label, started)
             return self.timed_steps(result, label) if inspect.isgenerator(result) else result
 
         setattr(owner, name, timed)
 
-    def add(self, label: str, seconds: float) -> None:
-        self.seconds[label] = self.seconds.get(label, 0.0) + seconds
+    def add(self, label: str, started: tuple[float, float]) -> None:
+        self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - started[0]
+        self.cpu[label] = self.cpu.get(label, 0.0) + time.process_time() - started[1]
 
     def timed_steps(self, steps: Iterator[Any], label: str) -> Iterator[Any]:
         """A generator's own time is spent in its steps, not in the call that made it."""
         while True:
-            started = time.perf_counter()
+            started = time.perf_counter(), time.process_time()
             try:
                 item = next(steps)
             except StopIteration:
-                self.add(label, time.perf_counter() - started)
+                self.add(label, started)
                 return
-            self.add(label, time.perf_counter() - started)
+            self.add(label, started)
             yield item
 
 
@@ -236,7 +239,7 @@ def measure(name: str, config: dict[str, Any], trace: bool, profile: str | None
             "api_calls": result.api_calls, "held": held, "trace_peak": peak,
             "rss_before_kb": rss_before,
             "rss_peak_kb": rss_high_water_kb(),
-            "phases": phases.seconds}
+            "phases": phases.seconds, "phases_cpu": phases.cpu}
 
 
 def run_child(name: str, snapshot: Path, work: Path, config: dict[str, Any],
@@ -281,11 +284,14 @@ def print_report(size: int, runs: list[tuple[dict[str, Any], dict[str, Any]]],
               f"{growth_mb:>14.1f} {timed['pulled']:>7} {timed['agreed']:>7} "
               f"{timed['api_calls']:>6}  {'OK' if good else 'FAIL'}"
               + ("" if complete else f" (host holds {timed['held']}, {timed['status']})"))
-    print("\nphases (wall seconds; nested ones are inside the line below them):")
+    print("\nphases (seconds, wall and CPU; nested ones are inside the line below them):")
     labels = list(runs[0][0]["phases"])
-    print(f"  {'phase':34}" + "".join(f" {t['scenario']:>8}" for t, _ in runs))
+    print(f"  {'phase':34}" + "".join(f" {t['scenario'] + ' wall':>11} {'CPU':>5}"
+                                      for t, _ in runs))
     for label in labels:
-        print(f"  {label:34}" + "".join(f" {t['phases'].get(label, 0.0):>8.2f}" for t, _ in runs))
+        print(f"  {label:34}" + "".join(f" {t['phases'].get(label, 0.0):>11.2f} "
+                                        f"{t['phases_cpu'].get(label, 0.0):>5.2f}"
+                                        for t, _ in runs))
     print(f"\naims: at least {args.min_rate:,.0f} ratings merged per CPU second of the syncing "
           f"process (merge/s) and a Python peak under {args.max_mb:.0f} MB (tracemalloc, in a "
           "separate run). wall/s includes the wait for Trakt (here the sandbox, rendering "
