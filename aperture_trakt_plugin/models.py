@@ -7,6 +7,7 @@ but the host's ``create_all`` never sees them: only this plugin's Alembic lineag
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,14 @@ def utcnow() -> datetime:
 
 
 class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC, returns aware UTC: SQLite keeps no zone, and merges compare times."""
+    """Stores UTC, returns aware UTC: SQLite keeps no zone, and merges compare times.
+
+    On SQLite a value is turned into the driver's text in one step each way: a first sync
+    binds 100,000 of them into the ledger, and the general path took three Python calls
+    per value (this type's conversion, the decorator's wrapper, then sqlite3's own
+    adapter), a tenth of the sync's time. The text is the one that adapter makes,
+    ``isoformat(" ")``, so rows written either way read and compare alike.
+    """
 
     impl = DateTime
     cache_ok = True
@@ -45,6 +53,26 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+    def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        naive_utc = self.process_bind_param
+
+        def as_text(value: Any) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is UTC:  # the usual case: no conversion to make
+                return value.replace(tzinfo=None).isoformat(" ")
+            return naive_utc(value, dialect).isoformat(" ")
+
+        return as_text
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        parse = datetime.fromisoformat
+        return lambda value: None if value is None else parse(value + "+00:00")
 
 
 class Base(DeclarativeBase):

@@ -48,6 +48,26 @@ class UTCDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    # SQLite only: the text sqlite3's own adapter would store (``isoformat(" ")``), made
+    # in one call per value; a sync writes and reads ratings by the hundred thousand,
+    # and the general path costs three Python calls per value.
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return lambda value: None if value is None else _sqlite_text(value)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return lambda text: None if text is None else datetime.fromisoformat(text + "+00:00")
+
+
+def _sqlite_text(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: the host stores aware UTC only")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+
 
 def advance_id_sequence(table: Table) -> None:
     """After inserting rows with ids chosen here, moves PostgreSQL's id sequence past them.
