@@ -187,6 +187,7 @@ class Action(Enum):
     TO_TRAKT = "to_trakt"  # only the host changed
     TO_HOST = "to_host"  # only Trakt changed
     AGREE = "agree"  # both changed to the same value: only the ledger moves
+    LET_GO = "let_go"  # the item left the library: the ledger forgets it, no side is written
 
 
 class Side(NamedTuple):

@@ -144,6 +144,8 @@ class TraktLedger(Base):
     apart from a change on the other, and a removal from "never rated". ``item_key`` is
     ``h:<host item id>``, or ``t:<kind>:<trakt id>`` for a Trakt rating of something the
     library does not hold yet (``item_id`` is then empty; applied when the item arrives).
+    Only those keep the item's external ids and title: for a library item the host has
+    them, so a sync writes its row without them (half the cost for 100,000 rows).
     """
 
     __tablename__ = "trakt_ledger"

@@ -357,6 +357,11 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     result.not_found += len(not_found)
     result.deferred += len(deferred)
     conn = _connection(user_id)
+    let_go = {PLURAL[c.ref.kind] for c in changes if c.decision.action is Action.LET_GO}
+    if marker is not None and let_go:
+        # The next run reads these types from Trakt again, so a rating Trakt still holds
+        # for a title that left is kept to wait for the library like any other.
+        marker = {plural: None if plural in let_go else at for plural, at in marker.items()}
     if marker is not None:
         conn.ratings_marker = json.dumps(marker)
     conn.last_sync_at, conn.last_error, conn.last_error_at = utcnow(), None, None
@@ -396,6 +401,10 @@ def _write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> set[str]:
 OUTBOX_COLUMNS = ("user_id", "item_id", "value", "at", "version", "state")
 LEDGER_COLUMNS = ("user_id", "item_key", "kind", "item_id", "trakt", "tmdb", "imdb", "tvdb",
                   "season", "episode", "title", "value", "rated_at")
+#: A library item's row keeps the pairing only: the host knows the item's ids and title,
+#: and a first sync writes 100,000 such rows, which SQLite stores in about half the time
+#: without the six columns the host already answers for (they stay empty).
+PAIRED_COLUMNS = ("user_id", "item_key", "kind", "item_id", "trakt", "value", "rated_at")
 
 
 def _record(user_id: int, changes: list[Change], held: set[str] | None = None) -> None:
@@ -419,11 +428,20 @@ def _record(user_id: int, changes: list[Change], held: set[str] | None = None) -
         stale = [{"u": user_id, "k": c.key} for c in part if c.key in held]
         if stale:
             db.session.execute(forget, stale)
-        rows = [(user_id, c.key, c.ref.kind, c.ref.item_id, c.trakt_id or c.ref.ids.trakt,
-                 c.ref.ids.tmdb, c.ref.ids.imdb, c.ref.ids.tvdb, c.ref.season, c.ref.episode,
-                 (c.ref.title or "")[:255], c.decision.value, c.decision.at)
-                for c in part if c.decision.value is not None]
-        insert_rows(db.session, ledger, LEDGER_COLUMNS, rows)
+        paired, waiting = [], []
+        for c in part:
+            ref, value, at = c.ref, c.decision.value, c.decision.at
+            if value is None:
+                continue
+            if ref.item_id:
+                paired.append((user_id, c.key, ref.kind, ref.item_id,
+                               c.trakt_id or ref.ids.trakt, value, at))
+            else:
+                waiting.append((user_id, c.key, ref.kind, None, c.trakt_id or ref.ids.trakt,
+                                ref.ids.tmdb, ref.ids.imdb, ref.ids.tvdb, ref.season,
+                                ref.episode, (ref.title or "")[:255], value, at))
+        insert_rows(db.session, ledger, PAIRED_COLUMNS, paired)
+        insert_rows(db.session, ledger, LEDGER_COLUMNS, waiting)
 
 
 def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
@@ -466,8 +484,16 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
         ref = (rating.media if rating else match) or (item.ref if item else None)
         if ref is None and item_id:
             ref = host.get_media(item_id)
+            if ref is None and base_row is not None:
+                # The item left the library. Its Trakt rating stays: an admin removing a
+                # file must not take a user's rating off Trakt. If Trakt still holds it,
+                # it waits for the library like any rating of an item the library lacks.
+                changes.append(Change(key, _ledger_ref(base_row), Decision(
+                    Action.LET_GO, None, base_row.rated_at), None,
+                    pending.version if pending else None))
+                continue
         if ref is None and base_row is not None:
-            ref = _ledger_ref(base_row)
+            ref = _ledger_ref(base_row)  # a Trakt rating the library still lacks
         if ref is None:
             continue  # an outbox row for an item that left the library
         plural = PLURAL[ref.kind]
@@ -508,8 +534,11 @@ def _describe(change: Change) -> str:
     d = change.decision
     what = f"{change.ref.kind} {change.ref.title or change.key}"
     where = {Action.TO_TRAKT: "Trakt", Action.TO_HOST: "this server",
-             Action.AGREE: "the ledger", Action.NONE: "nothing"}[d.action]
+             Action.AGREE: "the ledger", Action.NONE: "nothing",
+             Action.LET_GO: "the ledger"}[d.action]
     verb = f"set to {d.value}" if d.value is not None else "removed"
+    if d.action is Action.LET_GO:
+        verb = "let go (it left the library; its Trakt rating stays)"
     reason = f" (both changed; {d.winner}'s is newer)" if d.conflict else ""
     return f"{where}: {what} {verb}{reason}"
 

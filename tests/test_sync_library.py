@@ -105,3 +105,36 @@ def test_a_title_the_host_rated_meanwhile_goes_to_the_newer_rating(waiting, host
     assert host[RASHOMON][2] == ("aperture" if newer == "host" else "trakt")
     ledger, outbox = plugin_rows(host_app, USER)
     assert ledger == {f"h:{item_id(host_app, RASHOMON)}": expected[0]} and outbox == 0
+
+
+def remove_from_library(host_app, tmdb: int) -> None:
+    result = host_app.test_cli_runner().invoke(
+        args=["demo", "library", "remove", "--tmdb", str(tmdb)])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_title_that_leaves_the_library_keeps_its_trakt_rating(waiting, host_app, sandbox):
+    """An admin removing a file is not the user unrating it: the ledger lets the title go,
+    Trakt keeps the rating, and the rating comes back with the title."""
+    uid, _, rated_at = waiting
+    add_to_library(host_app, RASHOMON)
+    run_trakt_jobs(host_app)
+    remove_from_library(host_app, RASHOMON)
+    assert host_ratings(host_app, USER) == {}
+    trakt_queue(host_app).empty()
+
+    with host_app.app_context():
+        result = sync.sync_user_ratings(uid, force=True)  # Trakt unchanged: not read
+    assert result.status == "synced" and result.pushed_removals == 0
+    assert result.plan == ["the ledger: movie Rashomon let go (it left the library; its "
+                           "Trakt rating stays)"]
+    assert trakt_ratings(sandbox, TRAKT_USER) == {RASHOMON: (8, rated_at)}
+    assert plugin_rows(host_app, USER) == ({}, 0)
+
+    with host_app.app_context():  # Trakt's movies are read again: the rating waits
+        again = sync.sync_user_ratings(uid)
+    assert (again.status, again.waiting_for_library, again.pulled) == ("synced", 1, 0)
+    add_to_library(host_app, RASHOMON)  # back, under a new item id
+    run_trakt_jobs(host_app)
+    assert host_ratings(host_app, USER) == {RASHOMON: (8, rated_at, "trakt")}
+    assert plugin_rows(host_app, USER)[0] == {f"h:{item_id(host_app, RASHOMON)}": 8}
