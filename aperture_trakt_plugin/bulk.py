@@ -39,6 +39,6 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str],
     for name in statement.positiontup or ():
         process = table.c[name].type.bind_processor(dialect)
         column = given[name]
-        in_order.append(column if process is None else
-                        [None if value is None else process(value) for value in column])
+        # Bind processors take None too (SQLAlchemy calls them with every value).
+        in_order.append(column if process is None else list(map(process, column)))
     connection.exec_driver_sql(str(statement), list(zip(*in_order, strict=True)))

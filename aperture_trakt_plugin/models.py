@@ -62,8 +62,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         def as_text(value: Any) -> str | None:
             if value is None:
                 return None
-            if value.tzinfo is UTC:  # the usual case: no conversion to make
-                return value.replace(tzinfo=None).isoformat(" ")
+            if value.tzinfo is UTC:  # the usual case: no conversion, and "+00:00" cut off
+                return value.isoformat(" ")[:-6]  # (``replace`` alone costs twice as much)
             return naive_utc(value, dialect).isoformat(" ")
 
         return as_text

@@ -476,11 +476,17 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
     unrated = Side(None, EPOCH)
     for key in keys:
         base_row = ledger.get(key)
-        base = _side(base_row.value, base_row.rated_at) if base_row else None
         item, match = on_trakt.pop(key, (None, None))  # each key comes once: its pair goes
         item_id = key[2:] if key.startswith("h:") else None
         rating = host_ratings.get(item_id) if item_id else None
         pending = outbox.get(item_id) if item_id else None
+        if match is not None and base_row is None and rating is None and pending is None:
+            # Only Trakt rates this library item, and it was never paired: it goes to the
+            # host (``decide``'s answer, without the call: a first sync's usual case).
+            changes.append(Change(key, match, Decision(Action.TO_HOST, item.value,
+                                                       item.rated_at), item.trakt_id, None))
+            continue
+        base = _side(base_row.value, base_row.rated_at) if base_row else None
         ref = (rating.media if rating else match) or (item.ref if item else None)
         if ref is None and item_id:
             ref = host.get_media(item_id)

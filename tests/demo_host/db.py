@@ -55,7 +55,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def bind_processor(self, dialect: Dialect) -> Any:
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-        return lambda value: None if value is None else _sqlite_text(value)
+        return _sqlite_text
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         if dialect.name != "sqlite":
@@ -63,10 +63,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return lambda text: None if text is None else datetime.fromisoformat(text + "+00:00")
 
 
-def _sqlite_text(value: datetime) -> str:
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r}: the host stores aware UTC only")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+def _sqlite_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the host stores aware UTC only")
+        value = value.astimezone(UTC)
+    return value.isoformat(" ")[:-len("+00:00")]
 
 
 def advance_id_sequence(table: Table) -> None:

@@ -62,7 +62,8 @@ class Rating(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # No index of its own on user_id: the unique (user_id, item_id) one serves it.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     item_id: Mapped[int] = mapped_column(ForeignKey("media_items.id"), index=True)
     value: Mapped[int]
     rated_at: Mapped[datetime] = mapped_column(UTCDateTime)
