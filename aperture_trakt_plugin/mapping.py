@@ -116,7 +116,9 @@ def trakt_rating(item: Any) -> TraktRating | None:
     if kind == "movie" or kind == "show":
         ids, title = _ids(own), own.get("title") or ""
     else:
-        ids, title = _ids(item.get("show")), (item.get("show") or {}).get("title") or ""
+        show = item.get("show")
+        show = show if type(show) is dict else {}  # a malformed show has no ids either
+        ids, title = _ids(show), show.get("title") or ""
         season = own.get("season") if kind == "episode" else own.get("number")
         episode = own.get("number") if kind == "episode" else None
         if not isinstance(season, int) or (kind == "episode" and not isinstance(episode, int)):
