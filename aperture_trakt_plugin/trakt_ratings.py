@@ -67,6 +67,9 @@ class _Item(msgspec.Struct, frozen=True, gc=False):
 
 
 _STRICT = msgspec.json.Decoder(list[_Item] | None)
+#: A named tuple's own constructor is a Python lambda; ``tuple.__new__`` makes the same
+#: instance in C (every field given, in order), at half the cost, 300,000 times here.
+_new = tuple.__new__
 
 
 def _from_struct(item: _Item) -> TraktRating | None:
@@ -88,10 +91,10 @@ def _from_struct(item: _Item) -> TraktRating | None:
     ids = top.ids
     if ids.trakt is None and ids.tmdb is None and not ids.imdb and ids.tvdb is None:
         return None  # no ids at all: never guessed by title
-    external = ExternalIds(ids.tmdb, ids.imdb or None, ids.tvdb, ids.trakt)
-    ref = MediaRef(kind, external, None, top.title or "", own.year, season, episode)
+    external = _new(ExternalIds, (ids.tmdb, ids.imdb or None, ids.tvdb, ids.trakt))
+    ref = _new(MediaRef, (kind, external, None, top.title or "", own.year, season, episode))
     trakt_id = ids.trakt if top is own else own.ids.trakt
-    return TraktRating(ref, trakt_id, item.rating, item.rated_at)
+    return _new(TraktRating, (ref, trakt_id, item.rating, item.rated_at))
 
 
 def read_ratings(content: bytes, what: str) -> list[TraktRating]:

@@ -41,14 +41,17 @@ REF_COLUMNS = (MEDIA.c.id, MEDIA.c.kind, MEDIA.c.title, MEDIA.c.year, MEDIA.c.tm
                MEDIA.c.imdb, MEDIA.c.tvdb, MEDIA.c.season_number, MEDIA.c.episode_number)
 #: One string object per kind: the driver returns a new one per row, 50 bytes each.
 _KINDS = {kind: kind for kind in ("movie", "show", "season", "episode")}
+_new = tuple.__new__
 
 
 def row_to_ref(row: Sequence[Any]) -> MediaRef:
     """A row that begins with ``REF_COLUMNS``, as a ``MediaRef``: unpacked by position,
     because the bulk paths turn 100,000 rows into refs."""
     item_id, kind, title, year, tmdb, imdb, tvdb, season, episode = row[:9]
-    return MediaRef(_KINDS.get(kind, kind), ExternalIds(tmdb, imdb, tvdb), str(item_id),
-                    title, year, season, episode)
+    # ``tuple.__new__`` with every field: the named tuples' own constructors are Python
+    # lambdas, twice the cost for 100,000 rows.
+    return _new(MediaRef, (_KINDS.get(kind, kind), _new(ExternalIds, (tmdb, imdb, tvdb, None)),
+                           str(item_id), title, year, season, episode))
 
 
 def get_item(item_id: str | int) -> MediaItem | None:

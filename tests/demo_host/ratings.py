@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, delete, select, update
 
-from aperture_trakt_plugin.bulk import insert_rows
+from aperture_trakt_plugin.bulk import execute_rows, insert_rows
 from aperture_trakt_plugin.host import RatingChange, RatingWrite
 from tests.demo_host.db import db
 from tests.demo_host.media import (
@@ -96,15 +96,13 @@ def apply_ratings(user_id: int, writes: Sequence[RatingWrite], source: str) -> N
     # In index order: SQLite stores sorted rows about a third faster than shuffled ones.
     sets = [i for i in sorted(latest) if latest[i].value is not None]
     change = (update(RATINGS).where(RATINGS.c.id == bindparam("rid"))
-              .values(value=bindparam("v"), rated_at=bindparam("at"), source=source))
+              .values(value=bindparam("v"), rated_at=bindparam("at"), source=bindparam("src")))
     for start in range(0, len(sets), WRITE_CHUNK):
         part = [(i, latest[i]) for i in sets[start:start + WRITE_CHUNK]]
         insert_rows(db.session, RATINGS, INSERT_COLUMNS,
                     [(user_id, i, w.value, w.at, source) for i, w in part if i not in existing])
-        updates = [{"rid": existing[i][0], "v": w.value, "at": w.at}
-                   for i, w in part if i in existing]
-        if updates:
-            db.session.execute(change, updates)
+        execute_rows(db.session, change, ("rid", "v", "at", "src"),
+                     [(existing[i][0], w.value, w.at, source) for i, w in part if i in existing])
     for condition in where_in(RATINGS.c.item_id, removals):
         db.session.execute(delete(RATINGS).where(RATINGS.c.user_id == user_id, condition))
     db.session.commit()
