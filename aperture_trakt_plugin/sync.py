@@ -509,13 +509,13 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
         if plural not in read_types:
             trakt_side = base or unrated
         elif item is not None:
-            trakt_side = Side(item.value, item.rated_at)
+            trakt_side = _new(Side, (item.value, item.rated_at))
         else:
             trakt_side = Side(None, removed_at[plural])  # Trakt keeps no removal time
         if item_id is None:
             host_side = base or unrated  # not in the library: only the ledger records it
         elif rating is not None:
-            host_side = Side(rating.value, rating.rated_at)
+            host_side = _new(Side, (rating.value, rating.rated_at))
         elif pending is not None and pending.value is None:
             host_side = Side(None, pending.at)
         else:
@@ -526,8 +526,8 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
         if (decision.action is Action.TO_TRAKT and pending is not None
                 and pending.state == "not_found" and pending.value == decision.value):
             continue  # Trakt said it does not know this item; wait for a new change
-        changes.append(Change(key, ref, decision, item.trakt_id if item else None,
-                              pending.version if pending else None))
+        changes.append(_new(Change, (key, ref, decision, item.trakt_id if item else None,
+                                     pending.version if pending else None)))
     return changes
 
 

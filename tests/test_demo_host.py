@@ -249,6 +249,10 @@ def test_a_bulk_write_is_one_transaction_and_one_event(host_app, recorder):
     (removed,) = recorder.named("aperture_ratings_changed")[1]["changes"]
     assert (removed.item_id, removed.value, removed.previous) == (matrix, None, 9)
     assert len(recorder.named("aperture_rating_changed")) == 1  # only the single write's
+    with pytest.raises(LookupError, match="no media items \\[999999999\\]"):
+        services.apply_ratings(3, [RatingWrite(fight_club, 2, when),
+                                   RatingWrite("999999999", 5, when)], "trakt")
+    assert [r.value for r in services.list_ratings(3)] == [8]  # nothing of it was written
 
 
 def test_cli_rates_and_lists_ratings_as_json(host_app, recorder):

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, select, update
+from sqlalchemy import Row, bindparam, delete, func, select, update
 
 from aperture_trakt_plugin.bulk import execute_rows, insert_rows
 from aperture_trakt_plugin.host import RatingChange, RatingWrite
@@ -116,24 +116,21 @@ def apply_ratings(user_id: int, writes: Sequence[RatingWrite], source: str) -> N
 
 def _held(user_id: int, item_ids: list[int]) -> dict[int, tuple[int, int]]:
     """The user's rating (row id, value) of each item that has one; ``LookupError`` if
-    an item is not in the library. One query answers both (the items, outer-joined with
-    the user's ratings), where two passes over 100,000 ids cost twice as much."""
-    their = RATINGS.alias("their")
-    joined = MEDIA.outerjoin(their, and_(their.c.item_id == MEDIA.c.id,
-                                         their.c.user_id == user_id))
-    held: dict[int, tuple[int, int]] = {}
-    found = 0
-    for condition in where_in(MEDIA.c.id, item_ids):
-        rows = db.session.execute(select(MEDIA.c.id, their.c.id, their.c.value)
-                                  .select_from(joined).where(condition))
-        for part in rows.partitions(FETCH):
-            found += len(part)
-            held.update((item_id, (rid, value)) for item_id, rid, value in part
-                        if rid is not None)
-    if found < len(item_ids):
+    an item is not in the library. Two queries SQLite answers by itself: how many of the
+    items exist (one number, where an outer join sent 100,000 rows back to Python) and
+    the user's ratings of them (none at all in a first sync)."""
+    found = sum(db.session.scalar(select(func.count()).select_from(MEDIA).where(condition))
+                for condition in where_in(MEDIA.c.id, item_ids))
+    if found < len(item_ids):  # the ids are distinct: fewer found means some are missing
         known = known_ids(item_ids)
         missing = [i for i in item_ids if i not in known]
         raise LookupError(f"no media items {missing[:5]!r}")
+    held: dict[int, tuple[int, int]] = {}
+    for condition in where_in(RATINGS.c.item_id, item_ids):
+        rows = db.session.execute(select(RATINGS.c.item_id, RATINGS.c.id, RATINGS.c.value)
+                                  .where(RATINGS.c.user_id == user_id, condition))
+        for part in rows.partitions(FETCH):
+            held.update((item_id, (rid, value)) for item_id, rid, value in part)
     return held
 
 
@@ -148,14 +145,16 @@ def rating_rows(user_id: int) -> Iterator[Row[Any]]:
     """``ratings_of`` as plain rows (``REF_COLUMNS``, then user, value, time and source),
     for the contract's ``list_ratings``: a sync reads every rating of a user, and ORM
     objects for 100,000 of them cost seconds and a hundred megabytes. Streamed in slices,
-    so the rows are never all held next to the values made of them."""
+    so the rows are never all held next to the values made of them. In item order, the
+    order of the unique (user, item) index the query reads: no sort (the contract asks
+    for none; ``ratings_of``, for pages, sorts newest first)."""
     # Core columns only: naming the ORM class's attributes made it an ORM query, whose
     # loading fetched every row at once (40 MB for 100,000) whatever the slices.
     result = db.session.execute(
         select(*REF_COLUMNS, RATINGS.c.user_id, RATINGS.c.value, RATINGS.c.rated_at,
                RATINGS.c.source)
         .join(RATINGS, RATINGS.c.item_id == MEDIA.c.id).where(RATINGS.c.user_id == user_id)
-        .order_by(RATINGS.c.rated_at.desc(), RATINGS.c.id.desc()))
+        .order_by(RATINGS.c.item_id))
     for part in result.partitions(FETCH):
         yield from part
 
