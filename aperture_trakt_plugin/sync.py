@@ -331,7 +331,9 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
         outbox = _outbox(user_id)
     queued: list[tuple] = []  # deferred changes the outbox does not hold yet
     done: list[tuple] = []  # outbox rows now on both sides, unless changed since
-    for change in changes:
+    # (A pull with nothing pending and nothing held back has no outbox work: 100,000
+    # changes are not walked for it.)
+    for change in changes if outbox or deferred or not_found else ():
         row = outbox.get(change.ref.item_id or "")
         if change.key in deferred:  # stays (or is put) in the outbox for the next push
             if row is None:
@@ -353,8 +355,8 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
         table.c.user_id == bindparam("u"), table.c.item_id == bindparam("i"),
         table.c.version == bindparam("v")), ("u", "i", "v"), done)
     insert_rows(db.session, table, OUTBOX_COLUMNS, queued)
-    _record(user_id, [c for c in changes if c.key not in not_found and c.key not in deferred],
-            ledger_keys)
+    _record(user_id, [c for c in changes if c.key not in not_found and c.key not in deferred]
+            if not_found or deferred else changes, ledger_keys)
 
     result.pushed += len([c for c in adds if c.key not in not_found])
     result.pushed_removals += len([c for c in removals if c.key not in not_found])

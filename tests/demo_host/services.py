@@ -117,8 +117,9 @@ class DemoHostServices:
     def list_ratings(self, user_id: int) -> list[HostRating]:
         with self._context():
             sources: dict[str, str] = {}  # one string per source, not one per rating
-            return [HostRating(row[-4], media.row_to_ref(row), row[-3], row[-2],
-                               sources.setdefault(row[-1], row[-1]))
+            new, ref = tuple.__new__, media.row_to_ref  # (see ``row_to_ref``)
+            return [new(HostRating, (row[-4], ref(row), row[-3], row[-2],
+                                     sources.setdefault(row[-1], row[-1])))
                     for row in ratings.rating_rows(user_id)]
 
     def apply_rating(self, user_id: int, item_id: str, value: int, rated_at: datetime,
