@@ -124,6 +124,23 @@ class MalformedResponse(TraktError):
     retryable = True
 
 
+#: Extra seconds a write may take per item it carries. Trakt checks each rating it is
+#: sent against the account's own before storing it: an 800-rating POST took 45 s
+#: (trakt/trakt-api#448, 2024), so a 500-item batch needs far more than a read's timeout.
+#: Twice the observed 56 ms: a write that times out is retried, and sent again.
+WRITE_SECONDS_PER_ITEM = 0.1
+
+
+def body_entries(body: Any) -> int:
+    """How many items a sync body carries: its objects inside lists, at any depth (a
+    show's seasons and their episodes each count)."""
+    if isinstance(body, dict):
+        return sum(body_entries(value) for value in body.values())
+    if isinstance(body, list):
+        return sum(1 + body_entries(entry) for entry in body if isinstance(entry, dict))
+    return 0
+
+
 @dataclass(frozen=True)
 class TraktEndpoints:
     api_url: str = DEFAULT_API_URL
@@ -216,12 +233,13 @@ class TraktClient:
         self.session = session or requests.Session()
         self.budget = budget
 
-    def _send(self, method: str, url: str, what: str, **kw: Any) -> requests.Response:
+    def _send(self, method: str, url: str, what: str, timeout: float | None = None,
+              **kw: Any) -> requests.Response:
+        timeout = timeout or self.endpoints.timeout
         try:
-            response = self.session.request(method, url, timeout=self.endpoints.timeout, **kw)
+            response = self.session.request(method, url, timeout=timeout, **kw)
         except requests.Timeout as exc:
-            raise TraktUnreachable(MSG_TIMEOUT.format(
-                what=what, seconds=self.endpoints.timeout)) from exc
+            raise TraktUnreachable(MSG_TIMEOUT.format(what=what, seconds=timeout)) from exc
         except requests.RequestException as exc:
             raise TraktUnreachable(MSG_UNREACHABLE.format(
                 what=what, url=url.split("?")[0], reason=type(exc).__name__)) from exc
@@ -250,9 +268,13 @@ class TraktClient:
         what = what or f"{method} {path}"
         ticket = self.budget.before(method, token, user_key, self.client_id, what) \
             if self.budget is not None else None
+        timeout = self.endpoints.timeout
+        if method != "GET" and body is not None:
+            timeout += WRITE_SECONDS_PER_ITEM * body_entries(body)
         try:
             response = self._send(method, self.endpoints.api_url.rstrip("/") + path, what,
-                                  headers=self.api_headers(token), params=params, json=body)
+                                  timeout, headers=self.api_headers(token), params=params,
+                                  json=body)
         except TraktError as exc:
             if self.budget is not None:
                 self.budget.after(ticket, exc.headers, exc)
