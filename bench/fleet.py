@@ -28,9 +28,9 @@ The minimum the limits allow is the larger of two floors:
   floor", measured first; ``--no-baseline`` skips it and checks against the limits floor
   alone).
 
-A worker is not held through a user's write spacing: a run with more writes to make
-hands the worker to the queued users and sends the rest from a push job queued behind
-them (``sync.DEFER_OVER``), so the spacing overlaps other users' work.
+A worker is not held through a user's write spacing: a run whose next write must wait
+pauses, and its job runs the next queued users' syncs meanwhile (``carrier``), resuming
+the run when its slot opens, so the spacing overlaps other users' work.
 
     .venv/bin/python -m bench.fleet [--users 200] [--ratings 1000] [--workers 4]
 
