@@ -122,7 +122,7 @@ class Carrier:
             due, _, run = heapq.heappop(self.paused)
             wait = due - time.monotonic()
             if wait > 0:
-                time.sleep(wait)  # at most a write spacing: ``_paused`` checks max_sleep
+                time.sleep(wait)  # at most max_sleep: ``_step`` pauses no longer wait
             self.ready.append(run)
         if isinstance(outcome[0], BaseException):
             raise outcome[0]
