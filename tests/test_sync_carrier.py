@@ -10,9 +10,10 @@ import time
 
 import pytest
 from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
-from aperture_trakt_plugin import carrier, jobs, sync
+from aperture_trakt_plugin import carrier, jobs, retries, sync
+from aperture_trakt_plugin.trakt_api import AccountLocked, TraktServerError
 from tests.connect_helpers import connect_with_tokens, run_trakt_jobs, trakt_queue, user_id
 from tests.sync_helpers import (
     CASABLANCA,
@@ -62,7 +63,6 @@ def test_a_waiting_sync_carries_the_next_users_sync_instead_of_a_push(
 
     first, second = (Job.fetch(job_id, connection=redis(host_app)) for job_id in ids)
     assert first.get_status() == second.get_status() == JobStatus.FINISHED
-    assert second.worker_name == first.worker_name  # Bob's ran inside Alice's job
     for job in (first, second):
         result = job.return_value()
         assert (result["status"], result["pushed"], result["deferred"]) == \
@@ -87,6 +87,47 @@ def test_a_waiting_sync_carries_the_next_users_sync_instead_of_a_push(
     runs = [r.trakt_run for r in caplog.records if r.name == "aperture_trakt_plugin.runs"]
     assert sorted((r["user"], r["outcome"], r["deferred"]) for r in runs) == \
         [(alice, "synced", 0), (bob, "synced", 0)]
+
+
+@pytest.mark.parametrize("error", [TraktServerError, AccountLocked])
+def test_a_carried_run_that_fails_ends_its_own_job_as_a_worker_would(
+        error, two_users, host_app, sandbox, monkeypatch):
+    """Bob's first write fails inside Alice's job: a passing fault reschedules Bob's job
+    (its retry under his job's id), a refusal fails it with the reason on his connection;
+    Alice's run goes on either way."""
+    alice, bob = two_users
+    write = sync.TraktSide.write
+
+    def failing(self, entries, remove):
+        if self.user_id == bob:
+            raise error("POST /sync/ratings: refused for the test", status=503)
+        return write(self, entries, remove)
+
+    monkeypatch.setattr(sync.TraktSide, "write", failing)
+    with host_app.app_context():
+        ids = [jobs.enqueue_user_sync(uid, "test") for uid in (alice, bob)]
+    run_trakt_jobs(host_app)
+
+    own, carried = (Job.fetch(job_id, connection=redis(host_app)) for job_id in ids)
+    assert own.get_status() == JobStatus.FINISHED
+    # Alice waited for her second write with Bob queued, yet left nothing to a push:
+    # Bob's run went on inside her job.
+    assert (own.return_value()["pushed"], own.return_value()["deferred"]) == (2, 0)
+    assert not Job.exists(jobs.user_job_id("push", alice), connection=redis(host_app))
+    assert values(trakt_ratings(sandbox, "alice_trakt")) == {MATRIX: 8, FIGHT_CLUB: 6}
+    with host_app.app_context():
+        waiting = retries.scheduled_at([carried.id])
+        conn = sync._connection(bob)
+        assert "refused for the test" in (conn.last_error or "")
+    if error.retryable:
+        assert carried.get_status() == JobStatus.FINISHED
+        assert carried.return_value()["status"] == "rescheduled"
+        assert list(waiting) == [retries.retry_id(carried.id)]
+    else:
+        assert carried.get_status() == JobStatus.FAILED
+        assert carried.id in FailedJobRegistry(queue=trakt_queue(host_app))
+        assert "AccountLocked" in carried.latest_result().exc_string
+        assert waiting == {}
 
 
 def test_a_killed_carrier_leaves_its_jobs_to_rq_and_blocks_no_later_request(
