@@ -15,11 +15,21 @@ from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 
-from aperture_trakt_plugin import extension, oauth, retries, runlog, scheduling, sync, tokens
+from aperture_trakt_plugin import (
+    carrier,
+    extension,
+    oauth,
+    retries,
+    runlog,
+    scheduling,
+    sync,
+    tokens,
+)
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, utcnow
 from aperture_trakt_plugin.trakt_api import AccountLimit, InvalidClient, TraktError
 
@@ -28,6 +38,7 @@ log = logging.getLogger(__name__)
 USER_JOB = "aperture-trakt-{kind}-user-{user_id}"  # RQ ids: [A-Za-z0-9_-]
 FOLLOW_UP = "{job_id}-next"
 SYNC_ALL = "sync-trakt-ratings"
+SYNC_FUNC = "aperture_trakt_plugin.jobs.sync_user"
 LIBRARY_JOB = "aperture-trakt-library-arrivals"
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
@@ -90,8 +101,7 @@ def user_sync_job_id(user_id: int) -> str:
 
 def enqueue_user_sync(user_id: int, reason: str, run_id: int | None = None,
                       force: bool = False) -> str | None:
-    return enqueue_once("aperture_trakt_plugin.jobs.sync_user",
-                    user_sync_job_id(user_id), user_id, run_id, force,
+    return enqueue_once(SYNC_FUNC, user_sync_job_id(user_id), user_id, run_id, force,
                     description=f"Trakt sync of user {user_id}: {reason}")
 
 
@@ -139,24 +149,48 @@ def cancel_user_jobs(user_id: int) -> int:
 
 def push_user(user_id: int) -> dict:
     """Sends a user's pending rating changes to Trakt (queued by the rating hooks)."""
-    return asdict(_recorded(user_id, lambda: sync.push_user(
-        user_id, others_waiting=others_waiting), in_run=False, job="push"))
+    return asdict(_recorded(user_id, sync.push_steps(user_id, others_waiting=others_waiting),
+                            in_run=False, job="push"))
 
 
 def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> dict:
-    """One user's two-way sync; inside a scheduled run it writes to that run's log."""
+    """One user's two-way sync; inside a scheduled run it writes to that run's log.
+    Outside one, a wait for Trakt's write spacing is filled with other users' queued
+    syncs (``carrier``)."""
     if run_id is None:
-        return asdict(_recorded(user_id, lambda: sync.sync_user_ratings(
-            user_id, force=force, others_waiting=others_waiting), in_run=False, job="sync"))
+        job = get_current_job()
+        own = _sync_steps(user_id, force, job)
+        if job is None:
+            return asdict(_drive(own))
+        return asdict(carrier.carry(own, job, _carried))
     host = extension.state().host
     user = host.get_user(user_id)
     name = user.name if user else f"#{user_id}"
     with host.job_context(SYNC_ALL, run_id) as run:
-        result = _recorded(user_id, lambda: sync.sync_user_ratings(
+        result = _recorded(user_id, sync.sync_steps(
             user_id, force=force, report=lambda line: run.log(f"{name}: {line}"),
             others_waiting=others_waiting), in_run=True, job="sync")
         run.log(f"{name}: {result.summary()}")
     return asdict(result)
+
+
+def _sync_steps(user_id: int, force: bool, job: Job | None) -> sync.Steps:
+    return _recorded_steps(user_id, sync.sync_steps(
+        user_id, force=force, others_waiting=others_waiting), in_run=False, job="sync",
+        rq_job=job)
+
+
+def _carried(job: Job) -> sync.Steps | None:
+    """A queued job as steps a carrier may run: a user's sync outside a scheduled run (a
+    scheduled run's sync writes to that run's log, which stays one job's business)."""
+    if job.func_name != SYNC_FUNC or job.kwargs or not job.args:
+        return None
+    user_id, run_id, force = (*job.args, None, False)[:3]
+    if run_id is not None or not isinstance(user_id, int):
+        return None
+    if extension.state().host.redis.exists(sync.LOCK_KEY.format(user_id=user_id)):
+        return None  # a run of the user is going on elsewhere: this job would wait for it
+    return _sync_steps(user_id, bool(force), job)
 
 
 def others_waiting() -> bool:
@@ -169,10 +203,22 @@ def others_waiting() -> bool:
         return False
 
 
-def _recorded(user_id: int, work: Any, in_run: bool, job: str) -> sync.SyncResult:
+def _recorded(user_id: int, steps: sync.Steps, in_run: bool, job: str) -> sync.SyncResult:
+    """Runs a sync alone (see ``_recorded_steps``)."""
+    return _drive(_recorded_steps(user_id, steps, in_run, job))
+
+
+def _drive(steps: sync.Steps) -> sync.SyncResult:
+    with sync.collector_paused():
+        return sync.run_steps(steps)
+
+
+def _recorded_steps(user_id: int, steps: sync.Steps, in_run: bool, job: str,
+                    rq_job: Job | None = None) -> sync.Steps:
     """Runs a sync, keeping its failure on the connection where status and the profile
     show it; the outbox and the ledger keep everything for the next run. Every run ends
-    with one structured log line (``runlog``), whatever its outcome.
+    with one structured log line (``runlog``), whatever its outcome. ``rq_job``: the
+    job the run belongs to, when a carrier runs it for that job.
 
     A rate limit or a passing fault reschedules the job (``retries``) and ends it
     without error, so the worker is free at once. Anything else is final: a job on its
@@ -181,7 +227,7 @@ def _recorded(user_id: int, work: Any, in_run: bool, job: str) -> sync.SyncResul
     started = time.monotonic()
     scheduling.keep_scheduled()
     try:
-        result = _attempt(user_id, work, in_run)
+        result = yield from _attempt(user_id, steps, in_run, rq_job)
     except Exception as exc:
         runlog.user_run(job, user_id, "error", started, error=type(exc).__name__)
         raise
@@ -194,12 +240,13 @@ def _recorded(user_id: int, work: Any, in_run: bool, job: str) -> sync.SyncResul
     return result
 
 
-def _attempt(user_id: int, work: Any, in_run: bool) -> sync.SyncResult:
+def _attempt(user_id: int, steps: sync.Steps, in_run: bool, rq_job: Job | None
+             ) -> sync.Steps:
     try:
-        result = work()
+        result = yield from steps
     except TraktError as exc:
         message = explain(user_id, exc)
-        when = retries.reschedule(exc)
+        when = retries.reschedule(exc, rq_job)
         if when is not None:
             message = retries.MSG_TRIES_AGAIN.format(error=message,
                                                      when=f"{when:%Y-%m-%d %H:%M:%S}")

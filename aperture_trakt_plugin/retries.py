@@ -67,10 +67,11 @@ def _scheduler(queue_name: str) -> Scheduler:
     return Scheduler(queue_name=queue_name, connection=extension.state().host.redis)
 
 
-def reschedule(error: TraktError) -> datetime | None:
-    """Schedules the running job again if that can help; returns when, or None (not in a
-    job, a permanent fault, retries used up, or Redis unreachable)."""
-    job = get_current_job()
+def reschedule(error: TraktError, job: Job | None = None) -> datetime | None:
+    """Schedules the job again if that can help; returns when, or None (not in a job, a
+    permanent fault, retries used up, or Redis unreachable). ``job``: the one whose run
+    failed, when it is not the running job (a run carried by another job, ``carrier``)."""
+    job = job or get_current_job()
     if job is None:
         return None
     attempt = int(job.meta.get(ATTEMPT, 0))

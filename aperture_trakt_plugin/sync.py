@@ -16,7 +16,7 @@ import gc
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -55,9 +55,11 @@ LOCK_KEY = "aperture-trakt:lock:sync:{user_id}"
 LOCK_TIMEOUT = 10
 LOCK_WAIT = 30
 BATCH = 500  # items per sync POST
-#: A run with more writes to make hands its worker over when the next write must wait
-#: longer than this (Trakt's one write per second) and other jobs are queued: the rest
-#: goes out from the outbox in a push job queued behind them. A shorter wait is slept.
+#: A run with more writes to make asks whoever drives it (``WriteWait``) what to do when
+#: the next write must wait longer than this (Trakt's one write per second): a job fills
+#: the wait with other users' syncs (``carrier``), or, with only other kinds of job
+#: queued, leaves the rest in the outbox for a push queued behind them. A shorter wait is
+#: slept.
 DEFER_OVER = 0.2
 MASS_REMOVAL_SHARE, MASS_REMOVAL_MIN = 0.5, 20
 #: Named tuples made 100,000 at a time are made by ``tuple.__new__`` (every field given,
@@ -120,6 +122,33 @@ class SyncResult:
             pulled=self.pulled, pulled_removals=self.pulled_removals,
             conflicts=self.conflict_count, not_found=self.not_found,
             waiting=self.waiting_for_library, calls=self.api_calls, deferred=later)
+
+
+class WriteWait(NamedTuple):
+    """What a run's steps yield when their next write must wait ``seconds`` (more than
+    ``DEFER_OVER``): the driver answers True to go on (the run writes as soon as its
+    slot opens, sleeping what is left of the wait) or False to leave the rest of the
+    writes to a push (see ``_write_trakt``). ``held``: the changes the run keeps in
+    memory meanwhile, so a driver holding several runs can bound what it holds."""
+
+    seconds: float
+    held: int
+    trakt: TraktSide
+
+
+#: A run as steps: yields ``WriteWait``, is sent the answer, returns its result.
+Steps = Generator[WriteWait, bool, "SyncResult"]
+
+
+def run_steps(steps: Generator[WriteWait, bool, Any]) -> Any:
+    """Drives a run alone: a wait is left to a push exactly when ``should_defer`` says so
+    (other jobs queued, or a wait too long to sleep), otherwise slept through."""
+    try:
+        wait = next(steps)
+        while True:
+            wait = steps.send(not wait.trakt.should_defer())
+    except StopIteration as done:
+        return done.value
 
 
 class Change(NamedTuple):
@@ -238,6 +267,10 @@ class TraktSide:
         return [item for items in section.values() if isinstance(items, list)
                 for item in items]
 
+    def write_wait(self) -> float:
+        """Seconds until this user's next write may go (0: now)."""
+        return extension.budgets().write_wait(str(self.user_id))
+
     def should_defer(self) -> bool:
         """Whether the next write is better left to a push queued behind other jobs."""
         if self.others_waiting is None:
@@ -250,7 +283,7 @@ class TraktSide:
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Python's cyclic garbage collector, paused for the length of a merge.
 
     A first sync of a heavy user holds several hundred thousand small tuples alive at
@@ -304,10 +337,16 @@ def _signature(ref: MediaRef) -> str:
 def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncResult,
            marker: dict[str, str | None] | None, *,
            outbox: dict[str, TraktOutbox] | None = None,
-           ledger_keys: set[str] | None = None) -> None:
-    """Writes a plan in the crash-safe order described in the module docstring.
-    ``outbox`` and ``ledger_keys``: the user's, when the caller has just read them and
-    nothing has committed since (the push path; under the user's lock)."""
+           ledger_keys: set[str] | None = None, unblock: bool = False
+           ) -> Generator[WriteWait, bool, None]:
+    """Writes a plan in the crash-safe order described in the module docstring (steps:
+    see ``WriteWait``). ``outbox`` and ``ledger_keys``: the user's, when the caller has
+    just read them and nothing has committed since (the push path, which is never paused;
+    under the user's lock). ``unblock``: clear the mass-removal block in the same commit.
+
+    While the steps are paused, the driver may run other users' steps in the same
+    database session, and their commits must not carry half of this run: nothing is
+    written to the session here before the last write has gone."""
     host = extension.state().host
     db = _db()
     to_host = Action.TO_HOST
@@ -316,7 +355,11 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     if host_writes:
         host.apply_ratings(user_id, host_writes, SOURCE)
     to_trakt = [c for c in changes if c.decision.action is Action.TO_TRAKT]
-    deferred = _write_trakt(trakt, to_trakt)
+    deferred = yield from _write_trakt(trakt, to_trakt)
+    conn = _connection(user_id)
+    if conn is None:  # disconnected while the run was paused: nothing of it is kept
+        result.status, result.message = "skipped", MSG_SKIPPED_NOT_CONNECTED
+        return
     sent = [c for c in to_trakt if c.key not in deferred]
     adds = [c for c in sent if c.decision.value is not None]
     removals = [c for c in sent if c.decision.value is None]
@@ -362,12 +405,13 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     result.pushed_removals += len([c for c in removals if c.key not in not_found])
     result.not_found += len(not_found)
     result.deferred += len(deferred)
-    conn = _connection(user_id)
     let_go = {PLURAL[c.ref.kind] for c in changes if c.decision.action is Action.LET_GO}
     if marker is not None and let_go:
         # The next run reads these types from Trakt again, so a rating Trakt still holds
         # for a title that left is kept to wait for the library like any other.
         marker = {plural: None if plural in let_go else at for plural, at in marker.items()}
+    if unblock:
+        conn.blocked_reason = None
     if marker is not None:
         conn.ratings_marker = json.dumps(marker)
     conn.last_sync_at, conn.last_error, conn.last_error_at = utcnow(), None, None
@@ -375,10 +419,12 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     db.session.commit()
 
 
-def _write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> set[str]:
+def _write_trakt(trakt: TraktSide, to_trakt: list[Change]
+                 ) -> Generator[WriteWait, bool, set[str]]:
     """POSTs the changes in batches (adds, then removals), noting Trakt's ``not_found`` in
-    ``trakt.missing``; returns the keys left for a later push (see ``DEFER_OVER``). The
-    first batch always goes, so every run moves on.
+    ``trakt.missing``; returns the keys left for a later push (see ``DEFER_OVER``): before
+    a batch that would wait, it yields a ``WriteWait`` and the driver decides. The first
+    batch always goes, so every run moves on.
 
     Only a change Trakt had not made itself may wait: after this run the marker says
     Trakt holds what the ledger holds, which is true of such an item (Trakt still has
@@ -393,7 +439,12 @@ def _write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> set[str]:
         for start in range(0, len(batch), BATCH):
             part = batch[start:start + BATCH]
             may_wait = not any(c.decision.conflict for c in part)
-            if posted and may_wait and (deferred or trakt.should_defer()):
+            if posted and may_wait and not deferred:
+                wait = trakt.write_wait()
+                if wait > DEFER_OVER and not (yield WriteWait(wait, len(to_trakt), trakt)):
+                    deferred.update(c.key for c in part)
+                    continue
+            elif posted and may_wait:
                 deferred.update(c.key for c in part)
                 continue
             answer = trakt.write([(c.ref, c.decision.value, c.decision.at) for c in part],
@@ -591,12 +642,21 @@ def _mass_removal(changes: list[Change], held: int) -> str | None:
     return None
 
 
-@_collector_paused()
+@collector_paused()
 def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = False,
                       report: Callable[[str], None] | None = None,
                       others_waiting: Callable[[], bool] | None = None) -> SyncResult:
     """One user's two-way sync (the pull); the outbox goes along. ``others_waiting``: see
     ``TraktSide`` (the caller queues the push that sends ``result.deferred``)."""
+    return run_steps(sync_steps(user_id, dry_run=dry_run, force=force, report=report,
+                                others_waiting=others_waiting))
+
+
+def sync_steps(user_id: int, *, dry_run: bool = False, force: bool = False,
+               report: Callable[[str], None] | None = None,
+               others_waiting: Callable[[], bool] | None = None) -> Steps:
+    """``sync_user_ratings`` as steps (``WriteWait``), for a driver that fills a wait
+    for Trakt's write spacing with other work. The user's lock is held while paused."""
     result = SyncResult(user_id)
     conn = _connection(user_id)
     if conn is None or conn.needs_reconnect:
@@ -632,8 +692,7 @@ def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = Fals
             _db().session.commit()
             result.status, result.message = "blocked", blocked
             return result
-        conn.blocked_reason = None
-        _apply(user_id, trakt, changes, result, marker)
+        yield from _apply(user_id, trakt, changes, result, marker, unblock=True)
     if report:
         for line in result.plan:
             report(line)
@@ -645,6 +704,12 @@ def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = Fals
 def push_user(user_id: int, others_waiting: Callable[[], bool] | None = None) -> SyncResult:
     """Sends the outbox. Trakt unchanged since the last agreement: straight out (one read,
     the writes, one read for the new marker); otherwise the full sync decides."""
+    return run_steps(push_steps(user_id, others_waiting))
+
+
+def push_steps(user_id: int, others_waiting: Callable[[], bool] | None = None) -> Steps:
+    """``push_user`` as steps. Only ``run_steps`` drives them: the fast path keeps the
+    outbox rows it read across the writes, which another run's commit would expire."""
     result = SyncResult(user_id, status="pushed")
     conn = _connection(user_id)
     if conn is None or conn.needs_reconnect:
@@ -681,11 +746,12 @@ def push_user(user_id: int, others_waiting: Callable[[], bool] | None = None) ->
                 agreed = Side(base.value, base.rated_at) if base else None
                 decision = decide(agreed, Side(row.value, row.at), agreed or Side(None, EPOCH))
                 changes.append(Change(key, ref, decision, None, row.version))
-            _apply(user_id, trakt, changes, result, marker,  # NONE ones just leave the outbox
-                   outbox=held_outbox, ledger_keys=set(ledger))
+            yield from _apply(user_id, trakt, changes, result, marker,  # NONE ones leave
+                              outbox=held_outbox, ledger_keys=set(ledger))  # the outbox
             return result
     if fall_back:
-        return sync_user_ratings(user_id, others_waiting=others_waiting)
+        with collector_paused():
+            return (yield from sync_steps(user_id, others_waiting=others_waiting))
     return result
 
 

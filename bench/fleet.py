@@ -28,9 +28,9 @@ The minimum the limits allow is the larger of two floors:
   floor", measured first; ``--no-baseline`` skips it and checks against the limits floor
   alone).
 
-A worker is not held through a user's write spacing: a run with more writes to make
-hands the worker to the queued users and sends the rest from a push job queued behind
-them (``sync.DEFER_OVER``), so the spacing overlaps other users' work.
+A worker is not held through a user's write spacing: a run whose next write must wait
+pauses, and its job runs the next queued users' syncs meanwhile (``carrier``), resuming
+the run when its slot opens, so the spacing overlaps other users' work.
 
     .venv/bin/python -m bench.fleet [--users 200] [--ratings 1000] [--workers 4]
 
@@ -209,9 +209,32 @@ def given_up(redis: Any) -> bool:
     return len(FailedJobRegistry(queue=Queue("trakt", connection=redis))) > 0
 
 
+def cpu_seconds(processes: list[ManagedProcess]) -> float | None:
+    """User and system CPU seconds these processes and their children (gunicorn's worker)
+    have used so far, from ``/proc`` (None where there is none). On a machine with fewer
+    cores than processes, the CPU the run costs is what bounds its wall time; a job's own
+    start and end stamps also count the time it waited for a core, or for Trakt."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    try:
+        for process in processes:
+            if process.proc is None:
+                continue
+            pid = process.proc.pid
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            for one in (pid, *map(int, children)):
+                fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
 def job_durations(redis: Any, users: int) -> dict[str, list[float]]:
     """Seconds each finished Trakt job of the users ran, by kind (sync, push), from RQ's
-    own start and end stamps: where the workers' time went."""
+    own start and end stamps: where the workers' time went. A sync that carried other
+    users' (``carrier``) counts from its start to its end, and so does each job it
+    carried (from its claim): those overlap, so ``cpu_seconds`` says what they cost."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
@@ -255,6 +278,8 @@ def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
         processes = start_processes(config, args, work / "logs", unlimited)
         wait_for_workers(host.redis, processes, args.workers)
         sandbox.clear_requests()
+        workers = [p for p in processes if p.name.startswith("worker-")]
+        cpu_before = (cpu_seconds(workers), cpu_seconds([sandbox_process]))
 
         since = datetime.now(UTC).replace(microsecond=0)
         started = time.perf_counter()
@@ -276,6 +301,9 @@ def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
                     raise RuntimeError(f"{process.name} exited:\n{process.output()[-3000:]}")
             time.sleep(POLL)
         wall = time.perf_counter() - started
+        cpu_after = (cpu_seconds(workers), cpu_seconds([sandbox_process]))
+        cpu = None if None in (*cpu_before, *cpu_after) else \
+            (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1])
         print(f"[{label}] {done}/{args.users} synced ({failed} with an error) in {wall:.1f} s",
               flush=True)
         log = sandbox.requests()
@@ -296,6 +324,7 @@ def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
             errors = db.session.scalars(select(TraktConnection.last_error).where(
                 TraktConnection.last_error.is_not(None)).limit(3)).all()
         return {"label": label, "wall": wall, "durations": durations, "enqueue": enqueued,
+                "cpu": cpu,
                 "done": done, "failed": failed, "errors": errors, "log": log, "missing": missing,
                 "host_missing": args.users * (args.ratings + args.trakt_ratings)
                 - host_ratings}
@@ -397,6 +426,9 @@ def report(args: argparse.Namespace, limited: dict[str, Any],
                   f"between writes {steps['gap']:.3f}, last write -> last call "
                   f"{steps['tail']:.3f}; mean first -> last call {steps['span']:.3f}; "
                   f"worker time outside calls {steps['outside']:.3f}")
+        if result["cpu"] is not None:
+            print(f"  CPU during the run: workers {result['cpu'][0]:.1f} s, "
+                  f"sandbox {result['cpu'][1]:.1f} s")
         for kind, seconds in result["durations"].items():
             if seconds:
                 ordered = sorted(seconds)
