@@ -611,24 +611,35 @@ LOG_LINES = 50
 
 
 def _tally(changes: list[Change], result: SyncResult, keep_all: bool = False) -> list[Change]:
-    limit = None if keep_all else LOG_LINES
+    """Counts the plan into ``result`` and keeps its first lines (all with ``keep_all``).
+    Counted with local tallies, not the result's attributes: a first sync tallies
+    100,000 changes."""
+    limit = len(changes) if keep_all else LOG_LINES
+    to_host, agree = Action.TO_HOST, Action.AGREE
+    pulled = pulled_removals = waiting = agreed = conflicts = 0
     for change in changes:
         d = change.decision
-        result.changes += 1
-        if limit is None or len(result.plan) < limit:
+        if len(result.plan) < limit:
             result.plan.append(_describe(change))
         if d.conflict:
-            result.conflict_count += 1
-            if limit is None or len(result.conflicts) < limit:
+            conflicts += 1
+            if len(result.conflicts) < limit:
                 result.conflicts.append(_describe(change))
-        if d.action is Action.TO_HOST:
-            if change.ref.item_id:
-                result.pulled += d.value is not None
-                result.pulled_removals += d.value is None
+        if d.action is to_host:
+            if not change.ref.item_id:
+                waiting += d.value is not None
+            elif d.value is None:
+                pulled_removals += 1
             else:
-                result.waiting_for_library += d.value is not None
-        elif d.action is Action.AGREE:
-            result.agreed += 1
+                pulled += 1
+        elif d.action is agree:
+            agreed += 1
+    result.changes += len(changes)
+    result.pulled += pulled
+    result.pulled_removals += pulled_removals
+    result.waiting_for_library += waiting
+    result.agreed += agreed
+    result.conflict_count += conflicts
     return changes
 
 
