@@ -32,6 +32,22 @@ class SyntheticWorld:
     def trakt_user(self, n: int) -> str:
         return f"{self.name}_trakt_{n}"
 
+    def insert_host(self, users: int, titles: int) -> None:
+        """Users 1..``users`` (named ``<name><n>``) and ``titles`` movies, inserted into the
+        reference host's session in bulk (committed by the caller, in an app context)."""
+        from sqlalchemy import insert
+
+        from tests.demo_host.db import db
+        from tests.demo_host.models import MediaItem, User
+
+        db.session.execute(insert(User), [{"id": n, "name": f"{self.name}{n}", "is_admin": False}
+                                          for n in range(1, users + 1)])
+        db.session.execute(insert(MediaItem), [
+            {"id": i + 1, "kind": "movie", "title": f"{self.name.title()} Movie {i}",
+             "year": 1950 + i % 70, "parent_id": None, "season_number": None,
+             "episode_number": None, "tvdb": None, **self.movie_ids(i)}
+            for i in range(titles)])
+
 
 def gunicorn_sandbox(app_spec: str = "tests.trakt_sandbox:create_app()", *, threads: int = 4,
                      worker_class: str = "gthread", cpu: int | None = None,

@@ -106,18 +106,13 @@ def build_world(args: argparse.Namespace, config: dict[str, Any],
     from tests.connect_helpers import configure_trakt, connect_with_tokens
     from tests.demo_host import create_app
     from tests.demo_host.db import db
-    from tests.demo_host.models import MediaItem, Rating, User
+    from tests.demo_host.models import Rating
 
     users, rated, pulled = args.users, args.ratings, args.trakt_ratings
     app = create_app({**config, "APERTURE_TRAKT_RATE_LIMITS":
                       UNLIMITED_PLUGIN if unlimited else {}})
     with app.app_context():
-        db.session.execute(insert(User), [{"id": n, "name": f"fleet{n}", "is_admin": False}
-                                          for n in range(1, users + 1)])
-        db.session.execute(insert(MediaItem), [
-            {"id": i + 1, "kind": "movie", "title": f"Fleet Movie {i}", "year": 1950 + i % 70,
-             "parent_id": None, "season_number": None, "episode_number": None, "tvdb": None,
-             **movie_ids(i)} for i in range(rated + pulled)])
+        WORLD.insert_host(users, rated + pulled)
         for n in range(1, users + 1):
             db.session.execute(insert(Rating), [
                 {"user_id": n, "item_id": i + 1, "source": "aperture", "value": (i + n) % 10 + 1,

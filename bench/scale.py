@@ -161,16 +161,11 @@ def build_world(app: Any, sandbox: SandboxControl, users: int) -> World:
     from aperture_trakt_plugin.models import TraktConnection, TraktLedger
     from tests.connect_helpers import configure_trakt, connect_with_tokens
     from tests.demo_host.db import db
-    from tests.demo_host.models import MediaItem, Rating, User
+    from tests.demo_host.models import Rating
 
     world = World(users)
     with app.app_context():
-        db.session.execute(insert(User), [{"id": n, "name": f"scale{n}", "is_admin": False}
-                                          for n in range(1, users + 1)])
-        db.session.execute(insert(MediaItem), [
-            {"id": i + 1, "kind": "movie", "title": f"Scale Movie {i}", "year": 1950 + i % 70,
-             "parent_id": None, "season_number": None, "episode_number": None, "tvdb": None,
-             **movie_ids(i)} for i in range(TITLES)])
+        WORLD.insert_host(users, TITLES)
         for n in range(1, users + 1):
             world.expected[n] = {i: ((i + n) % 10 + 1, T0 + timedelta(seconds=i))
                                  for i in range(BASE)}
