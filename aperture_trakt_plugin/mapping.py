@@ -6,6 +6,8 @@ property-tested) without a server. Items are matched by ids only, never by title
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, NamedTuple
@@ -174,11 +176,49 @@ def sync_body(entries: list[tuple[MediaRef, int | None, datetime]]) -> dict[str,
     return body
 
 
-def not_found_count(response: Any) -> int:
-    section = response.get("not_found") if isinstance(response, dict) else None
-    if not isinstance(section, dict):
-        return 0
-    return sum(len(v) for v in section.values() if isinstance(v, list))
+# --- what Trakt confirmed of a write ---------------------------------------------------------
+
+
+def short_types(kinds: Iterable[str], answer: Any, counted: str) -> set[str]:
+    """The types (plural) of one sync write whose items Trakt's answer does not account
+    for: its count (``added`` or ``deleted``, per ``counted``) differs from what was sent.
+
+    ``not_found`` is no faithful echo: Trakt has sent entries without ids, ``{}``, reshaped
+    ids and nested structures (CONTRACT 6.3), so matching it to what was sent let an
+    unknown episode pass as accepted. The count is what the schema promises; a type it
+    does not confirm is checked item by item against what Trakt then holds."""
+    sent = Counter(PLURAL[kind] for kind in kinds)
+    counts = answer.get(counted) if isinstance(answer, dict) else None
+    counts = counts if isinstance(counts, dict) else {}
+    return {plural for plural, n in sent.items()
+            if type(counts.get(plural)) is not int or counts[plural] != n}
+
+
+class HeldRatings:
+    """The ratings Trakt holds, found by any id the host also knows for an item."""
+
+    _ID_NAMES = ("trakt", "tmdb", "imdb", "tvdb")
+
+    def __init__(self, items: Iterable[TraktRating]) -> None:
+        self._values: dict[tuple, int] = {}
+        for item in items:
+            ref = item.ref
+            for name, value in zip(self._ID_NAMES, _ordered(ref.ids), strict=True):
+                if value:
+                    self._values[(ref.kind, ref.season, ref.episode, name, value)] = item.value
+
+    def value(self, ref: MediaRef) -> int | None:
+        """Trakt's rating of ``ref`` (None: Trakt holds none)."""
+        for name, value in zip(self._ID_NAMES, _ordered(ref.ids), strict=True):
+            held = self._values.get((ref.kind, ref.season, ref.episode, name, value)) \
+                if value else None
+            if held is not None:
+                return held
+        return None
+
+
+def _ordered(ids: ExternalIds) -> tuple[Any, ...]:
+    return ids.trakt, ids.tmdb, ids.imdb, ids.tvdb
 
 
 # --- the three-way merge -----------------------------------------------------------------------

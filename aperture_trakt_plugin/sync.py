@@ -33,17 +33,24 @@ from aperture_trakt_plugin.mapping import (
     PLURAL,
     Action,
     Decision,
+    HeldRatings,
     Side,
     TraktRating,
-    body_ids,
     decide,
     moved_types,
     parse_time,
     ratings_marker,
+    short_types,
     sync_body,
 )
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox, utcnow
-from aperture_trakt_plugin.trakt_api import MSG_NOT_JSON, MalformedResponse, TraktClient, TraktError
+from aperture_trakt_plugin.trakt_api import (
+    MSG_NOT_JSON,
+    AccountLimit,
+    MalformedResponse,
+    TraktClient,
+    TraktError,
+)
 from aperture_trakt_plugin.trakt_ratings import read_ratings
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,15 @@ BATCH = 500  # items per sync POST
 #: slept.
 DEFER_OVER = 0.2
 MASS_REMOVAL_SHARE, MASS_REMOVAL_MIN = 0.5, 20
+#: Outbox states of a change Trakt did not take: it does not hold what was sent (kept
+#: until the user changes that rating), or the account's ratings cap refused it (tried
+#: again when Trakt's ratings change, the user may have made room, or a day later).
+NOT_FOUND, OVER_LIMIT = "not_found", "over_limit"
+#: The 2026 ratings caps (CONTRACT 10, "Account limits, 2026"): ``/users/settings`` has no
+#: ratings entry in its ``limits``, so only the tier comes from Trakt.
+RATINGS_LIMITS = {False: 10_000, True: 20_000}  # free, VIP
+LIMIT_HOLD_KEY = "aperture-trakt:ratings-limit:{user_id}"
+LIMIT_HOLD = 24 * 3600  # seconds a refusal by the cap holds its changes back
 #: Named tuples made 100,000 at a time are made by ``tuple.__new__`` (every field given,
 #: in order): their own constructor is a Python lambda that costs twice as much.
 _new = tuple.__new__
@@ -82,6 +98,12 @@ MSG_MORE_CHANGES = "… and {count} more changes"
 MSG_LOCK_NO_REDIS = "cannot take the sync lock: Redis is unreachable ({reason})"
 MSG_BUSY = "another sync of this user is still running"
 MSG_UNKNOWN_IDS = "Trakt does not know this item's ids"
+MSG_NOT_TAKEN = "Trakt did not take this rating: it still holds {held}"
+MSG_REMOVAL_NOT_TAKEN = "Trakt did not remove this rating: it still holds {held}"
+MSG_OVER_LIMIT = ("waits for room on Trakt: a {tier} Trakt account holds at most {limit:,} "
+                  "ratings; remove some on Trakt{upgrade} and it goes with the next sync")
+MSG_UPGRADE = " or upgrade to VIP"
+MSG_OVER_LIMIT_SUMMARY = ", {count} {waits} for room on Trakt (its {limit:,}-rating limit)"
 MSG_MASS_REMOVAL = ("this sync would remove {removals} of the {held} ratings on this server; "
                     "it waits for an admin's confirmation (Admin → Jobs) or `flask trakt sync "
                     "--force`")
@@ -111,12 +133,18 @@ class SyncResult:
     changes: int = 0  # totals; the lists above keep at most LOG_LINES lines outside dry runs
     conflict_count: int = 0
     deferred: int = 0  # writes left in the outbox for the push queued behind this run
+    over_limit: int = 0  # changes the account's ratings cap refused (outbox: OVER_LIMIT)
+    ratings_limit: int = 0  # that cap, when one refused
     message: str = ""
 
     def summary(self) -> str:
         if self.status in ("unchanged", "skipped", "blocked", "failed", "rescheduled"):
             return f"{self.status}: {self.message}" if self.message else self.status
         later = MSG_DEFERRED.format(count=self.deferred) if self.deferred else ""
+        if self.over_limit:
+            later += MSG_OVER_LIMIT_SUMMARY.format(
+                count=self.over_limit, waits="waits" if self.over_limit == 1 else "wait",
+                limit=self.ratings_limit)
         return MSG_SUMMARY.format(
             status=self.status, pushed=self.pushed, pushed_removals=self.pushed_removals,
             pulled=self.pulled, pulled_removals=self.pulled_removals,
@@ -219,7 +247,8 @@ class TraktSide:
         self.result = result
         self.client: TraktClient = oauth.api_client()
         self.others_waiting = others_waiting
-        self.missing: set[str] = set()  # keys Trakt answered ``not_found`` for
+        #: Changes Trakt did not take in this run: key -> (outbox state, reason).
+        self.refused: dict[str, tuple[str, str]] = {}
 
     def call(self, method: str, path: str, **kw: Any) -> Any:
         def once(token: str) -> Any:
@@ -257,15 +286,32 @@ class TraktSide:
         return items
 
     def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool
-              ) -> list[Any]:
-        """One POST (at most ``BATCH`` entries); returns its ``not_found`` items."""
+              ) -> Any:
+        """One POST (at most ``BATCH`` entries); returns Trakt's answer (None: not JSON,
+        which confirms nothing)."""
         path = "/sync/ratings/remove" if remove else "/sync/ratings"
-        answer = self.call("POST", path, body=sync_body(entries)).json()
-        section = answer.get("not_found") if isinstance(answer, dict) else None
-        if not isinstance(section, dict):
-            return []
-        return [item for items in section.values() if isinstance(items, list)
-                for item in items]
+        response = self.call("POST", path, body=sync_body(entries))
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+    def ratings_limit(self) -> tuple[int, bool]:
+        """The account's ratings cap and whether it is VIP's, by the tier
+        ``/users/settings`` reports (free when it cannot be read)."""
+        try:
+            settings = self.get_json("/users/settings")
+        except TraktError:
+            settings = None
+        user = settings.get("user") if isinstance(settings, dict) else None
+        vip = isinstance(user, dict) and user.get("vip") is True
+        return RATINGS_LIMITS[vip], vip
+
+    def hold_over_limit(self) -> None:
+        _redis().set(LIMIT_HOLD_KEY.format(user_id=self.user_id), 1, ex=LIMIT_HOLD)
+
+    def over_limit_held(self) -> bool:
+        return bool(_redis().exists(LIMIT_HOLD_KEY.format(user_id=self.user_id)))
 
     def write_wait(self) -> float:
         """Seconds until this user's next write may go (0: now)."""
@@ -323,17 +369,6 @@ def _side(value: int | None, at: datetime | None) -> Side:
     return Side(value, at or EPOCH)
 
 
-def _missing_ids(missing: list[Any]) -> set[str]:
-    """Id signatures of the items Trakt echoed in ``not_found`` (top level or a show's)."""
-    return {json.dumps(item.get("ids"), sort_keys=True) for item in missing
-            if isinstance(item, dict) and isinstance(item.get("ids"), dict)}
-
-
-def _signature(ref: MediaRef) -> str:
-    return json.dumps(body_ids(ref.ids, "movie" if ref.kind == "movie" else "show"),
-                      sort_keys=True)
-
-
 def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncResult,
            marker: dict[str, str | None] | None, *,
            outbox: dict[str, TraktOutbox] | None = None,
@@ -363,7 +398,7 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     sent = [c for c in to_trakt if c.key not in deferred]
     adds = [c for c in sent if c.decision.value is not None]
     removals = [c for c in sent if c.decision.value is None]
-    not_found = {c.key for c in sent if c.key in trakt.missing}
+    refused = trakt.refused
     if sent:
         marker = trakt.marker()  # our own writes moved Trakt's timestamps
 
@@ -376,19 +411,21 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     done: list[tuple] = []  # outbox rows now on both sides, unless changed since
     # (A pull with nothing pending and nothing held back has no outbox work: 100,000
     # changes are not walked for it.)
-    for change in changes if outbox or deferred or not_found else ():
+    for change in changes if outbox or deferred or refused else ():
         row = outbox.get(change.ref.item_id or "")
         if change.key in deferred:  # stays (or is put) in the outbox for the next push
             if row is None:
                 queued.append((user_id, change.ref.item_id, change.decision.value,
                                change.decision.at, 1, "pending"))
             continue
-        if change.key in not_found:
-            row = row or TraktOutbox(
-                user_id=user_id, item_id=change.ref.item_id, value=change.decision.value,
-                at=change.decision.at, version=1)
-            row.state, row.reason = "not_found", MSG_UNKNOWN_IDS
-            db.session.add(row)
+        refusal = refused.get(change.key)
+        if refusal is not None:  # kept with its reason; a change made since stays pending
+            if row is None:
+                db.session.add(TraktOutbox(
+                    user_id=user_id, item_id=change.ref.item_id, value=change.decision.value,
+                    at=change.decision.at, version=1, state=refusal[0], reason=refusal[1]))
+            elif row.version == change.outbox_version:
+                row.state, row.reason = refusal
             continue
         if row is not None and row.version == change.outbox_version:
             done.append((user_id, row.item_id, row.version))
@@ -398,12 +435,14 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
         table.c.user_id == bindparam("u"), table.c.item_id == bindparam("i"),
         table.c.version == bindparam("v")), ("u", "i", "v"), done)
     insert_rows(db.session, table, OUTBOX_COLUMNS, queued)
-    _record(user_id, [c for c in changes if c.key not in not_found and c.key not in deferred]
-            if not_found or deferred else changes, ledger_keys)
+    _record(user_id, [c for c in changes if c.key not in refused and c.key not in deferred]
+            if refused or deferred else changes, ledger_keys)
 
-    result.pushed += len([c for c in adds if c.key not in not_found])
-    result.pushed_removals += len([c for c in removals if c.key not in not_found])
-    result.not_found += len(not_found)
+    result.pushed += len([c for c in adds if c.key not in refused])
+    result.pushed_removals += len([c for c in removals if c.key not in refused])
+    states = [state for state, _ in refused.values()]
+    result.not_found += states.count(NOT_FOUND)
+    result.over_limit += states.count(OVER_LIMIT)
     result.deferred += len(deferred)
     let_go = {PLURAL[c.ref.kind] for c in changes if c.decision.action is Action.LET_GO}
     if marker is not None and let_go:
@@ -421,23 +460,33 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
 
 def _write_trakt(trakt: TraktSide, to_trakt: list[Change]
                  ) -> Generator[WriteWait, bool, set[str]]:
-    """POSTs the changes in batches (adds, then removals), noting Trakt's ``not_found`` in
-    ``trakt.missing``; returns the keys left for a later push (see ``DEFER_OVER``): before
-    a batch that would wait, it yields a ``WriteWait`` and the driver decides. The first
-    batch always goes, so every run moves on.
+    """POSTs the changes in batches (adds, then removals); returns the keys left for a
+    later push (see ``DEFER_OVER``): before a batch that would wait, it yields a
+    ``WriteWait`` and the driver decides. The first batch always goes, so every run
+    moves on.
 
     Only a change Trakt had not made itself may wait: after this run the marker says
     Trakt holds what the ledger holds, which is true of such an item (Trakt still has
     the agreed value) but not of one where the host won a conflict (Trakt holds its own,
-    newer-than-agreed value): that one goes now, so conflicts are put first."""
-    trakt.missing = set()
+    newer-than-agreed value): that one goes now, so conflicts are put first.
+
+    Nothing counts as taken that Trakt's answer does not confirm (``_settle``). A 420,
+    the account's ratings cap, ends the adds: the adds after it are not sent, and the
+    removals still go (they make room)."""
+    trakt.refused = {}
     deferred: set[str] = set()
+    doubtful: list[Change] = []  # sent, but not accounted for by the answer's counts
+    capped: list[Change] = []  # sent in the batch the cap refused: Trakt may hold part
+    unsent: list[Change] = []  # adds after the cap refused one
     posted = False
     for remove in (False, True):
         batch = sorted((c for c in to_trakt if (c.decision.value is None) is remove),
                        key=lambda c: not c.decision.conflict)
         for start in range(0, len(batch), BATCH):
             part = batch[start:start + BATCH]
+            if capped and not remove:
+                unsent += part
+                continue
             may_wait = not any(c.decision.conflict for c in part)
             if posted and may_wait and not deferred:
                 wait = trakt.write_wait()
@@ -447,12 +496,54 @@ def _write_trakt(trakt: TraktSide, to_trakt: list[Change]
             elif posted and may_wait:
                 deferred.update(c.key for c in part)
                 continue
-            answer = trakt.write([(c.ref, c.decision.value, c.decision.at) for c in part],
-                                 remove)
             posted = True
-            missing = _missing_ids(answer)
-            trakt.missing.update(c.key for c in part if _signature(c.ref) in missing)
+            try:
+                answer = trakt.write([(c.ref, c.decision.value, c.decision.at) for c in part],
+                                     remove)
+            except AccountLimit:
+                if remove:
+                    raise
+                capped += part
+                continue
+            short = short_types((c.ref.kind for c in part), answer,
+                                "deleted" if remove else "added")
+            doubtful += (c for c in part if PLURAL[c.ref.kind] in short)
+    if doubtful or capped or unsent:
+        _settle(trakt, doubtful, capped, unsent)
     return deferred
+
+
+def _settle(trakt: TraktSide, doubtful: list[Change], capped: list[Change],
+            unsent: list[Change]) -> None:
+    """Decides what Trakt took of the changes its answers left in doubt, by reading what
+    it now holds of their types, and puts the rest in ``trakt.refused``: never recorded
+    as agreed, so a later pull cannot take a rating off the host because Trakt lacks it.
+    A cap's refusal names the cap and holds its changes back (``OVER_LIMIT``)."""
+    checked = doubtful + capped
+    held = HeldRatings(trakt.rated_items(sorted({PLURAL[c.ref.kind] for c in checked}))
+                       if checked else [])
+    limit_reason = ""
+    if capped or unsent:
+        limit, vip = trakt.ratings_limit()
+        trakt.result.ratings_limit = limit
+        limit_reason = MSG_OVER_LIMIT.format(tier="VIP" if vip else "free", limit=limit,
+                                             upgrade="" if vip else MSG_UPGRADE)
+        trakt.hold_over_limit()
+    over_limit = {c.key for c in capped}
+    for change in checked:
+        value = held.value(change.ref)
+        if value == change.decision.value:
+            continue  # Trakt holds what was sent: taken
+        if change.key in over_limit:
+            trakt.refused[change.key] = (OVER_LIMIT, limit_reason)
+        elif value is None:
+            trakt.refused[change.key] = (NOT_FOUND, MSG_UNKNOWN_IDS)
+        else:
+            template = MSG_NOT_TAKEN if change.decision.value is not None \
+                else MSG_REMOVAL_NOT_TAKEN
+            trakt.refused[change.key] = (NOT_FOUND, template.format(held=value))
+    for change in unsent:
+        trakt.refused[change.key] = (OVER_LIMIT, limit_reason)
 
 
 OUTBOX_COLUMNS = ("user_id", "item_id", "value", "at", "version", "state")
@@ -577,8 +668,8 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
         if decision.action is Action.NONE and pending is None:
             continue
         if (decision.action is Action.TO_TRAKT and pending is not None
-                and pending.state == "not_found" and pending.value == decision.value):
-            continue  # Trakt said it does not know this item; wait for a new change
+                and pending.state != "pending" and pending.value == decision.value):
+            continue  # Trakt did not take it (``_settle``); wait for a change or for room
         changes.append(_new(Change, (key, ref, decision, item.trakt_id if item else None,
                                      pending.version if pending else None)))
     return changes
@@ -681,6 +772,8 @@ def sync_steps(user_id: int, *, dry_run: bool = False, force: bool = False,
         marker = trakt.marker()
         known = json.loads(conn.ratings_marker) if conn.ratings_marker else None
         read_types = moved_types(known, marker)
+        if not dry_run:
+            _release_over_limit(trakt, bool(read_types or force))
         pending = _db().session.scalar(select(TraktOutbox.item_id).where(
             TraktOutbox.user_id == user_id, TraktOutbox.state == "pending").limit(1))
         if not read_types and pending is None and not force:
@@ -764,6 +857,18 @@ def push_steps(user_id: int, others_waiting: Callable[[], bool] | None = None) -
         with collector_paused():
             return (yield from sync_steps(user_id, others_waiting=others_waiting))
     return result
+
+
+def _release_over_limit(trakt: TraktSide, trakt_changed: bool) -> None:
+    """Changes the ratings cap refused go out again once the user may have made room:
+    Trakt's ratings changed since the last run, or the hold of a refusal has run out."""
+    table = TraktOutbox.__table__
+    where = (table.c.user_id == trakt.user_id, table.c.state == OVER_LIMIT)
+    session = _db().session
+    if session.scalar(select(table.c.item_id).where(*where).limit(1)) is None:
+        return  # the usual case: a read, not a write, so no write lock on SQLite
+    if trakt_changed or not trakt.over_limit_held():
+        session.execute(table.update().where(*where).values(state="pending", reason=None))
 
 
 def resolve_orphans(user_id: int) -> int:

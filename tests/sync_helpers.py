@@ -145,6 +145,11 @@ def fresh_connection(host_app: Flask, sandbox: SandboxControl, name: str,
     return uid
 
 
+def set_not_found_shape(sandbox: SandboxControl, shape: str, seed: int = 0) -> None:
+    """How the sandbox shapes ``not_found`` in its write answers (CONTRACT 6.3)."""
+    sandbox.set_behaviour(not_found=shape, seed=seed)
+
+
 def let_write_spacing_pass(host_app: Flask, uid: int) -> None:
     """The plugin spaces its writes a second apart on the real clock, counted in Redis.
     Tests that move the sandbox's clock on instead of sleeping forget that count, which
