@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from aperture_trakt_plugin import extension, jobs, oauth, outbox, tokens
+from aperture_trakt_plugin import extension, jobs, oauth, outbox, sync, tokens
 from aperture_trakt_plugin.discovery import cache as discovery_cache
 from aperture_trakt_plugin.discovery import refresh as discovery_refresh
 from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant, TraktOutbox
@@ -49,10 +49,29 @@ def finish_connection(user_id: int, pair: TokenPair) -> TraktConnection:
     if not isinstance(user, dict) or not user.get("username"):
         raise MalformedResponse(MSG_NO_USERNAME)
     slug = (user.get("ids") or {}).get("slug")
-    conn = tokens.store().set(user_id, pair, user["username"], slug)
+    previous = tokens.store().get(user_id)
+    if previous is None or same_account(previous, user["username"], slug):
+        conn = tokens.store().set(user_id, pair, user["username"], slug)
+    else:
+        # Another account: what the ledger says was agreed, was agreed with the old one,
+        # and its marker would make the first sync say "unchanged". No run of the old
+        # account's sync may commit after the new start, so it happens under their lock.
+        with sync.user_lock(user_id):
+            sync.start_afresh(user_id)
+            conn = tokens.store().set(user_id, pair, user["username"], slug)
+        discovery_cache.forget_user(user_id)  # the old account's lists and history
     jobs.enqueue_user_sync(user_id, "first sync after connecting")
     discovery_refresh.enqueue_user_refresh(user_id)
     return conn
+
+
+def same_account(conn: TraktConnection, username: str, slug: str | None) -> bool:
+    """Whether a new grant is for the account already connected (a reconnection after
+    "needs reconnecting", say) rather than another one: by slug, Trakt's id for a user,
+    where both have one, else by username."""
+    if conn.trakt_slug and slug:
+        return conn.trakt_slug == slug
+    return conn.trakt_username.casefold() == username.casefold()
 
 
 def disconnect(user_id: int) -> bool:

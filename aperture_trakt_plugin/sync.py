@@ -871,6 +871,28 @@ def _release_over_limit(trakt: TraktSide, trakt_changed: bool) -> None:
         session.execute(table.update().where(*where).values(state="pending", reason=None))
 
 
+def start_afresh(user_id: int) -> None:
+    """Makes the user's next sync a first sync, for a Trakt account other than the one
+    the ledger was agreed with: no ledger (Trakt ratings of titles the library lacks
+    included: they were the old account's), no marker, and every change Trakt did not
+    take offered again. Host ratings stay, and go to the new account. Nothing commits
+    here: the caller stores the new account in the same commit."""
+    session = _db().session
+    session.execute(delete(TraktLedger).where(TraktLedger.user_id == user_id))
+    table = TraktOutbox.__table__
+    session.execute(table.update().where(table.c.user_id == user_id,
+                                         table.c.state != "pending").values(
+        state="pending", reason=None))
+    conn = _connection(user_id)
+    if conn is not None:
+        conn.ratings_marker = conn.blocked_reason = conn.last_sync_summary = None
+        conn.last_sync_at = None
+    try:
+        _redis().delete(LIMIT_HOLD_KEY.format(user_id=user_id))
+    except RedisError:  # the hold only spares a refused write; the next 420 sets it again
+        log.warning("could not clear the ratings-limit hold of user %s", user_id)
+
+
 def resolve_orphans(user_id: int) -> int:
     """Trakt ratings of items that have since arrived in the library reach the host."""
     db = _db()
