@@ -78,6 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         sync_activities,
         sync_history,
         sync_ratings,
+        sync_watched,
         sync_watchlist,
         users,
     )
@@ -106,6 +107,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     protocol.install(app)
     for module in (home, oauth, device, control, users, sync_activities, sync_ratings,
-                   sync_history, sync_watchlist, discovery, summaries):
+                   sync_history, sync_watched, sync_watchlist, discovery, summaries):
         app.register_blueprint(module.bp)
     return app

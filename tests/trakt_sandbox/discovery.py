@@ -17,13 +17,13 @@ from flask import Blueprint, Response, request
 
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, Media
+from tests.trakt_sandbox.paging import DISCOVERY, RECOMMENDATIONS, paginate
 from tests.trakt_sandbox.protocol import (
     current_user,
     empty_response,
     error_response,
     flag,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
@@ -31,6 +31,7 @@ from tests.trakt_sandbox.state import SandboxState, User
 
 bp = Blueprint("discovery", __name__)
 LISTS = "<any(movies,shows):plural>"
+FILTER_ARGS = ("genres", "years", "ignore_watched", "ignore_collected", "ignore_watchlisted")
 
 
 def route_both(rule: str, **options: Any) -> Any:
@@ -41,9 +42,6 @@ def route_both(rule: str, **options: Any) -> Any:
                             defaults={"plural": plural}, **options)
         return view
     return register
-RECOMMENDATIONS_DEFAULT = 10
-RECOMMENDATIONS_MAX = 100
-FILTER_ARGS = ("genres", "years", "ignore_watched", "ignore_collected", "ignore_watchlisted")
 
 
 def _years(value: str) -> tuple[int, int] | None:
@@ -102,7 +100,7 @@ def _filtered(ranked: list[Media], kind: str) -> list[Media]:
 def trending(plural: str) -> Response:
     kind = SINGULAR[plural]
     catalogue = sandbox().catalogue
-    page, headers = paginate(_filtered(catalogue.trending[kind], kind))
+    page, headers = paginate(_filtered(catalogue.trending[kind], kind), DISCOVERY)
     full = wants_full()
     headers["X-Trending-User-Count"] = str(sum(m.watchers for m in catalogue.trending[kind]))
     return json_response([{"watchers": m.watchers, kind: m.obj(full)} for m in page],
@@ -112,7 +110,7 @@ def trending(plural: str) -> Response:
 @route_both("/{plural}/popular", methods=["GET"])
 def popular(plural: str) -> Response:
     kind = SINGULAR[plural]
-    page, headers = paginate(_filtered(sandbox().catalogue.popular[kind], kind))
+    page, headers = paginate(_filtered(sandbox().catalogue.popular[kind], kind), DISCOVERY)
     full = wants_full()
     return json_response([m.obj(full) for m in page], 200, headers)
 
@@ -142,8 +140,7 @@ def recommendations(plural: str) -> Response:
     sb, user = sandbox(), current_user()
     with sb.state.lock:
         items = recommend(sb.state, user, SINGULAR[plural])
-    page, headers = paginate(items, default_limit=RECOMMENDATIONS_DEFAULT,
-                             max_limit=RECOMMENDATIONS_MAX)
+    page, headers = paginate(items, RECOMMENDATIONS)
     # Trakt sends only these two paging headers here (CONTRACT 7.2).
     headers = {"X-Pagination-Page": headers["X-Pagination-Page"],
                "X-Pagination-Limit": headers["X-Pagination-Limit"]}

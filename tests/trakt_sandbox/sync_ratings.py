@@ -10,12 +10,12 @@ from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.matching import counts, resolve
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, media_fields
+from tests.trakt_sandbox.paging import RATINGS, paginate
 from tests.trakt_sandbox.protocol import (
     body,
     current_user,
     error_response,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
@@ -58,7 +58,7 @@ def ratings_response(user: User, type_: str = "all", rating: str | None = None) 
     sb = sandbox()
     with sb.state.lock:
         items = rating_items(user, sb.catalogue, TYPES[type_], values, wants_full())
-    page, headers = paginate(items, optional=True)
+    page, headers = paginate(items, RATINGS)
     return json_response(page, 200, headers)
 
 

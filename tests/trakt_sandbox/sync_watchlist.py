@@ -12,12 +12,12 @@ from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.matching import counts, resolve
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, Media, media_fields
+from tests.trakt_sandbox.paging import WATCHLIST, paginate
 from tests.trakt_sandbox.protocol import (
     body,
     current_user,
     error_response,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
@@ -104,7 +104,7 @@ def watchlist_response(user: User, type_: str = "all", sort_by: str = "rank",
     applied_by = sort_by if sort_by in SORTS else "rank"
     applied_how = "desc" if sort_how == "desc" else "asc"
     items.sort(key=SORTS[applied_by], reverse=applied_how == "desc")
-    page, headers = paginate(items, optional=True)
+    page, headers = paginate(items, WATCHLIST)
     headers.update({"X-Sort-By": "rank", "X-Sort-How": "asc",
                     "X-Applied-Sort-By": applied_by, "X-Applied-Sort-How": applied_how})
     return json_response(public(page), 200, headers)
