@@ -12,8 +12,9 @@ from flask import Blueprint, Response, request
 
 from tests.trakt_sandbox.clock import EPOCH, iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
-from tests.trakt_sandbox.matching import CATEGORIES, resolve
+from tests.trakt_sandbox.matching import resolve
 from tests.trakt_sandbox.media import SINGULAR, Catalogue, Media, media_fields
+from tests.trakt_sandbox.not_found import not_found_body
 from tests.trakt_sandbox.paging import HISTORY, paginate
 from tests.trakt_sandbox.protocol import (
     body,
@@ -131,7 +132,8 @@ def add_history() -> Response:
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
         touch_watchlist(user, sb.clock.now(), drop_watched(user, [m for m, _ in planned]))
-    return json_response({"added": added, "not_found": resolution.not_found}, 201)
+    return json_response({"added": added, "not_found": not_found_body(resolution.misses)},
+                         201)
 
 
 @bp.post("/sync/history/remove")
@@ -161,6 +163,6 @@ def remove_history() -> Response:
         touched = [f"{plural}.watched_at" for plural, n in deleted.items() if n]
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
-    not_found: dict[str, list[Any]] = {c: resolution.not_found[c] for c in CATEGORIES}
+    not_found: dict[str, list[Any]] = not_found_body(resolution.misses)
     not_found["ids"] = [i for i in wanted_ids if i not in known_ids]
     return json_response({"deleted": deleted, "not_found": not_found}, 200)

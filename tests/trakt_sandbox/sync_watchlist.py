@@ -12,6 +12,7 @@ from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.matching import counts, resolve
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, Media, media_fields
+from tests.trakt_sandbox.not_found import not_found_body
 from tests.trakt_sandbox.paging import WATCHLIST, paginate
 from tests.trakt_sandbox.protocol import (
     body,
@@ -153,7 +154,7 @@ def add_to_watchlist() -> Response:
         touch_watchlist(user, sb.clock.now(), [SINGULAR[p] for p, n in added.items() if n])
         summary = list_summary(user)
     return json_response({"added": added, "existing": existing,
-                          "not_found": resolution.not_found, "list": summary}, 201)
+                          "not_found": not_found_body(resolution.misses), "list": summary}, 201)
 
 
 @bp.post("/sync/watchlist/remove")
@@ -168,5 +169,5 @@ def remove_from_watchlist() -> Response:
                 deleted[PLURAL[target.media.kind]] += 1
         touch_watchlist(user, sb.clock.now(), [SINGULAR[p] for p, n in deleted.items() if n])
         summary = list_summary(user)
-    return json_response({"deleted": deleted, "not_found": resolution.not_found,
+    return json_response({"deleted": deleted, "not_found": not_found_body(resolution.misses),
                           "list": summary}, 200)
