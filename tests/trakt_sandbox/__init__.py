@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from tests.trakt_sandbox.behaviour import Behaviour
 from tests.trakt_sandbox.clock import Clock
 from tests.trakt_sandbox.context import EXTENSION, Sandbox
 from tests.trakt_sandbox.faults import Faults
@@ -78,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         sync_activities,
         sync_history,
         sync_ratings,
+        sync_watched,
         sync_watchlist,
         users,
     )
@@ -101,11 +103,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = sb = Sandbox(
         config=settings, clock=clock, catalogue=catalogue,
         state=SandboxState(clock, catalogue, settings), limiter=limiter, faults=Faults(),
-        log=RequestLog(int(settings["SANDBOX_REQUEST_LOG_SIZE"])))
+        log=RequestLog(int(settings["SANDBOX_REQUEST_LOG_SIZE"])), behaviour=Behaviour())
     reset_world(sb)
 
     protocol.install(app)
     for module in (home, oauth, device, control, users, sync_activities, sync_ratings,
-                   sync_history, sync_watchlist, discovery, summaries):
+                   sync_history, sync_watched, sync_watchlist, discovery, summaries):
         app.register_blueprint(module.bp)
     return app

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app
 
+from tests.trakt_sandbox.behaviour import Behaviour
 from tests.trakt_sandbox.clock import Clock
 from tests.trakt_sandbox.faults import Faults
 from tests.trakt_sandbox.media import Catalogue
@@ -26,6 +27,7 @@ class Sandbox:
     limiter: RateLimiter
     faults: Faults
     log: RequestLog
+    behaviour: Behaviour
 
 
 def sandbox() -> Sandbox:

@@ -2,8 +2,9 @@
 
 It is not part of Trakt: it resets the world, registers apps and users, hands out tokens,
 reads and replaces a user's lists (in the very shapes Trakt's GETs return), approves
-device codes, shows the request log, injects faults, changes rate limits and moves the
-clock. Its calls are neither logged nor rate-limited.
+device codes, shows the request log, injects faults, changes rate limits, switches the
+behaviour (``behaviour.py``: the shape of ``not_found``...) and moves the clock. Its calls
+are neither logged nor rate-limited.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def reset_world(sb: Sandbox) -> None:
     sb.limiter.reset()
     sb.faults.clear()
     sb.log.clear()
+    sb.behaviour.reset()
     if sb.config["SANDBOX_DEMO_USERS"]:
         seed_demo_users(sb.state)
 
@@ -342,6 +344,21 @@ def list_faults() -> Response:
 def clear_faults() -> Response:
     sandbox().faults.clear()
     return json_response({"ok": True})
+
+
+@bp.put("/behaviour")
+def set_behaviour() -> Response:
+    """Switch how answers vary (``behaviour.py`` lists the keys); answers the whole set."""
+    try:
+        sandbox().behaviour.update(payload())
+    except ValueError as exc:
+        raise ControlError(str(exc)) from exc
+    return json_response(sandbox().behaviour.as_json())
+
+
+@bp.get("/behaviour")
+def get_behaviour() -> Response:
+    return json_response(sandbox().behaviour.as_json())
 
 
 @bp.put("/limits")

@@ -159,6 +159,14 @@ class SandboxControl:
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
 
+    def set_behaviour(self, **values: Any) -> dict[str, Any]:
+        """Switch how answers vary, e.g. ``not_found="nested"``, ``seed=7``
+        (``tests/trakt_sandbox/behaviour.py``); answers the whole behaviour."""
+        return self._call("PUT", "/behaviour", values)
+
+    def behaviour(self) -> dict[str, Any]:
+        return self._call("GET", "/behaviour")
+
     def set_limits(self, **limits: int) -> dict[str, int]:
         """``get_per_5min``, ``unauthed_get_per_5min``, ``writes_per_second``."""
         return self._call("PUT", "/limits", limits)

@@ -3,8 +3,8 @@
 Faults first (so any answer can be injected), then Cloudflare's User-Agent check, then on
 the API host: ``trakt-api-version``, ``trakt-api-key`` (403), the Bearer token (401), a
 locked account (423), the rate-limit buckets (429) and the body's Content-Type (412).
-Every API and OAuth call is logged after its answer. Also the small response and paging
-helpers the handlers share.
+Every API and OAuth call is logged after its answer. Also the small response and request
+helpers the handlers share (paging is ``paging.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, g, request
@@ -26,8 +26,6 @@ from tests.trakt_sandbox.state import User
 
 JSON_TYPE = "application/json; charset=utf-8"
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
-PAGE_DEFAULT_LIMIT = 10
-PAGE_MAX_LIMIT = 250
 CLOUDFLARE_BLOCK_PAGE = (
     "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"
     "<body><h1>Sorry, you have been blocked</h1>"
@@ -106,36 +104,6 @@ def wants_full() -> bool:
 
 def flag(name: str) -> bool:
     return request.args.get(name, "").lower() in ("true", "1", "yes")
-
-
-def _positive_int(name: str, default: int) -> int:
-    try:
-        return max(1, int(request.args[name]))
-    except (KeyError, ValueError):
-        return default
-
-
-def paginate(items: Sequence[Any], *, optional: bool = False,
-             default_limit: int = PAGE_DEFAULT_LIMIT,
-             max_limit: int = PAGE_MAX_LIMIT) -> tuple[Sequence[Any], dict[str, str]]:
-    """Trakt paging: 1-based ``page``, ``limit`` silently clamped, counts as headers.
-
-    "Pagination optional" endpoints return everything, without paging headers, unless
-    ``page`` or ``limit`` is sent. A page past the end is an empty list with the headers.
-    """
-    if optional and "page" not in request.args and "limit" not in request.args:
-        return items, {}
-    page = _positive_int("page", 1)
-    limit = min(_positive_int("limit", default_limit), max_limit)
-    total = len(items)
-    start = (page - 1) * limit
-    headers = {
-        "X-Pagination-Page": str(page),
-        "X-Pagination-Limit": str(limit),
-        "X-Pagination-Page-Count": str(max(1, -(-total // limit))),
-        "X-Pagination-Item-Count": str(total),
-    }
-    return items[start:start + limit], headers
 
 
 # -- the pipeline ----------------------------------------------------------------------

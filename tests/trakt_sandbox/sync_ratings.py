@@ -10,12 +10,13 @@ from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.matching import counts, resolve
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, media_fields
+from tests.trakt_sandbox.not_found import not_found_body
+from tests.trakt_sandbox.paging import RATINGS, paginate
 from tests.trakt_sandbox.protocol import (
     body,
     current_user,
     error_response,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
@@ -58,7 +59,7 @@ def ratings_response(user: User, type_: str = "all", rating: str | None = None) 
     sb = sandbox()
     with sb.state.lock:
         items = rating_items(user, sb.catalogue, TYPES[type_], values, wants_full())
-    page, headers = paginate(items, optional=True)
+    page, headers = paginate(items, RATINGS)
     return json_response(page, 200, headers)
 
 
@@ -94,7 +95,7 @@ def add_ratings() -> Response:
         touched = [f"{plural}.rated_at" for plural, n in added.items() if n]
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
-    return json_response({"added": added, "not_found": resolution.not_found}, 201)
+    return json_response({"added": added, "not_found": not_found_body(resolution.misses)}, 201)
 
 
 @bp.post("/sync/ratings/remove")
@@ -111,4 +112,4 @@ def remove_ratings() -> Response:
         touched = [f"{plural}.rated_at" for plural, n in deleted.items() if n]
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
-    return json_response({"deleted": deleted, "not_found": resolution.not_found}, 200)
+    return json_response({"deleted": deleted, "not_found": not_found_body(resolution.misses)}, 200)

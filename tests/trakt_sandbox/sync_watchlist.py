@@ -12,12 +12,13 @@ from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.matching import counts, resolve
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, Media, media_fields
+from tests.trakt_sandbox.not_found import not_found_body
+from tests.trakt_sandbox.paging import WATCHLIST, paginate
 from tests.trakt_sandbox.protocol import (
     body,
     current_user,
     error_response,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
@@ -104,7 +105,7 @@ def watchlist_response(user: User, type_: str = "all", sort_by: str = "rank",
     applied_by = sort_by if sort_by in SORTS else "rank"
     applied_how = "desc" if sort_how == "desc" else "asc"
     items.sort(key=SORTS[applied_by], reverse=applied_how == "desc")
-    page, headers = paginate(items, optional=True)
+    page, headers = paginate(items, WATCHLIST)
     headers.update({"X-Sort-By": "rank", "X-Sort-How": "asc",
                     "X-Applied-Sort-By": applied_by, "X-Applied-Sort-How": applied_how})
     return json_response(public(page), 200, headers)
@@ -153,7 +154,7 @@ def add_to_watchlist() -> Response:
         touch_watchlist(user, sb.clock.now(), [SINGULAR[p] for p, n in added.items() if n])
         summary = list_summary(user)
     return json_response({"added": added, "existing": existing,
-                          "not_found": resolution.not_found, "list": summary}, 201)
+                          "not_found": not_found_body(resolution.misses), "list": summary}, 201)
 
 
 @bp.post("/sync/watchlist/remove")
@@ -168,5 +169,5 @@ def remove_from_watchlist() -> Response:
                 deleted[PLURAL[target.media.kind]] += 1
         touch_watchlist(user, sb.clock.now(), [SINGULAR[p] for p, n in deleted.items() if n])
         summary = list_summary(user)
-    return json_response({"deleted": deleted, "not_found": resolution.not_found,
+    return json_response({"deleted": deleted, "not_found": not_found_body(resolution.misses),
                           "list": summary}, 200)

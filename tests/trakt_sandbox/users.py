@@ -20,8 +20,9 @@ from tests.trakt_sandbox.protocol import (
     user_required,
 )
 from tests.trakt_sandbox.state import User
-from tests.trakt_sandbox.sync_history import history_response, watched_response
+from tests.trakt_sandbox.sync_history import history_response
 from tests.trakt_sandbox.sync_ratings import ratings_response
+from tests.trakt_sandbox.sync_watched import watched_response
 from tests.trakt_sandbox.sync_watchlist import watchlist_limit, watchlist_response
 
 bp = Blueprint("users", __name__)
