@@ -39,6 +39,7 @@ MSG_STATUS_LINE = ("{user}: Trakt {trakt_username} ({trouble}); connected {conne
 MSG_STATUS_RECONNECT = "NEEDS RECONNECTING"
 MSG_STATUS_BLOCKED = "  waiting for confirmation: {reason}"
 MSG_STATUS_NOT_FOUND = "  not found on Trakt: {kind} {title!r} {ids} ({reason})"
+MSG_STATUS_OVER_LIMIT = "  waiting for room on Trakt: {kind} {title!r} ({reason})"
 MSG_USER_OR_ALL = "give either --user NAME or --all"
 MSG_QUEUED = "{label}: queued as {job_id}"
 MSG_NOT_QUEUED = "{label}: could not queue (Redis unreachable)"
@@ -233,6 +234,9 @@ def status_command(name: str | None, as_json: bool) -> None:
         for item in row["not_found_on_trakt"]:
             click.echo(MSG_STATUS_NOT_FOUND.format(kind=item["kind"], title=item["title"],
                                                    ids=item["ids"], reason=item["reason"]))
+        for item in row["waiting_for_room_on_trakt"]:
+            click.echo(MSG_STATUS_OVER_LIMIT.format(kind=item["kind"], title=item["title"],
+                                                    reason=item["reason"]))
 
 
 # --- sync --------------------------------------------------------------------------------

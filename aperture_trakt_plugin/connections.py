@@ -173,12 +173,14 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def not_found_on_trakt(user_id: int, limit: int | None = None) -> list[dict[str, Any]]:
-    """Ratings Trakt could not match, kept (with the reason) until the user changes them.
-    ``limit`` bounds the host look-ups a page makes for a user with very many."""
+def not_found_on_trakt(user_id: int, limit: int | None = None,
+                       state: str = sync.NOT_FOUND) -> list[dict[str, Any]]:
+    """Ratings Trakt did not take, with the reason: not found (kept until the user
+    changes them) or, with ``state`` ``OVER_LIMIT``, waiting for room under the account's
+    ratings cap. ``limit`` bounds the host look-ups a page makes for a user with many."""
     host = extension.state().host
     rows = _db().session.scalars(select(TraktOutbox).where(
-        TraktOutbox.user_id == user_id, TraktOutbox.state == "not_found").order_by(
+        TraktOutbox.user_id == user_id, TraktOutbox.state == state).order_by(
         TraktOutbox.at.desc(), TraktOutbox.item_id).limit(limit))
     rows = list(rows)
     found = []
@@ -202,6 +204,7 @@ def describe(conn: TraktConnection, user_name: str) -> dict[str, Any]:
         "blocked": conn.blocked_reason,
         "last_sync": json.loads(conn.last_sync_summary) if conn.last_sync_summary else None,
         "not_found_on_trakt": not_found_on_trakt(conn.user_id),
+        "waiting_for_room_on_trakt": not_found_on_trakt(conn.user_id, state=sync.OVER_LIMIT),
     }
 
 

@@ -25,7 +25,15 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import func, select
 
-from aperture_trakt_plugin import connections, extension, jobs, retries, scheduling, tokens
+from aperture_trakt_plugin import (
+    connections,
+    extension,
+    jobs,
+    retries,
+    scheduling,
+    sync,
+    tokens,
+)
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,8 @@ MSG_RETRY_LOST = ("{error}; its retry did not run (the worker stopped), so the n
                   "sync tries again")
 MSG_LAST_SYNC_FAILED = "The last sync failed: {error}"
 MSG_LAST_SYNC_FAILED_AT = "The last sync failed at {when}: {error}"
+MSG_WAITING_FOR_ROOM = "{count} {ratings} made here {reason}."
+MSG_ACCOUNT_FULL = "wait for room on Trakt: the account reached its ratings limit"
 MSG_IN_SYNC = "In sync; next run at {when}."
 MSG_IN_SYNC_UNSCHEDULED = "In sync; scheduled syncs are switched off."
 MSG_NOT_SYNCED = "Not synced yet; next run at {when}."
@@ -117,6 +127,8 @@ class Diagnosis:
     unmatched_total: int = 0
     not_found: list[NotFoundItem] = field(default_factory=list)
     not_found_total: int = 0
+    over_limit: list[NotFoundItem] = field(default_factory=list)  # waiting for room on Trakt
+    over_limit_total: int = 0
 
     @property
     def queued_until(self) -> datetime | None:
@@ -196,6 +208,11 @@ def _headline(d: Diagnosis) -> str:
         if d.last_error_at is None:
             return MSG_LAST_SYNC_FAILED.format(error=error)
         return MSG_LAST_SYNC_FAILED_AT.format(when=f"{d.last_error_at:{DATE_TIME}}", error=error)
+    if d.over_limit_total:
+        reason = d.over_limit[0].reason if d.over_limit else None
+        return MSG_WAITING_FOR_ROOM.format(
+            count=d.over_limit_total, ratings="rating" if d.over_limit_total == 1 else "ratings",
+            reason=reason or MSG_ACCOUNT_FULL)
     if d.next_run_at is None:
         return MSG_IN_SYNC_UNSCHEDULED if d.last_sync_at else MSG_NOT_SYNCED_UNSCHEDULED
     when = f"{d.next_run_at:{DATE_TIME}}"
@@ -227,7 +244,10 @@ def diagnose(user_id: int, *, for_admin: bool = False) -> Diagnosis:
         unmatched=unmatched, unmatched_total=unmatched_total,
         not_found=[NotFoundItem(**row) for row in
                    connections.not_found_on_trakt(user_id, limit=ITEM_CAP)],
-        not_found_total=_outbox_count(session, user_id, "not_found"),
+        not_found_total=_outbox_count(session, user_id, sync.NOT_FOUND),
+        over_limit=[NotFoundItem(**row) for row in connections.not_found_on_trakt(
+            user_id, limit=ITEM_CAP, state=sync.OVER_LIMIT)],
+        over_limit_total=_outbox_count(session, user_id, sync.OVER_LIMIT),
     )
     try:
         diagnosis.queued = queued_retry(user_id)

@@ -77,6 +77,9 @@ MSG_UNMATCHED_HINT = ("These Trakt ratings are applied here when the title arriv
                       "library.")
 MSG_NOT_FOUND_HINT = ("Trakt did not recognise these ratings of yours; they are tried again "
                       "when you change them.")
+MSG_OVER_LIMIT_HINT = ("Your Trakt account holds as many ratings as its tier allows; these "
+                       "stay here and go to Trakt once there is room (remove some ratings "
+                       "on Trakt, or upgrade to VIP).")
 MSG_WATCHLIST_NOT_READ = "Not read from Trakt yet; it appears after the next discovery refresh."
 MSG_WATCHLIST_EMPTY = "Your Trakt watchlist is empty."
 MSG_WATCHLIST_FAILED = "Last read failed: {error}"
