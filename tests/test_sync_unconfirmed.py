@@ -15,6 +15,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aperture_trakt_plugin import jobs, sync
 from aperture_trakt_plugin.models import TraktOutbox
@@ -30,7 +32,9 @@ from tests.sync_helpers import (
     services,
     set_not_found_shape,
     trakt_ratings,
+    values,
 )
+from tests.test_sync_convergence import MAX_STEPS, STEP_SECONDS, Timeline
 
 pytestmark = [pytest.mark.trakt]
 
@@ -180,3 +184,78 @@ def test_recorded_not_found_answers_confirm_nothing(alice, host_app, sandbox, sa
     with host_app.app_context():
         left = services(host_app).db.session.query(TraktOutbox).filter_by(user_id=alice)
         assert left.count() == 0
+
+
+# --- property: reshaped answers never cost a host rating ------------------------------
+
+
+class ReshapedTimeline(Timeline):
+    """The convergence test's world (``tests/test_sync_convergence.py``), plus titles this
+    library holds and Trakt does not, rated and unrated on the host only, while the
+    sandbox reshapes every ``not_found`` it sends (``random``, within CONTRACT 6.3)."""
+
+    unknown: dict[int, str]
+
+    def steps(self) -> st.SearchStrategy[tuple]:
+        held = {tmdb for tmdb, item in self.unknown.items()
+                if host_value(self.host_app, item) is not None}
+        choices = [super().steps()]
+        for tmdb in self.unknown:
+            choices.append(st.tuples(st.just("host"), st.just("rate"), st.just(tmdb),
+                                     st.integers(1, 10)))
+            if tmdb in held:
+                choices.append(st.just(("host", "unrate", tmdb)))
+        return st.one_of(choices)
+
+    def play(self, step: tuple) -> sync.SyncResult | dict | None:
+        if step[0] != "host" or step[2] not in self.unknown:
+            return super().play(step)
+        self.sandbox.advance_clock(STEP_SECONDS)
+        at = sandbox_now(self.sandbox)
+        self.log.append(f"{at:%H:%M:%S} {step}")
+        with self.host_app.app_context():
+            host = services(self.host_app)
+            if step[1] == "rate":
+                host.apply_rating(self.uid, self.unknown[step[2]], step[3], at, "aperture")
+            else:
+                host.remove_rating(self.uid, self.unknown[step[2]], at, "aperture")
+        self.truth[step[2]] = step[3] if step[1] == "rate" else None
+        return None
+
+
+@pytest.fixture()
+def unknown_titles(host_app) -> dict[int, str]:
+    """Two titles Trakt does not know, added to the library once (examples share it)."""
+    return {999_999_001: add_unknown_movie(host_app), -1: add_unknown_episode(host_app)}
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(data=st.data())
+def test_randomly_reshaped_answers_still_converge_and_lose_nothing(host_app, sandbox, data,
+                                                                  unknown_titles):
+    uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
+    set_not_found_shape(sandbox, "random", seed=data.draw(st.integers(0, 2**16), label="seed"))
+    timeline = ReshapedTimeline(host_app, sandbox, uid,
+                                sandbox.issue_tokens(TRAKT_USER)["access_token"])
+    timeline.unknown = unknown_titles
+    timeline.open_window()
+    for _ in range(data.draw(st.integers(1, MAX_STEPS), label="steps")):
+        timeline.play(data.draw(timeline.steps(), label="step"))
+
+    timeline.play(("sync",))
+    second = timeline.play(("sync",))
+    story = "\n".join(timeline.log)
+    truth = {key: v for key, v in timeline.truth.items() if v is not None}
+    known = {key: v for key, v in truth.items() if key not in unknown_titles}
+    assert values(host_ratings(host_app, USER)) == {
+        key: v for key, v in truth.items() if key > 0}, story  # movies; -1 is the episode
+    for key, item in unknown_titles.items():  # every host rating Trakt lacks is still here
+        assert host_value(host_app, item) == truth.get(key), story
+    assert values(trakt_ratings(sandbox, TRAKT_USER)) == known, story
+    assert (second.status, second.api_calls) == ("unchanged", 1), story
+    with host_app.app_context():
+        rows = services(host_app).db.session.query(TraktOutbox).filter_by(user_id=uid).all()
+    kept = {row.item_id: row.state for row in rows}
+    waiting = {unknown_titles[key]: sync.NOT_FOUND for key in truth if key in unknown_titles}
+    assert kept == waiting, story
