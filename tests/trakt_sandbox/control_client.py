@@ -72,6 +72,10 @@ class SandboxControl:
         """Create or update a user; flags: vip, locked, deactivated, private, name."""
         return self._call("POST", "/users", {"username": username, **flags})
 
+    def update_user(self, username: str, **flags: Any) -> dict[str, Any]:
+        """Change an existing user's flags (``vip`` moves it between limit tiers)."""
+        return self._call("PUT", f"/users/{username}", flags)
+
     def issue_tokens(self, username: str, client_id: str = DEFAULT_CLIENT_ID,
                      expires_in: int | None = None) -> dict[str, Any]:
         """A token pair shaped like ``/oauth/token``'s answer (the user is created if new)."""
@@ -166,6 +170,14 @@ class SandboxControl:
 
     def behaviour(self) -> dict[str, Any]:
         return self._call("GET", "/behaviour")
+
+    def set_account_limits(self, **config: Any) -> dict[str, Any]:
+        """Caps per tier and how a cap is enforced, e.g. ``ratings={"free": 3, "vip": 5}``,
+        ``mode="partial"``, ``body="json"`` (``tests/trakt_sandbox/account_limits.py``)."""
+        return self._call("PUT", "/account-limits", config)
+
+    def account_limits(self) -> dict[str, Any]:
+        return self._call("GET", "/account-limits")
 
     def set_limits(self, **limits: int) -> dict[str, int]:
         """``get_per_5min``, ``unauthed_get_per_5min``, ``writes_per_second``."""
