@@ -344,7 +344,8 @@ def add_fault() -> Response:
         fault = Fault(method=str(data.get("method") or "*"), path=str(data["path"]),
                       status=data.get("status"), count=int(data.get("count", 1)),
                       body=data.get("body"), headers=data.get("headers"),
-                      delay_ms=data.get("delay_ms"))
+                      delay_ms=data.get("delay_ms"), preset=data.get("preset"),
+                      retry_after=data.get("retry_after", 300))
         sandbox().faults.add(fault)
     except (TypeError, ValueError) as exc:
         raise ControlError(str(exc)) from exc
