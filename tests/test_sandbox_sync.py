@@ -316,13 +316,13 @@ def test_watching_removes_from_the_watchlist(alice, catalogue):
 
 def test_watchlist_limit_is_420(alice, catalogue, sandbox):
     limit = alice.get("/users/settings").json()["limits"]["watchlist"]["item_count"]
-    assert limit == 100
+    assert limit == 250, "free accounts since 2026-02 (CONTRACT 10)"
     items = [{"ids": m["ids"]} for m in catalogue["movies"][:limit]]
     alice.post("/sync/watchlist", {"movies": items}, 201)
     over = sandbox.api("POST", "/sync/watchlist", alice.token,
                        json={"movies": [{"ids": movie(catalogue, limit)["ids"]}]})
-    assert over.status_code == 420
-    assert over.headers["X-Upgrade-URL"]
+    assert over.status_code == 420 and over.content == b""
+    assert "X-Account-Limit" not in over.headers
     sandbox.add_user("alice", vip=True)
     vip = sandbox.api("POST", "/sync/watchlist", alice.token,
                       json={"movies": [{"ids": movie(catalogue, limit)["ids"]}]})

@@ -6,6 +6,9 @@ of each list):
 
 * ``not_found``: ``echo`` | ``no_ids`` | ``empty`` | ``nested`` | ``random``: the shape of
   the entries of ``not_found`` in sync write answers (``not_found.py``, CONTRACT 6.3).
+* ``firewall``: ``off`` | ``block-all``: with ``block-all`` every API and auth call gets
+  Cloudflare's HTML 403 block page, valid headers or not (CONTRACT 2, #939;
+  ``cloudflare.py``). Faults still come first.
 * ``seed`` (int, default 0): makes ``random`` reproducible. The n-th write answer after
   the behaviour was last PUT (or reset) draws its shapes from ``(seed, n)``.
 
@@ -20,6 +23,7 @@ from typing import Any
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "not_found": ("echo", "no_ids", "empty", "nested", "random"),
+    "firewall": ("off", "block-all"),
 }
 DEFAULTS: dict[str, Any] = {name: values[0] for name, values in CHOICES.items()} | {"seed": 0}
 

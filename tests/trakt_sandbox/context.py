@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
@@ -14,6 +14,9 @@ from tests.trakt_sandbox.media import Catalogue
 from tests.trakt_sandbox.ratelimit import RateLimiter
 from tests.trakt_sandbox.requestlog import RequestLog
 from tests.trakt_sandbox.state import SandboxState
+
+if TYPE_CHECKING:  # account_limits answers through protocol, which needs this module
+    from tests.trakt_sandbox.account_limits import AccountLimits
 
 EXTENSION = "trakt_sandbox"
 
@@ -28,6 +31,7 @@ class Sandbox:
     faults: Faults
     log: RequestLog
     behaviour: Behaviour
+    account_limits: AccountLimits
 
 
 def sandbox() -> Sandbox:

@@ -3,8 +3,9 @@
 It is not part of Trakt: it resets the world, registers apps and users, hands out tokens,
 reads and replaces a user's lists (in the very shapes Trakt's GETs return), approves
 device codes, shows the request log, injects faults, changes rate limits, switches the
-behaviour (``behaviour.py``: the shape of ``not_found``...) and moves the clock. Its calls
-are neither logged nor rate-limited.
+behaviour (``behaviour.py``: the shape of ``not_found``...), sets account limits
+(``account_limits.py``) and moves the clock. Its calls are neither logged nor
+rate-limited.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.trakt_sandbox.sync_watchlist import public, watchlist_items
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 LISTS = "<any(ratings,history,watchlist,collection):list_name>"
 ITEM_KINDS = ("episode", "season", "movie", "show")  # the most specific key wins
+USER_FLAGS = ("name", "vip", "locked", "deactivated", "private")
 
 
 class ControlError(Exception):
@@ -57,6 +59,7 @@ def reset_world(sb: Sandbox) -> None:
     sb.faults.clear()
     sb.log.clear()
     sb.behaviour.reset()
+    sb.account_limits.reset()
     if sb.config["SANDBOX_DEMO_USERS"]:
         seed_demo_users(sb.state)
 
@@ -90,9 +93,22 @@ def add_user() -> Response:
     data = payload()
     if not data.get("username"):
         raise ControlError("username is required")
-    flags = {k: data.get(k) for k in ("name", "vip", "locked", "deactivated", "private")}
+    flags = {k: data.get(k) for k in USER_FLAGS}
     user = sandbox().state.ensure_user(str(data["username"]), **flags)
     return json_response(user.flags(), 201)
+
+
+@bp.put("/users/<username>")
+def update_user(username: str) -> Response:
+    """Change an existing user's flags (``vip``: its account-limit tier, locked...)."""
+    state = sandbox().state
+    if state.user(username) is None:
+        raise ControlError(f"no user {username!r}")
+    data = payload()
+    unknown = set(data) - set(USER_FLAGS)
+    if unknown:
+        raise ControlError(f"unknown flags: {sorted(unknown)}")
+    return json_response(state.ensure_user(username, **data).flags())
 
 
 @bp.get("/users")
@@ -328,7 +344,8 @@ def add_fault() -> Response:
         fault = Fault(method=str(data.get("method") or "*"), path=str(data["path"]),
                       status=data.get("status"), count=int(data.get("count", 1)),
                       body=data.get("body"), headers=data.get("headers"),
-                      delay_ms=data.get("delay_ms"))
+                      delay_ms=data.get("delay_ms"), preset=data.get("preset"),
+                      retry_after=data.get("retry_after", 300))
         sandbox().faults.add(fault)
     except (TypeError, ValueError) as exc:
         raise ControlError(str(exc)) from exc
@@ -359,6 +376,21 @@ def set_behaviour() -> Response:
 @bp.get("/behaviour")
 def get_behaviour() -> Response:
     return json_response(sandbox().behaviour.as_json())
+
+
+@bp.put("/account-limits")
+def set_account_limits() -> Response:
+    """Caps per tier, the reject/partial mode and the 420 body (``account_limits.py``)."""
+    try:
+        sandbox().account_limits.configure(payload())
+    except (TypeError, ValueError) as exc:
+        raise ControlError(str(exc)) from exc
+    return json_response(sandbox().account_limits.as_json())
+
+
+@bp.get("/account-limits")
+def get_account_limits() -> Response:
+    return json_response(sandbox().account_limits.as_json())
 
 
 @bp.put("/limits")

@@ -124,7 +124,12 @@ def add_history() -> Response:
                 return error_response(422, "validation_failed", "watched_at is not a date")
             planned.append((media, truncate_ms(moment) if moment else None))
     added = dict.fromkeys(PLAY_COUNTS, 0)
+    limits = sb.account_limits
     with sb.state.lock:
+        # Trakt keeps every play: each one takes room in the watched-history cap.
+        admitted, crossed = limits.admit("history", user, len(user.history),
+                                         [True] * len(planned))
+        planned = planned[:admitted]
         for media, moment in planned:
             user.history.append(Play(sb.state.next_id("history"), media.key, moment))
             added["movies" if media.kind == "movie" else "episodes"] += 1
@@ -132,6 +137,8 @@ def add_history() -> Response:
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
         touch_watchlist(user, sb.clock.now(), drop_watched(user, [m for m, _ in planned]))
+    if crossed:
+        return limits.refusal("history", user)
     return json_response({"added": added, "not_found": not_found_body(resolution.misses)},
                          201)
 

@@ -1,4 +1,8 @@
-"""``/sync/ratings``: read, add or update, and remove a user's 1-10 ratings (CONTRACT 6.2-6.4)."""
+"""``/sync/ratings``: read, add or update, and remove a user's 1-10 ratings (CONTRACT 6.2-6.4).
+
+Adding is capped per account tier (``account_limits.py``): a new rating past the cap is
+420; re-rating a rated title takes no room.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from tests.trakt_sandbox.account_limits import fresh_flags
 from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.matching import counts, resolve
@@ -88,13 +93,18 @@ def add_ratings() -> Response:
                 return error_response(422, "validation_failed", "rated_at is not a date")
         planned.append((target.media, Rated(target.fields["rating"], truncate_ms(rated_at))))
     added = counts()
+    limits = sb.account_limits
     with sb.state.lock:
-        for media, rated in planned:
+        fresh = fresh_flags((media.key for media, _ in planned), user.ratings)
+        admitted, crossed = limits.admit("ratings", user, len(user.ratings), fresh)
+        for media, rated in planned[:admitted]:
             user.ratings[media.key] = rated
             added[PLURAL[media.kind]] += 1
         touched = [f"{plural}.rated_at" for plural, n in added.items() if n]
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
+    if crossed:
+        return limits.refusal("ratings", user)
     return json_response({"added": added, "not_found": not_found_body(resolution.misses)}, 201)
 
 
