@@ -236,7 +236,7 @@ def _recorded_steps(user_id: int, steps: sync.Steps, in_run: bool, job: str,
                     pushed=result.pushed, removed_on_trakt=result.pushed_removals,
                     pulled=result.pulled, removed_here=result.pulled_removals,
                     conflicts=result.conflict_count, not_found=result.not_found,
-                    deferred=result.deferred)
+                    over_limit=result.over_limit, deferred=result.deferred)
     return result
 
 

@@ -179,7 +179,7 @@ class TraktOutbox(Base):
     value: Mapped[int | None] = mapped_column(Integer)  # None: the rating was removed
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # sync.NOT_FOUND…
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # or not_found, over_limit
     reason: Mapped[str | None] = mapped_column(Text)
 
 
