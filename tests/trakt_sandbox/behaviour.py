@@ -15,6 +15,8 @@ of each list):
 * ``refresh_error``: ``json`` | ``empty`` | ``legacy-401``: how a refresh with a dead or
   unknown refresh token fails: 400 ``invalid_grant`` JSON, 400 with an empty body
   (#888), or the Doorkeeper 401 of before 2026 (CONTRACT 4.4).
+* ``app_limit``: ``refuse`` | ``revoke``: what authorizing one community app too many
+  does (``app_policy.py``, CONTRACT 4.1).
 * ``seed`` (int, default 0): makes ``random`` reproducible. The n-th write answer after
   the behaviour was last PUT (or reset) draws its shapes from ``(seed, n)``.
 
@@ -32,6 +34,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "firewall": ("off", "block-all"),
     "oauth": ("strict", "lenient"),
     "refresh_error": ("json", "empty", "legacy-401"),
+    "app_limit": ("refuse", "revoke"),
 }
 DEFAULTS: dict[str, Any] = {name: values[0] for name, values in CHOICES.items()} | {"seed": 0}
 

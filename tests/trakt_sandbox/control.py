@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, request, session
 
+from tests.trakt_sandbox.app_policy import delete_app
 from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import Sandbox, sandbox
 from tests.trakt_sandbox.device import decide
@@ -79,8 +80,17 @@ def add_app() -> Response:
     uris = data.get("redirect_uri") or data.get("redirect_uris") or []
     uris = [uris] if isinstance(uris, str) else list(uris)
     app = sandbox().state.add_app(data["client_id"], data["client_secret"], uris,
-                                  data.get("name") or "Sandbox app")
+                                  data.get("name") or "Sandbox app",
+                                  data.get("community", True) is not False)
     return json_response(app.as_json(), 201)
+
+
+@bp.delete("/apps/<client_id>")
+def remove_app(client_id: str) -> Response:
+    """Delete an app as Trakt does (lapsed VIP, no active user): ``app_policy.py``."""
+    if not delete_app(sandbox(), client_id):
+        raise ControlError(f"no app {client_id!r}")
+    return json_response({"ok": True})
 
 
 @bp.get("/apps")

@@ -33,6 +33,7 @@ from flask import (
     url_for,
 )
 
+from tests.trakt_sandbox.app_policy import admit_app
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.protocol import JSON_TYPE, json_response
 from tests.trakt_sandbox.state import ISSUED_SECRETS, App, Token, User
@@ -294,6 +295,9 @@ def decide() -> Any:
     redirect_uri, state_value = source["redirect_uri"], source.get("state")
     if decision != "approve":
         return _redirect_error(redirect_uri, "access_denied", state_value)
+    refusal = admit_app(sandbox(), user.username, app.client_id)
+    if refusal:
+        return _redirect_error(redirect_uri, "access_denied", state_value, refusal)
     code = sandbox().state.new_code(app.client_id, redirect_uri, user.username,
                                     source.get("code_challenge") or None)
     if redirect_uri == OOB:
