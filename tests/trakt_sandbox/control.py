@@ -1,11 +1,20 @@
 """The ``/_sandbox/`` control API (JSON) that tests, benchmarks and the demo drive.
 
-It is not part of Trakt: it resets the world, registers apps and users, hands out tokens,
-reads and replaces a user's lists (in the very shapes Trakt's GETs return), approves
-device codes, shows the request log, injects faults, changes rate limits, switches the
-behaviour (``behaviour.py``: the shape of ``not_found``...), sets account limits
-(``account_limits.py``) and moves the clock. Its calls are neither logged nor
-rate-limited.
+It is not part of Trakt: it resets the world, registers and deletes apps, registers users
+and changes their flags, hands out tokens, reads and replaces a user's lists (in the very
+shapes Trakt's GETs return), approves device codes, shows the request log, injects
+faults, changes rate limits and moves the clock. Calls documented in their own modules:
+
+* ``PUT|GET /_sandbox/behaviour``: ``not_found`` shape, ``seed``, ``firewall``,
+  ``oauth`` strictness, ``refresh_error``, ``app_limit`` (``behaviour.py``).
+* ``PUT|GET /_sandbox/account-limits``: caps per tier, ``mode``, 420 ``body``
+  (``account_limits.py``); ``PUT /_sandbox/users/<name>`` with ``{"vip": true}`` etc.
+* ``POST /_sandbox/faults`` with ``"preset": "cloudflare-403" | "cloudflare-429"``
+  (``faults.py``, ``cloudflare.py``).
+* ``DELETE /_sandbox/apps/<client_id>`` (``app_policy.py``).
+
+``POST /_sandbox/reset`` restores all of them. Control calls are neither logged nor
+rate-limited, and never blocked by the ``firewall``.
 """
 
 from __future__ import annotations
