@@ -9,6 +9,14 @@ of each list):
 * ``firewall``: ``off`` | ``block-all``: with ``block-all`` every API and auth call gets
   Cloudflare's HTML 403 block page, valid headers or not (CONTRACT 2, #939;
   ``cloudflare.py``). Faults still come first.
+* ``oauth``: ``strict`` | ``lenient``: the auth host's ``/oauth/token``, ``/oauth/revoke``
+  and ``/oauth/device/*`` take JSON bodies only and refuse HTTP Basic client auth
+  (CONTRACT 4.2, checklist 3); ``lenient`` also takes forms and Basic (``oauth.py``).
+* ``refresh_error``: ``json`` | ``empty`` | ``legacy-401``: how a refresh with a dead or
+  unknown refresh token fails: 400 ``invalid_grant`` JSON, 400 with an empty body
+  (#888), or the Doorkeeper 401 of before 2026 (CONTRACT 4.4).
+* ``app_limit``: ``refuse`` | ``revoke``: what authorizing one community app too many
+  does (``app_policy.py``, CONTRACT 4.1).
 * ``seed`` (int, default 0): makes ``random`` reproducible. The n-th write answer after
   the behaviour was last PUT (or reset) draws its shapes from ``(seed, n)``.
 
@@ -24,6 +32,9 @@ from typing import Any
 CHOICES: dict[str, tuple[str, ...]] = {
     "not_found": ("echo", "no_ids", "empty", "nested", "random"),
     "firewall": ("off", "block-all"),
+    "oauth": ("strict", "lenient"),
+    "refresh_error": ("json", "empty", "legacy-401"),
+    "app_limit": ("refuse", "revoke"),
 }
 DEFAULTS: dict[str, Any] = {name: values[0] for name, values in CHOICES.items()} | {"seed": 0}
 

@@ -1,11 +1,20 @@
 """The ``/_sandbox/`` control API (JSON) that tests, benchmarks and the demo drive.
 
-It is not part of Trakt: it resets the world, registers apps and users, hands out tokens,
-reads and replaces a user's lists (in the very shapes Trakt's GETs return), approves
-device codes, shows the request log, injects faults, changes rate limits, switches the
-behaviour (``behaviour.py``: the shape of ``not_found``...), sets account limits
-(``account_limits.py``) and moves the clock. Its calls are neither logged nor
-rate-limited.
+It is not part of Trakt: it resets the world, registers and deletes apps, registers users
+and changes their flags, hands out tokens, reads and replaces a user's lists (in the very
+shapes Trakt's GETs return), approves device codes, shows the request log, injects
+faults, changes rate limits and moves the clock. Calls documented in their own modules:
+
+* ``PUT|GET /_sandbox/behaviour``: ``not_found`` shape, ``seed``, ``firewall``,
+  ``oauth`` strictness, ``refresh_error``, ``app_limit`` (``behaviour.py``).
+* ``PUT|GET /_sandbox/account-limits``: caps per tier, ``mode``, 420 ``body``
+  (``account_limits.py``); ``PUT /_sandbox/users/<name>`` with ``{"vip": true}`` etc.
+* ``POST /_sandbox/faults`` with ``"preset": "cloudflare-403" | "cloudflare-429"``
+  (``faults.py``, ``cloudflare.py``).
+* ``DELETE /_sandbox/apps/<client_id>`` (``app_policy.py``).
+
+``POST /_sandbox/reset`` restores all of them. Control calls are neither logged nor
+rate-limited, and never blocked by the ``firewall``.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, request, session
 
+from tests.trakt_sandbox.app_policy import delete_app
 from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import Sandbox, sandbox
 from tests.trakt_sandbox.device import decide
@@ -79,8 +89,17 @@ def add_app() -> Response:
     uris = data.get("redirect_uri") or data.get("redirect_uris") or []
     uris = [uris] if isinstance(uris, str) else list(uris)
     app = sandbox().state.add_app(data["client_id"], data["client_secret"], uris,
-                                  data.get("name") or "Sandbox app")
+                                  data.get("name") or "Sandbox app",
+                                  data.get("community", True) is not False)
     return json_response(app.as_json(), 201)
+
+
+@bp.delete("/apps/<client_id>")
+def remove_app(client_id: str) -> Response:
+    """Delete an app as Trakt does (lapsed VIP, no active user): ``app_policy.py``."""
+    if not delete_app(sandbox(), client_id):
+        raise ControlError(f"no app {client_id!r}")
+    return json_response({"ok": True})
 
 
 @bp.get("/apps")

@@ -59,11 +59,17 @@ class SandboxControl:
     def reset(self) -> None:
         self._call("POST", "/reset")
 
-    def add_app(self, client_id: str, client_secret: str,
-                redirect_uri: str | list[str]) -> dict[str, Any]:
+    def add_app(self, client_id: str, client_secret: str, redirect_uri: str | list[str],
+                community: bool = True) -> dict[str, Any]:
+        """Register an app; a community app counts against its users' app cap."""
         return self._call("POST", "/apps", {"client_id": client_id,
                                             "client_secret": client_secret,
-                                            "redirect_uri": redirect_uri})
+                                            "redirect_uri": redirect_uri,
+                                            "community": community})
+
+    def delete_app(self, client_id: str) -> None:
+        """Delete an app as Trakt does: its key gets 403, its token calls invalid_client."""
+        self._call("DELETE", f"/apps/{client_id}")
 
     def add_user(self, username: str, **flags: Any) -> dict[str, Any]:
         """Create or update a user; flags: vip, locked, deactivated, private, name."""
