@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -36,6 +37,10 @@ MSG_RETRY_LATER = "retry later"
 MSG_UNAUTHORIZED = "{what}: Trakt did not accept the user's token (401)"
 MSG_CLIENT_ID_REFUSED = ("{what}: Trakt refused the app's Client ID (403); the app may have "
                          "been removed or its credentials changed")
+MSG_FIREWALL_BLOCKED = ("{what}: Trakt's firewall (Cloudflare) blocked this request{ray}; the "
+                        "app's credentials were not refused, and such blocks usually lift by "
+                        "themselves")
+MSG_RAY_ID = " (Ray ID {ray_id})"
 MSG_NOT_FOUND = "{what}: Trakt has no such item (404)"
 MSG_ACCOUNT_LIMIT = "{what}: the Trakt account reached one of its limits (420)"
 MSG_ACCOUNT_LOCKED = ("{what}: the Trakt account is locked or deactivated (423); its owner "
@@ -92,9 +97,35 @@ class Unauthorized(TraktError):
 
 
 class InvalidClient(TraktError):
-    """403 on the API, or ``invalid_client`` from OAuth: the app's credentials are wrong."""
+    """403 from the API itself, or ``invalid_client`` from OAuth: the app's credentials are
+    wrong (or the app was deleted). Not Cloudflare's 403: see :class:`FirewallBlocked`."""
 
     status = 403
+
+
+class FirewallBlocked(TraktError):
+    """Cloudflare's HTML 403 in front of Trakt (CONTRACT 10, "Telling the two 403s apart").
+
+    The firewall answers before Trakt sees the request, so it says nothing about the
+    credentials: calling them invalid would send an admin to fix what is not broken. Blocks
+    have hit valid clients on whole networks and lifted by themselves, so it is a passing
+    fault, retried after a long pause (``retries.FIREWALL_PAUSE``)."""
+
+    status = 403
+    retryable = True
+
+    def __init__(self, message: str, ray_id: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.ray_id = ray_id
+
+    @property
+    def ray(self) -> str:
+        return ray_note(self.ray_id)
+
+
+def ray_note(ray_id: str | None) -> str:
+    """`` (Ray ID …)`` for a message, or nothing when Cloudflare gave none."""
+    return MSG_RAY_ID.format(ray_id=ray_id) if ray_id else ""
 
 
 class InvalidGrant(TraktError):
@@ -149,7 +180,8 @@ class TraktEndpoints:
     timeout: float = 10.0
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def json_or_none(response: requests.Response) -> Any:
+    """The answer's JSON, or None when it has no body or one that is not JSON."""
     if not response.content:
         return None
     try:
@@ -176,10 +208,52 @@ def ratelimit_header(headers: Mapping[str, str]) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+_RAY_HEADER = re.compile(r"([0-9a-f]{8,32})(?:-[A-Z]{3})?", re.IGNORECASE)
+_RAY_IN_PAGE = re.compile(r"Ray ID:?\s*(?:<[^>]*>\s*)*([0-9a-f]{8,32})", re.IGNORECASE)
+
+
+def _ray_id(response: requests.Response) -> str | None:
+    """The Ray ID Cloudflare's page shows (its ``CF-RAY`` header without the data-centre
+    suffix), for the admin who asks Trakt why. Only a hex id is taken, never page text."""
+    header = _RAY_HEADER.fullmatch(response.headers.get("CF-RAY", "").strip())
+    if header is not None:
+        return header.group(1)
+    found = _RAY_IN_PAGE.search(response.text[:20_000]) if response.content else None
+    return found.group(1) if found else None
+
+
+def is_firewall_block(response: requests.Response) -> bool:
+    """A 403 from Cloudflare rather than from Trakt's application.
+
+    Every Trakt answer passes Cloudflare and carries ``CF-RAY``, so that header alone
+    proves nothing. Cloudflare's own block is a page: HTML, or (its "error code: 1020"
+    form) other non-JSON text without the ``x-request-id``/``x-runtime`` that Trakt's
+    application adds. Trakt's own 403 is JSON or empty: that one refuses the app."""
+    if response.status_code != 403:
+        return False
+    headers = response.headers
+    if "html" in headers.get("Content-Type", "").lower():
+        return True
+    if not response.content or json_or_none(response) is not None:
+        return False
+    from_edge = "CF-RAY" in headers or headers.get("Server", "").lower() == "cloudflare"
+    from_app = "x-request-id" in headers or "x-runtime" in headers
+    return from_edge and not from_app
+
+
+def firewall_error(response: requests.Response, what: str) -> FirewallBlocked | None:
+    """The :class:`FirewallBlocked` for Cloudflare's 403, None for any other answer."""
+    if not is_firewall_block(response):
+        return None
+    ray_id = _ray_id(response)
+    return FirewallBlocked(MSG_FIREWALL_BLOCKED.format(what=what, ray=ray_note(ray_id)),
+                           ray_id, status=403, headers=response.headers)
+
+
 def error_for(response: requests.Response, what: str) -> TraktError:
     """Maps a non-2xx answer to the error that says what to do about it."""
     status = response.status_code
-    body = _json_or_none(response)
+    body = json_or_none(response)
     kw = {"status": status, "body": body, "headers": response.headers}
     oauth_error = body.get("error") if isinstance(body, dict) else None
     if oauth_error == "invalid_grant":
@@ -195,7 +269,8 @@ def error_for(response: requests.Response, what: str) -> TraktError:
     if status == 401:
         return Unauthorized(MSG_UNAUTHORIZED.format(what=what), **kw)
     if status == 403:
-        return InvalidClient(MSG_CLIENT_ID_REFUSED.format(what=what), **kw)
+        return firewall_error(response, what) or InvalidClient(
+            MSG_CLIENT_ID_REFUSED.format(what=what), **kw)
     if status == 404:
         return NotFound(MSG_NOT_FOUND.format(what=what), **kw)
     if status == 420:
@@ -289,11 +364,11 @@ class TraktClient:
                               what or f"POST {path}", json=dict(body),
                               headers={"Content-Type": "application/json",
                                        "User-Agent": self.endpoints.user_agent})
-        return _json_or_none(response)
+        return json_or_none(response)
 
     def get_json(self, path: str, **kw: Any) -> Any:
         response = self.api("GET", path, **kw)
-        data = _json_or_none(response)
+        data = json_or_none(response)
         if data is None:
             raise MalformedResponse(MSG_NOT_JSON.format(path=path),
                                     status=response.status_code)

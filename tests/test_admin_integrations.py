@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from aperture_trakt_plugin import credentials
+from tests.connect_helpers import RAY_ID, cloudflare_403
 from tests.services import free_port
 
 PAGE = "/admin/settings/integrations"
@@ -110,6 +111,34 @@ def test_unreachable_trakt_stores_nothing_unless_saved_anyway(admin, host_app):
                   save_anyway="1")
     assert "Saved without a successful check" in html
     assert stored(host_app)["client_secret"] == CLIENT_SECRET
+
+
+@pytest.mark.parametrize("path", ["/movies/trending", "/oauth/token"],
+                         ids=["client-id-call", "secret-call"])
+def test_cloudflares_403_on_either_check_means_not_checked(path, admin, host_app, sandbox):
+    """Cloudflare's firewall blocking either of the check's two calls gives no verdict on
+    the credentials: "could not check" (nothing saved, "Save anyway" offered), not
+    "Invalid credentials"; the Ray ID is there to quote to Trakt."""
+    cloudflare_403(sandbox, "*", path)
+    html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    assert (f"Could not check the credentials: Trakt's firewall (Cloudflare) blocked the check "
+            f"(Ray ID {RAY_ID}), so Trakt never saw them. Nothing was saved; try again later, "
+            "or tick \u201cSave anyway\u201d.") in html
+    assert "Invalid credentials" not in html
+    assert stored(host_app)["client_id"] is None
+    assert 'id="trakt-save-anyway"' in html
+    with host_app.app_context():
+        assert host_app.extensions["aperture_trakt"].settings.credentials_problem() is None
+    html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)  # block lifted
+    assert "Saved. Trakt accepted the Client ID and Client Secret." in html
+
+
+def test_trakts_own_403_is_invalid_credentials(admin, host_app, sandbox):
+    """The same 403 from Trakt's application (JSON, not a page) does refuse the Client ID."""
+    sandbox.fault("GET", "/movies/trending", 403, body={"error": "forbidden"})
+    html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    assert credentials.MSG_UNKNOWN_CLIENT_ID in html
+    assert stored(host_app)["client_id"] is None
 
 
 def test_database_file_holds_no_plaintext_secret(admin, host_app, sandbox):

@@ -10,11 +10,13 @@ import pytest
 
 from aperture_trakt_plugin import jobs, oauth, tokens
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.trakt_api import TraktServerError
+from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktServerError
 from tests.connect_helpers import (
     PROFILE,
+    RAY_ID,
     authorize_at_sandbox,
     card_state,
+    cloudflare_403,
     configure_trakt,
     connect_with_tokens,
     connection,
@@ -193,6 +195,34 @@ def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
     with pytest.raises(tokens.NeedsReconnect):
         token_for(configured, "alice")
     assert sandbox.requests() == []
+
+
+@pytest.mark.parametrize("edge", ["cloudflare-403", "cloudflare-429"])
+def test_the_edge_in_front_of_the_token_endpoint_is_no_dead_grant_and_no_bad_credentials(
+        edge, configured, sandbox):
+    """Cloudflare's pages on a refresh: the firewall's 403 and its rate limit are passing
+    faults (retried, the 429 after its Retry-After), never invalid_client or
+    invalid_grant; once they lift, the same pair refreshes."""
+    old = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
+                              seconds_left=HOUR)
+    if edge == "cloudflare-403":
+        cloudflare_403(sandbox, "POST", "/oauth/token")
+    else:
+        sandbox.cloudflare_429("POST", "/oauth/token", retry_after=300)
+    with pytest.raises(FirewallBlocked if edge == "cloudflare-403" else RateLimited) as caught:
+        token_for(configured, "alice")
+    assert caught.value.retryable
+    if edge == "cloudflare-403":
+        assert str(caught.value).startswith(
+            "Refreshing the Trakt token: Trakt's firewall (Cloudflare) blocked this request "
+            f"(Ray ID {RAY_ID})"), caught.value
+    else:
+        assert caught.value.retry_after == 300
+    conn = connection(configured, "alice")
+    assert not conn.needs_reconnect and conn.refresh_token == old.refresh_token
+    with configured.app_context():
+        assert configured.extensions["aperture_trakt"].settings.credentials_problem() is None
+    assert token_for(configured, "alice") != old.access_token
 
 
 def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, host_client,
