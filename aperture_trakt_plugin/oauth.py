@@ -2,10 +2,12 @@
 and the device flow.
 
 Trakt documents JSON bodies with the client credentials inside them for every
-``/oauth/*`` call, while Authlib sends form-encoded bodies;
+``/oauth/*`` call, and its auth server refuses HTTP Basic client authentication
+(CONTRACT 4.2), while Authlib sends form-encoded bodies with Basic by default;
 :class:`JSONClientAuth` rewrites Authlib's prepared request into Trakt's documented form,
 so Authlib still builds the grant (PKCE, state, parameters) and parses the answer. It
-also reads the answers Authlib would misread: Cloudflare's HTML 403 and a 429.
+also reads the answers Authlib would misread: Cloudflare's HTML 403, a 429, and the empty
+400 with which Trakt refuses a dead grant.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from aperture_trakt_plugin.trakt_api import (
     TraktUnreachable,
     error_for,
     firewall_error,
+    json_or_none,
 )
 
 # What connecting, refreshing and the device flow say to a person (docs/troubleshooting.md
@@ -43,6 +46,8 @@ MSG_GRANT_REFUSED = ("{what}: Trakt no longer accepts this authorization (invali
                      "connect again")
 MSG_CLIENT_REFUSED = ("{what}: Trakt rejected this server's app credentials (invalid_client); "
                       "an admin must check them")
+MSG_GRANT_GONE_400 = ("{what}: Trakt answered 400 without a reason, as it does for an "
+                      "authorization it no longer accepts; connect again")
 MSG_REFUSED = "{what}: Trakt refused ({error})"
 MSG_NO_ANSWER = "{what}: Trakt did not answer in time"
 MSG_ERROR_PAGE_STATUS = ("{what}: Trakt answered with an error page ({status}); "
@@ -106,19 +111,25 @@ def token_answer_error(response: requests.Response, what: str) -> TraktError | N
     which reads as Trakt being down and has the job retry for ever. So, first:
 
     * Cloudflare's HTML 403 is its firewall, not ``invalid_client`` (CONTRACT 10);
-    * a 429, Trakt's or Cloudflare's HTML one, is a rate limit with its ``Retry-After``.
+    * a 429, Trakt's or Cloudflare's HTML one, is a rate limit with its ``Retry-After``;
+    * a 400 whose body is empty or not a JSON object is a dead grant: Trakt has answered
+      refreshes of pre-migration grants so (trakt/trakt-api#888, CONTRACT 4.4), and a
+      retry cannot revive it; the user must connect again.
     """
     blocked = firewall_error(response, what)
     if blocked is not None:
         return blocked
     if response.status_code == 429:
         return error_for(response, what)
+    if response.status_code == 400 and not isinstance(json_or_none(response), dict):
+        return InvalidGrant(MSG_GRANT_GONE_400.format(what=what), status=400,
+                            headers=response.headers)
     return None
 
 
 class JSONClientAuth(requests.auth.AuthBase):
     """Turns Authlib's token request into Trakt's: a JSON body with the credentials in it,
-    and raises :func:`token_answer_error`'s error for an
+    never a form body nor HTTP Basic; and raises :func:`token_answer_error`'s error for an
     answer Authlib would misread (a response hook, so it sees the answer before Authlib)."""
 
     def __init__(self, credentials: AppCredentials, what: str) -> None:
@@ -131,6 +142,7 @@ class JSONClientAuth(requests.auth.AuthBase):
         params["client_id"] = self.credentials.client_id
         params["client_secret"] = self.credentials.client_secret
         request.body = json.dumps(params).encode()
+        request.headers.pop("Authorization", None)  # the credentials are in the body
         request.headers["Content-Type"] = "application/json"
         request.headers["Accept"] = "application/json"
         request.prepare_content_length(request.body)

@@ -329,3 +329,25 @@ def cloudflare_403(sandbox: SandboxControl, method: str, path: str, count: int =
     body = CLOUDFLARE_403_PAGE if ray else CLOUDFLARE_403_PAGE.replace(RAY_ID, "")
     return sandbox.fault(method, path, 403, count, body, headers)
 
+
+@contextmanager
+def oauth_requests_seen(sandbox_server: Any) -> Iterator[list[dict[str, str]]]:
+    """What reached the sandbox's ``/oauth/*`` endpoints, as sent: method, path, the body's
+    Content-Type and the Authorization header. The sandbox's own request log keeps
+    neither, so a WSGI middleware in front of it looks, and is removed afterwards."""
+    app = sandbox_server.app
+    inner = app.wsgi_app
+    seen: list[dict[str, str]] = []
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/oauth/"):
+            seen.append({"method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
+                         "content_type": environ.get("CONTENT_TYPE", ""),
+                         "authorization": environ.get("HTTP_AUTHORIZATION", "")})
+        return inner(environ, start_response)
+
+    app.wsgi_app = recording
+    try:
+        yield seen
+    finally:
+        app.wsgi_app = inner

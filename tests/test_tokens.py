@@ -7,8 +7,9 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rq.job import Job, JobStatus
 
-from aperture_trakt_plugin import jobs, oauth, tokens
+from aperture_trakt_plugin import connections, jobs, oauth, retries, tokens
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktServerError
 from tests.connect_helpers import (
@@ -21,11 +22,14 @@ from tests.connect_helpers import (
     connect_with_tokens,
     connection,
     finish_web_connect,
+    oauth_requests_seen,
     page,
+    run_trakt_jobs,
     sandbox_settings,
     start_web_connect,
     status_json,
     text_of,
+    trakt_queue,
     user_id,
 )
 
@@ -197,6 +201,54 @@ def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
     assert sandbox.requests() == []
 
 
+@pytest.mark.parametrize("answer", [
+    {},  # trakt/trakt-api#888: "HTTP 400, no further detail"
+    {"body": "<html><body><h1>400 Bad Request</h1></body></html>",
+     "headers": {"Content-Type": "text/html"}},
+], ids=["empty-body", "html-body"])
+def test_a_400_without_an_oauth_error_on_refresh_is_a_dead_grant_not_retried(
+        answer, configured, sandbox, host_client, login):
+    """Trakt refuses a dead (pre-migration) grant's refresh with a bare 400 (CONTRACT 4.4).
+    Read as "Trakt is down" it was retried for ever; it is invalid_grant: the connection
+    needs reconnecting, the job fails without a retry, and later runs skip the user."""
+    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", seconds_left=HOUR)
+    uid = user_id(configured, "alice")
+    trakt_queue(configured).empty()  # the first sync and refresh the connection queued
+    sandbox.fault("POST", "/oauth/token", 400, count=-1, **answer)
+    sandbox.clear_requests()
+    with configured.app_context():
+        job_id = jobs.enqueue_user_sync(uid, "test")
+    run_trakt_jobs(configured)
+
+    job = Job.fetch(job_id, connection=configured.extensions["aperture_host"].redis)
+    assert job.get_status() == JobStatus.FAILED
+    with configured.app_context():
+        assert retries.scheduled_at([job_id]) == {}
+    assert [r["status"] for r in sandbox.requests(path="/oauth/token")] == [400]
+    marked = connection(configured, "alice")
+    assert marked.needs_reconnect and marked.reconnect_reason == tokens.MSG_NEEDS_RECONNECT
+    login(host_client, "alice")
+    html = page(host_client)
+    assert card_state(html) == "reconnect"
+    assert tokens.MSG_NEEDS_RECONNECT in text_of(html, "trakt-reconnect-reason")
+    assert 'id="trakt-reconnect"' in html
+
+    sandbox.clear_requests()  # no retry loop: the next run does not even ask Trakt
+    assert sync(configured, "alice")["status"] == "skipped"
+    assert sandbox.requests() == []
+
+
+def test_a_400_without_an_oauth_error_on_the_code_exchange_says_connect_again(
+        configured, sandbox, host_client, login):
+    login(host_client, "alice")
+    query = authorize_at_sandbox(start_web_connect(host_client, PROFILE), "alice_on_trakt")
+    sandbox.fault("POST", "/oauth/token", 400)
+    result = finish_web_connect(host_client, query)
+    assert 'data-ok="no"' in result, result
+    assert oauth.MSG_GRANT_GONE_400.format(what="Connecting to Trakt") in result
+    assert connection(configured, "alice") is None
+
+
 @pytest.mark.parametrize("edge", ["cloudflare-403", "cloudflare-429"])
 def test_the_edge_in_front_of_the_token_endpoint_is_no_dead_grant_and_no_bad_credentials(
         edge, configured, sandbox):
@@ -223,6 +275,31 @@ def test_the_edge_in_front_of_the_token_endpoint_is_no_dead_grant_and_no_bad_cre
     with configured.app_context():
         assert configured.extensions["aperture_trakt"].settings.credentials_problem() is None
     assert token_for(configured, "alice") != old.access_token
+
+
+def test_no_token_call_sends_http_basic_or_a_form_body(configured, sandbox, sandbox_server,
+                                                      host_client, login):
+    """Trakt's auth server takes the credentials in a JSON body and refuses HTTP Basic
+    (CONTRACT 4.2), while Authlib sends a form with Basic unless told otherwise: every
+    POST of the plugin to /oauth/* is looked at as it arrives."""
+    login(host_client, "alice")
+    with oauth_requests_seen(sandbox_server) as seen:
+        configure_trakt(configured, sandbox)  # the credentials check's token probe
+        query = authorize_at_sandbox(start_web_connect(host_client, PROFILE), "alice_on_trakt")
+        assert 'data-ok="yes"' in finish_web_connect(host_client, query)  # code exchange
+        connect_with_tokens(configured, sandbox, "bob", "bob_on_trakt", seconds_left=HOUR)
+        token_for(configured, "bob")  # a refresh
+        with configured.app_context():
+            code = oauth.start_device_flow()
+            assert oauth.poll_device_token(code.device_code).status == oauth.DEVICE_PENDING
+            assert connections.disconnect(user_id(configured, "bob"))  # revoke
+    plugin_calls = {"/oauth/token", "/oauth/revoke", "/oauth/device/code",
+                    "/oauth/device/token"}
+    posts = [r for r in seen if r["method"] == "POST" and r["path"] in plugin_calls]
+    assert {r["path"] for r in posts} == plugin_calls, seen
+    assert len([r for r in posts if r["path"] == "/oauth/token"]) == 3, posts
+    assert all(r["content_type"].startswith("application/json") for r in posts), posts
+    assert [r for r in posts if r["authorization"]] == [], posts
 
 
 def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, host_client,
