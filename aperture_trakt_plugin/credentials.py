@@ -33,8 +33,9 @@ from aperture_trakt_plugin.trakt_api import (
 PROBE_CODE = "aperture-trakt-credential-check"
 
 MSG_UNKNOWN_CLIENT_ID = ("Invalid credentials: Trakt does not recognise this Client ID. "
-                         "Copy it again from your app's page at trakt.tv "
-                         "(Settings → Your API Apps).")
+                         "Copy it again from your app's page at https://developer.trakt.tv; "
+                         "if the app is gone there, Trakt deleted it (its owner's VIP lapsed, "
+                         "or nobody had connected to it) and a new one is needed.")
 MSG_REJECTED_SECRET = ("Invalid credentials: Trakt rejected the Client Secret for this "
                        "Client ID. Copy the secret again from the same app's page.")
 MSG_UNREACHABLE = "Could not check the credentials: Trakt could not be reached ({reason})."

@@ -35,8 +35,9 @@ MSG_RATE_LIMITED = "{what}: Trakt's rate limit was reached ({wait})"
 MSG_RETRY_AFTER = "retry after {seconds:.0f} s"
 MSG_RETRY_LATER = "retry later"
 MSG_UNAUTHORIZED = "{what}: Trakt did not accept the user's token (401)"
-MSG_CLIENT_ID_REFUSED = ("{what}: Trakt refused the app's Client ID (403); the app may have "
-                         "been removed or its credentials changed")
+MSG_CLIENT_ID_REFUSED = ("{what}: Trakt refused the app's Client ID (403); Trakt may have "
+                         "deleted the app (its owner's VIP lapsed, or nobody was connected to "
+                         "it), or its credentials changed")
 MSG_FIREWALL_BLOCKED = ("{what}: Trakt's firewall (Cloudflare) blocked this request{ray}; the "
                         "app's credentials were not refused, and such blocks usually lift by "
                         "themselves")

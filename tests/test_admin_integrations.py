@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aperture_trakt_plugin import credentials
+from aperture_trakt_plugin import credentials, views
 from tests.connect_helpers import RAY_ID, cloudflare_403
 from tests.services import free_port
 
@@ -59,6 +59,21 @@ def test_admin_sees_the_card_with_the_exact_redirect_uri(admin, host_app):
     uri = re.search(r'<code id="trakt-redirect-uri">([^<]+)</code>', html).group(1)
     assert uri.endswith("/plugins/trakt/callback") and uri.startswith("http")
     assert 'id="trakt-copy-redirect"' in html
+
+
+def test_the_card_sends_admins_to_developer_trakt_tv_and_says_what_keeps_an_app(
+        admin, host_app):
+    """Apps moved to developer.trakt.tv (CONTRACT 4.1, 2026-10-22); they need an active
+    VIP account to exist, and a free user account holds one connected app."""
+    html = htmllib.unescape(admin.get(PAGE).get_data(as_text=True))
+    assert views.MSG_CREATE_APP_HINT in html and views.MSG_FREE_ACCOUNT_HINT in html
+    assert "https://developer.trakt.tv" in views.MSG_CREATE_APP_HINT
+    assert "Your API Apps" not in html
+    with host_app.app_context():  # a refusal found by a job, as the card shows it
+        host_app.extensions["aperture_trakt"].settings.set_credentials_problem("refused")
+    html = htmllib.unescape(admin.get(PAGE).get_data(as_text=True))
+    assert views.MSG_APP_REFUSED_NOTE in html
+    assert "https://developer.trakt.tv" in views.MSG_APP_REFUSED_NOTE
 
 
 def test_valid_credentials_are_checked_stored_and_never_shown(admin, host_app, sandbox):
@@ -138,6 +153,7 @@ def test_trakts_own_403_is_invalid_credentials(admin, host_app, sandbox):
     sandbox.fault("GET", "/movies/trending", 403, body={"error": "forbidden"})
     html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     assert credentials.MSG_UNKNOWN_CLIENT_ID in html
+    assert "https://developer.trakt.tv" in html
     assert stored(host_app)["client_id"] is None
 
 

@@ -336,6 +336,7 @@ def test_trakts_own_403_records_invalid_credentials_for_the_admin(answer, alice,
         problem = extension.state().settings.credentials_problem()
     assert problem is not None and problem.startswith("Invalid credentials"), problem
     assert "refused the app's Client ID (403)" in problem
+    assert "Trakt may have deleted the app (its owner's VIP lapsed" in problem
     assert waiting_retries(host_app, job.id) == {}
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rq.job import Job, JobStatus
 
-from aperture_trakt_plugin import connections, jobs, oauth, retries, tokens
+from aperture_trakt_plugin import connections, jobs, oauth, retries, tokens, views
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktServerError
 from tests.connect_helpers import (
@@ -231,6 +231,7 @@ def test_a_400_without_an_oauth_error_on_refresh_is_a_dead_grant_not_retried(
     html = page(host_client)
     assert card_state(html) == "reconnect"
     assert tokens.MSG_NEEDS_RECONNECT in text_of(html, "trakt-reconnect-reason")
+    assert text_of(html, "trakt-reconnect-help") == views.MSG_RECONNECT_HELP
     assert 'id="trakt-reconnect"' in html
 
     sandbox.clear_requests()  # no retry loop: the next run does not even ask Trakt
