@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -83,12 +83,38 @@ class RedisServer:
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
+class AppServerHeaderHandler(WSGIRequestHandler):
+    """Werkzeug's handler, except that an app's own ``Server`` header replaces the
+    server's instead of joining it: the Trakt sandbox plays Cloudflare
+    (``Server: cloudflare``), and a client must see exactly that."""
+
+    _app_server_header = True  # outside a response nothing is owed
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+        self._app_server_header = False
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() == "server":
+            self._app_server_header = True
+        super().send_header(keyword, value)
+
+    def end_headers(self) -> None:
+        if not self._app_server_header:
+            super().send_header("Server", self.version_string())
+        self._app_server_header = True
+        super().end_headers()
+
+
 class WSGIServerThread:
     """Serves a WSGI app on a loopback port from a daemon thread (threaded werkzeug)."""
 
     def __init__(self, app, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.server: BaseWSGIServer = make_server("127.0.0.1", self.port, app, threaded=True)
+        self.server: BaseWSGIServer = make_server("127.0.0.1", self.port, app, threaded=True,
+                                                  request_handler=AppServerHeaderHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -184,13 +184,72 @@ def test_client_is_checked_before_the_grant(app_registered):
     assert no_grant.status_code == 400 and no_grant.json()["error"] == "invalid_request"
 
 
-def test_form_encoded_body_and_basic_auth_as_authlib_sends_them(app_registered):
+def form_exchange(url: str, code: str, basic: bool) -> requests.Response:
+    """The code exchange as Authlib sends it by default: a form, credentials as Basic."""
+    data = {"code": code, "redirect_uri": CALLBACK, "grant_type": "authorization_code"}
+    if not basic:
+        data |= {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
+    return requests.post(f"{url}/oauth/token", headers=UA, timeout=10, data=data,
+                         auth=(CLIENT_ID, CLIENT_SECRET) if basic else None)
+
+
+def test_strict_auth_server_refuses_http_basic_and_forms(app_registered):
+    url = app_registered.url
+    code = code_from(authorize(url))
+    basic = form_exchange(url, code, basic=True)
+    assert basic.status_code == 401 and basic.json()["error"] == "invalid_client"
+    assert "Basic" in basic.json()["error_description"]
+    form = form_exchange(url, code, basic=False)
+    assert form.status_code == 400 and form.json()["error"] == "invalid_request"
+    assert "JSON" in form.json()["error_description"]
+    json_with_basic = requests.post(f"{url}/oauth/token", headers=UA, timeout=10,
+                                    auth=(CLIENT_ID, CLIENT_SECRET), json={
+                                        "code": code, "redirect_uri": CALLBACK,
+                                        "grant_type": "authorization_code"})
+    assert json_with_basic.status_code == 401
+    assert exchange(url, code).status_code == 200, "the refusals spent nothing"
+
+
+def test_strict_mode_covers_revoke_and_the_device_endpoints(app_registered):
+    url = app_registered.url
+    for path in ("/oauth/revoke", "/oauth/device/code", "/oauth/device/token"):
+        answer = requests.post(f"{url}{path}", headers=UA, timeout=10,
+                               data={"client_id": CLIENT_ID, "token": "x", "code": "x"})
+        assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", path
+        basic = requests.post(f"{url}{path}", headers=UA, timeout=10, json={"token": "x"},
+                              auth=(CLIENT_ID, CLIENT_SECRET))
+        assert basic.status_code == 401 and basic.json()["error"] == "invalid_client", path
+
+
+def test_lenient_mode_takes_forms_and_basic_as_authlib_sends_them(app_registered):
+    app_registered.set_behaviour(oauth="lenient")
     code = code_from(authorize(app_registered.url))
-    answer = requests.post(f"{app_registered.url}/oauth/token", headers=UA,
-                           auth=(CLIENT_ID, CLIENT_SECRET), timeout=10,
-                           data={"code": code, "redirect_uri": CALLBACK,
-                                 "grant_type": "authorization_code"})
+    answer = form_exchange(app_registered.url, code, basic=True)
     assert answer.status_code == 200 and answer.json()["access_token"]
+
+
+@pytest.mark.parametrize("form", ["json", "empty", "legacy-401"])
+def test_refresh_error_forms(sandbox, form):
+    sandbox.set_behaviour(refresh_error=form)
+    body = {"refresh_token": "0" * 64, "client_id": "sandbox-client-id",
+            "client_secret": "sandbox-client-secret", "grant_type": "refresh_token"}
+    answer = token_call(sandbox.url, **body)
+    if form == "json":
+        assert answer.status_code == 400
+        assert answer.json() == {"error": "invalid_grant",
+                                 "error_description": "session not found"}
+    elif form == "empty":
+        assert answer.status_code == 400 and answer.content == b""
+    else:
+        assert answer.status_code == 401
+        assert answer.json()["error_description"].startswith("The provided authorization")
+        assert 'realm="Doorkeeper"' in answer.headers["WWW-Authenticate"]
+    spent = sandbox.issue_tokens("alice")
+    token_call(sandbox.url, **{**body, "refresh_token": spent["refresh_token"]})
+    again = token_call(sandbox.url, **{**body, "refresh_token": spent["refresh_token"]})
+    assert again.status_code == answer.status_code, "a spent refresh token fails the same way"
+    wrong_secret = token_call(sandbox.url, **{**body, "client_secret": "wrong"})
+    assert wrong_secret.json()["error"] == "invalid_client", "only invalid_grant changes form"
 
 
 def test_refresh_rotates_and_a_reused_refresh_token_is_invalid_grant(sandbox):

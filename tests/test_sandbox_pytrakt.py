@@ -144,7 +144,7 @@ def test_reads_trending_movies_and_shows(signed_in: Pytrakt) -> None:
     assert [(m.title, m.year, m.trakt, m.watchers) for m in movies] == [
         (i["movie"]["title"], i["movie"]["year"], i["movie"]["ids"]["trakt"], i["watchers"])
         for i in expected]
-    assert len(movies) == 10  # Trakt's default page
+    assert len(movies) == 100  # Trakt's default page since 2026 (CONTRACT 7.1)
 
     shows = trending_shows(limit=5)
     expected_shows = signed_in.control.api("GET", "/shows/trending",
@@ -185,15 +185,16 @@ def test_reads_the_watchlist(signed_in: Pytrakt) -> None:
 
 
 def test_reads_the_whole_history_across_pages(signed_in: Pytrakt) -> None:
-    plays = [{"movie": {"ids": MATRIX}, "watched_at": f"2020-01-{day:02d}T20:00:00.000Z"}
-             for day in range(1, 13)]
+    plays = [{"movie": {"ids": MATRIX},
+              "watched_at": f"2020-{1 + n // 28:02d}-{1 + n % 28:02d}T20:00:00.000Z"}
+             for n in range(104)]
     plays.append({"episode": {"season": 1, "number": 1}, "show": {"ids": BREAKING_BAD},
                   "watched_at": "2021-05-05T21:00:00.000Z"})
     signed_in.control.set_history(USERNAME, plays)
-    history = paginate("sync/history")  # 13 plays: two pages of Trakt's default 10
+    history = paginate("sync/history")  # 105 plays: two pages of Trakt's default 100
     assert [item["id"] for item in history] == [
         item["id"] for item in signed_in.control.history(USERNAME)]
-    assert len(history) == 13
+    assert len(history) == 105
     assert history[0]["type"] == "episode" and history[0]["show"]["title"] == "Breaking Bad"
     pages = signed_in.control.requests(path="/sync/history")
     assert [entry["query"].get("page", "1") for entry in pages] == ["1", "2"]

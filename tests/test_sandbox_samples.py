@@ -476,7 +476,9 @@ SCENARIOS: dict[str, Callable[[World], Any]] = {
     "sync_history_add_response.json": history_add,
     "sync_history_remove_response.json": history_remove,
     "sync_watched_movies.json": seeded_get(seed_history, "/sync/watched/movies"),
-    "sync_watched_shows.json": seeded_get(seed_history, "/sync/watched/shows"),
+    # Seasons only with extended=progress since 2026-06-30 (CONTRACT 6.7).
+    "sync_watched_shows.json": seeded_get(seed_history, "/sync/watched/shows",
+                                          extended="progress"),
     "sync_watched_shows_noseasons.json": seeded_get(seed_history, "/sync/watched/shows",
                                                     extended="noseasons"),
     "sync_watchlist.json": seeded_get(seed_watchlist, "/sync/watchlist"),

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.trakt_sandbox.control_client import SandboxControl
+from tests.trakt_sandbox import create_app
+from tests.trakt_sandbox.control_client import SandboxControl, api_headers
 
 MISSING_MOVIE = {"rating": 10, "ids": {"imdb": "tt0000111"}}
 
@@ -114,10 +115,12 @@ def test_ratings_pagination_is_optional(alice, catalogue):
     alice.post("/sync/ratings", body, 201)
     everything = alice.get("/sync/ratings")
     assert len(everything.json()) == 15 and "X-Pagination-Page" not in everything.headers
-    paged = alice.get("/sync/ratings", page=2)
+    paged = alice.get("/sync/ratings", page=2, limit=10)
     assert len(paged.json()) == 5
     assert paged.headers["X-Pagination-Page-Count"] == "2"
     assert paged.headers["X-Pagination-Item-Count"] == "15"
+    first = alice.get("/sync/ratings", page=1)
+    assert len(first.json()) == 15 and first.headers["X-Pagination-Limit"] == "100"
 
 
 def test_rating_remove_counts(alice, catalogue):
@@ -170,8 +173,8 @@ def test_history_adds_plays_without_dedup_and_pages_newest_first(alice, catalogu
     assert history[0]["type"] == "episode" and history[-1]["type"] == "movie"
     assert {"id", "watched_at", "action", "type", "episode", "show"} <= set(history[0])
     first_page = alice.get("/sync/history")
-    assert len(first_page.json()) == min(10, len(history))
-    assert first_page.headers["X-Pagination-Limit"] == "10"
+    assert len(first_page.json()) == min(100, len(history))
+    assert first_page.headers["X-Pagination-Limit"] == "100"
     movies_only = alice.get("/sync/history/movies").json()
     assert [h["movie"]["ids"]["trakt"] for h in movies_only] == [ids["trakt"]] * 2
     one_show = alice.get(f"/sync/history/shows/{tv['ids']['trakt']}", limit=100).json()
@@ -210,19 +213,65 @@ def test_watched_movies_and_shows(alice, catalogue):
                    {"ids": ids, "watched_at": "2022-02-01T00:00:00.000Z"}],
         "shows": [{"ids": tv["ids"], "seasons": [{"number": 1, "episodes": [
             {"number": 1}, {"number": 2}]}]}]}, 201)
-    movies = alice.get("/sync/watched/movies").json()
-    assert movies[0]["plays"] == 2
-    assert movies[0]["last_watched_at"] == "2022-02-01T00:00:00.000Z"
-    assert movies[0]["movie"]["ids"] == ids
-    shows = alice.get("/sync/watched/shows").json()
+    movies = alice.get("/sync/watched/movies")
+    assert movies.headers["X-Pagination-Limit"] == "100"
+    first = movies.json()[0]
+    assert first["plays"] == 2 and first["movie"]["ids"] == ids
+    assert first["last_watched_at"] == "2022-02-01T00:00:00.000Z"
+    shows = alice.get("/sync/watched/shows", extended="full").json()
     assert shows[0]["plays"] == 2 and shows[0]["reset_at"] is None
-    assert shows[0]["seasons"] == [{"number": 1, "episodes": [
-        {"number": 1, "plays": 1, "last_watched_at": shows[0]["seasons"][0]["episodes"][0][
-            "last_watched_at"]},
-        {"number": 2, "plays": 1, "last_watched_at": shows[0]["seasons"][0]["episodes"][1][
-            "last_watched_at"]}]}]
-    bare = alice.get("/sync/watched/shows", extended="noseasons").json()
-    assert "seasons" not in bare[0] and bare[0]["show"]["ids"] == tv["ids"]
+    assert "seasons" not in shows[0], "seasons only with extended=progress (CONTRACT 6.7)"
+    bare = alice.get("/sync/watched/shows").json()[0]["show"]
+    assert set(bare) == {"title", "year", "ids", "aired_episodes"}
+    progress = alice.get("/sync/watched/shows", extended="progress").json()
+    episodes = progress[0]["seasons"][0]["episodes"]
+    assert progress[0]["seasons"] == [{"number": 1, "episodes": [
+        {"number": 1, "plays": 1, "last_watched_at": episodes[0]["last_watched_at"]},
+        {"number": 2, "plays": 1, "last_watched_at": episodes[1]["last_watched_at"]}]}]
+    assert "images" not in progress[0]["show"]
+
+
+def test_watched_is_most_recent_first(alice, catalogue):
+    alice.post("/sync/history", {"movies": [
+        {"ids": movie(catalogue, 0)["ids"], "watched_at": "2020-01-01T00:00:00.000Z"},
+        {"ids": movie(catalogue, 0)["ids"], "watched_at": "2020-01-02T00:00:00.000Z"},
+        {"ids": movie(catalogue, 1)["ids"], "watched_at": "2023-01-01T00:00:00.000Z"}]}, 201)
+    order = [m["movie"]["ids"]["trakt"] for m in alice.get("/sync/watched/movies").json()]
+    assert order == [movie(catalogue, 1)["ids"]["trakt"], movie(catalogue, 0)["ids"]["trakt"]]
+
+
+def test_watched_min_is_unpaginated_id_maps(alice, catalogue):
+    tv = show(catalogue, 2)
+    first_episode = tv["seasons"][0]["episodes"][0]["ids"]["trakt"]
+    body = {"movies": [{"ids": movie(catalogue, n)["ids"],
+                        "watched_at": "2021-03-04T05:06:07.000Z"} for n in range(120)],
+            "episodes": [{"ids": {"trakt": first_episode},
+                          "watched_at": f"2022-0{month}-01T00:00:00.000Z"} for month in (1, 2)]}
+    alice.post("/sync/history", body, 201)
+    movies = alice.get("/sync/watched/movies", extended="min")
+    assert "X-Pagination-Page" not in movies.headers
+    assert len(movies.json()) == 120
+    assert movies.json()[str(movie(catalogue, 0)["ids"]["trakt"])] == [
+        "2021-03-04T05:06:07.000Z"]
+    shows = alice.get("/sync/watched/shows", extended="min").json()
+    assert shows == {str(tv["ids"]["trakt"]): {"1": {str(first_episode): [
+        "2022-02-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z"]}}}
+
+
+def test_watched_specials_only_with_specials_true():
+    show_with_specials = {"title": "Specials Show", "year": 2010, "ids": {"tvdb": 1},
+                          "seasons": [{"number": 0, "episodes": 1},
+                                      {"number": 1, "episodes": 2}]}
+    client = create_app({"SANDBOX_CATALOGUE": {"movies": [], "shows": [show_with_specials]},
+                         "SANDBOX_WRITES_PER_SECOND": 100}).test_client()
+    token = client.post("/_sandbox/users/sam/tokens", json={}).json["access_token"]
+    headers = api_headers(token)
+    client.post("/sync/history", headers=headers, json={"shows": [{"ids": {"tvdb": 1}}]})
+    plain = client.get("/sync/watched/shows?extended=progress", headers=headers).json
+    assert [s["number"] for s in plain[0]["seasons"]] == [1]
+    specials = client.get("/sync/watched/shows?extended=progress&specials=true",
+                          headers=headers).json
+    assert [s["number"] for s in specials[0]["seasons"]] == [0, 1]
 
 
 # -- watchlist -------------------------------------------------------------------------------
@@ -267,13 +316,13 @@ def test_watching_removes_from_the_watchlist(alice, catalogue):
 
 def test_watchlist_limit_is_420(alice, catalogue, sandbox):
     limit = alice.get("/users/settings").json()["limits"]["watchlist"]["item_count"]
-    assert limit == 100
+    assert limit == 250, "free accounts since 2026-02 (CONTRACT 10)"
     items = [{"ids": m["ids"]} for m in catalogue["movies"][:limit]]
     alice.post("/sync/watchlist", {"movies": items}, 201)
     over = sandbox.api("POST", "/sync/watchlist", alice.token,
                        json={"movies": [{"ids": movie(catalogue, limit)["ids"]}]})
-    assert over.status_code == 420
-    assert over.headers["X-Upgrade-URL"]
+    assert over.status_code == 420 and over.content == b""
+    assert "X-Account-Limit" not in over.headers
     sandbox.add_user("alice", vip=True)
     vip = sandbox.api("POST", "/sync/watchlist", alice.token,
                       json={"movies": [{"ids": movie(catalogue, limit)["ids"]}]})

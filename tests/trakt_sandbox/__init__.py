@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 
+from tests.trakt_sandbox.behaviour import Behaviour
 from tests.trakt_sandbox.clock import Clock
 from tests.trakt_sandbox.context import EXTENSION, Sandbox
 from tests.trakt_sandbox.faults import Faults
@@ -26,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "SANDBOX_DEVICE_TTL": 600,
     "SANDBOX_DEVICE_INTERVAL": 5,
     "SANDBOX_LEGACY_OAUTH_ERRORS": False,
-    "SANDBOX_WATCHLIST_LIMIT": 100,
+    "SANDBOX_WATCHLIST_LIMIT": 250,  # free accounts since 2026-02 (CONTRACT 10)
     "SANDBOX_VIP_WATCHLIST_LIMIT": 5000,
     "SANDBOX_GET_PER_5MIN": 500,
     "SANDBOX_UNAUTHED_GET_PER_5MIN": 500,
@@ -78,9 +79,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         sync_activities,
         sync_history,
         sync_ratings,
+        sync_watched,
         sync_watchlist,
         users,
     )
+    from tests.trakt_sandbox.account_limits import AccountLimits
     from tests.trakt_sandbox.control import reset_world
 
     settings = {**DEFAULTS, **_from_environment(), **(config or {})}
@@ -101,11 +104,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions[EXTENSION] = sb = Sandbox(
         config=settings, clock=clock, catalogue=catalogue,
         state=SandboxState(clock, catalogue, settings), limiter=limiter, faults=Faults(),
-        log=RequestLog(int(settings["SANDBOX_REQUEST_LOG_SIZE"])))
+        log=RequestLog(int(settings["SANDBOX_REQUEST_LOG_SIZE"])), behaviour=Behaviour(),
+        account_limits=AccountLimits(settings))
     reset_world(sb)
 
     protocol.install(app)
     for module in (home, oauth, device, control, users, sync_activities, sync_ratings,
-                   sync_history, sync_watchlist, discovery, summaries):
+                   sync_history, sync_watched, sync_watchlist, discovery, summaries):
         app.register_blueprint(module.bp)
     return app

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
+from tests.trakt_sandbox.behaviour import Behaviour
 from tests.trakt_sandbox.clock import Clock
 from tests.trakt_sandbox.faults import Faults
 from tests.trakt_sandbox.media import Catalogue
 from tests.trakt_sandbox.ratelimit import RateLimiter
 from tests.trakt_sandbox.requestlog import RequestLog
 from tests.trakt_sandbox.state import SandboxState
+
+if TYPE_CHECKING:  # account_limits answers through protocol, which needs this module
+    from tests.trakt_sandbox.account_limits import AccountLimits
 
 EXTENSION = "trakt_sandbox"
 
@@ -26,6 +30,8 @@ class Sandbox:
     limiter: RateLimiter
     faults: Faults
     log: RequestLog
+    behaviour: Behaviour
+    account_limits: AccountLimits
 
 
 def sandbox() -> Sandbox:

@@ -1,9 +1,20 @@
 """The ``/_sandbox/`` control API (JSON) that tests, benchmarks and the demo drive.
 
-It is not part of Trakt: it resets the world, registers apps and users, hands out tokens,
-reads and replaces a user's lists (in the very shapes Trakt's GETs return), approves
-device codes, shows the request log, injects faults, changes rate limits and moves the
-clock. Its calls are neither logged nor rate-limited.
+It is not part of Trakt: it resets the world, registers and deletes apps, registers users
+and changes their flags, hands out tokens, reads and replaces a user's lists (in the very
+shapes Trakt's GETs return), approves device codes, shows the request log, injects
+faults, changes rate limits and moves the clock. Calls documented in their own modules:
+
+* ``PUT|GET /_sandbox/behaviour``: ``not_found`` shape, ``seed``, ``firewall``,
+  ``oauth`` strictness, ``refresh_error``, ``app_limit`` (``behaviour.py``).
+* ``PUT|GET /_sandbox/account-limits``: caps per tier, ``mode``, 420 ``body``
+  (``account_limits.py``); ``PUT /_sandbox/users/<name>`` with ``{"vip": true}`` etc.
+* ``POST /_sandbox/faults`` with ``"preset": "cloudflare-403" | "cloudflare-429"``
+  (``faults.py``, ``cloudflare.py``).
+* ``DELETE /_sandbox/apps/<client_id>`` (``app_policy.py``).
+
+``POST /_sandbox/reset`` restores all of them. Control calls are neither logged nor
+rate-limited, and never blocked by the ``firewall``.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, request, session
 
+from tests.trakt_sandbox.app_policy import delete_app
 from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import Sandbox, sandbox
 from tests.trakt_sandbox.device import decide
@@ -29,6 +41,7 @@ from tests.trakt_sandbox.sync_watchlist import public, watchlist_items
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 LISTS = "<any(ratings,history,watchlist,collection):list_name>"
 ITEM_KINDS = ("episode", "season", "movie", "show")  # the most specific key wins
+USER_FLAGS = ("name", "vip", "locked", "deactivated", "private")
 
 
 class ControlError(Exception):
@@ -55,6 +68,8 @@ def reset_world(sb: Sandbox) -> None:
     sb.limiter.reset()
     sb.faults.clear()
     sb.log.clear()
+    sb.behaviour.reset()
+    sb.account_limits.reset()
     if sb.config["SANDBOX_DEMO_USERS"]:
         seed_demo_users(sb.state)
 
@@ -74,8 +89,17 @@ def add_app() -> Response:
     uris = data.get("redirect_uri") or data.get("redirect_uris") or []
     uris = [uris] if isinstance(uris, str) else list(uris)
     app = sandbox().state.add_app(data["client_id"], data["client_secret"], uris,
-                                  data.get("name") or "Sandbox app")
+                                  data.get("name") or "Sandbox app",
+                                  data.get("community", True) is not False)
     return json_response(app.as_json(), 201)
+
+
+@bp.delete("/apps/<client_id>")
+def remove_app(client_id: str) -> Response:
+    """Delete an app as Trakt does (lapsed VIP, no active user): ``app_policy.py``."""
+    if not delete_app(sandbox(), client_id):
+        raise ControlError(f"no app {client_id!r}")
+    return json_response({"ok": True})
 
 
 @bp.get("/apps")
@@ -88,9 +112,22 @@ def add_user() -> Response:
     data = payload()
     if not data.get("username"):
         raise ControlError("username is required")
-    flags = {k: data.get(k) for k in ("name", "vip", "locked", "deactivated", "private")}
+    flags = {k: data.get(k) for k in USER_FLAGS}
     user = sandbox().state.ensure_user(str(data["username"]), **flags)
     return json_response(user.flags(), 201)
+
+
+@bp.put("/users/<username>")
+def update_user(username: str) -> Response:
+    """Change an existing user's flags (``vip``: its account-limit tier, locked...)."""
+    state = sandbox().state
+    if state.user(username) is None:
+        raise ControlError(f"no user {username!r}")
+    data = payload()
+    unknown = set(data) - set(USER_FLAGS)
+    if unknown:
+        raise ControlError(f"unknown flags: {sorted(unknown)}")
+    return json_response(state.ensure_user(username, **data).flags())
 
 
 @bp.get("/users")
@@ -326,7 +363,8 @@ def add_fault() -> Response:
         fault = Fault(method=str(data.get("method") or "*"), path=str(data["path"]),
                       status=data.get("status"), count=int(data.get("count", 1)),
                       body=data.get("body"), headers=data.get("headers"),
-                      delay_ms=data.get("delay_ms"))
+                      delay_ms=data.get("delay_ms"), preset=data.get("preset"),
+                      retry_after=data.get("retry_after", 300))
         sandbox().faults.add(fault)
     except (TypeError, ValueError) as exc:
         raise ControlError(str(exc)) from exc
@@ -342,6 +380,36 @@ def list_faults() -> Response:
 def clear_faults() -> Response:
     sandbox().faults.clear()
     return json_response({"ok": True})
+
+
+@bp.put("/behaviour")
+def set_behaviour() -> Response:
+    """Switch how answers vary (``behaviour.py`` lists the keys); answers the whole set."""
+    try:
+        sandbox().behaviour.update(payload())
+    except ValueError as exc:
+        raise ControlError(str(exc)) from exc
+    return json_response(sandbox().behaviour.as_json())
+
+
+@bp.get("/behaviour")
+def get_behaviour() -> Response:
+    return json_response(sandbox().behaviour.as_json())
+
+
+@bp.put("/account-limits")
+def set_account_limits() -> Response:
+    """Caps per tier, the reject/partial mode and the 420 body (``account_limits.py``)."""
+    try:
+        sandbox().account_limits.configure(payload())
+    except (TypeError, ValueError) as exc:
+        raise ControlError(str(exc)) from exc
+    return json_response(sandbox().account_limits.as_json())
+
+
+@bp.get("/account-limits")
+def get_account_limits() -> Response:
+    return json_response(sandbox().account_limits.as_json())
 
 
 @bp.put("/limits")

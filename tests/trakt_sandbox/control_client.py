@@ -14,9 +14,6 @@ import requests
 DEFAULT_CLIENT_ID = "sandbox-client-id"
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
 USER_AGENT = "trakt-sandbox-tests/1.0"
-CLOUDFLARE_429_PAGE = (
-    "<!DOCTYPE html><html><head><title>Rate limited | Cloudflare</title></head>"
-    "<body><h1>Error 1015</h1><p>You are being rate limited.</p></body></html>")
 
 
 def api_headers(token: str | None = None, client_id: str = DEFAULT_CLIENT_ID) -> dict[str, str]:
@@ -62,15 +59,25 @@ class SandboxControl:
     def reset(self) -> None:
         self._call("POST", "/reset")
 
-    def add_app(self, client_id: str, client_secret: str,
-                redirect_uri: str | list[str]) -> dict[str, Any]:
+    def add_app(self, client_id: str, client_secret: str, redirect_uri: str | list[str],
+                community: bool = True) -> dict[str, Any]:
+        """Register an app; a community app counts against its users' app cap."""
         return self._call("POST", "/apps", {"client_id": client_id,
                                             "client_secret": client_secret,
-                                            "redirect_uri": redirect_uri})
+                                            "redirect_uri": redirect_uri,
+                                            "community": community})
+
+    def delete_app(self, client_id: str) -> None:
+        """Delete an app as Trakt does: its key gets 403, its token calls invalid_client."""
+        self._call("DELETE", f"/apps/{client_id}")
 
     def add_user(self, username: str, **flags: Any) -> dict[str, Any]:
         """Create or update a user; flags: vip, locked, deactivated, private, name."""
         return self._call("POST", "/users", {"username": username, **flags})
+
+    def update_user(self, username: str, **flags: Any) -> dict[str, Any]:
+        """Change an existing user's flags (``vip`` moves it between limit tiers)."""
+        return self._call("PUT", f"/users/{username}", flags)
 
     def issue_tokens(self, username: str, client_id: str = DEFAULT_CLIENT_ID,
                      expires_in: int | None = None) -> dict[str, Any]:
@@ -143,21 +150,42 @@ class SandboxControl:
 
     def fault(self, method: str, path: str, status: int | None = None, count: int = 1,
               body: Any = None, headers: dict[str, str] | None = None,
-              delay_ms: int | None = None) -> dict[str, Any]:
-        """The next ``count`` calls (negative: all) matching get this answer and/or delay."""
+              delay_ms: int | None = None, **preset: Any) -> dict[str, Any]:
+        """The next ``count`` calls (negative: all) matching get this answer and/or delay;
+        ``preset="cloudflare-403"`` (or ``-429`` with ``retry_after``) builds the answer."""
         return self._call("POST", "/faults", {
             "method": method, "path": path, "status": status, "count": count, "body": body,
-            "headers": headers, "delay_ms": delay_ms})
+            "headers": headers, "delay_ms": delay_ms, **preset})
+
+    def cloudflare_403(self, method: str, path: str, count: int = 1) -> dict[str, Any]:
+        """Cloudflare's HTML block page: ``Server: cloudflare``, ``CF-RAY``, no
+        ``x-request-id``/``x-runtime``."""
+        return self.fault(method, path, count=count, preset="cloudflare-403")
 
     def cloudflare_429(self, method: str, path: str, count: int = 1,
-                       retry_after: int = 300) -> dict[str, Any]:
+                       retry_after: int | None = 300) -> dict[str, Any]:
         """A 429 from "Cloudflare": HTML body, ``Retry-After``, no ``X-Ratelimit``."""
-        return self.fault(method, path, 429, count, CLOUDFLARE_429_PAGE, {
-            "Content-Type": "text/html; charset=UTF-8", "Server": "cloudflare",
-            "Retry-After": str(retry_after)})
+        return self.fault(method, path, count=count, preset="cloudflare-429",
+                          retry_after=retry_after)
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")
+
+    def set_behaviour(self, **values: Any) -> dict[str, Any]:
+        """Switch how answers vary, e.g. ``not_found="nested"``, ``seed=7``
+        (``tests/trakt_sandbox/behaviour.py``); answers the whole behaviour."""
+        return self._call("PUT", "/behaviour", values)
+
+    def behaviour(self) -> dict[str, Any]:
+        return self._call("GET", "/behaviour")
+
+    def set_account_limits(self, **config: Any) -> dict[str, Any]:
+        """Caps per tier and how a cap is enforced, e.g. ``ratings={"free": 3, "vip": 5}``,
+        ``mode="partial"``, ``body="json"`` (``tests/trakt_sandbox/account_limits.py``)."""
+        return self._call("PUT", "/account-limits", config)
+
+    def account_limits(self) -> dict[str, Any]:
+        return self._call("GET", "/account-limits")
 
     def set_limits(self, **limits: int) -> dict[str, int]:
         """``get_per_5min``, ``unauthed_get_per_5min``, ``writes_per_second``."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, render_template, request
 
+from tests.trakt_sandbox.app_policy import admit_app
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.oauth import (
     OAuthError,
@@ -78,7 +79,11 @@ def device_token() -> Response:
 
 
 def decide(device: DeviceCode | None, username: str | None, approve: bool) -> str | None:
-    """Approve or deny a pending code; an error message if that is not possible."""
+    """Approve or deny a pending code; an error message if that is not possible.
+
+    An approval past the user's connected-app cap (``app_policy.py``, ``refuse``) denies
+    the code instead, so the device's next poll gets 418.
+    """
     sb = sandbox()
     with sb.state.lock:
         if device is None:
@@ -87,9 +92,10 @@ def decide(device: DeviceCode | None, username: str | None, approve: bool) -> st
             return "this code has expired"
         if device.status != "pending":
             return f"this code is already {device.status}"
-        device.status = "approved" if approve else "denied"
+        refusal = admit_app(sb, username, device.client_id) if approve and username else None
+        device.status = "approved" if approve and not refusal else "denied"
         device.username = username.lower() if username else None
-    return None
+    return refusal
 
 
 @bp.get("/activate")

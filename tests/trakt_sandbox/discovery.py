@@ -11,19 +11,22 @@ drop collected and watchlisted titles.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, request
 
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, Media
+from tests.trakt_sandbox.paging import DISCOVERY, RECOMMENDATIONS, page_window, paginate
 from tests.trakt_sandbox.protocol import (
+    JSON_TYPE,
     current_user,
     empty_response,
     error_response,
     flag,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
@@ -31,6 +34,7 @@ from tests.trakt_sandbox.state import SandboxState, User
 
 bp = Blueprint("discovery", __name__)
 LISTS = "<any(movies,shows):plural>"
+FILTER_ARGS = ("genres", "years", "ignore_watched", "ignore_collected", "ignore_watchlisted")
 
 
 def route_both(rule: str, **options: Any) -> Any:
@@ -41,9 +45,6 @@ def route_both(rule: str, **options: Any) -> Any:
                             defaults={"plural": plural}, **options)
         return view
     return register
-RECOMMENDATIONS_DEFAULT = 10
-RECOMMENDATIONS_MAX = 100
-FILTER_ARGS = ("genres", "years", "ignore_watched", "ignore_collected", "ignore_watchlisted")
 
 
 def _years(value: str) -> tuple[int, int] | None:
@@ -98,23 +99,45 @@ def _filtered(ranked: list[Media], kind: str) -> list[Media]:
     return items
 
 
+MEMO_SIZE = 256  # distinct (list, kind, page, limit, full) answers kept
+
+
+def _discovery_page(name: str, kind: str,
+                    render: Callable[[Sequence[Media], bool], list[Any]]) -> Response:
+    """A trending or popular page. Without filters the answer depends only on the
+    request's paging and ``extended``, so it is serialised once and kept: the default
+    page is 100 titles since 2026, and this is the sandbox's hottest GET."""
+    catalogue = sandbox().catalogue
+    ranked = getattr(catalogue, name)[kind]
+    full = wants_full()
+    filtered = any(arg in request.args for arg in FILTER_ARGS)
+    key = (name, kind, page_window(DISCOVERY), full)
+    memo = catalogue.discovery_pages
+    if not filtered and key in memo:
+        payload, headers = memo[key]
+        return Response(payload, 200, headers, content_type=JSON_TYPE)
+    page, headers = paginate(_filtered(ranked, kind), DISCOVERY)
+    if name == "trending":
+        headers["X-Trending-User-Count"] = str(sum(m.watchers for m in ranked))
+    payload = json.dumps(render(page, full), separators=(",", ":")).encode()
+    if not filtered:
+        if len(memo) >= MEMO_SIZE:
+            memo.clear()
+        memo[key] = (payload, headers)
+    return Response(payload, 200, headers, content_type=JSON_TYPE)
+
+
 @route_both("/{plural}/trending", methods=["GET"])
 def trending(plural: str) -> Response:
     kind = SINGULAR[plural]
-    catalogue = sandbox().catalogue
-    page, headers = paginate(_filtered(catalogue.trending[kind], kind))
-    full = wants_full()
-    headers["X-Trending-User-Count"] = str(sum(m.watchers for m in catalogue.trending[kind]))
-    return json_response([{"watchers": m.watchers, kind: m.obj(full)} for m in page],
-                         200, headers)
+    return _discovery_page("trending", kind, lambda page, full: [
+        {"watchers": m.watchers, kind: m.obj(full)} for m in page])
 
 
 @route_both("/{plural}/popular", methods=["GET"])
 def popular(plural: str) -> Response:
-    kind = SINGULAR[plural]
-    page, headers = paginate(_filtered(sandbox().catalogue.popular[kind], kind))
-    full = wants_full()
-    return json_response([m.obj(full) for m in page], 200, headers)
+    return _discovery_page("popular", SINGULAR[plural],
+                           lambda page, full: [m.obj(full) for m in page])
 
 
 def recommend(state: SandboxState, user: User, kind: str) -> list[Media]:
@@ -142,8 +165,7 @@ def recommendations(plural: str) -> Response:
     sb, user = sandbox(), current_user()
     with sb.state.lock:
         items = recommend(sb.state, user, SINGULAR[plural])
-    page, headers = paginate(items, default_limit=RECOMMENDATIONS_DEFAULT,
-                             max_limit=RECOMMENDATIONS_MAX)
+    page, headers = paginate(items, RECOMMENDATIONS)
     # Trakt sends only these two paging headers here (CONTRACT 7.2).
     headers = {"X-Pagination-Page": headers["X-Pagination-Page"],
                "X-Pagination-Limit": headers["X-Pagination-Limit"]}

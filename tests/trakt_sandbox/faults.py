@@ -1,7 +1,10 @@
 """Injected failures: the next N calls matching a method and a path get a canned answer.
 
 Tests use this for everything a healthy sandbox would never do on its own: 5xx and 52x,
-a Cloudflare-style 429 with an HTML body, 426, slow answers (``delay_ms``).
+426, slow answers (``delay_ms``), and Cloudflare's answers by name: ``"preset":
+"cloudflare-403"`` (the HTML block page) or ``"cloudflare-429"`` (HTML, ``Retry-After``
+from ``retry_after``, default 300, null for none; no ``X-Ratelimit``), see
+``cloudflare.py``. A preset's ``headers`` are added to (or replace) its own.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import re
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from tests.trakt_sandbox.cloudflare import PRESETS
 
 
 @dataclass
@@ -21,9 +26,13 @@ class Fault:
     body: Any = None
     headers: dict[str, str] | None = None
     delay_ms: int | None = None
+    preset: str | None = None  # one of cloudflare.PRESETS: the answer is built for you
+    retry_after: int | None = 300  # the cloudflare-429 preset's Retry-After
 
     def __post_init__(self) -> None:
         self.method = self.method.upper()
+        if self.preset is not None and self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; known: {list(PRESETS)}")
         try:
             self._pattern: re.Pattern[str] | None = re.compile(self.path)
         except re.error:
@@ -39,7 +48,8 @@ class Fault:
     def as_json(self) -> dict[str, Any]:
         return {"method": self.method, "path": self.path, "status": self.status,
                 "count": self.count, "body": self.body, "headers": self.headers,
-                "delay_ms": self.delay_ms}
+                "delay_ms": self.delay_ms, "preset": self.preset,
+                "retry_after": self.retry_after}
 
 
 class Faults:
@@ -48,8 +58,9 @@ class Faults:
         self._faults: list[Fault] = []
 
     def add(self, fault: Fault) -> None:
-        if fault.status is None and not fault.delay_ms:
-            raise ValueError("a fault needs a status, a delay_ms, or both")
+        if fault.status is None and not fault.delay_ms and fault.preset is None:
+            raise ValueError("a fault needs a status, a preset, a delay_ms, or a delay and "
+                             "one of the others")
         with self._lock:
             self._faults.append(fault)
 

@@ -3,7 +3,9 @@
 Bodies hold the arrays ``movies``, ``shows``, ``seasons`` and ``episodes``. A show may nest
 ``seasons: [{number, episodes: [{number}]}]`` to aim at parts of itself. Each endpoint
 then decides what a target means (history expands a show to its episodes, a rating of a
-show rates the show). Whatever cannot be matched is echoed back exactly as it was sent.
+show rates the show). Whatever cannot be matched is kept as a ``Miss``, with the show
+(and season) it was nested under, so that ``not_found.py`` can answer it in any of the
+shapes Trakt has been seen to use.
 """
 
 from __future__ import annotations
@@ -25,10 +27,19 @@ class Target:
 
 
 @dataclass
+class Miss:
+    """An item that matched nothing, as it was sent, and where it was sent."""
+
+    category: str  # the not_found array it belongs to: movies, shows, seasons, episodes
+    item: Any
+    show: dict[str, Any] | None = None  # the show item it was nested under, if any
+    season: dict[str, Any] | None = None  # and the season entry, for a nested episode
+
+
+@dataclass
 class Resolution:
     targets: list[Target] = field(default_factory=list)
-    not_found: dict[str, list[Any]] = field(
-        default_factory=lambda: {category: [] for category in CATEGORIES})
+    misses: list[Miss] = field(default_factory=list)
 
 
 def _inherit(parent: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +65,7 @@ def resolve(catalogue: Catalogue, payload: Any, own_key: str | None = None) -> R
         for item in items:
             media = catalogue.match(kind, item) if isinstance(item, dict) else None
             if media is None:
-                result.not_found[category].append(item)
+                result.misses.append(Miss(category, item))
             elif kind == "show" and isinstance(item.get("seasons"), list):
                 if own_key and own_key in item:
                     result.targets.append(Target(media, item))
@@ -70,7 +81,7 @@ def _resolve_seasons(catalogue: Catalogue, show: Media, item: dict[str, Any],
         season = catalogue.season_of(show, entry.get("number")) if isinstance(entry, dict) \
             else None
         if season is None:
-            result.not_found["seasons"].append(entry)
+            result.misses.append(Miss("seasons", entry, item))
             continue
         entry_fields = _inherit(item, entry)
         episodes = entry.get("episodes")
@@ -80,7 +91,7 @@ def _resolve_seasons(catalogue: Catalogue, show: Media, item: dict[str, Any],
             episode = catalogue.episode_of(show, season.number, ep_entry.get("number")) \
                 if isinstance(ep_entry, dict) else None
             if episode is None:
-                result.not_found["episodes"].append(ep_entry)
+                result.misses.append(Miss("episodes", ep_entry, item, entry))
             else:
                 result.targets.append(Target(episode, _inherit(entry_fields, ep_entry)))
 

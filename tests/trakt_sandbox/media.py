@@ -128,6 +128,9 @@ class Catalogue:
             "movie": sorted(self.movies, key=_popularity),
             "show": sorted(self.shows, key=_popularity),
         }
+        # Unfiltered trending and popular answers, serialised on first use by discovery.py
+        # (key: list, kind, page window, extended=full): the titles never change.
+        self.discovery_pages: dict[tuple[Any, ...], tuple[bytes, dict[str, str]]] = {}
 
     # -- lookups -----------------------------------------------------------------------
     def get(self, kind: str, trakt: int) -> Media | None:

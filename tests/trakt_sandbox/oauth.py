@@ -2,11 +2,17 @@
 
 Client credentials are checked first, exactly as RFC 6749 and Trakt's new auth host do: an
 unknown ``client_id`` or a wrong ``client_secret`` is 401 ``invalid_client`` before any
-grant is looked at. Bodies may be JSON (Trakt's documented form) or form-encoded (what
-Authlib sends); client credentials may also come as HTTP Basic. Codes are single-use and
+grant is looked at. Before that, in the default ``strict`` mode (behaviour ``oauth``),
+the auth server takes the credentials in a JSON body only, as Trakt's does since
+2026-08 (CONTRACT 4.2): ``Authorization: Basic`` is 401 ``invalid_client`` and a
+form-encoded body 400 ``invalid_request`` [unverified statuses, checklist 3];
+``lenient`` accepts forms and Basic (what Authlib sends by default). Codes are single-use and
 bound to their exact ``redirect_uri``; PKCE accepts S256 only. Refresh tokens rotate and
 are single-use; the access token they replace stays valid until its own expiry (Trakt
-does not document revoking it).
+does not document revoking it). A refresh with a dead or unknown refresh token fails as
+the behaviour ``refresh_error`` says: 400 ``invalid_grant`` JSON (default), 400 with an
+empty body, or ``legacy-401`` (so does every ``invalid_grant`` with the configuration
+``SANDBOX_LEGACY_OAUTH_ERRORS``).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from flask import (
     url_for,
 )
 
+from tests.trakt_sandbox.app_policy import admit_app
 from tests.trakt_sandbox.context import sandbox
-from tests.trakt_sandbox.protocol import json_response
+from tests.trakt_sandbox.protocol import JSON_TYPE, json_response
 from tests.trakt_sandbox.state import ISSUED_SECRETS, App, Token, User
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
@@ -50,8 +57,13 @@ class OAuthError(Exception):
         super().__init__(description)
         self.status, self.error, self.description = status, error, description
 
-    def response(self) -> Response:
+    def response(self, form: str = "json") -> Response:
+        """``form``: ``json``, ``empty`` (the status, no body) or ``legacy-401``."""
         if self.error == "invalid_grant" and sandbox().config["SANDBOX_LEGACY_OAUTH_ERRORS"]:
+            form = "legacy-401"
+        if form == "empty":
+            return Response(b"", self.status, content_type=JSON_TYPE)
+        if form == "legacy-401" and self.error == "invalid_grant":
             # The Doorkeeper form Trakt answered with before its 2026 auth migration.
             header = (f'Bearer realm="Doorkeeper", error="invalid_grant", '
                       f'error_description="{LEGACY_DESCRIPTION}"')
@@ -66,8 +78,27 @@ def invalid_grant(description: str = "session not found") -> OAuthError:
     return OAuthError(400, "invalid_grant", description)
 
 
+class TransportRefused(OAuthError):
+    """The strict auth server's refusal of HTTP Basic or of a body that is not JSON."""
+
+
+def refuse_non_json_clients() -> None:
+    if sandbox().behaviour["oauth"] != "strict":
+        return
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        raise TransportRefused(401, "invalid_client",
+                               "HTTP Basic client authentication is not supported: send "
+                               "client_id and client_secret in the JSON body")
+    if not request.is_json:
+        raise TransportRefused(400, "invalid_request",
+                               "send the parameters as a JSON body "
+                               "(Content-Type: application/json)")
+
+
 def params() -> dict[str, Any]:
-    """The call's parameters from a JSON or a form-encoded body."""
+    """The call's parameters from a JSON body (or, when lenient, a form-encoded one)."""
+    refuse_non_json_clients()
     if request.is_json:
         data = request.get_json(silent=True)
         if not isinstance(data, dict):
@@ -118,7 +149,12 @@ def token_endpoint() -> Response:
         if grant == "authorization_code":
             return token_answer(_exchange_code(app, proved, data))
         if grant == "refresh_token":
-            return token_answer(_refresh(app, proved, data))
+            try:
+                return token_answer(_refresh(app, proved, data))
+            except OAuthError as exc:
+                if exc.error != "invalid_grant":
+                    raise
+                return exc.response(sandbox().behaviour["refresh_error"])
         raise OAuthError(400, "unsupported_grant_type", f"grant_type {grant!r} is not supported")
     except OAuthError as exc:
         return exc.response()
@@ -164,9 +200,12 @@ def _refresh(app: App, proved: bool, data: dict[str, Any]) -> Token:
 
 @bp.post("/oauth/revoke")
 def revoke() -> Response:
-    """Always 200 ``{}``, even for an unknown token (Trakt staff, CONTRACT 4.5)."""
+    """Always 200 ``{}``, even for an unknown token (Trakt staff, CONTRACT 4.5); only the
+    strict auth server's refusal of Basic or of a form comes first."""
     try:
         data = params()
+    except TransportRefused as exc:
+        return exc.response()
     except OAuthError:
         data = {}
     state = sandbox().state
@@ -256,6 +295,9 @@ def decide() -> Any:
     redirect_uri, state_value = source["redirect_uri"], source.get("state")
     if decision != "approve":
         return _redirect_error(redirect_uri, "access_denied", state_value)
+    refusal = admit_app(sandbox(), user.username, app.client_id)
+    if refusal:
+        return _redirect_error(redirect_uri, "access_denied", state_value, refusal)
     code = sandbox().state.new_code(app.client_id, redirect_uri, user.username,
                                     source.get("code_challenge") or None)
     if redirect_uri == OOB:

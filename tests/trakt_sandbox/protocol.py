@@ -1,10 +1,12 @@
 """What every call goes through, in Trakt's order, before and after its handler.
 
-Faults first (so any answer can be injected), then Cloudflare's User-Agent check, then on
-the API host: ``trakt-api-version``, ``trakt-api-key`` (403), the Bearer token (401), a
+Faults first (so any answer can be injected), then Cloudflare (the ``firewall`` behaviour
+switch, then the User-Agent check: ``cloudflare.py``), then on the API host:
+``trakt-api-version``, ``trakt-api-key`` (403), the Bearer token (401), a
 locked account (423), the rate-limit buckets (429) and the body's Content-Type (412).
-Every API and OAuth call is logged after its answer. Also the small response and paging
-helpers the handlers share.
+Every API and OAuth call is logged after its answer, and every answer of the application
+itself (not Cloudflare's) carries ``x-request-id`` and ``x-runtime``. Also the small
+response and request helpers the handlers share (paging is ``paging.py``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,14 @@ from __future__ import annotations
 import functools
 import json
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from tests.trakt_sandbox import cloudflare
 from tests.trakt_sandbox.clock import iso
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.faults import Fault
@@ -26,13 +30,6 @@ from tests.trakt_sandbox.state import User
 
 JSON_TYPE = "application/json; charset=utf-8"
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
-PAGE_DEFAULT_LIMIT = 10
-PAGE_MAX_LIMIT = 250
-CLOUDFLARE_BLOCK_PAGE = (
-    "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"
-    "<body><h1>Sorry, you have been blocked</h1>"
-    "<h2>You are unable to access trakt.tv</h2></body></html>"
-)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -59,6 +56,10 @@ def empty_response(status: int = 204) -> Response:
 
 
 def fault_response(fault: Fault) -> Response:
+    if fault.preset is not None:
+        answer = cloudflare.preset_response(fault.preset, fault.retry_after)
+        answer.headers.update(fault.headers or {})
+        return answer
     headers = dict(fault.headers or {})
     body = fault.body
     if body is None:
@@ -106,36 +107,6 @@ def wants_full() -> bool:
 
 def flag(name: str) -> bool:
     return request.args.get(name, "").lower() in ("true", "1", "yes")
-
-
-def _positive_int(name: str, default: int) -> int:
-    try:
-        return max(1, int(request.args[name]))
-    except (KeyError, ValueError):
-        return default
-
-
-def paginate(items: Sequence[Any], *, optional: bool = False,
-             default_limit: int = PAGE_DEFAULT_LIMIT,
-             max_limit: int = PAGE_MAX_LIMIT) -> tuple[Sequence[Any], dict[str, str]]:
-    """Trakt paging: 1-based ``page``, ``limit`` silently clamped, counts as headers.
-
-    "Pagination optional" endpoints return everything, without paging headers, unless
-    ``page`` or ``limit`` is sent. A page past the end is an empty list with the headers.
-    """
-    if optional and "page" not in request.args and "limit" not in request.args:
-        return items, {}
-    page = _positive_int("page", 1)
-    limit = min(_positive_int("limit", default_limit), max_limit)
-    total = len(items)
-    start = (page - 1) * limit
-    headers = {
-        "X-Pagination-Page": str(page),
-        "X-Pagination-Limit": str(limit),
-        "X-Pagination-Page-Count": str(max(1, -(-total // limit))),
-        "X-Pagination-Item-Count": str(total),
-    }
-    return items[start:start + limit], headers
 
 
 # -- the pipeline ----------------------------------------------------------------------
@@ -217,16 +188,18 @@ def before_request() -> Response | None:
     g.kind = kind = _classify(request.path)
     if kind == "control":
         return None
+    g.started = time.perf_counter()
     sb = sandbox()
     fault = sb.faults.take(request.method, request.path)
     if fault is not None:
         if fault.delay_ms:
             time.sleep(fault.delay_ms / 1000)
-        if fault.status is not None:
+        if fault.status is not None or fault.preset is not None:
             return fault_response(fault)
+    if sb.behaviour["firewall"] == "block-all":
+        return cloudflare.blocked()
     if sb.config["SANDBOX_REQUIRE_USER_AGENT"] and not request.headers.get("User-Agent"):
-        return Response(CLOUDFLARE_BLOCK_PAGE, 403, {"Server": "cloudflare"},
-                        content_type="text/html; charset=UTF-8")
+        return cloudflare.blocked()
     if kind != "api":
         return None
     for step in (_check_api_headers, _authenticate, _rate_limit, _parse_body):
@@ -236,8 +209,18 @@ def before_request() -> Response | None:
     return None
 
 
+def _application_headers(response: Response) -> None:
+    """What Trakt's application (Rails) adds to all it answers, and Cloudflare's own
+    pages lack: the way to tell the two 403s apart (CONTRACT 10, #939)."""
+    if cloudflare.is_cloudflare(response):
+        return
+    response.headers["x-request-id"] = str(uuid.uuid4())
+    response.headers["x-runtime"] = f"{time.perf_counter() - g.get('started', 0.0):.6f}"
+
+
 def after_request(response: Response) -> Response:
     if g.get("kind", "control") != "control":
+        _application_headers(response)
         user = g.get("user")
         sandbox().log.record({
             "method": request.method,

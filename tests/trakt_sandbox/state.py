@@ -50,10 +50,12 @@ class App:
     client_secret: str
     redirect_uris: list[str]
     name: str = "Sandbox app"
+    community: bool = True  # counts against a user's connected-app cap (app_policy.py)
 
     def as_json(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "client_secret": self.client_secret,
-                "redirect_uris": self.redirect_uris, "name": self.name}
+                "redirect_uris": self.redirect_uris, "name": self.name,
+                "community": self.community}
 
 
 @dataclass
@@ -227,8 +229,9 @@ class SandboxState:
             self._next_id = {"history": 1_000_000_001, "list": 500_000_001}
             extra = [u.strip() for u in str(self.config.get("SANDBOX_REDIRECT_URIS") or "")
                      .split(",") if u.strip()]
+            # The built-in app stands for an official one: no user's app cap counts it.
             self.add_app(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-                         [*DEFAULT_REDIRECT_URIS, *extra])
+                         [*DEFAULT_REDIRECT_URIS, *extra], community=False)
 
     def next_id(self, sequence: str) -> int:
         value = self._next_id[sequence]
@@ -237,9 +240,9 @@ class SandboxState:
 
     # -- apps and users ------------------------------------------------------------------
     def add_app(self, client_id: str, client_secret: str, redirect_uris: list[str],
-                name: str = "Sandbox app") -> App:
+                name: str = "Sandbox app", community: bool = True) -> App:
         with self.lock:
-            app = App(client_id, client_secret, list(redirect_uris), name)
+            app = App(client_id, client_secret, list(redirect_uris), name, community)
             ISSUED_SECRETS.record("client secret", client_secret)
             self.apps[client_id] = app
             return app

@@ -1,4 +1,7 @@
-"""``/sync/history`` (plays) and ``/sync/watched`` (plays summed per title), CONTRACT 6.5, 6.7."""
+"""``/sync/history``: plays, one event per POSTed watch, newest first (CONTRACT 6.5).
+
+Plays summed per title (``/sync/watched``) are ``sync_watched.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,15 @@ from flask import Blueprint, Response, request
 
 from tests.trakt_sandbox.clock import EPOCH, iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
-from tests.trakt_sandbox.matching import CATEGORIES, resolve
+from tests.trakt_sandbox.matching import resolve
 from tests.trakt_sandbox.media import SINGULAR, Catalogue, Media, media_fields
+from tests.trakt_sandbox.not_found import not_found_body
+from tests.trakt_sandbox.paging import HISTORY, paginate
 from tests.trakt_sandbox.protocol import (
     body,
     current_user,
     error_response,
-    extended,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
@@ -93,7 +96,7 @@ def history_response(user: User, type_: str | None = None,
         items = [item for item in items
                  if (not start or parse_moment(item["watched_at"]) >= start)
                  and (not end or parse_moment(item["watched_at"]) <= end)]
-    page, headers = paginate(items)
+    page, headers = paginate(items, HISTORY)
     return json_response(page, 200, headers)
 
 
@@ -121,7 +124,12 @@ def add_history() -> Response:
                 return error_response(422, "validation_failed", "watched_at is not a date")
             planned.append((media, truncate_ms(moment) if moment else None))
     added = dict.fromkeys(PLAY_COUNTS, 0)
+    limits = sb.account_limits
     with sb.state.lock:
+        # Trakt keeps every play: each one takes room in the watched-history cap.
+        admitted, crossed = limits.admit("history", user, len(user.history),
+                                         [True] * len(planned))
+        planned = planned[:admitted]
         for media, moment in planned:
             user.history.append(Play(sb.state.next_id("history"), media.key, moment))
             added["movies" if media.kind == "movie" else "episodes"] += 1
@@ -129,7 +137,10 @@ def add_history() -> Response:
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
         touch_watchlist(user, sb.clock.now(), drop_watched(user, [m for m, _ in planned]))
-    return json_response({"added": added, "not_found": resolution.not_found}, 201)
+    if crossed:
+        return limits.refusal("history", user)
+    return json_response({"added": added, "not_found": not_found_body(resolution.misses)},
+                         201)
 
 
 @bp.post("/sync/history/remove")
@@ -159,80 +170,6 @@ def remove_history() -> Response:
         touched = [f"{plural}.watched_at" for plural, n in deleted.items() if n]
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
-    not_found: dict[str, list[Any]] = {c: resolution.not_found[c] for c in CATEGORIES}
+    not_found: dict[str, list[Any]] = not_found_body(resolution.misses)
     not_found["ids"] = [i for i in wanted_ids if i not in known_ids]
     return json_response({"deleted": deleted, "not_found": not_found}, 200)
-
-
-def watched_movies(user: User, catalogue: Catalogue, full: bool) -> list[dict[str, Any]]:
-    summary: dict[int, dict[str, Any]] = {}
-    for play in user.history:
-        if play.key[0] != "movie":
-            continue
-        entry = summary.setdefault(play.key[1], {"plays": 0, "last": EPOCH})
-        entry["plays"] += 1
-        entry["last"] = max(entry["last"], play_time(play))
-    items = []
-    for trakt, entry in summary.items():
-        movie = catalogue.get("movie", trakt)
-        if movie is not None:
-            items.append({"plays": entry["plays"], "last_watched_at": iso(entry["last"]),
-                          "last_updated_at": iso(entry["last"]), "movie": movie.obj(full)})
-    items.sort(key=lambda i: (i["plays"], i["last_watched_at"]), reverse=True)
-    return items
-
-
-def watched_shows(user: User, catalogue: Catalogue, full: bool,
-                  seasons: bool) -> list[dict[str, Any]]:
-    shows: dict[int, dict[tuple[int, int], dict[str, Any]]] = {}
-    for play in user.history:
-        episode = catalogue.get(*play.key) if play.key[0] == "episode" else None
-        if episode is None or episode.show is None or episode.season is None:
-            continue
-        per_episode = shows.setdefault(episode.show.trakt, {})
-        entry = per_episode.setdefault((episode.season.number or 0, episode.number or 0),
-                                       {"plays": 0, "last": EPOCH})
-        entry["plays"] += 1
-        entry["last"] = max(entry["last"], play_time(play))
-    items = []
-    for trakt, per_episode in shows.items():
-        show = catalogue.get("show", trakt)
-        if show is None:
-            continue
-        last = iso(max(e["last"] for e in per_episode.values()))
-        item: dict[str, Any] = {
-            "plays": sum(e["plays"] for e in per_episode.values()), "last_watched_at": last,
-            "last_updated_at": last, "reset_at": None, "show": show.obj(full)}
-        if seasons:
-            item["seasons"] = _seasons_block(per_episode)
-        items.append(item)
-    items.sort(key=lambda i: (i["plays"], i["last_watched_at"]), reverse=True)
-    return items
-
-
-def _seasons_block(per_episode: dict[tuple[int, int], dict[str, Any]]) -> list[dict]:
-    block: dict[int, list[dict[str, Any]]] = {}
-    for (season, number), entry in sorted(per_episode.items()):
-        block.setdefault(season, []).append(
-            {"number": number, "plays": entry["plays"], "last_watched_at": iso(entry["last"])})
-    return [{"number": season, "episodes": episodes} for season, episodes in block.items()]
-
-
-def watched_response(user: User, type_: str) -> Response:
-    """Plays summed per title, for ``/sync/watched/...`` and ``/users/{id}/watched/...``."""
-    sb = sandbox()
-    with sb.state.lock:
-        if type_ == "movies":
-            items = watched_movies(user, sb.catalogue, wants_full())
-        elif type_ == "shows":
-            items = watched_shows(user, sb.catalogue, wants_full(),
-                                  "noseasons" not in extended())
-        else:
-            return error_response(404, "not_found", f"unknown type {type_!r}")
-    return json_response(items)
-
-
-@bp.get("/sync/watched/<type_>")
-@user_required
-def list_watched(type_: str) -> Response:
-    return watched_response(current_user(), type_)

@@ -1,4 +1,8 @@
-"""``/sync/ratings``: read, add or update, and remove a user's 1-10 ratings (CONTRACT 6.2-6.4)."""
+"""``/sync/ratings``: read, add or update, and remove a user's 1-10 ratings (CONTRACT 6.2-6.4).
+
+Adding is capped per account tier (``account_limits.py``): a new rating past the cap is
+420; re-rating a rated title takes no room.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,18 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from tests.trakt_sandbox.account_limits import fresh_flags
 from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.matching import counts, resolve
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, media_fields
+from tests.trakt_sandbox.not_found import not_found_body
+from tests.trakt_sandbox.paging import RATINGS, paginate
 from tests.trakt_sandbox.protocol import (
     body,
     current_user,
     error_response,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
@@ -58,7 +64,7 @@ def ratings_response(user: User, type_: str = "all", rating: str | None = None) 
     sb = sandbox()
     with sb.state.lock:
         items = rating_items(user, sb.catalogue, TYPES[type_], values, wants_full())
-    page, headers = paginate(items, optional=True)
+    page, headers = paginate(items, RATINGS)
     return json_response(page, 200, headers)
 
 
@@ -87,14 +93,19 @@ def add_ratings() -> Response:
                 return error_response(422, "validation_failed", "rated_at is not a date")
         planned.append((target.media, Rated(target.fields["rating"], truncate_ms(rated_at))))
     added = counts()
+    limits = sb.account_limits
     with sb.state.lock:
-        for media, rated in planned:
+        fresh = fresh_flags((media.key for media, _ in planned), user.ratings)
+        admitted, crossed = limits.admit("ratings", user, len(user.ratings), fresh)
+        for media, rated in planned[:admitted]:
             user.ratings[media.key] = rated
             added[PLURAL[media.kind]] += 1
         touched = [f"{plural}.rated_at" for plural, n in added.items() if n]
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
-    return json_response({"added": added, "not_found": resolution.not_found}, 201)
+    if crossed:
+        return limits.refusal("ratings", user)
+    return json_response({"added": added, "not_found": not_found_body(resolution.misses)}, 201)
 
 
 @bp.post("/sync/ratings/remove")
@@ -111,4 +122,4 @@ def remove_ratings() -> Response:
         touched = [f"{plural}.rated_at" for plural, n in deleted.items() if n]
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
-    return json_response({"deleted": deleted, "not_found": resolution.not_found}, 200)
+    return json_response({"deleted": deleted, "not_found": not_found_body(resolution.misses)}, 200)

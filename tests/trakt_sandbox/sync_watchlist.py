@@ -1,4 +1,7 @@
-"""``/sync/watchlist``: the user's watchlist with ranks, sorting, notes and account limits."""
+"""``/sync/watchlist``: the user's watchlist with ranks, sorting, notes and account limits.
+
+Adding past the tier's watchlist cap is 420 (``account_limits.py``, CONTRACT 6.6).
+"""
 
 from __future__ import annotations
 
@@ -8,20 +11,22 @@ from typing import Any
 
 from flask import Blueprint, Response
 
+from tests.trakt_sandbox.account_limits import fresh_flags
 from tests.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from tests.trakt_sandbox.context import sandbox
 from tests.trakt_sandbox.matching import counts, resolve
 from tests.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, Media, media_fields
+from tests.trakt_sandbox.not_found import not_found_body
+from tests.trakt_sandbox.paging import WATCHLIST, paginate
 from tests.trakt_sandbox.protocol import (
     body,
     current_user,
     error_response,
     json_response,
-    paginate,
     user_required,
     wants_full,
 )
-from tests.trakt_sandbox.state import Listed, SandboxState, User
+from tests.trakt_sandbox.state import Listed, User
 
 bp = Blueprint("sync_watchlist", __name__)
 TYPES = {"all": None, **{plural: kind for plural, kind in SINGULAR.items()}}
@@ -47,11 +52,6 @@ def _media_of(item: dict[str, Any]) -> dict[str, Any]:
 def _title(item: dict[str, Any]) -> str:
     media: Media = item["_media"]
     return media.show.title if media.show is not None else media.title
-
-
-def watchlist_limit(state: SandboxState, user: User) -> int:
-    key = "SANDBOX_VIP_WATCHLIST_LIMIT" if user.vip else "SANDBOX_WATCHLIST_LIMIT"
-    return int(state.config[key])
 
 
 def watchlist_items(user: User, catalogue: Catalogue, kind: str | None = None,
@@ -104,7 +104,7 @@ def watchlist_response(user: User, type_: str = "all", sort_by: str = "rank",
     applied_by = sort_by if sort_by in SORTS else "rank"
     applied_how = "desc" if sort_how == "desc" else "asc"
     items.sort(key=SORTS[applied_by], reverse=applied_how == "desc")
-    page, headers = paginate(items, optional=True)
+    page, headers = paginate(items, WATCHLIST)
     headers.update({"X-Sort-By": "rank", "X-Sort-How": "asc",
                     "X-Applied-Sort-By": applied_by, "X-Applied-Sort-How": applied_how})
     return json_response(public(page), 200, headers)
@@ -135,13 +135,11 @@ def add_to_watchlist() -> Response:
             return error_response(422, "validation_failed",
                                   f"notes must be a string of at most {NOTES_MAX} characters")
     added, existing = counts(), counts()
+    limits = sb.account_limits
     with sb.state.lock:
-        fresh = {t.media.key for t in resolution.targets} - user.watchlist.keys()
-        if len(user.watchlist) + len(fresh) > watchlist_limit(sb.state, user):
-            # Trakt's 420 may have an empty body and no limit headers (CONTRACT 10).
-            return error_response(420, headers={"X-Upgrade-URL": UPGRADE_URL,
-                                                "X-VIP-User": str(user.vip).lower()})
-        for target in resolution.targets:
+        fresh = fresh_flags((t.media.key for t in resolution.targets), user.watchlist)
+        admitted, crossed = limits.admit("watchlist", user, len(user.watchlist), fresh)
+        for target in resolution.targets[:admitted]:
             plural = PLURAL[target.media.kind]
             if target.media.key in user.watchlist:
                 existing[plural] += 1
@@ -152,8 +150,10 @@ def add_to_watchlist() -> Response:
             added[plural] += 1
         touch_watchlist(user, sb.clock.now(), [SINGULAR[p] for p, n in added.items() if n])
         summary = list_summary(user)
+    if crossed:
+        return limits.refusal("watchlist", user)
     return json_response({"added": added, "existing": existing,
-                          "not_found": resolution.not_found, "list": summary}, 201)
+                          "not_found": not_found_body(resolution.misses), "list": summary}, 201)
 
 
 @bp.post("/sync/watchlist/remove")
@@ -168,5 +168,5 @@ def remove_from_watchlist() -> Response:
                 deleted[PLURAL[target.media.kind]] += 1
         touch_watchlist(user, sb.clock.now(), [SINGULAR[p] for p, n in deleted.items() if n])
         summary = list_summary(user)
-    return json_response({"deleted": deleted, "not_found": resolution.not_found,
+    return json_response({"deleted": deleted, "not_found": not_found_body(resolution.misses),
                           "list": summary}, 200)

@@ -20,9 +20,10 @@ from tests.trakt_sandbox.protocol import (
     user_required,
 )
 from tests.trakt_sandbox.state import User
-from tests.trakt_sandbox.sync_history import history_response, watched_response
+from tests.trakt_sandbox.sync_history import history_response
 from tests.trakt_sandbox.sync_ratings import ratings_response
-from tests.trakt_sandbox.sync_watchlist import watchlist_limit, watchlist_response
+from tests.trakt_sandbox.sync_watched import watched_response
+from tests.trakt_sandbox.sync_watchlist import watchlist_response
 
 bp = Blueprint("users", __name__)
 CONNECTIONS = ("facebook", "twitter", "mastodon", "google", "tumblr", "medium", "slack",
@@ -40,19 +41,6 @@ def user_object(user: User) -> dict[str, Any]:
     }
 
 
-def limits(user: User) -> dict[str, Any]:
-    """The free tier is small since 2025; VIP limits are generous (figures illustrative)."""
-    vip = user.vip
-    return {
-        "list": {"count": 100 if vip else 2, "item_count": 5000 if vip else 100},
-        "watchlist": {"item_count": watchlist_limit(sandbox().state, user)},
-        "favorites": {"item_count": 500 if vip else 50},
-        "recommendations": {"item_count": 500 if vip else 50},
-        "collection": {"item_count": 100_000 if vip else 1000},
-        "notes": {"item_count": 1000 if vip else 0},
-    }
-
-
 @bp.get("/users/settings")
 @user_required
 def settings() -> Response:
@@ -64,7 +52,7 @@ def settings() -> Response:
         "connections": dict.fromkeys(CONNECTIONS, False),
         "sharing_text": {"watching": "I'm watching [item]", "watched": "I just watched [item]",
                          "rated": "[item] [stars]"},
-        "limits": limits(user),
+        "limits": sandbox().account_limits.settings_limits(user),
         "permissions": {"commenting": True, "liking": True, "following": True},
     })
 
