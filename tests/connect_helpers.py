@@ -310,25 +310,15 @@ def status_json(host_app: Flask, *args: str) -> list[dict[str, Any]]:
 
 # --- what sits in front of Trakt -------------------------------------------------------
 
-#: The Ray ID of :func:`cloudflare_403`'s page, as its ``CF-RAY`` header and body carry it.
-RAY_ID = "8c1f2a3b4c5d6e7f"
-CLOUDFLARE_403_PAGE = (
-    "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head><body>"
-    "<h1>Sorry, you have been blocked</h1><h2>You are unable to access trakt.tv</h2>"
-    f"<p>Cloudflare Ray ID: <strong class=\"font-semibold\">{RAY_ID}</strong></p></body></html>")
-
-
-def cloudflare_403(sandbox: SandboxControl, method: str, path: str, count: int = 1,
-                   ray: bool = True) -> dict[str, Any]:
-    """Cloudflare's firewall answering instead of Trakt (CONTRACT 10): an HTML 403 with
-    ``Server: cloudflare`` and ``CF-RAY``, without the ``x-request-id``/``x-runtime`` of
-    Trakt's application. ``ray=False``: a page that carries no Ray ID at all."""
-    headers = {"Content-Type": "text/html; charset=UTF-8", "Server": "cloudflare"}
-    if ray:
-        headers["CF-RAY"] = f"{RAY_ID}-FRA"
-    body = CLOUDFLARE_403_PAGE if ray else CLOUDFLARE_403_PAGE.replace(RAY_ID, "")
-    return sandbox.fault(method, path, 403, count, body, headers)
-
+#: How a message quotes the Ray ID of the sandbox's Cloudflare pages (the
+#: ``cloudflare-403`` preset: a random one each time, ``CF-RAY: <16 hex>-FRA``).
+RAY_ID_NOTE = r" \(Ray ID [0-9a-f]{16}\)"
+#: A Cloudflare block page that carries no Ray ID at all (header or page).
+NO_RAY_BLOCK = {"status": 403,
+                "body": "<!DOCTYPE html><html><body><h1>Sorry, you have been blocked</h1>"
+                        "</body></html>",
+                "headers": {"Content-Type": "text/html; charset=UTF-8",
+                            "Server": "cloudflare"}}
 
 @contextmanager
 def oauth_requests_seen(sandbox_server: Any) -> Iterator[list[dict[str, str]]]:

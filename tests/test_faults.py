@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -32,8 +33,8 @@ from aperture_trakt_plugin.rate_limits import (
 )
 from aperture_trakt_plugin.trakt_api import RateLimited
 from tests.connect_helpers import (
-    RAY_ID,
-    cloudflare_403,
+    NO_RAY_BLOCK,
+    RAY_ID_NOTE,
     connection,
     flask_command,
     run_trakt_jobs,
@@ -346,15 +347,17 @@ def test_cloudflares_403_is_a_passing_fault_retried_after_a_long_pause(ray, alic
     """Cloudflare's firewall page says nothing about the credentials: the sync ends as a
     passing fault, its message names Cloudflare (and the Ray ID, for asking Trakt), and
     it tries again after at least retries.FIREWALL_PAUSE (±25 %), not 30 s."""
-    cloudflare_403(sandbox, "GET", ACTIVITIES, count=-1, ray=ray)
+    if ray:
+        sandbox.cloudflare_403("GET", ACTIVITIES, count=-1)
+    else:
+        sandbox.fault("GET", ACTIVITIES, count=-1, **NO_RAY_BLOCK)
     job = run_sync_job(host_app, alice)
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value()["status"] == "rescheduled"
     message = last_error(host_app)
-    note = f" (Ray ID {RAY_ID})" if ray else ""
-    assert message.startswith(
-        f"GET /sync/last_activities: Trakt's firewall (Cloudflare) blocked this request{note}; "
-        "the app's credentials were not refused"), message
+    assert re.match(re.escape("GET /sync/last_activities: Trakt's firewall (Cloudflare) "
+                              "blocked this request") + (RAY_ID_NOTE if ray else "")
+                    + re.escape("; the app's credentials were not refused"), message), message
     assert "(tries again at " in message, message
     due = waiting_retries(host_app, job.id)[job.id + "-retry"]
     wait = (due - datetime.now(UTC)).total_seconds()

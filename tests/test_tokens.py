@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -14,10 +15,9 @@ from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktServerError
 from tests.connect_helpers import (
     PROFILE,
-    RAY_ID,
+    RAY_ID_NOTE,
     authorize_at_sandbox,
     card_state,
-    cloudflare_403,
     configure_trakt,
     connect_with_tokens,
     connection,
@@ -205,16 +205,22 @@ def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
     {},  # trakt/trakt-api#888: "HTTP 400, no further detail"
     {"body": "<html><body><h1>400 Bad Request</h1></body></html>",
      "headers": {"Content-Type": "text/html"}},
-], ids=["empty-body", "html-body"])
+    None,  # the sandbox's own dead grant, answered as #888 saw it (refresh_error=empty)
+], ids=["empty-body", "html-body", "sandbox-dead-grant"])
 def test_a_400_without_an_oauth_error_on_refresh_is_a_dead_grant_not_retried(
         answer, configured, sandbox, host_client, login):
     """Trakt refuses a dead (pre-migration) grant's refresh with a bare 400 (CONTRACT 4.4).
     Read as "Trakt is down" it was retried for ever; it is invalid_grant: the connection
     needs reconnecting, the job fails without a retry, and later runs skip the user."""
-    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", seconds_left=HOUR)
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
+                               seconds_left=HOUR)
     uid = user_id(configured, "alice")
     trakt_queue(configured).empty()  # the first sync and refresh the connection queued
-    sandbox.fault("POST", "/oauth/token", 400, count=-1, **answer)
+    if answer is None:
+        spend_refresh_token(sandbox, conn)
+        sandbox.set_behaviour(refresh_error="empty")
+    else:
+        sandbox.fault("POST", "/oauth/token", 400, count=-1, **answer)
     sandbox.clear_requests()
     with configured.app_context():
         job_id = jobs.enqueue_user_sync(uid, "test")
@@ -259,16 +265,16 @@ def test_the_edge_in_front_of_the_token_endpoint_is_no_dead_grant_and_no_bad_cre
     old = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
                               seconds_left=HOUR)
     if edge == "cloudflare-403":
-        cloudflare_403(sandbox, "POST", "/oauth/token")
+        sandbox.cloudflare_403("POST", "/oauth/token")
     else:
         sandbox.cloudflare_429("POST", "/oauth/token", retry_after=300)
     with pytest.raises(FirewallBlocked if edge == "cloudflare-403" else RateLimited) as caught:
         token_for(configured, "alice")
     assert caught.value.retryable
     if edge == "cloudflare-403":
-        assert str(caught.value).startswith(
-            "Refreshing the Trakt token: Trakt's firewall (Cloudflare) blocked this request "
-            f"(Ray ID {RAY_ID})"), caught.value
+        assert re.match(re.escape("Refreshing the Trakt token: Trakt's firewall (Cloudflare) "
+                                  "blocked this request") + RAY_ID_NOTE, str(caught.value))
+        assert re.fullmatch("[0-9a-f]{16}", caught.value.ray_id or ""), caught.value.ray_id
     else:
         assert caught.value.retry_after == 300
     conn = connection(configured, "alice")
