@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -52,6 +53,16 @@ MSG_OTHER_STATUS = "{what}: Trakt answered {status}"
 MSG_TIMEOUT = "{what}: Trakt did not answer within {seconds:g} s"
 MSG_UNREACHABLE = "{what}: could not reach Trakt at {url} ({reason})"
 MSG_NOT_JSON = "GET {path}: Trakt's answer was not JSON"
+MSG_PAGE_NOT_A_LIST = "{what}: page {page} of Trakt's answer was not a list"
+MSG_NO_PAGING = ("{what}: Trakt sent a full page ({count} items) without its paging headers, "
+                 "so whether more follow is unknown; the list was not read")
+MSG_PAGING_MISSING = ("{what}: page {page} came without Trakt's paging headers; the list was "
+                      "not read whole")
+MSG_PAGING_CHANGED = ("{what}: Trakt's paging headers changed while the list was read "
+                      "(expected {expected}, got {found}); it was not read whole")
+MSG_PAGING_STATE = "page {page} of {pages}, {limit} per page"
+MSG_TOO_MANY_PAGES = ("{what}: Trakt has {pages} pages of {limit} items here, more than the "
+                      "{most} items read at most; the list was not read")
 
 
 class TraktError(Exception):
@@ -284,6 +295,84 @@ def error_for(response: requests.Response, what: str) -> TraktError:
     if status >= 500:
         return TraktServerError(MSG_SERVER_ERROR.format(what=what, status=status), **kw)
     return TraktError(MSG_OTHER_STATUS.format(what=what, status=status), **kw)
+
+
+# --- paged lists ------------------------------------------------------------------------
+
+#: Items asked per page: Trakt's maximum on most endpoints since 2026-06-15 (CONTRACT 8);
+#: a larger limit is clamped, so ``X-Pagination-Limit`` says what was applied.
+PAGE_LIMIT = 250
+#: The most items a list is read to: Trakt's cap on a watch history (CONTRACT 10), the
+#: largest of the lists it keeps. A list said to be longer is refused, not cut short.
+MOST_ITEMS = 100_000
+
+
+@dataclass(frozen=True)
+class Paging:
+    """A page's ``X-Pagination-*`` headers."""
+
+    page: int
+    limit: int
+    pages: int
+
+    def __str__(self) -> str:
+        return MSG_PAGING_STATE.format(page=self.page, pages=self.pages, limit=self.limit)
+
+
+def paging_of(response: requests.Response) -> Paging | None:
+    """The page's paging headers; None when it has none, or unusable ones."""
+    headers = response.headers
+    try:
+        paging = Paging(int(headers["X-Pagination-Page"]), int(headers["X-Pagination-Limit"]),
+                        int(headers["X-Pagination-Page-Count"]))
+    except (KeyError, ValueError):
+        return None
+    return paging if min(paging.page, paging.limit, paging.pages) >= 1 else None
+
+
+def read_pages(fetch: Callable[[dict[str, Any]], requests.Response], what: str,
+               params: Mapping[str, Any] | None = None, most: int | None = None) -> list[Any]:
+    """Every item of a paged list, or its first ``most``, one call per page.
+
+    Trakt's defaults keep moving (watchlist and watched went from "everything" to the
+    first 100 in 2026), so ``page`` and ``limit`` are always sent and the loop follows
+    the headers, never its own arithmetic (CONTRACT 8). A list that cannot be read whole
+    is an error (retryable: its cache keeps the last good copy) rather than a short list
+    that would look complete: a later page without the headers, headers that change
+    between pages, more than :data:`MOST_ITEMS`. A first page without headers is taken as
+    an unpaged answer, the whole list, unless it holds exactly a full page.
+
+    ``fetch(params)`` makes one call (with the user's token, budget and refresh)."""
+    limit = PAGE_LIMIT if most is None else max(1, min(PAGE_LIMIT, most))
+    items: list[Any] = []
+    first: Paging | None = None
+    page = 1
+    while True:
+        response = fetch({**(params or {}), "page": page, "limit": limit})
+        data = json_or_none(response)
+        if not isinstance(data, list):
+            raise MalformedResponse(MSG_PAGE_NOT_A_LIST.format(what=what, page=page),
+                                    status=response.status_code)
+        paging = paging_of(response)
+        if paging is None and page == 1:
+            if len(data) == limit and (most is None or len(data) < most):
+                raise MalformedResponse(MSG_NO_PAGING.format(what=what, count=len(data)))
+            return data if most is None else data[:most]
+        if paging is None:
+            raise MalformedResponse(MSG_PAGING_MISSING.format(what=what, page=page))
+        if first is None:
+            first = paging
+            if most is None and paging.pages > math.ceil(MOST_ITEMS / paging.limit):
+                raise MalformedResponse(MSG_TOO_MANY_PAGES.format(
+                    what=what, pages=paging.pages, limit=paging.limit, most=MOST_ITEMS))
+        expected = Paging(page, first.limit, first.pages)
+        if paging != expected:
+            raise MalformedResponse(MSG_PAGING_CHANGED.format(what=what, found=paging,
+                                                              expected=expected))
+        items += data
+        if page >= first.pages or (most is not None and len(items) >= most):
+            return items if most is None else items[:most]
+        page += 1
 
 
 class CallBudget(Protocol):
