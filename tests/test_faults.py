@@ -341,6 +341,19 @@ def test_trakts_own_403_records_invalid_credentials_for_the_admin(answer, alice,
     assert waiting_retries(host_app, job.id) == {}
 
 
+def test_a_deleted_app_is_invalid_credentials_and_not_retried(alice, host_app, sandbox):
+    """Trakt deletes the apps of lapsed VIPs and inactive apps (CONTRACT 4.1): the
+    sandbox's deleted app gets the application's JSON 403, which refuses the app."""
+    sandbox.delete_app("sandbox-client-id")
+    job = run_sync_job(host_app, alice)
+    assert job.get_status() == JobStatus.FAILED
+    with host_app.app_context():
+        problem = extension.state().settings.credentials_problem()
+    assert problem is not None and "Trakt may have deleted the app" in problem, problem
+    assert "firewall" not in problem
+    assert waiting_retries(host_app, job.id) == {}
+
+
 @pytest.mark.parametrize("ray", [True, False], ids=["with-ray-id", "without"])
 def test_cloudflares_403_is_a_passing_fault_retried_after_a_long_pause(ray, alice, host_app,
                                                                       sandbox):

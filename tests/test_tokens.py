@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from rq.job import Job, JobStatus
@@ -14,6 +15,7 @@ from aperture_trakt_plugin import connections, jobs, oauth, retries, tokens, vie
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktServerError
 from tests.connect_helpers import (
+    CALLBACK_URL,
     PROFILE,
     RAY_ID_NOTE,
     authorize_at_sandbox,
@@ -307,6 +309,28 @@ def test_no_token_call_sends_http_basic_or_a_form_body(configured, sandbox, sand
     assert len([r for r in posts if r["path"] == "/oauth/token"]) == 3, posts
     assert all(r["content_type"].startswith("application/json") for r in posts), posts
     assert [r for r in posts if r["authorization"]] == [], posts
+
+
+def test_a_free_account_connecting_another_app_finds_this_one_needs_reconnecting(
+        configured, sandbox, host_client, login):
+    """A free Trakt account keeps one connected community app (CONTRACT 4.1); with Trakt
+    revoking the older grant (as one client author saw), this server's access dies: the
+    card says reconnect, and why it may have happened."""
+    sandbox.set_behaviour(app_limit="revoke")
+    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    sandbox.add_app("another-app", "another-secret", CALLBACK_URL)
+    query = authorize_at_sandbox(f"{sandbox.url}/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": "another-app", "redirect_uri": CALLBACK_URL,
+        "state": "elsewhere"}), "alice_on_trakt")  # alice connects another app on Trakt
+    assert query.get("code"), query
+    with pytest.raises(tokens.NeedsReconnect):
+        last_activities_as(configured, "alice")
+    assert connection(configured, "alice").needs_reconnect
+    login(host_client, "alice")
+    html = page(host_client)
+    assert card_state(html) == "reconnect"
+    assert text_of(html, "trakt-reconnect-help") == views.MSG_RECONNECT_HELP
+    assert "free Trakt account" in views.MSG_RECONNECT_HELP
 
 
 def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, host_client,
