@@ -9,7 +9,9 @@ mistakes apart:
    the client before it looks at the code (RFC 6749 section 5.2), so a wrong secret
    gets ``invalid_client`` and a right one gets ``invalid_grant`` for the code.
 
-Both are unauthenticated and cost nothing of any user's rate limit.
+Both are unauthenticated and cost nothing of any user's rate limit. Cloudflare's firewall
+can answer either with its own HTML 403 before Trakt sees the request: that is no verdict
+on the credentials, so the check then says it could not check, as when Trakt is down.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.trakt_api import (
+    FirewallBlocked,
     InvalidClient,
     InvalidGrant,
     TraktClient,
@@ -30,12 +33,15 @@ from aperture_trakt_plugin.trakt_api import (
 PROBE_CODE = "aperture-trakt-credential-check"
 
 MSG_UNKNOWN_CLIENT_ID = ("Invalid credentials: Trakt does not recognise this Client ID. "
-                         "Copy it again from your app's page at trakt.tv "
-                         "(Settings → Your API Apps).")
+                         "Copy it again from your app's page at https://developer.trakt.tv; "
+                         "if the app is gone there, Trakt deleted it (its owner's VIP lapsed, "
+                         "or nobody had connected to it) and a new one is needed.")
 MSG_REJECTED_SECRET = ("Invalid credentials: Trakt rejected the Client Secret for this "
                        "Client ID. Copy the secret again from the same app's page.")
 MSG_UNREACHABLE = "Could not check the credentials: Trakt could not be reached ({reason})."
 MSG_UNEXPECTED = "Could not check the credentials: Trakt answered unexpectedly ({reason})."
+MSG_FIREWALL = ("Could not check the credentials: Trakt's firewall (Cloudflare) blocked the "
+                "check{ray}, so Trakt never saw them.")
 #: Added when an unchecked pair was not stored (not when an admin saved it anyway).
 MSG_NOT_SAVED = " Nothing was saved; try again later, or tick \u201cSave anyway\u201d."
 MSG_ACCEPTED = "Trakt accepted the Client ID and Client Secret."
@@ -51,7 +57,10 @@ class CheckResult:
 
 
 def _not_checked(exc: TraktError) -> CheckResult:
-    """Trakt did not give a verdict: down, unreachable, or answering something else."""
+    """Trakt did not give a verdict: down, unreachable, blocked by its firewall, or
+    answering something else."""
+    if isinstance(exc, FirewallBlocked):
+        return CheckResult(False, MSG_FIREWALL.format(ray=exc.ray), reachable=False)
     template = (MSG_UNREACHABLE if isinstance(exc, TraktUnreachable | TraktServerError)
                 else MSG_UNEXPECTED)
     return CheckResult(False, template.format(reason=exc), reachable=False)

@@ -2,9 +2,12 @@
 and the device flow.
 
 Trakt documents JSON bodies with the client credentials inside them for every
-``/oauth/*`` call, while Authlib sends form-encoded bodies; :class:`JSONClientAuth`
-rewrites Authlib's prepared request into Trakt's documented form, so Authlib still
-builds the grant (PKCE, state, parameters) and parses the answer.
+``/oauth/*`` call, and its auth server refuses HTTP Basic client authentication
+(CONTRACT 4.2), while Authlib sends form-encoded bodies with Basic by default;
+:class:`JSONClientAuth` rewrites Authlib's prepared request into Trakt's documented form,
+so Authlib still builds the grant (PKCE, state, parameters) and parses the answer. It
+also reads the answers Authlib would misread: Cloudflare's HTML 403, a 429, and the empty
+400 with which Trakt refuses a dead grant.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from aperture_trakt_plugin.trakt_api import (
     TraktError,
     TraktServerError,
     TraktUnreachable,
+    error_for,
+    firewall_error,
+    json_or_none,
 )
 
 # What connecting, refreshing and the device flow say to a person (docs/troubleshooting.md
@@ -40,6 +46,8 @@ MSG_GRANT_REFUSED = ("{what}: Trakt no longer accepts this authorization (invali
                      "connect again")
 MSG_CLIENT_REFUSED = ("{what}: Trakt rejected this server's app credentials (invalid_client); "
                       "an admin must check them")
+MSG_GRANT_GONE_400 = ("{what}: Trakt answered 400 without a reason, as it does for an "
+                      "authorization it no longer accepts; connect again")
 MSG_REFUSED = "{what}: Trakt refused ({error})"
 MSG_NO_ANSWER = "{what}: Trakt did not answer in time"
 MSG_ERROR_PAGE_STATUS = ("{what}: Trakt answered with an error page ({status}); "
@@ -96,11 +104,37 @@ class TokenPair:
                    created + lifetime, data.get("scope"))
 
 
-class JSONClientAuth(requests.auth.AuthBase):
-    """Turns Authlib's form body into Trakt's JSON body, credentials included."""
+def token_answer_error(response: requests.Response, what: str) -> TraktError | None:
+    """The error in a token-endpoint answer that Authlib would misread, or None.
 
-    def __init__(self, credentials: AppCredentials) -> None:
+    Authlib wants a JSON error object; without one it raises a bare HTTP or JSON error,
+    which reads as Trakt being down and has the job retry for ever. So, first:
+
+    * Cloudflare's HTML 403 is its firewall, not ``invalid_client`` (CONTRACT 10);
+    * a 429, Trakt's or Cloudflare's HTML one, is a rate limit with its ``Retry-After``;
+    * a 400 whose body is empty or not a JSON object is a dead grant: Trakt has answered
+      refreshes of pre-migration grants so (trakt/trakt-api#888, CONTRACT 4.4), and a
+      retry cannot revive it; the user must connect again.
+    """
+    blocked = firewall_error(response, what)
+    if blocked is not None:
+        return blocked
+    if response.status_code == 429:
+        return error_for(response, what)
+    if response.status_code == 400 and not isinstance(json_or_none(response), dict):
+        return InvalidGrant(MSG_GRANT_GONE_400.format(what=what), status=400,
+                            headers=response.headers)
+    return None
+
+
+class JSONClientAuth(requests.auth.AuthBase):
+    """Turns Authlib's token request into Trakt's: a JSON body with the credentials in it,
+    never a form body nor HTTP Basic; and raises :func:`token_answer_error`'s error for an
+    answer Authlib would misread (a response hook, so it sees the answer before Authlib)."""
+
+    def __init__(self, credentials: AppCredentials, what: str) -> None:
         self.credentials = credentials
+        self.what = what
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         body = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
@@ -108,10 +142,18 @@ class JSONClientAuth(requests.auth.AuthBase):
         params["client_id"] = self.credentials.client_id
         params["client_secret"] = self.credentials.client_secret
         request.body = json.dumps(params).encode()
+        request.headers.pop("Authorization", None)  # the credentials are in the body
         request.headers["Content-Type"] = "application/json"
         request.headers["Accept"] = "application/json"
         request.prepare_content_length(request.body)
+        request.register_hook("response", self._check_answer)
         return request
+
+    def _check_answer(self, response: requests.Response, **_: Any) -> requests.Response:
+        error = token_answer_error(response, self.what)
+        if error is not None:
+            raise error
+        return response
 
 
 def app_credentials() -> AppCredentials:
@@ -142,9 +184,12 @@ def _token_url() -> str:
 
 
 def _token_call(what: str, call: Any) -> TokenPair:
-    """Runs an Authlib token request and maps its failures to our errors."""
+    """Runs an Authlib token request and maps its failures to our errors (those
+    :class:`JSONClientAuth` raised from the answer are ours already)."""
     try:
         return TokenPair.from_response(call())
+    except TraktError:
+        raise
     except OAuthError as exc:
         if exc.error == "invalid_grant":
             raise InvalidGrant(MSG_GRANT_REFUSED.format(what=what)) from None
@@ -182,18 +227,20 @@ def authorization_request() -> AuthorizationRequest:
 def exchange_code(code: str, code_verifier: str) -> TokenPair:
     credentials = app_credentials()
     session = _session(credentials)
-    return _token_call("Connecting to Trakt", lambda: session.fetch_token(
+    what = "Connecting to Trakt"
+    return _token_call(what, lambda: session.fetch_token(
         _token_url(), grant_type="authorization_code", code=code,
         code_verifier=code_verifier, redirect_uri=credentials.redirect_uri,
-        auth=JSONClientAuth(credentials)))
+        auth=JSONClientAuth(credentials, what)))
 
 
 def refresh(refresh_token: str) -> TokenPair:
     credentials = app_credentials()
     session = _session(credentials)
-    return _token_call("Refreshing the Trakt token", lambda: session.refresh_token(
+    what = "Refreshing the Trakt token"
+    return _token_call(what, lambda: session.refresh_token(
         _token_url(), refresh_token=refresh_token, redirect_uri=credentials.redirect_uri,
-        auth=JSONClientAuth(credentials)))
+        auth=JSONClientAuth(credentials, what)))
 
 
 def revoke(access_token: str) -> None:
@@ -257,6 +304,9 @@ def poll_device_token(device_code: str) -> DevicePoll:
     except requests.RequestException as exc:
         raise TraktUnreachable(MSG_DEVICE_NOT_REACHED.format(
             reason=type(exc).__name__)) from None
+    blocked = firewall_error(response, "Checking the device code")
+    if blocked is not None:  # before the statuses: a firewall 403 is not a final answer
+        raise blocked
     if response.status_code == 200:
         try:
             return DevicePoll(DEVICE_DONE, tokens=TokenPair.from_response(response.json()))

@@ -6,8 +6,10 @@ probably". Either way the job ends now, freeing its worker, and a copy is put in
 rq-scheduler for later: after ``Retry-After`` plus a little jitter (so a server's users
 do not all return in the same second), or after the next of ``APERTURE_TRAKT_RETRY_DELAYS``
 (±25 %). Passing faults are retried a bounded number of times; rate limits are not
-counted, since waiting them out always works. Permanent faults (401 after a refresh, 403,
-420, 423, 426) are never retried here: a person has to act, and the message says who.
+counted, since waiting them out always works. Cloudflare's firewall 403 is a passing
+fault too, but one that lasts: it waits at least :data:`FIREWALL_PAUSE`. Permanent faults
+(401 after a refresh, Trakt's own 403, 420, 423, 426) are never retried here: a person
+has to act, and the message says who.
 
 The copy has a fixed id per job (``…-retry``), so a user has at most one waiting retry
 of each kind, which disconnecting cancels and the status view reads.
@@ -29,7 +31,7 @@ from rq_scheduler import Scheduler
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.rate_limits import NO_RETRY_AFTER
-from aperture_trakt_plugin.trakt_api import RateLimited, TraktError
+from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktError
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,12 @@ MSG_NEXT_SYNC_TRIES_AGAIN = "{error}; the next scheduled sync tries again"
 RETRY_SUFFIX = "-retry"
 ATTEMPT = "attempt"  # job meta: passing faults met so far by this job and its retries
 RATE_LIMITED = "rate_limited"  # job meta: waits out a 429, so status says "rate limit"
+#: The shortest wait (before the ±25 %) after Cloudflare's firewall blocked a call. Blocks
+#: are not 30-second hiccups: reported ones lasted from minutes to days, on whole networks
+#: (CONTRACT 10), and hammering a firewall that has just blocked us is how a block gets
+#: longer. A quarter of an hour keeps a user's four retries (the default delays) spread
+#: over more than an hour, after which the next scheduled run tries again.
+FIREWALL_PAUSE = 900.0
 
 
 def retry_id(job_id: str) -> str:
@@ -60,7 +68,10 @@ def delay_for(error: TraktError, attempt: int) -> float | None:
     delays = current_app.config["APERTURE_TRAKT_RETRY_DELAYS"]
     if attempt >= len(delays):
         return None
-    return float(delays[attempt]) * random.uniform(0.75, 1.25)
+    delay = float(delays[attempt])
+    if isinstance(error, FirewallBlocked):
+        delay = max(delay, FIREWALL_PAUSE)
+    return delay * random.uniform(0.75, 1.25)
 
 
 def _scheduler(queue_name: str) -> Scheduler:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -34,8 +36,13 @@ MSG_RATE_LIMITED = "{what}: Trakt's rate limit was reached ({wait})"
 MSG_RETRY_AFTER = "retry after {seconds:.0f} s"
 MSG_RETRY_LATER = "retry later"
 MSG_UNAUTHORIZED = "{what}: Trakt did not accept the user's token (401)"
-MSG_CLIENT_ID_REFUSED = ("{what}: Trakt refused the app's Client ID (403); the app may have "
-                         "been removed or its credentials changed")
+MSG_CLIENT_ID_REFUSED = ("{what}: Trakt refused the app's Client ID (403); Trakt may have "
+                         "deleted the app (its owner's VIP lapsed, or nobody was connected to "
+                         "it), or its credentials changed")
+MSG_FIREWALL_BLOCKED = ("{what}: Trakt's firewall (Cloudflare) blocked this request{ray}; the "
+                        "app's credentials were not refused, and such blocks usually lift by "
+                        "themselves")
+MSG_RAY_ID = " (Ray ID {ray_id})"
 MSG_NOT_FOUND = "{what}: Trakt has no such item (404)"
 MSG_ACCOUNT_LIMIT = "{what}: the Trakt account reached one of its limits (420)"
 MSG_ACCOUNT_LOCKED = ("{what}: the Trakt account is locked or deactivated (423); its owner "
@@ -46,6 +53,16 @@ MSG_OTHER_STATUS = "{what}: Trakt answered {status}"
 MSG_TIMEOUT = "{what}: Trakt did not answer within {seconds:g} s"
 MSG_UNREACHABLE = "{what}: could not reach Trakt at {url} ({reason})"
 MSG_NOT_JSON = "GET {path}: Trakt's answer was not JSON"
+MSG_PAGE_NOT_A_LIST = "{what}: page {page} of Trakt's answer was not a list"
+MSG_NO_PAGING = ("{what}: Trakt sent a full page ({count} items) without its paging headers, "
+                 "so whether more follow is unknown; the list was not read")
+MSG_PAGING_MISSING = ("{what}: page {page} came without Trakt's paging headers; the list was "
+                      "not read whole")
+MSG_PAGING_CHANGED = ("{what}: Trakt's paging headers changed while the list was read "
+                      "(expected {expected}, got {found}); it was not read whole")
+MSG_PAGING_STATE = "page {page} of {pages}, {limit} per page"
+MSG_TOO_MANY_PAGES = ("{what}: Trakt has {pages} pages of {limit} items here, more than the "
+                      "{most} items read at most; the list was not read")
 
 
 class TraktError(Exception):
@@ -92,9 +109,35 @@ class Unauthorized(TraktError):
 
 
 class InvalidClient(TraktError):
-    """403 on the API, or ``invalid_client`` from OAuth: the app's credentials are wrong."""
+    """403 from the API itself, or ``invalid_client`` from OAuth: the app's credentials are
+    wrong (or the app was deleted). Not Cloudflare's 403: see :class:`FirewallBlocked`."""
 
     status = 403
+
+
+class FirewallBlocked(TraktError):
+    """Cloudflare's HTML 403 in front of Trakt (CONTRACT 10, "Telling the two 403s apart").
+
+    The firewall answers before Trakt sees the request, so it says nothing about the
+    credentials: calling them invalid would send an admin to fix what is not broken. Blocks
+    have hit valid clients on whole networks and lifted by themselves, so it is a passing
+    fault, retried after a long pause (``retries.FIREWALL_PAUSE``)."""
+
+    status = 403
+    retryable = True
+
+    def __init__(self, message: str, ray_id: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.ray_id = ray_id
+
+    @property
+    def ray(self) -> str:
+        return ray_note(self.ray_id)
+
+
+def ray_note(ray_id: str | None) -> str:
+    """`` (Ray ID …)`` for a message, or nothing when Cloudflare gave none."""
+    return MSG_RAY_ID.format(ray_id=ray_id) if ray_id else ""
 
 
 class InvalidGrant(TraktError):
@@ -149,7 +192,8 @@ class TraktEndpoints:
     timeout: float = 10.0
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def json_or_none(response: requests.Response) -> Any:
+    """The answer's JSON, or None when it has no body or one that is not JSON."""
     if not response.content:
         return None
     try:
@@ -176,10 +220,52 @@ def ratelimit_header(headers: Mapping[str, str]) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+_RAY_HEADER = re.compile(r"([0-9a-f]{8,32})(?:-[A-Z]{3})?", re.IGNORECASE)
+_RAY_IN_PAGE = re.compile(r"Ray ID:?\s*(?:<[^>]*>\s*)*([0-9a-f]{8,32})", re.IGNORECASE)
+
+
+def _ray_id(response: requests.Response) -> str | None:
+    """The Ray ID Cloudflare's page shows (its ``CF-RAY`` header without the data-centre
+    suffix), for the admin who asks Trakt why. Only a hex id is taken, never page text."""
+    header = _RAY_HEADER.fullmatch(response.headers.get("CF-RAY", "").strip())
+    if header is not None:
+        return header.group(1)
+    found = _RAY_IN_PAGE.search(response.text[:20_000]) if response.content else None
+    return found.group(1) if found else None
+
+
+def is_firewall_block(response: requests.Response) -> bool:
+    """A 403 from Cloudflare rather than from Trakt's application.
+
+    Every Trakt answer passes Cloudflare and carries ``CF-RAY``, so that header alone
+    proves nothing. Cloudflare's own block is a page: HTML, or (its "error code: 1020"
+    form) other non-JSON text without the ``x-request-id``/``x-runtime`` that Trakt's
+    application adds. Trakt's own 403 is JSON or empty: that one refuses the app."""
+    if response.status_code != 403:
+        return False
+    headers = response.headers
+    if "html" in headers.get("Content-Type", "").lower():
+        return True
+    if not response.content or json_or_none(response) is not None:
+        return False
+    from_edge = "CF-RAY" in headers or headers.get("Server", "").lower() == "cloudflare"
+    from_app = "x-request-id" in headers or "x-runtime" in headers
+    return from_edge and not from_app
+
+
+def firewall_error(response: requests.Response, what: str) -> FirewallBlocked | None:
+    """The :class:`FirewallBlocked` for Cloudflare's 403, None for any other answer."""
+    if not is_firewall_block(response):
+        return None
+    ray_id = _ray_id(response)
+    return FirewallBlocked(MSG_FIREWALL_BLOCKED.format(what=what, ray=ray_note(ray_id)),
+                           ray_id, status=403, headers=response.headers)
+
+
 def error_for(response: requests.Response, what: str) -> TraktError:
     """Maps a non-2xx answer to the error that says what to do about it."""
     status = response.status_code
-    body = _json_or_none(response)
+    body = json_or_none(response)
     kw = {"status": status, "body": body, "headers": response.headers}
     oauth_error = body.get("error") if isinstance(body, dict) else None
     if oauth_error == "invalid_grant":
@@ -195,7 +281,8 @@ def error_for(response: requests.Response, what: str) -> TraktError:
     if status == 401:
         return Unauthorized(MSG_UNAUTHORIZED.format(what=what), **kw)
     if status == 403:
-        return InvalidClient(MSG_CLIENT_ID_REFUSED.format(what=what), **kw)
+        return firewall_error(response, what) or InvalidClient(
+            MSG_CLIENT_ID_REFUSED.format(what=what), **kw)
     if status == 404:
         return NotFound(MSG_NOT_FOUND.format(what=what), **kw)
     if status == 420:
@@ -208,6 +295,84 @@ def error_for(response: requests.Response, what: str) -> TraktError:
     if status >= 500:
         return TraktServerError(MSG_SERVER_ERROR.format(what=what, status=status), **kw)
     return TraktError(MSG_OTHER_STATUS.format(what=what, status=status), **kw)
+
+
+# --- paged lists ------------------------------------------------------------------------
+
+#: Items asked per page: Trakt's maximum on most endpoints since 2026-06-15 (CONTRACT 8);
+#: a larger limit is clamped, so ``X-Pagination-Limit`` says what was applied.
+PAGE_LIMIT = 250
+#: The most items a list is read to: Trakt's cap on a watch history (CONTRACT 10), the
+#: largest of the lists it keeps. A list said to be longer is refused, not cut short.
+MOST_ITEMS = 100_000
+
+
+@dataclass(frozen=True)
+class Paging:
+    """A page's ``X-Pagination-*`` headers."""
+
+    page: int
+    limit: int
+    pages: int
+
+    def __str__(self) -> str:
+        return MSG_PAGING_STATE.format(page=self.page, pages=self.pages, limit=self.limit)
+
+
+def paging_of(response: requests.Response) -> Paging | None:
+    """The page's paging headers; None when it has none, or unusable ones."""
+    headers = response.headers
+    try:
+        paging = Paging(int(headers["X-Pagination-Page"]), int(headers["X-Pagination-Limit"]),
+                        int(headers["X-Pagination-Page-Count"]))
+    except (KeyError, ValueError):
+        return None
+    return paging if min(paging.page, paging.limit, paging.pages) >= 1 else None
+
+
+def read_pages(fetch: Callable[[dict[str, Any]], requests.Response], what: str,
+               params: Mapping[str, Any] | None = None, most: int | None = None) -> list[Any]:
+    """Every item of a paged list, or its first ``most``, one call per page.
+
+    Trakt's defaults keep moving (watchlist and watched went from "everything" to the
+    first 100 in 2026), so ``page`` and ``limit`` are always sent and the loop follows
+    the headers, never its own arithmetic (CONTRACT 8). A list that cannot be read whole
+    is an error (retryable: its cache keeps the last good copy) rather than a short list
+    that would look complete: a later page without the headers, headers that change
+    between pages, more than :data:`MOST_ITEMS`. A first page without headers is taken as
+    an unpaged answer, the whole list, unless it holds exactly a full page.
+
+    ``fetch(params)`` makes one call (with the user's token, budget and refresh)."""
+    limit = PAGE_LIMIT if most is None else max(1, min(PAGE_LIMIT, most))
+    items: list[Any] = []
+    first: Paging | None = None
+    page = 1
+    while True:
+        response = fetch({**(params or {}), "page": page, "limit": limit})
+        data = json_or_none(response)
+        if not isinstance(data, list):
+            raise MalformedResponse(MSG_PAGE_NOT_A_LIST.format(what=what, page=page),
+                                    status=response.status_code)
+        paging = paging_of(response)
+        if paging is None and page == 1:
+            if len(data) == limit and (most is None or len(data) < most):
+                raise MalformedResponse(MSG_NO_PAGING.format(what=what, count=len(data)))
+            return data if most is None else data[:most]
+        if paging is None:
+            raise MalformedResponse(MSG_PAGING_MISSING.format(what=what, page=page))
+        if first is None:
+            first = paging
+            if most is None and paging.pages > math.ceil(MOST_ITEMS / paging.limit):
+                raise MalformedResponse(MSG_TOO_MANY_PAGES.format(
+                    what=what, pages=paging.pages, limit=paging.limit, most=MOST_ITEMS))
+        expected = Paging(page, first.limit, first.pages)
+        if paging != expected:
+            raise MalformedResponse(MSG_PAGING_CHANGED.format(what=what, found=paging,
+                                                              expected=expected))
+        items += data
+        if page >= first.pages or (most is not None and len(items) >= most):
+            return items if most is None else items[:most]
+        page += 1
 
 
 class CallBudget(Protocol):
@@ -289,11 +454,11 @@ class TraktClient:
                               what or f"POST {path}", json=dict(body),
                               headers={"Content-Type": "application/json",
                                        "User-Agent": self.endpoints.user_agent})
-        return _json_or_none(response)
+        return json_or_none(response)
 
     def get_json(self, path: str, **kw: Any) -> Any:
         response = self.api("GET", path, **kw)
-        data = _json_or_none(response)
+        data = json_or_none(response)
         if data is None:
             raise MalformedResponse(MSG_NOT_JSON.format(path=path),
                                     status=response.status_code)

@@ -63,10 +63,25 @@ MSG_HIDDEN = "{title} is hidden from your discovery."
 # module's MSG_ constants by name (``_render``), so a text a person may need to look up
 # lives here, where tests/test_docs_troubleshooting.py finds it, and not in the HTML.
 MSG_APP_REFUSED_NOTE = ("Nobody's ratings sync until the Client ID and Client Secret under "
-                        "Settings → Integrations are fixed.")
+                        "Settings → Integrations are fixed. Check the app at "
+                        "https://developer.trakt.tv: Trakt deletes an app when its owner's "
+                        "VIP lapses or when nobody is connected to it, and a new app then "
+                        "needs its own Client ID and Client Secret here.")
+MSG_CREATE_APP_HINT = ("Create the app at https://developer.trakt.tv. Creating and keeping "
+                       "an app needs an active Trakt VIP account: Trakt deletes the apps of "
+                       "owners whose VIP lapsed, and apps nobody is connected to, and a "
+                       "deleted app's Client ID is refused (403).")
+MSG_FREE_ACCOUNT_HINT = ("A free Trakt account can keep only one connected community app, "
+                         "and this server is one: a user who connects another app to Trakt "
+                         "may find this server disconnected (\u201cneeds reconnecting\u201d).")
 MSG_NOT_SET_UP_CARD = ("Trakt is not set up on this server yet. An admin has to add a Trakt "
                        "app under Settings → Integrations before you can connect your account.")
 MSG_RECONNECT_CARD = "{reason} Syncing is paused until you reconnect."
+MSG_RECONNECT_HELP = ("To resume, connect again here. If you use a free Trakt account: "
+                      "Trakt lets it keep only one connected app, so connecting another app "
+                      "may have disconnected this server. Disconnect the other app in your "
+                      "Trakt account's settings (or upgrade to Trakt VIP), then connect again "
+                      "here.")
 MSG_ACCESS_GONE_CARD = "Trakt no longer accepts this server's access to your account."
 MSG_DEVICE_WAITING_UNTIL = ("Waiting for you to enter the code on Trakt… (the code expires "
                             "at {time})")

@@ -306,3 +306,38 @@ def status_json(host_app: Flask, *args: str) -> list[dict[str, Any]]:
     result = host_app.test_cli_runner().invoke(args=["trakt", "status", "--json", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+# --- what sits in front of Trakt -------------------------------------------------------
+
+#: How a message quotes the Ray ID of the sandbox's Cloudflare pages (the
+#: ``cloudflare-403`` preset: a random one each time, ``CF-RAY: <16 hex>-FRA``).
+RAY_ID_NOTE = r" \(Ray ID [0-9a-f]{16}\)"
+#: A Cloudflare block page that carries no Ray ID at all (header or page).
+NO_RAY_BLOCK = {"status": 403,
+                "body": "<!DOCTYPE html><html><body><h1>Sorry, you have been blocked</h1>"
+                        "</body></html>",
+                "headers": {"Content-Type": "text/html; charset=UTF-8",
+                            "Server": "cloudflare"}}
+
+@contextmanager
+def oauth_requests_seen(sandbox_server: Any) -> Iterator[list[dict[str, str]]]:
+    """What reached the sandbox's ``/oauth/*`` endpoints, as sent: method, path, the body's
+    Content-Type and the Authorization header. The sandbox's own request log keeps
+    neither, so a WSGI middleware in front of it looks, and is removed afterwards."""
+    app = sandbox_server.app
+    inner = app.wsgi_app
+    seen: list[dict[str, str]] = []
+
+    def recording(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/oauth/"):
+            seen.append({"method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
+                         "content_type": environ.get("CONTENT_TYPE", ""),
+                         "authorization": environ.get("HTTP_AUTHORIZATION", "")})
+        return inner(environ, start_response)
+
+    app.wsgi_app = recording
+    try:
+        yield seen
+    finally:
+        app.wsgi_app = inner

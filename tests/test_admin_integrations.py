@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aperture_trakt_plugin import credentials
+from aperture_trakt_plugin import credentials, views
+from tests.connect_helpers import RAY_ID_NOTE
 from tests.services import free_port
 
 PAGE = "/admin/settings/integrations"
@@ -58,6 +59,21 @@ def test_admin_sees_the_card_with_the_exact_redirect_uri(admin, host_app):
     uri = re.search(r'<code id="trakt-redirect-uri">([^<]+)</code>', html).group(1)
     assert uri.endswith("/plugins/trakt/callback") and uri.startswith("http")
     assert 'id="trakt-copy-redirect"' in html
+
+
+def test_the_card_sends_admins_to_developer_trakt_tv_and_says_what_keeps_an_app(
+        admin, host_app):
+    """Apps moved to developer.trakt.tv (CONTRACT 4.1, 2026-10-22); they need an active
+    VIP account to exist, and a free user account holds one connected app."""
+    html = htmllib.unescape(admin.get(PAGE).get_data(as_text=True))
+    assert views.MSG_CREATE_APP_HINT in html and views.MSG_FREE_ACCOUNT_HINT in html
+    assert "https://developer.trakt.tv" in views.MSG_CREATE_APP_HINT
+    assert "Your API Apps" not in html
+    with host_app.app_context():  # a refusal found by a job, as the card shows it
+        host_app.extensions["aperture_trakt"].settings.set_credentials_problem("refused")
+    html = htmllib.unescape(admin.get(PAGE).get_data(as_text=True))
+    assert views.MSG_APP_REFUSED_NOTE in html
+    assert "https://developer.trakt.tv" in views.MSG_APP_REFUSED_NOTE
 
 
 def test_valid_credentials_are_checked_stored_and_never_shown(admin, host_app, sandbox):
@@ -110,6 +126,36 @@ def test_unreachable_trakt_stores_nothing_unless_saved_anyway(admin, host_app):
                   save_anyway="1")
     assert "Saved without a successful check" in html
     assert stored(host_app)["client_secret"] == CLIENT_SECRET
+
+
+@pytest.mark.parametrize("path", ["/movies/trending", "/oauth/token"],
+                         ids=["client-id-call", "secret-call"])
+def test_cloudflares_403_on_either_check_means_not_checked(path, admin, host_app, sandbox):
+    """Cloudflare's firewall blocking either of the check's two calls gives no verdict on
+    the credentials: "could not check" (nothing saved, "Save anyway" offered), not
+    "Invalid credentials"; the Ray ID is there to quote to Trakt."""
+    sandbox.cloudflare_403("*", path)
+    html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    assert re.search(re.escape("Could not check the credentials: Trakt's firewall (Cloudflare) "
+                               "blocked the check") + RAY_ID_NOTE + re.escape(
+        ", so Trakt never saw them. Nothing was saved; try again later, or tick "
+        "\u201cSave anyway\u201d."), html), html
+    assert "Invalid credentials" not in html
+    assert stored(host_app)["client_id"] is None
+    assert 'id="trakt-save-anyway"' in html
+    with host_app.app_context():
+        assert host_app.extensions["aperture_trakt"].settings.credentials_problem() is None
+    html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)  # block lifted
+    assert "Saved. Trakt accepted the Client ID and Client Secret." in html
+
+
+def test_trakts_own_403_is_invalid_credentials(admin, host_app, sandbox):
+    """The same 403 from Trakt's application (JSON, not a page) does refuse the Client ID."""
+    sandbox.fault("GET", "/movies/trending", 403, body={"error": "forbidden"})
+    html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    assert credentials.MSG_UNKNOWN_CLIENT_ID in html
+    assert "https://developer.trakt.tv" in html
+    assert stored(host_app)["client_id"] is None
 
 
 def test_database_file_holds_no_plaintext_secret(admin, host_app, sandbox):

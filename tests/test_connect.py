@@ -221,10 +221,23 @@ def test_a_failed_code_exchange_explains_and_stores_nothing(alice, host_app, san
 def test_an_html_error_page_from_trakt_is_called_that(alice, host_app, sandbox):
     configure_trakt(host_app, sandbox)
     query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
-    sandbox.cloudflare_429("POST", "/oauth/token")
+    sandbox.fault("POST", "/oauth/token", 502, body="<html><body>Bad gateway</body></html>",
+                  headers={"Content-Type": "text/html"})
     result = finish_web_connect(alice, query)
     assert text_of(result, "trakt-result") == ("Connecting to Trakt: Trakt answered with an "
-                                               "error page (429); try again in a few minutes")
+                                               "error page (502); try again in a few minutes")
+    assert connection(host_app, "alice") is None
+
+
+def test_cloudflares_429_on_the_token_call_is_a_rate_limit(alice, host_app, sandbox):
+    """Its HTML page has no OAuth error for Authlib to read, but it is still a rate limit,
+    with Cloudflare's Retry-After (CONTRACT 9)."""
+    configure_trakt(host_app, sandbox)
+    query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
+    sandbox.cloudflare_429("POST", "/oauth/token")
+    result = finish_web_connect(alice, query)
+    assert text_of(result, "trakt-result") == ("Connecting to Trakt: Trakt's rate limit was "
+                                               "reached (retry after 300 s)")
     assert connection(host_app, "alice") is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from tests.connect_helpers import (
     DEVICE_POLL,
     DEVICE_START,
+    RAY_ID_NOTE,
     card_state,
     configure_trakt,
     connection,
@@ -222,3 +224,27 @@ def test_a_failure_after_approval_ends_the_flow_with_a_message(alice, host_app, 
     html = page(alice)
     assert card_state(html) == "disconnected"
     assert text_of(html, "trakt-profile-notice") == body["message"]
+
+
+def test_cloudflares_403_is_no_refusal_of_the_apps_credentials(alice, host_app, sandbox):
+    """The firewall blocking the start or a poll says nothing about the credentials: no
+    admin notice; a blocked poll keeps the code, and polling goes on once it lifts."""
+    firewall = (re.escape("Trakt's firewall (Cloudflare) blocked this request") + RAY_ID_NOTE
+                + re.escape("; the app's credentials were not refused"))
+    sandbox.cloudflare_403("POST", "/oauth/device/code")
+    status, body = post_json(alice, DEVICE_START)
+    assert status == 502 and re.match("Starting the device connection: " + firewall,
+                                      body["message"]), body
+
+    started = start_device(alice)
+    sandbox.cloudflare_403("POST", TOKEN_POLLS)
+    let_poll_interval_pass(host_app, sandbox, "alice")
+    status, body = post_json(alice, DEVICE_POLL)
+    assert status == 502 and re.match("Checking the device code: " + firewall,
+                                      body["message"]), body
+    assert card_state(page(alice)) == "device"
+    with host_app.app_context():
+        assert host_app.extensions["aperture_trakt"].settings.credentials_problem() is None
+    sandbox.approve_device(started["user_code"], "alice_on_trakt")
+    let_poll_interval_pass(host_app, sandbox, "alice")
+    assert post_json(alice, DEVICE_POLL)[1]["status"] == "connected"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aperture_trakt_plugin.discovery import refresh
+from aperture_trakt_plugin.discovery import refresh, watchlist
 from aperture_trakt_plugin.host import ExternalIds
 from tests.connect_helpers import (
     configure_trakt,
@@ -276,3 +276,55 @@ def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_clien
     assert movies[0]["ids"]["tmdb"] == also["ids"]["tmdb"]
     assert liked["title"] in movies[0]["reason"] and movies[0]["score"] > 0
     assert movies[-1]["reason"] == "trending on Trakt"  # no signal: the source's own
+
+
+def a_page(items: list, page: int, pages: int, limit: int = 250) -> dict:
+    """A fault answering one page of a list, with Trakt's paging headers."""
+    return {"status": 200, "body": items, "headers": {
+        "X-Pagination-Page": str(page), "X-Pagination-Limit": str(limit),
+        "X-Pagination-Page-Count": str(pages), "X-Pagination-Item-Count": str(len(items))}}
+
+
+ODD_PAGING = {
+    "later-page-without-headers": (
+        lambda item: [a_page([item], 1, 2), {"status": 200, "body": []}],
+        "page 2 came without Trakt's paging headers; the list was not read whole", 2),
+    "headers-change": (  # page 2 is the sandbox's own: the 2-title list has 1 page
+        lambda item: [a_page([item], 1, 3)],
+        "Trakt's paging headers changed while the list was read (expected page 2 of 3, "
+        "250 per page, got page 2 of 1, 250 per page); it was not read whole", 2),
+    "too-many-pages": (
+        lambda item: [a_page([item], 1, 401)],
+        "Trakt has 401 pages of 250 items here, more than the 100000 items read at most; "
+        "the list was not read", 1),
+    "full-page-without-headers": (
+        lambda item: [{"status": 200, "body": [item] * 250}],
+        "Trakt sent a full page (250 items) without its paging headers, so whether more "
+        "follow is unknown; the list was not read", 1),
+    "page-not-a-list": (
+        lambda item: [a_page([item], 1, 2), {"status": 200, "body": {"not": "a list"}}],
+        "page 2 of Trakt's answer was not a list", 2),
+}
+
+
+@pytest.mark.parametrize("case", list(ODD_PAGING))
+def test_a_list_trakt_pages_oddly_is_not_cached_half_read(case, host_app, alice, sandbox):
+    """Rather than cache a short list that looks complete, the refresh keeps the last
+    good copy, records why, and (a passing fault) runs again later."""
+    faults, expected, calls = ODD_PAGING[case]
+    movies = sandbox.catalogue()["movies"][:2]
+    sandbox.set_watchlist("alice_trakt", [{"type": "movie", "movie": {"ids": m["ids"]}}
+                                          for m in movies])
+    refresh_now(host_app)  # the last good copy
+    for fault in faults({"rank": 1, "type": "movie", "movie": movies[0]}):
+        sandbox.fault("GET", "/sync/watchlist/movies", **fault)
+    sandbox.clear_requests()
+    with host_app.app_context():
+        result = refresh.refresh([alice], global_lists=False)
+        kept = watchlist.summary(alice)
+    scope = f"user:{alice}:watchlist:movies"
+    assert result.errors == [f"{scope}: GET /sync/watchlist/movies: {expected}"], result.errors
+    assert all(exc.retryable for exc in result.failures)
+    assert len(sandbox.requests(path="/sync/watchlist/movies")) == calls
+    assert [item.ids.tmdb for item in kept.items] == [m["ids"]["tmdb"] for m in movies]
+    assert kept.error == f"GET /sync/watchlist/movies: {expected}"

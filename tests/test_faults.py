@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -31,7 +32,14 @@ from aperture_trakt_plugin.rate_limits import (
     USER_WRITE,
 )
 from aperture_trakt_plugin.trakt_api import RateLimited
-from tests.connect_helpers import connection, flask_command, run_trakt_jobs, trakt_queue
+from tests.connect_helpers import (
+    NO_RAY_BLOCK,
+    RAY_ID_NOTE,
+    connection,
+    flask_command,
+    run_trakt_jobs,
+    trakt_queue,
+)
 from tests.fixtures_host import csrf_token_from
 from tests.services import ManagedProcess
 from tests.sync_helpers import (
@@ -311,15 +319,74 @@ def test_401_twice_needs_reconnecting_and_is_not_retried(alice, host_app, sandbo
     assert waiting_retries(host_app, job.id) == {}
 
 
-def test_403_records_invalid_credentials_for_the_admin(alice, host_app, sandbox):
-    sandbox.fault("GET", ACTIVITIES, 403, count=-1)
+@pytest.mark.parametrize("answer", [
+    {},  # Trakt's usual empty body
+    {"body": {"error": "forbidden"}},
+    {"body": "Forbidden", "headers": {"Content-Type": "text/plain", "Server": "cloudflare",
+                                      "CF-RAY": "1a2b3c4d5e6f7a8b-FRA",
+                                      "x-request-id": "abc-123"}},
+], ids=["empty", "json", "text-from-the-app"])
+def test_trakts_own_403_records_invalid_credentials_for_the_admin(answer, alice, host_app,
+                                                                  sandbox):
+    """A 403 from Trakt's application (not HTML; the last one passed Cloudflare, as every
+    answer does, but carries the application's x-request-id) refuses the app."""
+    sandbox.fault("GET", ACTIVITIES, 403, count=-1, **answer)
     job = run_sync_job(host_app, alice)
     assert job.get_status() == JobStatus.FAILED
     with host_app.app_context():
         problem = extension.state().settings.credentials_problem()
     assert problem is not None and problem.startswith("Invalid credentials"), problem
     assert "refused the app's Client ID (403)" in problem
+    assert "Trakt may have deleted the app (its owner's VIP lapsed" in problem
     assert waiting_retries(host_app, job.id) == {}
+
+
+def test_a_deleted_app_is_invalid_credentials_and_not_retried(alice, host_app, sandbox):
+    """Trakt deletes the apps of lapsed VIPs and inactive apps (CONTRACT 4.1): the
+    sandbox's deleted app gets the application's JSON 403, which refuses the app."""
+    sandbox.delete_app("sandbox-client-id")
+    job = run_sync_job(host_app, alice)
+    assert job.get_status() == JobStatus.FAILED
+    with host_app.app_context():
+        problem = extension.state().settings.credentials_problem()
+    assert problem is not None and "Trakt may have deleted the app" in problem, problem
+    assert "firewall" not in problem
+    assert waiting_retries(host_app, job.id) == {}
+
+
+@pytest.mark.parametrize("ray", [True, False], ids=["with-ray-id", "without"])
+def test_cloudflares_403_is_a_passing_fault_retried_after_a_long_pause(ray, alice, host_app,
+                                                                      sandbox):
+    """Cloudflare's firewall page says nothing about the credentials: the sync ends as a
+    passing fault, its message names Cloudflare (and the Ray ID, for asking Trakt), and
+    it tries again after at least retries.FIREWALL_PAUSE (±25 %), not 30 s."""
+    if ray:
+        sandbox.cloudflare_403("GET", ACTIVITIES, count=-1)
+    else:
+        sandbox.fault("GET", ACTIVITIES, count=-1, **NO_RAY_BLOCK)
+    job = run_sync_job(host_app, alice)
+    assert job.get_status() == JobStatus.FINISHED
+    assert job.return_value()["status"] == "rescheduled"
+    message = last_error(host_app)
+    assert re.match(re.escape("GET /sync/last_activities: Trakt's firewall (Cloudflare) "
+                              "blocked this request") + (RAY_ID_NOTE if ray else "")
+                    + re.escape("; the app's credentials were not refused"), message), message
+    assert "(tries again at " in message, message
+    due = waiting_retries(host_app, job.id)[job.id + "-retry"]
+    wait = (due - datetime.now(UTC)).total_seconds()
+    assert retries.FIREWALL_PAUSE * 0.75 - 5 <= wait <= retries.FIREWALL_PAUSE * 1.25 + 1, wait
+    with host_app.app_context():
+        assert extension.state().settings.credentials_problem() is None
+        headline = diagnosis.diagnose(alice).headline
+    assert headline.startswith("Retrying after an error at "), headline
+    assert "Cloudflare" in headline and "Invalid credentials" not in headline
+    assert not connection(host_app, USER).needs_reconnect
+
+    # In the foreground (`flask trakt sync`) the same block is reported, not retried.
+    result = host_app.test_cli_runner().invoke(args=["trakt", "sync", "--user", USER])
+    assert result.exit_code == 1
+    assert "Trakt's firewall (Cloudflare) blocked this request" in result.output
+    assert "Invalid credentials" not in result.output
 
 
 @pytest.mark.parametrize(("status", "expected"), [

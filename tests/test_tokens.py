@@ -3,27 +3,35 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
+from rq.job import Job, JobStatus
 
-from aperture_trakt_plugin import jobs, oauth, tokens
+from aperture_trakt_plugin import connections, jobs, oauth, retries, tokens, views
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.trakt_api import TraktServerError
+from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktServerError
 from tests.connect_helpers import (
+    CALLBACK_URL,
     PROFILE,
+    RAY_ID_NOTE,
     authorize_at_sandbox,
     card_state,
     configure_trakt,
     connect_with_tokens,
     connection,
     finish_web_connect,
+    oauth_requests_seen,
     page,
+    run_trakt_jobs,
     sandbox_settings,
     start_web_connect,
     status_json,
     text_of,
+    trakt_queue,
     user_id,
 )
 
@@ -193,6 +201,136 @@ def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
     with pytest.raises(tokens.NeedsReconnect):
         token_for(configured, "alice")
     assert sandbox.requests() == []
+
+
+@pytest.mark.parametrize("answer", [
+    {},  # trakt/trakt-api#888: "HTTP 400, no further detail"
+    {"body": "<html><body><h1>400 Bad Request</h1></body></html>",
+     "headers": {"Content-Type": "text/html"}},
+    None,  # the sandbox's own dead grant, answered as #888 saw it (refresh_error=empty)
+], ids=["empty-body", "html-body", "sandbox-dead-grant"])
+def test_a_400_without_an_oauth_error_on_refresh_is_a_dead_grant_not_retried(
+        answer, configured, sandbox, host_client, login):
+    """Trakt refuses a dead (pre-migration) grant's refresh with a bare 400 (CONTRACT 4.4).
+    Read as "Trakt is down" it was retried for ever; it is invalid_grant: the connection
+    needs reconnecting, the job fails without a retry, and later runs skip the user."""
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
+                               seconds_left=HOUR)
+    uid = user_id(configured, "alice")
+    trakt_queue(configured).empty()  # the first sync and refresh the connection queued
+    if answer is None:
+        spend_refresh_token(sandbox, conn)
+        sandbox.set_behaviour(refresh_error="empty")
+    else:
+        sandbox.fault("POST", "/oauth/token", 400, count=-1, **answer)
+    sandbox.clear_requests()
+    with configured.app_context():
+        job_id = jobs.enqueue_user_sync(uid, "test")
+    run_trakt_jobs(configured)
+
+    job = Job.fetch(job_id, connection=configured.extensions["aperture_host"].redis)
+    assert job.get_status() == JobStatus.FAILED
+    with configured.app_context():
+        assert retries.scheduled_at([job_id]) == {}
+    assert [r["status"] for r in sandbox.requests(path="/oauth/token")] == [400]
+    marked = connection(configured, "alice")
+    assert marked.needs_reconnect and marked.reconnect_reason == tokens.MSG_NEEDS_RECONNECT
+    login(host_client, "alice")
+    html = page(host_client)
+    assert card_state(html) == "reconnect"
+    assert tokens.MSG_NEEDS_RECONNECT in text_of(html, "trakt-reconnect-reason")
+    assert text_of(html, "trakt-reconnect-help") == views.MSG_RECONNECT_HELP
+    assert 'id="trakt-reconnect"' in html
+
+    sandbox.clear_requests()  # no retry loop: the next run does not even ask Trakt
+    assert sync(configured, "alice")["status"] == "skipped"
+    assert sandbox.requests() == []
+
+
+def test_a_400_without_an_oauth_error_on_the_code_exchange_says_connect_again(
+        configured, sandbox, host_client, login):
+    login(host_client, "alice")
+    query = authorize_at_sandbox(start_web_connect(host_client, PROFILE), "alice_on_trakt")
+    sandbox.fault("POST", "/oauth/token", 400)
+    result = finish_web_connect(host_client, query)
+    assert 'data-ok="no"' in result, result
+    assert oauth.MSG_GRANT_GONE_400.format(what="Connecting to Trakt") in result
+    assert connection(configured, "alice") is None
+
+
+@pytest.mark.parametrize("edge", ["cloudflare-403", "cloudflare-429"])
+def test_the_edge_in_front_of_the_token_endpoint_is_no_dead_grant_and_no_bad_credentials(
+        edge, configured, sandbox):
+    """Cloudflare's pages on a refresh: the firewall's 403 and its rate limit are passing
+    faults (retried, the 429 after its Retry-After), never invalid_client or
+    invalid_grant; once they lift, the same pair refreshes."""
+    old = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
+                              seconds_left=HOUR)
+    if edge == "cloudflare-403":
+        sandbox.cloudflare_403("POST", "/oauth/token")
+    else:
+        sandbox.cloudflare_429("POST", "/oauth/token", retry_after=300)
+    with pytest.raises(FirewallBlocked if edge == "cloudflare-403" else RateLimited) as caught:
+        token_for(configured, "alice")
+    assert caught.value.retryable
+    if edge == "cloudflare-403":
+        assert re.match(re.escape("Refreshing the Trakt token: Trakt's firewall (Cloudflare) "
+                                  "blocked this request") + RAY_ID_NOTE, str(caught.value))
+        assert re.fullmatch("[0-9a-f]{16}", caught.value.ray_id or ""), caught.value.ray_id
+    else:
+        assert caught.value.retry_after == 300
+    conn = connection(configured, "alice")
+    assert not conn.needs_reconnect and conn.refresh_token == old.refresh_token
+    with configured.app_context():
+        assert configured.extensions["aperture_trakt"].settings.credentials_problem() is None
+    assert token_for(configured, "alice") != old.access_token
+
+
+def test_no_token_call_sends_http_basic_or_a_form_body(configured, sandbox, sandbox_server,
+                                                      host_client, login):
+    """Trakt's auth server takes the credentials in a JSON body and refuses HTTP Basic
+    (CONTRACT 4.2), while Authlib sends a form with Basic unless told otherwise: every
+    POST of the plugin to /oauth/* is looked at as it arrives."""
+    login(host_client, "alice")
+    with oauth_requests_seen(sandbox_server) as seen:
+        configure_trakt(configured, sandbox)  # the credentials check's token probe
+        query = authorize_at_sandbox(start_web_connect(host_client, PROFILE), "alice_on_trakt")
+        assert 'data-ok="yes"' in finish_web_connect(host_client, query)  # code exchange
+        connect_with_tokens(configured, sandbox, "bob", "bob_on_trakt", seconds_left=HOUR)
+        token_for(configured, "bob")  # a refresh
+        with configured.app_context():
+            code = oauth.start_device_flow()
+            assert oauth.poll_device_token(code.device_code).status == oauth.DEVICE_PENDING
+            assert connections.disconnect(user_id(configured, "bob"))  # revoke
+    plugin_calls = {"/oauth/token", "/oauth/revoke", "/oauth/device/code",
+                    "/oauth/device/token"}
+    posts = [r for r in seen if r["method"] == "POST" and r["path"] in plugin_calls]
+    assert {r["path"] for r in posts} == plugin_calls, seen
+    assert len([r for r in posts if r["path"] == "/oauth/token"]) == 3, posts
+    assert all(r["content_type"].startswith("application/json") for r in posts), posts
+    assert [r for r in posts if r["authorization"]] == [], posts
+
+
+def test_a_free_account_connecting_another_app_finds_this_one_needs_reconnecting(
+        configured, sandbox, host_client, login):
+    """A free Trakt account keeps one connected community app (CONTRACT 4.1); with Trakt
+    revoking the older grant (as one client author saw), this server's access dies: the
+    card says reconnect, and why it may have happened."""
+    sandbox.set_behaviour(app_limit="revoke")
+    connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
+    sandbox.add_app("another-app", "another-secret", CALLBACK_URL)
+    query = authorize_at_sandbox(f"{sandbox.url}/oauth/authorize?" + urlencode({
+        "response_type": "code", "client_id": "another-app", "redirect_uri": CALLBACK_URL,
+        "state": "elsewhere"}), "alice_on_trakt")  # alice connects another app on Trakt
+    assert query.get("code"), query
+    with pytest.raises(tokens.NeedsReconnect):
+        last_activities_as(configured, "alice")
+    assert connection(configured, "alice").needs_reconnect
+    login(host_client, "alice")
+    html = page(host_client)
+    assert card_state(html) == "reconnect"
+    assert text_of(html, "trakt-reconnect-help") == views.MSG_RECONNECT_HELP
+    assert "free Trakt account" in views.MSG_RECONNECT_HELP
 
 
 def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, host_client,

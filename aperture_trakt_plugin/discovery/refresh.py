@@ -3,7 +3,9 @@
 Trending and popular are the same for every user, so they are fetched once for the
 server without a token (the app's budget, not any user's). Each connected user's
 recommendations (with Trakt's ``ignore_*`` parameters), watchlist and watch history
-are fetched with their own token and budget. Then, with one model of every rating on
+are fetched with their own token and budget; watchlist and watch history page by page to
+the end, since Trakt answers only the first 100 of them when not asked for pages
+(CONTRACT 6.6, 6.7). Then, with one model of every rating on
 the server built for the whole run, each user's lists are ranked and the order and
 reasons cached. A list that cannot be fetched keeps its last good copy, with the error
 beside it, and a passing fault has the job run again later (``retries``).
@@ -110,7 +112,7 @@ def refresh_global(result: RefreshResult, report: Report) -> None:
             scope = cache.global_scope(trakt_list.name, media_type)
             path = f"/{media_type}/{trakt_list.name}"
             try:
-                data = calls.get_as_app(path, params={"limit": list_size()})
+                data = calls.top_as_app(path, list_size())
                 items = parse_entries(data, KIND_OF[media_type], f"GET {path}")
             except TraktError as exc:
                 result.failed(scope, exc, report)
@@ -127,9 +129,12 @@ def recommendation_params() -> dict[str, Any]:
 
 
 def _user_list(user_id: int, path: str, media_type: str,
-               params: dict[str, Any] | None = None) -> list[Entry]:
-    return parse_entries(calls.get_as_user(user_id, path, params), KIND_OF[media_type],
-                         f"GET {path}")
+               params: dict[str, Any] | None = None, paged: bool = True) -> list[Entry]:
+    """One of the user's lists: every page of it, or (``paged=False``, recommendations,
+    which Trakt does not page: CONTRACT 7.2) the one answer to ``params``' limit."""
+    data = (calls.all_pages_as_user(user_id, path, params) if paged
+            else calls.get_as_user(user_id, path, params))
+    return parse_entries(data, KIND_OF[media_type], f"GET {path}")
 
 
 def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> bool:
@@ -138,12 +143,12 @@ def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> b
     if conn is None or conn.needs_reconnect:
         return False
     fetches = [(user_scope(user_id, RECOMMENDED.name, mt), f"/recommendations/{mt}",
-                recommendation_params(), mt) for mt in MEDIA_TYPES]
-    fetches += [(user_scope(user_id, WATCHLIST.name, mt), f"/sync/watchlist/{mt}", None, mt)
-                for mt in MEDIA_TYPES]
-    for scope, path, params, media_type in fetches:
+                recommendation_params(), mt, False) for mt in MEDIA_TYPES]
+    fetches += [(user_scope(user_id, WATCHLIST.name, mt), f"/sync/watchlist/{mt}", None, mt,
+                 True) for mt in MEDIA_TYPES]
+    for scope, path, params, media_type, paged in fetches:
         try:
-            items = _user_list(user_id, path, media_type, params)
+            items = _user_list(user_id, path, media_type, params, paged)
         except TraktError as exc:
             result.failed(scope, exc, report)
             continue
