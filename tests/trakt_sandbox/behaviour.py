@@ -49,7 +49,7 @@ class Behaviour:
             self.values: dict[str, Any] = dict(DEFAULTS)
             self._answers = 0
 
-    def update(self, changes: dict[str, Any]) -> None:
+    def configure(self, changes: dict[str, Any]) -> None:
         """Apply a PUT: every key must be known and every value allowed, or nothing changes."""
         unknown = set(changes) - set(DEFAULTS)
         if unknown:

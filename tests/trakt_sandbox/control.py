@@ -382,48 +382,31 @@ def clear_faults() -> Response:
     return json_response({"ok": True})
 
 
-@bp.put("/behaviour")
-def set_behaviour() -> Response:
-    """Switch how answers vary (``behaviour.py`` lists the keys); answers the whole set."""
-    try:
-        sandbox().behaviour.update(payload())
-    except ValueError as exc:
-        raise ControlError(str(exc)) from exc
-    return json_response(sandbox().behaviour.as_json())
+def _settings(path: str, part: Callable[[Sandbox], Any], doc: str) -> None:
+    """``GET`` and ``PUT`` for one part of the sandbox that tests reconfigure: the PUT
+    hands the JSON body to the part's ``configure`` and both answer its ``as_json``."""
+
+    def read() -> Response:
+        return json_response(part(sandbox()).as_json())
+
+    def write() -> Response:
+        try:
+            part(sandbox()).configure(payload())
+        except (TypeError, ValueError) as exc:
+            raise ControlError(str(exc)) from exc
+        return read()
+
+    name = path.strip("/").replace("-", "_")
+    write.__doc__ = doc
+    bp.add_url_rule(path, f"get_{name}", read, methods=["GET"])
+    bp.add_url_rule(path, f"set_{name}", write, methods=["PUT"])
 
 
-@bp.get("/behaviour")
-def get_behaviour() -> Response:
-    return json_response(sandbox().behaviour.as_json())
-
-
-@bp.put("/account-limits")
-def set_account_limits() -> Response:
-    """Caps per tier, the reject/partial mode and the 420 body (``account_limits.py``)."""
-    try:
-        sandbox().account_limits.configure(payload())
-    except (TypeError, ValueError) as exc:
-        raise ControlError(str(exc)) from exc
-    return json_response(sandbox().account_limits.as_json())
-
-
-@bp.get("/account-limits")
-def get_account_limits() -> Response:
-    return json_response(sandbox().account_limits.as_json())
-
-
-@bp.put("/limits")
-def set_limits() -> Response:
-    try:
-        sandbox().limiter.configure(payload())
-    except (TypeError, ValueError) as exc:
-        raise ControlError(str(exc)) from exc
-    return json_response(sandbox().limiter.as_json())
-
-
-@bp.get("/limits")
-def get_limits() -> Response:
-    return json_response(sandbox().limiter.as_json())
+_settings("/behaviour", lambda sb: sb.behaviour,
+          "Switch how answers vary (``behaviour.py`` lists the keys).")
+_settings("/account-limits", lambda sb: sb.account_limits,
+          "Caps per tier, the reject/partial mode and the 420 body (``account_limits.py``).")
+_settings("/limits", lambda sb: sb.limiter, "The rate-limit buckets (``ratelimit.py``).")
 
 
 def _clock_json() -> dict[str, Any]:
