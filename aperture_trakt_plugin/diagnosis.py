@@ -57,8 +57,8 @@ MSG_RETRY_LOST = ("{error}; its retry did not run (the worker stopped), so the n
                   "sync tries again")
 MSG_LAST_SYNC_FAILED = "The last sync failed: {error}"
 MSG_LAST_SYNC_FAILED_AT = "The last sync failed at {when}: {error}"
-MSG_WAITING_FOR_ROOM = "{count} {ratings} made here {reason}."
-MSG_ACCOUNT_FULL = "wait for room on Trakt: the account reached its ratings limit"
+MSG_WAITING_FOR_ROOM = "{count} {ratings} made here {wait} for room on Trakt: {reason}."
+MSG_ACCOUNT_FULL = "the account reached its ratings limit"
 MSG_IN_SYNC = "In sync; next run at {when}."
 MSG_IN_SYNC_UNSCHEDULED = "In sync; scheduled syncs are switched off."
 MSG_NOT_SYNCED = "Not synced yet; next run at {when}."
@@ -212,7 +212,7 @@ def _headline(d: Diagnosis) -> str:
         reason = d.over_limit[0].reason if d.over_limit else None
         return MSG_WAITING_FOR_ROOM.format(
             count=d.over_limit_total, ratings="rating" if d.over_limit_total == 1 else "ratings",
-            reason=reason or MSG_ACCOUNT_FULL)
+            wait="waits" if d.over_limit_total == 1 else "wait", reason=reason or MSG_ACCOUNT_FULL)
     if d.next_run_at is None:
         return MSG_IN_SYNC_UNSCHEDULED if d.last_sync_at else MSG_NOT_SYNCED_UNSCHEDULED
     when = f"{d.next_run_at:{DATE_TIME}}"

@@ -100,8 +100,8 @@ MSG_BUSY = "another sync of this user is still running"
 MSG_UNKNOWN_IDS = "Trakt does not know this item's ids"
 MSG_NOT_TAKEN = "Trakt did not take this rating: it still holds {held}"
 MSG_REMOVAL_NOT_TAKEN = "Trakt did not remove this rating: it still holds {held}"
-MSG_OVER_LIMIT = ("waits for room on Trakt: a {tier} Trakt account holds at most {limit:,} "
-                  "ratings; remove some on Trakt{upgrade} and it goes with the next sync")
+MSG_OVER_LIMIT = ("a {tier} Trakt account holds at most {limit:,} ratings; remove some on "
+                  "Trakt{upgrade} and it goes with the next sync")
 MSG_UPGRADE = " or upgrade to VIP"
 MSG_OVER_LIMIT_SUMMARY = ", {count} {waits} for room on Trakt (its {limit:,}-rating limit)"
 MSG_MASS_REMOVAL = ("this sync would remove {removals} of the {held} ratings on this server; "

@@ -15,6 +15,8 @@ import pytest
 
 from aperture_trakt_plugin import jobs, sync
 from aperture_trakt_plugin.models import TraktOutbox
+from tests.connect_helpers import page, text_of
+from tests.fixtures_host import login_as
 from tests.sync_helpers import (
     LIBRARY_MOVIES,
     RASHOMON,
@@ -139,3 +141,19 @@ def test_a_day_later_they_are_tried_again(alice, host_app, sandbox):
     assert (retried.pushed, retried.over_limit) == (4, 0), retried
     with host_app.app_context():
         assert jobs.push_user(alice)["status"] == "unchanged"
+
+
+def test_the_profile_card_says_so_with_the_limit(alice, host_app, sandbox):
+    cap_ratings(sandbox, vip=False, mode="reject", body="empty")
+    rate_four_on_host(host_app, sandbox)
+    with host_app.app_context():
+        sync.push_user(alice)
+    client = host_app.test_client()
+    login_as(client, USER)
+    html = page(client)
+    headline = text_of(html, "trakt-sync-headline")
+    assert headline == ("4 ratings made here wait for room on Trakt: a free Trakt account "
+                        "holds at most 10,000 ratings; remove some on Trakt or upgrade to "
+                        "VIP and it goes with the next sync."), headline
+    listed = text_of(html, "trakt-status-over-limit")
+    assert listed is not None and listed.count("rated") == 4, html
