@@ -7,10 +7,13 @@ the same store), so the two can never disagree about what a setting means.
 from __future__ import annotations
 
 import json
+import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Text, select, type_coerce, update
@@ -26,6 +29,11 @@ MSG_DB_CURRENT = "current: {current}; head: {head}"
 MSG_DB_BASE = "base (none)"
 MSG_ROTATED = ("re-encrypted {count} secret value(s) under the newest key; older keys may now "
                "be removed from APERTURE_TRAKT_ENCRYPTION_KEYS")
+MSG_OLD_SECRET_KEY_PROMPT = "Old SECRET_KEY"
+MSG_OLD_SECRET_KEY_EMPTY = "the old SECRET_KEY is empty: nothing to decrypt with"
+MSG_SECRET_ON_ARGV = ("warning: a secret on the command line is visible to other users "
+                      "(ps) and kept in shell history; give it on a prompt, stdin (-) or "
+                      "${env} instead")
 MSG_NO_SUCH_USER = "no user named {name!r} on this server"
 MSG_DEVICE_OPEN = "On any device, open {url} and enter the code: {code}"
 MSG_DEVICE_WAITING = "Waiting for the code to be entered on Trakt (Ctrl-C to stop)..."
@@ -135,9 +143,20 @@ def db_current() -> None:
 # --- keys --------------------------------------------------------------------------------
 
 
-def rotate_all_secrets() -> int:
-    """Re-encrypts every encrypted column of every plugin table under the newest key."""
+OLD_SECRET_KEY_ENV = "OLD_SECRET_KEY"
+_PROMPT = "\0prompt"
+
+
+def rotate_all_secrets(old_keys: Sequence[bytes] = ()) -> int:
+    """Re-seals every encrypted column of every plugin table under the newest key.
+
+    Each value is opened with the configured keys plus ``old_keys`` (a key derived from an
+    old SECRET_KEY), and sealed again to its own row, so legacy unbound values are bound
+    on the way. Core statements, not the ORM: a row no session has loaded is rotated too.
+    """
     host_db = extension.state().host.db
+    ring = crypto.key_ring()
+    opener = ring.with_keys(old_keys)
     count = 0
     for table in metadata.sorted_tables:
         columns = [c for c in table.columns if isinstance(c.type, crypto.EncryptedText)]
@@ -147,23 +166,51 @@ def rotate_all_secrets() -> int:
         raw = [type_coerce(c, Text).label(c.name) for c in columns]
         rows = host_db.session.execute(select(*pk, *raw)).mappings().all()
         for row in rows:
-            changes = {c.name: crypto.rotate(row[c.name]) for c in columns if row[c.name]}
+            key = [row[col.name] for col in pk]
+            changes = {}
+            for column in columns:
+                if row[column.name]:
+                    where = crypto.binding(table.name, column.name, key)
+                    changes[column.name] = ring.seal(opener.open(row[column.name], where), where)
             if not changes:
                 continue
-            where = [col == row[col.name] for col in pk]
             host_db.session.execute(
-                update(table).where(*where).values(
+                update(table).where(*[col == row[col.name] for col in pk]).values(
                     {table.c[name]: type_coerce(value, Text) for name, value in changes.items()}))
             count += len(changes)
     host_db.session.commit()
+    host_db.session.expire_all()
     return count
 
 
+def _old_secret_key(value: str | None) -> str | None:
+    """The old SECRET_KEY from a hidden prompt, stdin (``-``) or $OLD_SECRET_KEY: argv is
+    seen by every user of the machine (``ps``) and kept in shell history, so it warns."""
+    if value is None:
+        return None
+    source = click.get_current_context().get_parameter_source("old_secret_key")
+    if value == _PROMPT:
+        value = click.prompt(MSG_OLD_SECRET_KEY_PROMPT, hide_input=True, err=True)
+    elif value == "-":
+        value = sys.stdin.readline().rstrip("\r\n")
+    elif source is ParameterSource.COMMANDLINE:
+        click.echo(MSG_SECRET_ON_ARGV.format(env=OLD_SECRET_KEY_ENV), err=True)
+    if not value:
+        raise click.ClickException(MSG_OLD_SECRET_KEY_EMPTY)
+    return value
+
+
 @trakt.command("rotate-keys")
+@click.option("--old-secret-key", "old_secret_key", is_flag=False, flag_value=_PROMPT,
+              default=None, envvar=OLD_SECRET_KEY_ENV, show_envvar=True,
+              help="Also open values encrypted with the key derived from this old "
+                   "SECRET_KEY. Alone it prompts (hidden); '-' reads a line from stdin.")
 @with_appcontext
-def rotate_keys() -> None:
-    """After putting a new key first in APERTURE_TRAKT_ENCRYPTION_KEYS, re-encrypt everything."""
-    count = rotate_all_secrets()
+def rotate_keys(old_secret_key: str | None) -> None:
+    """After putting a new key first in APERTURE_TRAKT_ENCRYPTION_KEYS (or changing
+    SECRET_KEY, with --old-secret-key), re-encrypt everything under the newest key."""
+    old = _old_secret_key(old_secret_key)
+    count = rotate_all_secrets([crypto.derive_key(old)] if old else [])
     click.echo(MSG_ROTATED.format(count=count))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import DateTime, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from aperture_trakt_plugin.crypto import EncryptedText
+from aperture_trakt_plugin.crypto import EncryptedText, bind_rows
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -78,6 +78,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = metadata
 
+
+bind_rows(Base)  # encrypted columns are sealed to their row (see crypto.py)
 
 class TraktSetting(Base):
     """One admin setting. Secrets go to ``secret`` (encrypted), everything else to ``value``."""

@@ -79,7 +79,9 @@ def host_app(host_config: dict[str, Any], host_database_url: str, redis_url: str
     from tests.demo_host import create_app
     from tests.demo_host.db import db
 
-    config = {"TESTING": True, "SECRET_KEY": "host-test-secret",
+    # Long and random-looking: worker processes started from this config run outside
+    # TESTING, where the plugin refuses a guessable SECRET_KEY as its key source.
+    config = {"TESTING": True, "SECRET_KEY": "host-test-secret-5c0e9a7f3b1d48e2a6f0c4b8d2e7a913",
               "DATABASE_URL": host_database_url, "REDIS_URL": redis_url, **host_config}
     app = create_app(config)
     yield app
