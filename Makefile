@@ -8,7 +8,22 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench venv clean
+LOWEST_VENV ?= .venv-lowest
+LOWEST_STAMP := $(LOWEST_VENV)/.installed-stamp
+# The lowest-versions run (`make test-lowest`, in CI after `make test`): every runtime
+# dependency at its setup.cfg floor (constraints-lowest.txt). A subset, to keep CI well
+# inside its time: together these modules exercise every dependency through the code that
+# uses it: cryptography, SQLAlchemy, Alembic and click (crypto: keys, rotation, migrations),
+# rq's Result.create (carrier), rq-scheduler (jobs), limits and redis (rate limits),
+# Authlib, requests, urllib3, Flask-WTF and Flask-Login (connect, tokens, against the
+# sandbox), pluggy (the host's plugins), msgspec (Trakt ratings), Flask, Werkzeug and Jinja2
+# (all of them).
+LOWEST_TESTS ?= tests/test_dependency_floors.py tests/test_crypto.py \
+	tests/test_sync_carrier.py tests/test_sync_jobs.py tests/test_rate_limits.py \
+	tests/test_connect.py tests/test_tokens.py tests/test_demo_host_plugins.py \
+	tests/test_trakt_ratings.py
+
+.PHONY: demo test lint bench venv clean constraints test-lowest audit
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +33,14 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
+$(LOWEST_STAMP): setup.cfg pyproject.toml constraints-lowest.txt
+	rm -rf $(LOWEST_VENV)
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(LOWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check \
+		-c constraints-lowest.txt -e '.[test]'
+	touch $(LOWEST_STAMP)
+
 demo: $(STAMP)
 	scripts/system-deps.sh redis
 	$(PY) -m tests.demo
@@ -25,10 +48,25 @@ demo: $(STAMP)
 test: $(STAMP)
 	scripts/system-deps.sh redis chromium postgres
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/lowest_constraints.py --check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# After changing a floor in setup.cfg.
+constraints:
+	$(PYTHON) scripts/lowest_constraints.py
+
+test-lowest: $(LOWEST_STAMP)
+	scripts/system-deps.sh redis
+	$(LOWEST_VENV)/bin/python scripts/lowest_constraints.py --check
+	$(LOWEST_VENV)/bin/python -m pip check
+	$(LOWEST_VENV)/bin/python -m pytest -q $(LOWEST_TESTS)
+
+# Advisory audit of the test virtualenv; says plainly when the advisory data is out of reach.
+audit: $(STAMP)
+	PYTHON=$(PYTHON) scripts/audit.sh $(VENV)
 
 # Every benchmark runs and prints its figures; a missed aim is reported (exit status
 # ignored with "-") so the others still run. Figures and aims: bench/README.md.
@@ -43,4 +81,4 @@ bench: $(STAMP)
 	-$(PY) -m bench.scale
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .demo .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOWEST_VENV) .venv-audit build dist *.egg-info .demo .pytest_cache .ruff_cache
