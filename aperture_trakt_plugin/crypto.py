@@ -205,6 +205,10 @@ class Bound(str):
         made.binding = binding
         return made
 
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        """A copy or pickle (a job's arguments) is plain text: bound again where stored."""
+        return (str, (str(self),))
+
 
 class Sealed:
     """A ciphertext as read from the database: opened once its row is known (on load)."""
@@ -252,22 +256,32 @@ def _open_loaded(target: Any, keys: Iterable[str] | None = None) -> None:
         value = state.dict.get(key)
         if isinstance(value, Sealed) and (wanted is None or key in wanted):
             where = _binding_of(state.mapper, target, key)
-            attributes.set_committed_value(target, key,
-                                           Bound(key_ring().open(value.token, where), where))
+            attributes.set_committed_value(target, key, key_ring().open(value.token, where))
 
 
 def _bind_for_write(mapper: Mapper[Any], connection: Any, target: Any) -> None:
+    """Just before its INSERT/UPDATE, each secret learns its row (only the ones written
+    are bound: an unchanged value is not in the statement)."""
     state = inspect(target)
     for key in encrypted_columns(mapper):
         value = state.dict.get(key)
         if isinstance(value, str):
-            where = _binding_of(mapper, target, key)
-            if not (isinstance(value, Bound) and value.binding == where):
-                state.dict[key] = Bound(value, where)
+            state.dict[key] = Bound(value, _binding_of(mapper, target, key))
+
+
+def _plain_after_write(mapper: Mapper[Any], connection: Any, target: Any) -> None:
+    """After the statement, the object holds plain text again, as after a load: a str
+    subclass would surprise encoders that take exact types (msgspec)."""
+    state = inspect(target)
+    for key in encrypted_columns(mapper):
+        if isinstance(state.dict.get(key), Bound):
+            state.dict[key] = str(state.dict[key])
 
 
 def bind_rows(base: type) -> None:
-    """Seals every encrypted column of ``base``'s models to its row, and opens on load."""
+    """Seals every encrypted column of ``base``'s models to its row, and opens on load.
+
+    Mapper events, because only the ORM knows the row: the column type sees one value."""
     event.listen(base, "load", lambda target, context: _open_loaded(target), propagate=True)
     event.listen(base, "refresh", lambda target, context, keys: _open_loaded(target, keys),
                  propagate=True)
@@ -275,3 +289,5 @@ def bind_rows(base: type) -> None:
                  propagate=True)
     event.listen(base, "before_insert", _bind_for_write, propagate=True)
     event.listen(base, "before_update", _bind_for_write, propagate=True)
+    event.listen(base, "after_insert", _plain_after_write, propagate=True)
+    event.listen(base, "after_update", _plain_after_write, propagate=True)

@@ -253,3 +253,16 @@ def test_cli_migrations_go_down_to_base_and_up_again(host_app):
     assert up.exit_code == 0, up.output
     with host_app.app_context():
         assert migrate.current(host_app.extensions["aperture_host"].db.engine) == migrate.head()
+
+
+def test_secrets_read_or_written_through_the_orm_are_plain_text(host_app):
+    """Callers never see the sealing machinery: a loaded or just-written token is a str."""
+    add_connections(host_app)
+    with host_app.app_context():
+        conn = host_db(host_app).session.get(TraktConnection, 7)
+        assert type(conn.access_token) is str
+        conn.refresh_token = "refresh-seven-new"
+        host_db(host_app).session.flush()
+        assert type(conn.refresh_token) is str
+        host_db(host_app).session.commit()
+    assert tokens_of(host_app)[7] == (TOKENS[7][0], "refresh-seven-new")
