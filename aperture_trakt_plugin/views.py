@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -138,11 +140,55 @@ def _pop_notice(card: str) -> dict[str, Any] | None:
     return None
 
 
+#: Headers every page of the plugin's own sends. Nothing of ours is meant to sit in a
+#: frame (the card is fetched, the connect result is a pop-up window), so a page showing
+#: a Disconnect button or a device code can never be clickjacked from another site; and
+#: no copy of a page about someone's account may stay in a shared or back-button cache.
+OWN_PAGE_HEADERS = {"X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+OWN_FRAME_ANCESTORS = "frame-ancestors 'none'"
+#: For the host's pages a card of ours was rendered into: the host may frame its own
+#: pages, so only other sites are kept out; the account state still must not be cached.
+HOST_PAGE_HEADERS = {"X-Frame-Options": "SAMEORIGIN", "Cache-Control": "no-store"}
+HOST_FRAME_ANCESTORS = "frame-ancestors 'self'"
+CARD_RENDERED = "aperture_trakt_card_rendered"
+
+
+def _add_frame_ancestors(response: Response, directive: str) -> None:
+    """Adds a CSP of its own unless the page already has a ``frame-ancestors`` rule:
+    browsers enforce every CSP header a page has, so a host's policy is left intact."""
+    if not any("frame-ancestors" in value
+               for value in response.headers.getlist("Content-Security-Policy")):
+        response.headers.add("Content-Security-Policy", directive)
+
+
+def protect_own_page(response: Response) -> Response:
+    """``after_request`` of the blueprint: anti-framing and no-store on every answer."""
+    response.headers.update(OWN_PAGE_HEADERS)
+    _add_frame_ancestors(response, OWN_FRAME_ANCESTORS)
+    return response
+
+
+def protect_host_page(response: Response) -> Response:
+    """``after_app_request``: a host page that shows a card of ours (profile, admin
+    integrations, jobs) shows account state, so it gets the same protection. A framing
+    rule the host set itself is kept (it may be stricter)."""
+    if g.get(CARD_RENDERED):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers.setdefault("X-Frame-Options", HOST_PAGE_HEADERS["X-Frame-Options"])
+        _add_frame_ancestors(response, HOST_FRAME_ANCESTORS)
+    return response
+
+
+def _card_rendered() -> None:
+    g.setdefault(CARD_RENDERED, True)
+
+
 def credentials_problem() -> str | None:
     return extension.state().settings.credentials_problem()
 
 
 def render_admin_card(user: HostUser) -> Markup:
+    _card_rendered()
     state = extension.state()
     return Markup(_render(
         "trakt/admin_integrations.html",
@@ -160,6 +206,7 @@ def render_admin_card(user: HostUser) -> Markup:
 
 
 def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
+    _card_rendered()
     state = extension.state()
     conn = tokens.store().get(user.id)
     grant = state.host.db.session.get(TraktDeviceGrant, user.id)
@@ -181,6 +228,7 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
 def render_blocked_syncs() -> Markup | None:
     """The jobs screen's Trakt card: syncs stopped by the mass-removal guard (for an admin
     to confirm), a refusal of the app's credentials, and the way to the status page."""
+    _card_rendered()
     from sqlalchemy import select
 
     from aperture_trakt_plugin.models import TraktConnection
@@ -210,6 +258,8 @@ def create_blueprint(host: HostServices) -> Blueprint:
                    template_folder=str(files("aperture_trakt_plugin.templates")))
     bp.before_request(csrf.protect)
     bp.before_app_request(scheduling.keep_scheduled)
+    bp.after_request(protect_own_page)
+    bp.after_app_request(protect_host_page)
 
     @bp.post("/admin/settings")
     @host.admin_required
