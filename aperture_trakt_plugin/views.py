@@ -37,7 +37,7 @@ from aperture_trakt_plugin import (
     tokens,
 )
 from aperture_trakt_plugin.discovery import hide, watchlist
-from aperture_trakt_plugin.discovery.keys import parse_ids
+from aperture_trakt_plugin.discovery.keys import form_ids
 from aperture_trakt_plugin.host import HostServices, HostUser
 from aperture_trakt_plugin.models import TraktDeviceGrant
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
@@ -397,8 +397,8 @@ def create_blueprint(host: HostServices) -> Blueprint:
         job), then back to the page the button was on, which no longer lists it."""
         form = request.form
         back = _safe_next(form.get("next"), DISCOVER_FALLBACK)
-        ids = parse_ids({name: form.get(name) for name in ("tmdb", "imdb", "tvdb", "trakt")})
         try:
+            ids = form_ids(form)
             row = hide.hide(host.current_user().id, form.get("kind", ""), ids,
                             form.get("title", ""))
         except ValueError as exc:
