@@ -15,7 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Text, select, type_coerce, update
 
-from aperture_trakt_plugin import connections, credentials, crypto, extension, migrate
+from aperture_trakt_plugin import connections, credentials, crypto, extension, migrate, oauth
 from aperture_trakt_plugin.models import metadata
 from aperture_trakt_plugin.trakt_api import TraktError
 
@@ -187,7 +187,10 @@ def connect_command(name: str) -> None:
         state = connections.start_device(user_id)
     except TraktError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(MSG_DEVICE_OPEN.format(url=state.verification_url, code=state.user_code))
+    if state.verification_url:
+        click.echo(MSG_DEVICE_OPEN.format(url=state.verification_url, code=state.user_code))
+    else:
+        click.echo(f"{oauth.MSG_DEVICE_URL_UNTRUSTED} {state.user_code}")
     click.echo(MSG_DEVICE_WAITING)
     while not state.finished:
         time.sleep(state.interval or 5)

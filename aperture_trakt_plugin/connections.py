@@ -113,7 +113,7 @@ class DeviceState:
 
     def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "message": self.message, "user_code": self.user_code,
-                "verification_url": self.verification_url, "interval": self.interval,
+                "verification_url": self.verification_url or None, "interval": self.interval,
                 "expires_at": self.expires_at.isoformat() if self.expires_at else None,
                 "username": self.username}
 

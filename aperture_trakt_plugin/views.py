@@ -40,6 +40,7 @@ from aperture_trakt_plugin.discovery import hide, watchlist
 from aperture_trakt_plugin.discovery.keys import form_ids
 from aperture_trakt_plugin.host import HostServices, HostUser
 from aperture_trakt_plugin.models import TraktDeviceGrant
+from aperture_trakt_plugin.oauth import MSG_DEVICE_URL_UNTRUSTED  # noqa: F401 (templates)
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.trakt_api import TraktError
 
@@ -216,6 +217,8 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
         conn=conn,
         diagnosis=diagnosis.diagnose(user.id) if conn is not None else None,
         device=grant,
+        # Checked again as it is shown: a grant stored before the check came in.
+        device_link=oauth.trusted_verification_url(grant.verification_url) if grant else "",
         device_only=extension.uses_device_flow(),
         notice=_pop_notice("profile"),
         csrf_token=csrf.token(),
