@@ -45,6 +45,7 @@ from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.trakt_api import TraktError
 
 NOTICE_KEY = "aperture_trakt.notice"
+FLASH_CARD = "flash"  # a notice for the host's flashed messages, not for one of our cards
 OAUTH_KEY = "aperture_trakt.oauth"
 ADMIN_CARD_ANCHOR = "#trakt-integration"
 PROFILE_FALLBACK = "/"
@@ -129,16 +130,41 @@ def _safe_next(value: str | None, fallback: str) -> str:
     return value
 
 
+def _current_user_id() -> int | None:
+    user = extension.state().host.current_user()
+    return user.id if user else None
+
+
 def _notice(card: str, level: str, message: str, **extra: Any) -> None:
-    session[NOTICE_KEY] = {"card": card, "level": level, "message": message, **extra}
+    """Keeps the outcome for the card to show, tagged with the user it is about: the
+    browser's session outlives a logout, and the next person on it must not see it."""
+    session[NOTICE_KEY] = {"card": card, "level": level, "message": message,
+                           "user_id": _current_user_id(), **extra}
 
 
 def _pop_notice(card: str) -> dict[str, Any] | None:
     notice = session.get(NOTICE_KEY)
-    if notice and notice.get("card") == card:
+    if notice and notice.get("card") == card and notice.get("user_id") == _current_user_id():
         session.pop(NOTICE_KEY, None)
         return notice
     return None
+
+
+def forget_other_users_state() -> None:
+    """``before_app_request``: a notice that belongs to someone else than whoever is
+    signed in now (after a logout, or another login on the same browser) is dropped
+    before anything can show it. A hide's outcome is handed to the host's flashed
+    messages here, on the next page the same user opens, so it cannot wait in the
+    session for the next user either. (A Trakt sign-in under way stays: its callback
+    says "started by another user", which is clearer than a silent drop.)"""
+    notice = session.get(NOTICE_KEY)
+    if notice is None:
+        return
+    if not isinstance(notice, dict) or notice.get("user_id") != _current_user_id():
+        session.pop(NOTICE_KEY, None)
+    elif notice.get("card") == FLASH_CARD and request.method == "GET":
+        session.pop(NOTICE_KEY, None)
+        flash(notice["message"], notice["level"])
 
 
 #: Headers every page of the plugin's own sends. Nothing of ours is meant to sit in a
@@ -261,6 +287,7 @@ def create_blueprint(host: HostServices) -> Blueprint:
                    template_folder=str(files("aperture_trakt_plugin.templates")))
     bp.before_request(csrf.protect)
     bp.before_app_request(scheduling.keep_scheduled)
+    bp.before_app_request(forget_other_users_state)
     bp.after_request(protect_own_page)
     bp.after_app_request(protect_host_page)
 
@@ -405,9 +432,9 @@ def create_blueprint(host: HostServices) -> Blueprint:
             row = hide.hide(host.current_user().id, form.get("kind", ""), ids,
                             form.get("title", ""))
         except ValueError as exc:
-            flash(MSG_HIDE_FAILED.format(reason=exc), "error")
+            _notice(FLASH_CARD, "error", MSG_HIDE_FAILED.format(reason=exc))
             return redirect(back)
-        flash(MSG_HIDDEN.format(title=row.title or "The title"), "success")
+        _notice(FLASH_CARD, "success", MSG_HIDDEN.format(title=row.title or "The title"))
         return redirect(back)
 
     return bp
