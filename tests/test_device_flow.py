@@ -300,3 +300,41 @@ def test_a_user_code_that_is_not_a_code_is_refused(alice, sandbox):
     sandbox.fault("POST", "/oauth/device/code", 200, body=answer)
     status, body = post_json(alice, DEVICE_START)
     assert status == 502 and body["message"] == oauth.MSG_DEVICE_CODE_INCOMPLETE
+
+
+# --- the poll throttle holds under concurrent polls (issue 15) ------------------------
+
+
+@pytest.mark.both_databases
+def test_concurrent_polls_ask_trakt_once_per_interval(alice, host_app, sandbox, database):
+    import threading
+
+    from tests.fixtures_host import login_as
+
+    start_device(alice)
+    clients = []
+    for _ in range(4):  # four tabs of alice's profile, polling at the same moment
+        client = host_app.test_client()
+        login_as(client, "alice")
+        clients.append((client, profile_csrf(client)))
+    let_poll_interval_pass(host_app, sandbox, "alice")
+    # Trakt answers slowly, so every poll is in flight before the first one is back.
+    sandbox.fault("POST", TOKEN_POLLS, delay_ms=400, count=-1)
+    barrier = threading.Barrier(len(clients))
+    answers: list[tuple[int, str]] = []
+
+    def poll(client, csrf):
+        barrier.wait()
+        status, body = post_json(client, DEVICE_POLL, csrf)
+        answers.append((status, body.get("status")))
+
+    threads = [threading.Thread(target=poll, args=pair) for pair in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    sandbox.clear_faults()
+    assert sorted(answers) == [(200, "pending")] * len(clients)
+    assert [r["status"] for r in sandbox.requests(path=TOKEN_POLLS)] == [400]
+    grant = device_grant(host_app, "alice")
+    assert grant.interval == 5  # nobody earned a "slow down"
