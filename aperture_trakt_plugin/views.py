@@ -106,6 +106,12 @@ MSG_BLOCKED_HINT = ("These syncs stopped because they would remove many ratings 
                     "server. Check with the user, then let the sync go ahead once, or dismiss "
                     "it (it stops again at the next run if nothing changed).")
 MSG_NOBODY_CONNECTED = "Nobody has connected a Trakt account yet."
+MSG_SET_PUBLIC_URL = ("This server's public URL is not configured, so the plugin cannot tell "
+                      "Trakt where to send users back after they sign in (it never trusts "
+                      "the address a request claims); until then users connect with a "
+                      "code. Set the public URL (APERTURE_TRAKT_PUBLIC_URL, or the host's "
+                      "own setting, such as PUBLIC_BASE_URL on the reference host), then "
+                      "register the redirect URI shown here at Trakt.")
 
 
 def _messages() -> dict[str, str]:
