@@ -184,6 +184,7 @@ OWN_FRAME_ANCESTORS = "frame-ancestors 'none'"
 HOST_PAGE_HEADERS = {"X-Frame-Options": "SAMEORIGIN", "Cache-Control": "no-store"}
 HOST_FRAME_ANCESTORS = "frame-ancestors 'self'"
 CARD_RENDERED = "aperture_trakt_card_rendered"
+BLUEPRINT_NAME = "trakt"
 
 
 def _add_frame_ancestors(response: Response, directive: str) -> None:
@@ -205,8 +206,8 @@ def protect_host_page(response: Response) -> Response:
     """``after_app_request``: a host page that shows a card of ours (profile, admin
     integrations, jobs) shows account state, so it gets the same protection. A framing
     rule the host set itself is kept (it may be stricter)."""
-    if g.get(CARD_RENDERED):
-        response.headers["Cache-Control"] = "no-store"
+    if g.get(CARD_RENDERED) and request.blueprint != BLUEPRINT_NAME:  # ours: DENY above
+        response.headers["Cache-Control"] = HOST_PAGE_HEADERS["Cache-Control"]
         response.headers.setdefault("X-Frame-Options", HOST_PAGE_HEADERS["X-Frame-Options"])
         _add_frame_ancestors(response, HOST_FRAME_ANCESTORS)
     return response
@@ -289,7 +290,7 @@ def _finish_oauth(ok: bool, message: str, next_url: str) -> str:
 
 
 def create_blueprint(host: HostServices) -> Blueprint:
-    bp = Blueprint("trakt", __name__, url_prefix=extension.URL_PREFIX,
+    bp = Blueprint(BLUEPRINT_NAME, __name__, url_prefix=extension.URL_PREFIX,
                    template_folder=str(files("aperture_trakt_plugin.templates")))
     bp.before_request(csrf.protect)
     bp.before_app_request(scheduling.keep_scheduled)
