@@ -150,8 +150,6 @@ def _claim_poll(grant: TraktDeviceGrant, now: datetime) -> bool:
         .values(next_poll_at=now + timedelta(seconds=grant.interval))
         .execution_options(synchronize_session=False)).rowcount == 1
     db.session.commit()
-    if not claimed:
-        db.session.refresh(grant)  # the winner's next_poll_at and interval
     return claimed
 
 
@@ -167,6 +165,10 @@ def poll_device(user_id: int) -> DeviceState:
         db.session.commit()
         return DeviceState("expired", oauth.DEVICE_FINAL[410][1])
     if not _claim_poll(grant, now):
+        # Re-read: the winner's interval, or no grant at all if its poll just finished.
+        grant = db.session.get(TraktDeviceGrant, user_id)
+        if grant is None:
+            return DeviceState("none", MSG_NO_DEVICE_FLOW)
         return _pending(grant, oauth.MSG_DEVICE_WAITING)
     poll = oauth.poll_device_token(grant.device_code)
     if poll.status in (oauth.DEVICE_PENDING, oauth.DEVICE_SLOW_DOWN):
