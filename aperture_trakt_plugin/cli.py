@@ -7,6 +7,7 @@ the same store), so the two can never disagree about what a setting means.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Text, select, type_coerce, update
 
-from aperture_trakt_plugin import connections, credentials, crypto, extension, migrate
+from aperture_trakt_plugin import connections, credentials, crypto, extension, migrate, oauth
 from aperture_trakt_plugin.models import metadata
 from aperture_trakt_plugin.trakt_api import TraktError
 
@@ -31,9 +32,11 @@ MSG_ROTATED = ("re-encrypted {count} secret value(s) under the newest key; older
                "be removed from APERTURE_TRAKT_ENCRYPTION_KEYS")
 MSG_OLD_SECRET_KEY_PROMPT = "Old SECRET_KEY"
 MSG_OLD_SECRET_KEY_EMPTY = "the old SECRET_KEY is empty: nothing to decrypt with"
+#: Both secret options (``settings set --client-secret``, ``rotate-keys --old-secret-key``)
+#: take a hidden prompt (the option alone), standard input (``-``) or an environment variable.
 MSG_SECRET_ON_ARGV = ("warning: a secret on the command line is visible to other users "
-                      "(ps) and kept in shell history; give it on a prompt, stdin (-) or "
-                      "${env} instead")
+                      "(ps) and kept in shell history; next time give the option alone "
+                      "(hidden prompt), - (standard input) or ${env} instead")
 MSG_NO_SUCH_USER = "no user named {name!r} on this server"
 MSG_DEVICE_OPEN = "On any device, open {url} and enter the code: {code}"
 MSG_DEVICE_WAITING = "Waiting for the code to be entered on Trakt (Ctrl-C to stop)..."
@@ -57,6 +60,15 @@ MSG_NOTHING_TO_DISCOVER = "nothing to discover for {name} yet; run `flask trakt 
 MSG_HIDDEN_HERE = "{name}: {title} hidden here; {reason}"
 MSG_HIDDEN_BOTH = "{name}: {title} hidden here and on Trakt"
 MSG_WATCHLIST_EMPTY = "{name}: the Trakt watchlist is empty or not read yet"
+MSG_SECRET_PROMPT = "Trakt Client Secret"
+MSG_SECRET_EMPTY_STDIN = "--client-secret -: standard input was empty"
+
+#: Where ``settings set`` takes the Client Secret from when no option names it. Not an
+#: ``APERTURE_TRAKT_`` config key on purpose: a host that copies such variables into its
+#: config would keep the secret there, in plain text, for the life of the process.
+SECRET_ENV = "TRAKT_PLUGIN_CLIENT_SECRET"
+SECRET_FROM_STDIN = "-"
+SECRET_PROMPT = "\0prompt"  # what a bare --client-secret stands for; no real secret is this
 
 
 @click.group("trakt", help="Trakt integration: settings, database, keys.")
@@ -72,15 +84,37 @@ def settings_group() -> None:
     pass
 
 
+def _client_secret(given: str | None) -> str | None:
+    """The Client Secret from where the admin put it, keeping it off argv: a hidden prompt
+    (bare ``--client-secret``), standard input (``-``), or ``SECRET_ENV``. A value on argv
+    still works, since scripts use it, but warns: other users see it in ``ps``."""
+    if given == SECRET_PROMPT:
+        return click.prompt(MSG_SECRET_PROMPT, hide_input=True, err=True)
+    if given == SECRET_FROM_STDIN:
+        secret = sys.stdin.readline().strip()
+        if not secret:
+            raise click.ClickException(MSG_SECRET_EMPTY_STDIN)
+        return secret
+    if given is None:
+        return os.environ.get(SECRET_ENV) or None
+    if given:
+        click.echo(MSG_SECRET_ON_ARGV.format(env=SECRET_ENV), err=True)
+    return given
+
+
 @settings_group.command("set")
 @click.option("--client-id", help="The Trakt app's Client ID (empty keeps the saved one).")
-@click.option("--client-secret", help="The Trakt app's Client Secret (empty keeps the saved one).")
+@click.option("--client-secret", is_flag=False, flag_value=SECRET_PROMPT, default=None,
+              help="The Trakt app's Client Secret: alone, asked for without echo; '-' reads "
+                   f"it from standard input; left out, taken from ${SECRET_ENV} if set, else "
+                   "the saved one is kept. A value here works but warns (others see it).")
 @click.option("--redirect-uri", help="Overrides the callback URL (e.g. urn:ietf:wg:oauth:2.0:oob).")
 @click.option("--save-anyway", is_flag=True, help="Store even if the check with Trakt fails.")
 @with_appcontext
 def settings_set(client_id: str | None, client_secret: str | None, redirect_uri: str | None,
                  save_anyway: bool) -> None:
     """Checks the credentials with Trakt, then stores them encrypted."""
+    client_secret = _client_secret(client_secret)
     outcome = credentials.save_app_credentials(client_id, client_secret, redirect_uri,
                                                user_id=None, force=save_anyway)
     click.echo(outcome.message, err=not outcome.saved)
@@ -234,7 +268,10 @@ def connect_command(name: str) -> None:
         state = connections.start_device(user_id)
     except TraktError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(MSG_DEVICE_OPEN.format(url=state.verification_url, code=state.user_code))
+    if state.verification_url:
+        click.echo(MSG_DEVICE_OPEN.format(url=state.verification_url, code=state.user_code))
+    else:
+        click.echo(f"{oauth.MSG_DEVICE_URL_UNTRUSTED} {state.user_code}")
     click.echo(MSG_DEVICE_WAITING)
     while not state.finished:
         time.sleep(state.interval or 5)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from aperture_trakt_plugin import extension, jobs, oauth, outbox, sync, tokens
 from aperture_trakt_plugin.discovery import cache as discovery_cache
@@ -113,7 +113,7 @@ class DeviceState:
 
     def as_json(self) -> dict[str, Any]:
         return {"status": self.status, "message": self.message, "user_code": self.user_code,
-                "verification_url": self.verification_url, "interval": self.interval,
+                "verification_url": self.verification_url or None, "interval": self.interval,
                 "expires_at": self.expires_at.isoformat() if self.expires_at else None,
                 "username": self.username}
 
@@ -137,6 +137,22 @@ def start_device(user_id: int) -> DeviceState:
     return _pending(grant, MSG_ENTER_CODE)
 
 
+def _claim_poll(grant: TraktDeviceGrant, now: datetime) -> bool:
+    """Takes this interval's one poll, or says another request already has. A read then a
+    write would let two pages polling at once both ask Trakt (and earn a "slow down"), so
+    it is one conditional UPDATE that only one request can win, on any database;
+    committed at once, so no lock is held while Trakt answers."""
+    db = _db()
+    claimed = db.session.execute(
+        update(TraktDeviceGrant)
+        .where(TraktDeviceGrant.user_id == grant.user_id,
+               TraktDeviceGrant.next_poll_at <= now)
+        .values(next_poll_at=now + timedelta(seconds=grant.interval))
+        .execution_options(synchronize_session=False)).rowcount == 1
+    db.session.commit()
+    return claimed
+
+
 def poll_device(user_id: int) -> DeviceState:
     """Asks Trakt at most once per interval, however often the page polls us."""
     db = _db()
@@ -148,7 +164,11 @@ def poll_device(user_id: int) -> DeviceState:
         db.session.delete(grant)
         db.session.commit()
         return DeviceState("expired", oauth.DEVICE_FINAL[410][1])
-    if now < grant.next_poll_at:
+    if not _claim_poll(grant, now):
+        # Re-read: the winner's interval, or no grant at all if its poll just finished.
+        grant = db.session.get(TraktDeviceGrant, user_id)
+        if grant is None:
+            return DeviceState("none", MSG_NO_DEVICE_FLOW)
         return _pending(grant, oauth.MSG_DEVICE_WAITING)
     poll = oauth.poll_device_token(grant.device_code)
     if poll.status in (oauth.DEVICE_PENDING, oauth.DEVICE_SLOW_DOWN):

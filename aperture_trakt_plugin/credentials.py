@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.trakt_api import (
     FirewallBlocked,
     InvalidClient,
@@ -113,7 +114,7 @@ def save_app_credentials(client_id: str | None, client_secret: str | None,
     values = store.merge_submission(client_id, client_secret, redirect_uri)
     if not values["client_id"] or not values["client_secret"]:
         return SaveOutcome(False, MSG_MISSING, checked=False)
-    redirect = values["redirect_uri"] or extension.default_redirect_uri()
+    redirect = values["redirect_uri"] or extension.default_redirect_uri() or OOB_REDIRECT_URI
     result = check_credentials(values["client_id"], values["client_secret"], redirect,
                                extension.endpoints())
     if not result.ok and not force:

@@ -7,9 +7,11 @@ config keys are set with ``setdefault`` so the host's values always win.
 
 from __future__ import annotations
 
+import contextvars
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from flask import Blueprint, Flask, current_app
@@ -52,7 +54,13 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # filters the recommendations use (any of "collected", "watched", "watchlisted").
     "APERTURE_TRAKT_DISCOVERY_LIST_SIZE": 50,
     "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE": ["collected", "watched"],
+    # The URL users reach the server at, for the OAuth callback; when unset, the host's
+    # public URL, but only if the host has one configured (not taken from the request).
+    "APERTURE_TRAKT_PUBLIC_URL": None,
 }
+#: A host name no request ever carries: asking the host for its public URL inside a
+#: request to it tells whether the host just echoes the request's Host header.
+PROBE_BASE_URL = "http://aperture-trakt-host-probe.invalid/"
 
 
 @dataclass
@@ -122,13 +130,50 @@ def http_session(session: requests.Session | None = None) -> requests.Session:
     return session
 
 
-def default_redirect_uri(app: Flask | None = None) -> str:
-    """The callback URL to register at Trakt: the host's public URL plus our callback path."""
-    return state(app).host.public_base_url().rstrip("/") + URL_PREFIX + "/callback"
+def _host_url_follows_the_request(app: Flask) -> bool:
+    """Whether the host's ``public_base_url`` is only the request's Host header (a host
+    with no public URL configured): asked inside a made-up request, in a context of its
+    own so the real request (if any) is not disturbed. A host that fails there is not
+    trusted either."""
+    host = state(app).host
+
+    def ask() -> str:
+        with app.test_request_context("/", base_url=PROBE_BASE_URL):
+            return host.public_base_url()
+
+    try:
+        answer = contextvars.Context().run(ask)
+    except Exception:  # any failure means "cannot tell": not trusted
+        return True
+    return urlsplit(PROBE_BASE_URL).hostname in str(answer)
+
+
+def public_url(app: Flask | None = None) -> str | None:
+    """The URL users reach the server at, if someone configured it: our own key, else the
+    host's public URL when it does not merely echo the request. None otherwise: a Host
+    header is chosen by whoever sends the request, and a callback built from it would
+    send users' authorization codes to that host."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    configured = app.config.get("APERTURE_TRAKT_PUBLIC_URL")
+    if configured:
+        return str(configured).rstrip("/")
+    if _host_url_follows_the_request(app):
+        return None
+    return state(app).host.public_base_url().rstrip("/")
+
+
+def default_redirect_uri(app: Flask | None = None) -> str | None:
+    """The callback URL to register at Trakt: the public URL plus our callback path, or
+    None without a configured public URL (users then connect with a device code)."""
+    base = public_url(app)
+    return base + URL_PREFIX + "/callback" if base else None
 
 
 def effective_redirect_uri(app: Flask | None = None) -> str:
-    return state(app).settings.get("redirect_uri") or default_redirect_uri(app)
+    """The saved redirect URI, else the default, else the out-of-band URI, which makes the
+    profile offer the device flow instead of a redirect."""
+    return (state(app).settings.get("redirect_uri") or default_redirect_uri(app)
+            or OOB_REDIRECT_URI)
 
 
 def uses_device_flow(app: Flask | None = None) -> bool:

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from authlib.common.security import generate_token
@@ -55,6 +55,9 @@ MSG_ERROR_PAGE_STATUS = ("{what}: Trakt answered with an error page ({status}); 
 MSG_NOT_REACHED = "{what}: could not reach Trakt ({reason})"
 MSG_ERROR_PAGE = "{what}: Trakt answered with an error page; try again in a few minutes"
 MSG_DEVICE_CODE_INCOMPLETE = "Trakt's device-code answer was incomplete"
+MSG_DEVICE_URL_UNTRUSTED = ("Trakt's answer named a page for entering the code that is not "
+                            "on Trakt, so no link is shown. Type https://trakt.tv/activate "
+                            "into your browser yourself and enter this code:")
 MSG_DEVICE_INVALID = "Trakt does not know this code any more. Start connecting again."
 MSG_DEVICE_USED = "This code was already used. Start connecting again if you are not connected."
 MSG_DEVICE_EXPIRED = "The code expired before it was entered on Trakt. Start connecting again."
@@ -254,13 +257,43 @@ def revoke(access_token: str) -> None:
 # --- device flow ---------------------------------------------------------------------------
 
 
+#: Where Trakt sends people to enter a device code (its answer says
+#: ``https://trakt.tv/activate``); the configured auth host is trusted as well.
+TRAKT_ACTIVATION_HOSTS = frozenset({"trakt.tv", "www.trakt.tv", "auth.trakt.tv",
+                                    "api.trakt.tv"})
+USER_CODE_MAX = 32  # the column's size; Trakt's codes have 8 characters
+
+
 @dataclass(frozen=True)
 class DeviceCode:
     device_code: str
     user_code: str
+    #: "" when Trakt's answer named a page that is not Trakt's: shown without a link.
     verification_url: str
     expires_in: int
     interval: int
+
+
+def trusted_verification_url(url: object) -> str:
+    """``url`` if it is a page on Trakt people may be sent to, else "". Anything else
+    (``javascript:``, a look-alike host, ``http`` where the auth host is https, user info
+    to disguise the host) came from a compromised path, and a link would send the
+    person, their code in hand, wherever it points."""
+    if not isinstance(url, str) or len(url) > 512 or not url.isprintable() or " " in url:
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return ""
+    if parts.username is not None or parts.password is not None or not host:
+        return ""
+    auth = urlsplit(extension.endpoints().auth_url)
+    if (parts.scheme, parts.netloc.lower()) == (auth.scheme, auth.netloc.lower()):
+        return url
+    if parts.scheme == "https" and host in TRAKT_ACTIVATION_HOSTS and parts.port in (None, 443):
+        return url
+    return ""
 
 
 def start_device_flow() -> DeviceCode:
@@ -268,10 +301,16 @@ def start_device_flow() -> DeviceCode:
     data = api_client().oauth("/oauth/device/code", {"client_id": credentials.client_id},
                         what="Starting the device connection")
     try:
-        return DeviceCode(data["device_code"], data["user_code"], data["verification_url"],
+        code = DeviceCode(data["device_code"], data["user_code"],
+                          trusted_verification_url(data["verification_url"]),
                           int(data["expires_in"]), int(data["interval"]))
     except (KeyError, TypeError, ValueError):
         raise TraktServerError(MSG_DEVICE_CODE_INCOMPLETE) from None
+    if not (isinstance(code.device_code, str) and code.device_code
+            and isinstance(code.user_code, str) and code.user_code.isalnum()
+            and len(code.user_code) <= USER_CODE_MAX):
+        raise TraktServerError(MSG_DEVICE_CODE_INCOMPLETE)
+    return code
 
 
 #: What a device-token poll can say, with what the caller should do (CONTRACT 4.6).

@@ -14,8 +14,10 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -35,13 +37,15 @@ from aperture_trakt_plugin import (
     tokens,
 )
 from aperture_trakt_plugin.discovery import hide, watchlist
-from aperture_trakt_plugin.discovery.keys import parse_ids
+from aperture_trakt_plugin.discovery.keys import form_ids
 from aperture_trakt_plugin.host import HostServices, HostUser
 from aperture_trakt_plugin.models import TraktDeviceGrant
+from aperture_trakt_plugin.oauth import MSG_DEVICE_URL_UNTRUSTED  # noqa: F401 (templates)
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.trakt_api import TraktError
 
 NOTICE_KEY = "aperture_trakt.notice"
+FLASH_CARD = "flash"  # a notice for the host's flashed messages, not for one of our cards
 OAUTH_KEY = "aperture_trakt.oauth"
 ADMIN_CARD_ANCHOR = "#trakt-integration"
 PROFILE_FALLBACK = "/"
@@ -102,6 +106,12 @@ MSG_BLOCKED_HINT = ("These syncs stopped because they would remove many ratings 
                     "server. Check with the user, then let the sync go ahead once, or dismiss "
                     "it (it stops again at the next run if nothing changed).")
 MSG_NOBODY_CONNECTED = "Nobody has connected a Trakt account yet."
+MSG_SET_PUBLIC_URL = ("This server's public URL is not configured, so the plugin cannot tell "
+                      "Trakt where to send users back after they sign in (it never trusts "
+                      "the address a request claims); until then users connect with a "
+                      "code. Set the public URL (APERTURE_TRAKT_PUBLIC_URL, or the host's "
+                      "own setting, such as PUBLIC_BASE_URL on the reference host), then "
+                      "register the redirect URI shown here at Trakt.")
 
 
 def _messages() -> dict[str, str]:
@@ -126,16 +136,85 @@ def _safe_next(value: str | None, fallback: str) -> str:
     return value
 
 
+def _current_user_id() -> int | None:
+    user = extension.state().host.current_user()
+    return user.id if user else None
+
+
 def _notice(card: str, level: str, message: str, **extra: Any) -> None:
-    session[NOTICE_KEY] = {"card": card, "level": level, "message": message, **extra}
+    """Keeps the outcome for the card to show, tagged with the user it is about: the
+    browser's session outlives a logout, and the next person on it must not see it."""
+    session[NOTICE_KEY] = {"card": card, "level": level, "message": message,
+                           "user_id": _current_user_id(), **extra}
 
 
 def _pop_notice(card: str) -> dict[str, Any] | None:
     notice = session.get(NOTICE_KEY)
-    if notice and notice.get("card") == card:
+    if notice and notice.get("card") == card and notice.get("user_id") == _current_user_id():
         session.pop(NOTICE_KEY, None)
         return notice
     return None
+
+
+def forget_other_users_state() -> None:
+    """``before_app_request``: a notice that belongs to someone else than whoever is
+    signed in now (after a logout, or another login on the same browser) is dropped
+    before anything can show it. A hide's outcome is handed to the host's flashed
+    messages here, on the next page the same user opens, so it cannot wait in the
+    session for the next user either. (A Trakt sign-in under way stays: its callback
+    says "started by another user", which is clearer than a silent drop.)"""
+    notice = session.get(NOTICE_KEY)
+    if notice is None:
+        return
+    if not isinstance(notice, dict) or notice.get("user_id") != _current_user_id():
+        session.pop(NOTICE_KEY, None)
+    elif notice.get("card") == FLASH_CARD and request.method == "GET":
+        session.pop(NOTICE_KEY, None)
+        flash(notice["message"], notice["level"])
+
+
+#: Headers every page of the plugin's own sends. Nothing of ours is meant to sit in a
+#: frame (the card is fetched, the connect result is a pop-up window), so a page showing
+#: a Disconnect button or a device code can never be clickjacked from another site; and
+#: no copy of a page about someone's account may stay in a shared or back-button cache.
+OWN_PAGE_HEADERS = {"X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+OWN_FRAME_ANCESTORS = "frame-ancestors 'none'"
+#: For the host's pages a card of ours was rendered into: the host may frame its own
+#: pages, so only other sites are kept out; the account state still must not be cached.
+HOST_PAGE_HEADERS = {"X-Frame-Options": "SAMEORIGIN", "Cache-Control": "no-store"}
+HOST_FRAME_ANCESTORS = "frame-ancestors 'self'"
+CARD_RENDERED = "aperture_trakt_card_rendered"
+BLUEPRINT_NAME = "trakt"
+
+
+def _add_frame_ancestors(response: Response, directive: str) -> None:
+    """Adds a CSP of its own unless the page already has a ``frame-ancestors`` rule:
+    browsers enforce every CSP header a page has, so a host's policy is left intact."""
+    if not any("frame-ancestors" in value
+               for value in response.headers.getlist("Content-Security-Policy")):
+        response.headers.add("Content-Security-Policy", directive)
+
+
+def protect_own_page(response: Response) -> Response:
+    """``after_request`` of the blueprint: anti-framing and no-store on every answer."""
+    response.headers.update(OWN_PAGE_HEADERS)
+    _add_frame_ancestors(response, OWN_FRAME_ANCESTORS)
+    return response
+
+
+def protect_host_page(response: Response) -> Response:
+    """``after_app_request``: a host page that shows a card of ours (profile, admin
+    integrations, jobs) shows account state, so it gets the same protection. A framing
+    rule the host set itself is kept (it may be stricter)."""
+    if g.get(CARD_RENDERED) and request.blueprint != BLUEPRINT_NAME:  # ours: DENY above
+        response.headers["Cache-Control"] = HOST_PAGE_HEADERS["Cache-Control"]
+        response.headers.setdefault("X-Frame-Options", HOST_PAGE_HEADERS["X-Frame-Options"])
+        _add_frame_ancestors(response, HOST_FRAME_ANCESTORS)
+    return response
+
+
+def _card_rendered() -> None:
+    g.setdefault(CARD_RENDERED, True)
 
 
 def credentials_problem() -> str | None:
@@ -143,6 +222,7 @@ def credentials_problem() -> str | None:
 
 
 def render_admin_card(user: HostUser) -> Markup:
+    _card_rendered()
     state = extension.state()
     return Markup(_render(
         "trakt/admin_integrations.html",
@@ -160,6 +240,7 @@ def render_admin_card(user: HostUser) -> Markup:
 
 
 def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
+    _card_rendered()
     state = extension.state()
     conn = tokens.store().get(user.id)
     grant = state.host.db.session.get(TraktDeviceGrant, user.id)
@@ -169,6 +250,8 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
         conn=conn,
         diagnosis=diagnosis.diagnose(user.id) if conn is not None else None,
         device=grant,
+        # Checked again as it is shown: a grant stored before the check came in.
+        device_link=oauth.trusted_verification_url(grant.verification_url) if grant else "",
         device_only=extension.uses_device_flow(),
         notice=_pop_notice("profile"),
         csrf_token=csrf.token(),
@@ -181,6 +264,7 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
 def render_blocked_syncs() -> Markup | None:
     """The jobs screen's Trakt card: syncs stopped by the mass-removal guard (for an admin
     to confirm), a refusal of the app's credentials, and the way to the status page."""
+    _card_rendered()
     from sqlalchemy import select
 
     from aperture_trakt_plugin.models import TraktConnection
@@ -206,10 +290,13 @@ def _finish_oauth(ok: bool, message: str, next_url: str) -> str:
 
 
 def create_blueprint(host: HostServices) -> Blueprint:
-    bp = Blueprint("trakt", __name__, url_prefix=extension.URL_PREFIX,
+    bp = Blueprint(BLUEPRINT_NAME, __name__, url_prefix=extension.URL_PREFIX,
                    template_folder=str(files("aperture_trakt_plugin.templates")))
     bp.before_request(csrf.protect)
     bp.before_app_request(scheduling.keep_scheduled)
+    bp.before_app_request(forget_other_users_state)
+    bp.after_request(protect_own_page)
+    bp.after_app_request(protect_host_page)
 
     @bp.post("/admin/settings")
     @host.admin_required
@@ -347,14 +434,14 @@ def create_blueprint(host: HostServices) -> Blueprint:
         job), then back to the page the button was on, which no longer lists it."""
         form = request.form
         back = _safe_next(form.get("next"), DISCOVER_FALLBACK)
-        ids = parse_ids({name: form.get(name) for name in ("tmdb", "imdb", "tvdb", "trakt")})
         try:
+            ids = form_ids(form)
             row = hide.hide(host.current_user().id, form.get("kind", ""), ids,
                             form.get("title", ""))
         except ValueError as exc:
-            flash(MSG_HIDE_FAILED.format(reason=exc), "error")
+            _notice(FLASH_CARD, "error", MSG_HIDE_FAILED.format(reason=exc))
             return redirect(back)
-        flash(MSG_HIDDEN.format(title=row.title or "The title"), "success")
+        _notice(FLASH_CARD, "success", MSG_HIDDEN.format(title=row.title or "The title"))
         return redirect(back)
 
     return bp

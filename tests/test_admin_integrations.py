@@ -21,7 +21,8 @@ CLIENT_SECRET = "sandbox-client-secret"
 @pytest.fixture()
 def host_config(sandbox_server):
     return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
-            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url}
+            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
+            "PUBLIC_BASE_URL": "http://aperture.test"}  # the callback needs a public URL
 
 
 def hidden(html: str, name: str) -> str:

@@ -248,3 +248,93 @@ def test_cloudflares_403_is_no_refusal_of_the_apps_credentials(alice, host_app, 
     sandbox.approve_device(started["user_code"], "alice_on_trakt")
     let_poll_interval_pass(host_app, sandbox, "alice")
     assert post_json(alice, DEVICE_POLL)[1]["status"] == "connected"
+
+
+# --- a verification_url that is not Trakt's (issue 15) --------------------------------
+
+
+@pytest.mark.parametrize("url", [
+    "javascript:alert(document.cookie)//", "https://trakt.tv.evil.example/activate",
+    "http://trakt.tv/activate", "https://trakt.tv@evil.example/activate",
+    "data:text/html,<script>alert(1)</script>", "//evil.example/activate", 42])
+def test_a_verification_url_not_on_trakt_is_never_a_link(alice, sandbox, url):
+    answer = {"device_code": "d" * 64, "user_code": "ABCD1234", "verification_url": url,
+              "expires_in": 600, "interval": 5}
+    sandbox.fault("POST", "/oauth/device/code", 200, body=answer)
+    started = start_device(alice)
+    assert started["verification_url"] is None and started["user_code"] == "ABCD1234"
+    html = page(alice)
+    assert card_state(html) == "device"
+    assert text_of(html, "trakt-device-code") == "ABCD1234"
+    assert text_of(html, "trakt-device-no-link") == oauth.MSG_DEVICE_URL_UNTRUSTED
+    assert 'id="trakt-device-url"' not in html and "javascript:" not in html
+    assert "evil.example" not in html
+
+
+def test_trakts_own_activation_page_is_a_link(alice, sandbox):
+    answer = {"device_code": "d" * 64, "user_code": "ABCD1234",
+              "verification_url": "https://trakt.tv/activate", "expires_in": 600,
+              "interval": 5}
+    sandbox.fault("POST", "/oauth/device/code", 200, body=answer)
+    start_device(alice)
+    assert 'href="https://trakt.tv/activate/ABCD1234"' in page(alice)
+
+
+def test_a_stored_grant_with_a_bad_url_is_shown_without_a_link(alice, host_app):
+    """A grant stored before the check: the card checks again as it renders."""
+    start_device(alice)
+    with host_app.app_context():
+        db = host_app.extensions["aperture_host"].db
+        grant = db.session.get(TraktDeviceGrant, user_id(host_app, "alice"))
+        grant.verification_url = "javascript:alert(1)"
+        db.session.commit()
+    html = page(alice)
+    assert 'id="trakt-device-url"' not in html and "javascript:" not in html
+    assert text_of(html, "trakt-device-no-link") == oauth.MSG_DEVICE_URL_UNTRUSTED
+
+
+def test_a_user_code_that_is_not_a_code_is_refused(alice, sandbox):
+    answer = {"device_code": "d" * 64, "user_code": "<b>" + "x" * 40,
+              "verification_url": "https://trakt.tv/activate", "expires_in": 600,
+              "interval": 5}
+    sandbox.fault("POST", "/oauth/device/code", 200, body=answer)
+    status, body = post_json(alice, DEVICE_START)
+    assert status == 502 and body["message"] == oauth.MSG_DEVICE_CODE_INCOMPLETE
+
+
+# --- the poll throttle holds under concurrent polls (issue 15) ------------------------
+
+
+@pytest.mark.both_databases
+def test_concurrent_polls_ask_trakt_once_per_interval(alice, host_app, sandbox, database):
+    import threading
+
+    from tests.fixtures_host import login_as
+
+    start_device(alice)
+    clients = []
+    for _ in range(4):  # four tabs of alice's profile, polling at the same moment
+        client = host_app.test_client()
+        login_as(client, "alice")
+        clients.append((client, profile_csrf(client)))
+    let_poll_interval_pass(host_app, sandbox, "alice")
+    # Trakt answers slowly, so every poll is in flight before the first one is back.
+    sandbox.fault("POST", TOKEN_POLLS, delay_ms=400, count=-1)
+    barrier = threading.Barrier(len(clients))
+    answers: list[tuple[int, str]] = []
+
+    def poll(client, csrf):
+        barrier.wait()
+        status, body = post_json(client, DEVICE_POLL, csrf)
+        answers.append((status, body.get("status")))
+
+    threads = [threading.Thread(target=poll, args=pair) for pair in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    sandbox.clear_faults()
+    assert sorted(answers) == [(200, "pending")] * len(clients)
+    assert [r["status"] for r in sandbox.requests(path=TOKEN_POLLS)] == [400]
+    grant = device_grant(host_app, "alice")
+    assert grant.interval == 5  # nobody earned a "slow down"

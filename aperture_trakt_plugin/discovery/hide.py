@@ -22,7 +22,14 @@ from aperture_trakt_plugin import extension, jobs, retries
 from aperture_trakt_plugin.discovery import calls
 from aperture_trakt_plugin.discovery.cache import TYPE_OF, parse_entries
 from aperture_trakt_plugin.discovery.candidates import build_pool, forget_memo
-from aperture_trakt_plugin.discovery.keys import alias_keys, media_key, merge_ids
+from aperture_trakt_plugin.discovery.keys import (
+    alias_keys,
+    form_ids,
+    media_key,
+    merge_ids,
+    path_segment,
+    valid_id,
+)
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.models import TraktConnection, TraktHidden, utcnow
 from aperture_trakt_plugin.trakt_api import NotFound, TraktError
@@ -66,6 +73,7 @@ def hide(user_id: int, kind: str, ids: ExternalIds, title: str = "") -> TraktHid
     """Hides the title for the user now; queues the call to Trakt."""
     if kind not in TYPE_OF:
         raise ValueError(MSG_NOT_A_TITLE.format(kind=kind))
+    ids = form_ids(ids._asdict())  # the command line's ids too: each must be well formed
     if not ids.any():
         raise ValueError(MSG_NO_IDS)
     ids, known_title = _known_ids(user_id, kind, ids)
@@ -99,19 +107,21 @@ def hidden(user_id: int) -> list[TraktHidden]:
 
 
 def _path_id(user_id: int, row: TraktHidden) -> str | None:
-    """Trakt's id, else the IMDB id (both valid path ids), else Trakt's id found by search."""
-    if row.trakt:
-        return str(row.trakt)
-    if row.imdb:
-        return row.imdb
+    """Trakt's id, else the IMDB id (both valid path ids), else Trakt's id found by search;
+    each checked again here, since a row may predate the checks, and encoded for the path."""
+    if valid_id("trakt", row.trakt):
+        return path_segment(row.trakt)
+    if valid_id("imdb", row.imdb):
+        return path_segment(row.imdb)
     for name in ("tmdb", "tvdb"):
-        value = getattr(row, name)
+        value = valid_id(name, getattr(row, name))
         if value:
-            data = calls.get_as_user(user_id, f"/search/{name}/{value}", {"type": row.kind})
-            found = parse_entries(data, row.kind, f"GET /search/{name}/{value}")
+            path = f"/search/{name}/{path_segment(value)}"
+            data = calls.get_as_user(user_id, path, {"type": row.kind})
+            found = parse_entries(data, row.kind, f"GET {path}")
             if found and found[0].ids.trakt:
                 row.trakt = found[0].ids.trakt
-                return str(row.trakt)
+                return path_segment(row.trakt)
     return None
 
 
