@@ -24,6 +24,7 @@ from aperture_trakt_plugin.trakt_api import (
     DEFAULT_AUTH_URL,
     DEFAULT_USER_AGENT,
     TraktEndpoints,
+    refuse_redirects,
 )
 
 EXTENSION_KEY = "aperture_trakt"
@@ -115,8 +116,12 @@ def endpoints(app: Flask | None = None) -> TraktEndpoints:
 
 
 def http_session(session: requests.Session | None = None) -> requests.Session:
-    """A session for talking to Trakt, with the app's transport adapters mounted."""
+    """A session for talking to Trakt, with the app's transport adapters mounted, that
+    never follows a redirect (``trakt_api.refuse_redirects``)."""
     session = session if session is not None else requests.Session()
+    session.max_redirects = 0  # a second lock: requests refuses before sending anything
+    if refuse_redirects not in session.hooks["response"]:
+        session.hooks["response"].append(refuse_redirects)
     for prefix, adapter in state().transport_adapters.items():
         session.mount(prefix, adapter)
     return session

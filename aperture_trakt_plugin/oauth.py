@@ -33,6 +33,7 @@ from aperture_trakt_plugin.trakt_api import (
     error_for,
     firewall_error,
     json_or_none,
+    redirect_error,
 )
 
 # What connecting, refreshing and the device flow say to a person (docs/troubleshooting.md
@@ -111,12 +112,13 @@ def token_answer_error(response: requests.Response, what: str) -> TraktError | N
     which reads as Trakt being down and has the job retry for ever. So, first:
 
     * Cloudflare's HTML 403 is its firewall, not ``invalid_client`` (CONTRACT 10);
+    * a redirect is refused before Authlib's session could follow it with the secrets;
     * a 429, Trakt's or Cloudflare's HTML one, is a rate limit with its ``Retry-After``;
     * a 400 whose body is empty or not a JSON object is a dead grant: Trakt has answered
       refreshes of pre-migration grants so (trakt/trakt-api#888, CONTRACT 4.4), and a
       retry cannot revive it; the user must connect again.
     """
-    blocked = firewall_error(response, what)
+    blocked = firewall_error(response, what) or redirect_error(response, what)
     if blocked is not None:
         return blocked
     if response.status_code == 429:
@@ -298,13 +300,15 @@ def poll_device_token(device_code: str) -> DevicePoll:
     try:
         response = extension.http_session().post(
             endpoints.auth_url + "/oauth/device/token", timeout=endpoints.timeout,
+            allow_redirects=False,
             json={"code": device_code, "client_id": credentials.client_id,
                   "client_secret": credentials.client_secret},
             headers={"User-Agent": endpoints.user_agent})
     except requests.RequestException as exc:
         raise TraktUnreachable(MSG_DEVICE_NOT_REACHED.format(
             reason=type(exc).__name__)) from None
-    blocked = firewall_error(response, "Checking the device code")
+    blocked = (firewall_error(response, "Checking the device code")
+               or redirect_error(response, "Checking the device code"))
     if blocked is not None:  # before the statuses: a firewall 403 is not a final answer
         raise blocked
     if response.status_code == 200:

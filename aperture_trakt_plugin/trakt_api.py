@@ -53,6 +53,12 @@ MSG_OTHER_STATUS = "{what}: Trakt answered {status}"
 MSG_TIMEOUT = "{what}: Trakt did not answer within {seconds:g} s"
 MSG_UNREACHABLE = "{what}: could not reach Trakt at {url} ({reason})"
 MSG_NOT_JSON = "GET {path}: Trakt's answer was not JSON"
+MSG_REDIRECTED = ("{what}: Trakt's address answered with a redirect ({status}), which is not "
+                  "followed, so no credentials leave for another host; check "
+                  "APERTURE_TRAKT_API_URL and APERTURE_TRAKT_AUTH_URL (they must be Trakt's "
+                  "https addresses) and any proxy in between")
+#: ``{what}`` for a redirect refused where the call's own wording is unknown.
+MSG_A_TRAKT_CALL = "A call to Trakt"
 MSG_PAGE_NOT_A_LIST = "{what}: page {page} of Trakt's answer was not a list"
 MSG_NO_PAGING = ("{what}: Trakt sent a full page ({count} items) without its paging headers, "
                  "so whether more follow is unknown; the list was not read")
@@ -158,6 +164,33 @@ class AccountLocked(TraktError):
 
 class VipRequired(TraktError):
     status = 426
+
+
+class Redirected(TraktError):
+    """A 3xx from Trakt's side. Trakt's API and auth hosts never redirect a call; a
+    redirect means a wrong base URL (http for https), a proxy, or someone on the path.
+    Following it would send the client secret, refresh token, code or PKCE verifier to
+    whatever host ``Location`` names, so it is refused, and not retried: it will say the
+    same next time, and an admin has to look."""
+
+
+def redirect_error(response: requests.Response, what: str) -> Redirected | None:
+    """The :class:`Redirected` for a 3xx answer (one with a ``Location``), else None."""
+    if not 300 <= response.status_code < 400:
+        return None
+    return Redirected(MSG_REDIRECTED.format(what=what, status=response.status_code),
+                      status=response.status_code, headers=response.headers)
+
+
+def refuse_redirects(response: requests.Response, **_: Any) -> requests.Response:
+    """A session response hook: runs before requests would follow a redirect (it resolves
+    redirects after the hooks), so raising here means nothing is sent to ``Location``.
+    Every session the plugin talks to Trakt with carries it (``extension.http_session``),
+    Authlib's included, whose token calls cannot be told ``allow_redirects=False``."""
+    error = redirect_error(response, MSG_A_TRAKT_CALL)
+    if error is not None:
+        raise error
+    return response
 
 
 class MalformedResponse(TraktError):
@@ -402,13 +435,17 @@ class TraktClient:
               **kw: Any) -> requests.Response:
         timeout = timeout or self.endpoints.timeout
         try:
-            response = self.session.request(method, url, timeout=timeout, **kw)
+            response = self.session.request(method, url, timeout=timeout,
+                                            allow_redirects=False, **kw)
         except requests.Timeout as exc:
             raise TraktUnreachable(MSG_TIMEOUT.format(what=what, seconds=timeout)) from exc
         except requests.RequestException as exc:
             raise TraktUnreachable(MSG_UNREACHABLE.format(
                 what=what, url=url.split("?")[0], reason=type(exc).__name__)) from exc
         log.debug("trakt %s %s -> %s", method, url.split("?")[0], response.status_code)
+        redirected = redirect_error(response, what)
+        if redirected is not None:
+            raise redirected
         if response.status_code >= 400:
             raise error_for(response, what)
         return response

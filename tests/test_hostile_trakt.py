@@ -1,0 +1,112 @@
+"""Issue 15, the transport side: the plugin against a Trakt that misbehaves on purpose.
+
+The plugin's API and auth URLs point at ``tests.hostile_trakt.HostileTrakt``, which passes
+everything to the sandbox except what a test arms. Each case ends within a bounded time,
+with a clear message, and nothing is sent to any host but the configured one: a second
+listener (``RecordingListener``) stands for "another host" and must receive nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from aperture_trakt_plugin import extension, oauth
+from aperture_trakt_plugin.trakt_api import MSG_REDIRECTED, Redirected
+from tests.connect_helpers import (
+    CLIENT_SECRET,
+    configure_trakt,
+    connect_with_tokens,
+    trakt_host_config,
+)
+from tests.hostile_trakt import HostileTrakt, RecordingListener, redirect
+
+USER, TRAKT_USER = "alice", "alice_trakt"
+
+
+@pytest.fixture(scope="session")
+def listener() -> Iterator[RecordingListener]:
+    server = RecordingListener().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def hostile_server(sandbox_server) -> Iterator[HostileTrakt]:
+    server = HostileTrakt(sandbox_server.url).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def hostile(hostile_server, listener, sandbox) -> Iterator[HostileTrakt]:
+    hostile_server.disarm()
+    listener.requests.clear()
+    yield hostile_server
+    hostile_server.disarm()
+
+
+@pytest.fixture()
+def host_config(hostile_server, sandbox_server):
+    config = trakt_host_config(sandbox_server)
+    config["APERTURE_TRAKT_API_URL"] = config["APERTURE_TRAKT_AUTH_URL"] = hostile_server.url
+    return config
+
+
+@pytest.fixture()
+def alice(host_app, sandbox, hostile):
+    """Alice connected (tokens issued by the sandbox directly), her pair at hand."""
+    configure_trakt(host_app, sandbox)
+    return connect_with_tokens(host_app, sandbox, USER, TRAKT_USER)
+
+
+def assert_nothing_reached(listener: RecordingListener, *secrets: str) -> None:
+    leaked = [seen.text() for seen in listener.requests]
+    assert leaked == [], f"another host received {len(leaked)} request(s)"
+    for seen in leaked:  # pragma: no cover - belt and braces if the above changes
+        for secret in secrets:
+            assert secret not in seen
+
+
+# --- no redirect is followed ----------------------------------------------------------------
+
+
+REDIRECT_CALLS = {
+    "token exchange": ("/oauth/token",
+                       lambda conn: oauth.exchange_code("the-code", "the-pkce-verifier")),
+    "refresh": ("/oauth/token", lambda conn: oauth.refresh(conn.refresh_token)),
+    "revoke": ("/oauth/revoke", lambda conn: oauth.revoke(conn.access_token)),
+    "device poll": ("/oauth/device/token", lambda conn: oauth.poll_device_token("dev-code")),
+    "device start": ("/oauth/device/code", lambda conn: oauth.start_device_flow()),
+    "api call": ("/users/settings", lambda conn: oauth.api_client().api(
+        "GET", "/users/settings", token=conn.access_token, what="Reading your Trakt profile")),
+}
+
+
+@pytest.mark.parametrize("status", [307, 302, 308])
+@pytest.mark.parametrize("call", sorted(REDIRECT_CALLS))
+def test_no_call_to_trakt_follows_a_redirect(host_app, alice, hostile, listener, call,
+                                             status):
+    path, make_call = REDIRECT_CALLS[call]
+    hostile.arm(path, redirect(listener.url, status))
+    with host_app.app_context():
+        conn = extension.state().host.db.session.merge(alice)
+        with pytest.raises(Redirected) as raised:
+            make_call(conn)
+    assert raised.value.status == status
+    assert str(raised.value).startswith(MSG_REDIRECTED.split("{what}")[0])
+    assert f"redirect ({status})" in str(raised.value)
+    assert_nothing_reached(listener, CLIENT_SECRET, alice.refresh_token, alice.access_token,
+                           "the-code", "the-pkce-verifier", "dev-code")
+    assert any(seen.path == path for seen in hostile.requests)
+
+
+def test_a_plain_session_from_the_extension_refuses_redirects_too(host_app, hostile,
+                                                                   listener):
+    """Any future caller that takes its session from ``http_session`` is covered."""
+    hostile.arm("/anything", redirect(listener.url))
+    with host_app.app_context(), pytest.raises(Redirected):
+        extension.http_session().post(hostile.url + "/anything", json={"s": CLIENT_SECRET},
+                                      timeout=5)
+    assert_nothing_reached(listener, CLIENT_SECRET)
