@@ -8,6 +8,7 @@ config keys are set with ``setdefault`` so the host's values always win.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,11 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # Seconds before each retry of a job that failed on a passing fault (5xx, timeout,
     # unreachable); each is jittered by ±25 %. After the last, the job fails for good.
     "APERTURE_TRAKT_RETRY_DELAYS": [30, 120, 600, 1800],
+    # The shortest and longest wait (seconds) a 429's Retry-After or X-Ratelimit "until"
+    # is taken as; a wait that is not a finite number counts as none given.
+    "APERTURE_TRAKT_WAIT_RANGE": [1, 3600],
+    # How many times a job is rescheduled after a 429 before it fails for good.
+    "APERTURE_TRAKT_RATE_LIMIT_RETRIES": 24,
     # Discovery: titles fetched per Trakt list and media type (trending, popular, and each
     # user's recommendations, at most 100 there), and which of Trakt's ``ignore_*``
     # filters the recommendations use (any of "collected", "watched", "watchlisted").
@@ -76,11 +82,12 @@ def init_app(app: Flask, host: HostServices) -> TraktState:
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
     for key in ("APERTURE_TRAKT_RATE_LIMITS", "APERTURE_TRAKT_RETRY_DELAYS",
-                "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE"):
+                "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE", "APERTURE_TRAKT_WAIT_RANGE"):
         if isinstance(app.config[key], str):  # from the environment: JSON text
             app.config[key] = json.loads(app.config[key])
     crypto.configure(app)
     parse_limits(app.config["APERTURE_TRAKT_RATE_LIMITS"])  # a typo fails at start, not later
+    wait_range(app)  # so does a wait range that is not two finite numbers in order
     from aperture_trakt_plugin.views import create_blueprint
 
     state = TraktState(host=host, blueprint=create_blueprint(host))
@@ -96,12 +103,29 @@ def state(app: Flask | None = None) -> TraktState:
         raise RuntimeError(MSG_NOT_SET_UP) from None
 
 
+MSG_BAD_WAIT_RANGE = ("APERTURE_TRAKT_WAIT_RANGE must be two finite numbers of seconds, "
+                      "the shortest first and at least 0 (got {value!r})")
+
+
+def wait_range(app: Flask | None = None) -> tuple[float, float]:
+    """``APERTURE_TRAKT_WAIT_RANGE`` checked: the bounds of any wait Trakt asks for."""
+    value = (app or current_app).config["APERTURE_TRAKT_WAIT_RANGE"]
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(MSG_BAD_WAIT_RANGE.format(value=value)) from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
+        raise ValueError(MSG_BAD_WAIT_RANGE.format(value=value))
+    return low, high
+
+
 def budgets(app: Flask | None = None) -> Budgets:
     """The server's shared Trakt rate budgets (their state lives in Redis)."""
     app = app or current_app
     trakt = state(app)
     if trakt.budgets is None:
-        trakt.budgets = Budgets(trakt.host.redis, app.config["APERTURE_TRAKT_RATE_LIMITS"])
+        trakt.budgets = Budgets(trakt.host.redis, app.config["APERTURE_TRAKT_RATE_LIMITS"],
+                                wait_range=wait_range(app))
     return trakt.budgets
 
 
@@ -112,6 +136,7 @@ def endpoints(app: Flask | None = None) -> TraktEndpoints:
         auth_url=config["APERTURE_TRAKT_AUTH_URL"].rstrip("/"),
         user_agent=config["APERTURE_TRAKT_USER_AGENT"],
         timeout=float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]),
+        wait_range=wait_range(app),
     )
 
 

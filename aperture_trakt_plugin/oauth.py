@@ -122,7 +122,7 @@ def token_answer_error(response: requests.Response, what: str) -> TraktError | N
     if blocked is not None:
         return blocked
     if response.status_code == 429:
-        return error_for(response, what)
+        return error_for(response, what, extension.endpoints().wait_range)
     if response.status_code == 400 and not isinstance(json_or_none(response), dict):
         return InvalidGrant(MSG_GRANT_GONE_400.format(what=what), status=400,
                             headers=response.headers)

@@ -217,12 +217,41 @@ def body_entries(body: Any) -> int:
     return 0
 
 
+#: The shortest and longest wait (seconds) Trakt's side may ask for, ``Retry-After`` or
+#: ``X-Ratelimit.until``. Trakt's longest seen is 2,852 s; beyond an hour a wait is a broken
+#: or hostile answer (one ``Retry-After: 999999999`` closed the server's budget for 31
+#: years), and below a second it asks for a retry loop. ``APERTURE_TRAKT_WAIT_RANGE``.
+DEFAULT_WAIT_RANGE: tuple[float, float] = (1.0, 3600.0)
+
+
+def bounded_wait(seconds: float, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
+                 ) -> float:
+    """``seconds`` clamped into ``wait_range``; callers pass only finite numbers."""
+    low, high = wait_range
+    return min(max(seconds, low), high)
+
+
+def wait_seconds(value: Any, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
+                 ) -> float | None:
+    """A wait Trakt's side sent (a number or its text), clamped; None when it is not a
+    finite number (``inf``, ``nan``, text, a date): read as "no wait given", whose own
+    default applies, rather than as forever or as a crash."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return bounded_wait(seconds, wait_range) if math.isfinite(seconds) else None
+
+
 @dataclass(frozen=True)
 class TraktEndpoints:
     api_url: str = DEFAULT_API_URL
     auth_url: str = DEFAULT_AUTH_URL
     user_agent: str = DEFAULT_USER_AGENT
     timeout: float = 10.0
+    wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
 
 
 def json_or_none(response: requests.Response) -> Any:
@@ -235,12 +264,10 @@ def json_or_none(response: requests.Response) -> Any:
         return None
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: requests.Response,
+                 wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> float | None:
     value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return wait_seconds(value.strip(), wait_range) if value is not None else None
 
 
 def ratelimit_header(headers: Mapping[str, str]) -> dict | None:
@@ -295,8 +322,10 @@ def firewall_error(response: requests.Response, what: str) -> FirewallBlocked | 
                            ray_id, status=403, headers=response.headers)
 
 
-def error_for(response: requests.Response, what: str) -> TraktError:
-    """Maps a non-2xx answer to the error that says what to do about it."""
+def error_for(response: requests.Response, what: str,
+              wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> TraktError:
+    """Maps a non-2xx answer to the error that says what to do about it (a 429's wait
+    clamped into ``wait_range``)."""
     status = response.status_code
     body = json_or_none(response)
     kw = {"status": status, "body": body, "headers": response.headers}
@@ -306,7 +335,7 @@ def error_for(response: requests.Response, what: str) -> TraktError:
     if oauth_error == "invalid_client":
         return InvalidClient(MSG_INVALID_CLIENT.format(what=what), **kw)
     if status == 429:
-        retry_after = _retry_after(response)
+        retry_after = _retry_after(response, wait_range)
         wait = (MSG_RETRY_AFTER.format(seconds=retry_after) if retry_after is not None
                 else MSG_RETRY_LATER)
         return RateLimited(MSG_RATE_LIMITED.format(what=what, wait=wait),
@@ -447,7 +476,7 @@ class TraktClient:
         if redirected is not None:
             raise redirected
         if response.status_code >= 400:
-            raise error_for(response, what)
+            raise error_for(response, what, self.endpoints.wait_range)
         return response
 
     def api_headers(self, token: str | None = None) -> dict[str, str]:

@@ -8,19 +8,27 @@ listener (``RecordingListener``) stands for "another host" and must receive noth
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 
-from aperture_trakt_plugin import extension, oauth
-from aperture_trakt_plugin.trakt_api import MSG_REDIRECTED, Redirected
+from aperture_trakt_plugin import extension, oauth, retries
+from aperture_trakt_plugin.rate_limits import USER_GET, anonymous
+from aperture_trakt_plugin.trakt_api import MSG_REDIRECTED, RateLimited, Redirected
 from tests.connect_helpers import (
     CLIENT_SECRET,
     configure_trakt,
     connect_with_tokens,
     trakt_host_config,
 )
-from tests.hostile_trakt import HostileTrakt, RecordingListener, redirect
+from tests.hostile_trakt import (
+    HostileTrakt,
+    RecordingListener,
+    json_answer,
+    rate_limited,
+    redirect,
+)
 
 USER, TRAKT_USER = "alice", "alice_trakt"
 
@@ -110,3 +118,71 @@ def test_a_plain_session_from_the_extension_refuses_redirects_too(host_app, host
         extension.http_session().post(hostile.url + "/anything", json={"s": CLIENT_SECRET},
                                       timeout=5)
     assert_nothing_reached(listener, CLIENT_SECRET)
+
+
+# --- waits are bounded ------------------------------------------------------------------------
+
+HOUR = 3600
+
+
+def read_settings(conn):
+    return oauth.api_client().api("GET", "/users/settings", token=conn.access_token,
+                                  what="Reading your Trakt profile")
+
+
+def closed_for(conn) -> float:
+    """How long the user's GET bucket (or the whole server) is closed."""
+    return extension.budgets().closed_for(USER_GET, anonymous(conn.access_token))
+
+
+@pytest.mark.parametrize("retry_after", ["999999999", "inf", "-inf", "nan", "Infinity",
+                                         "1e309", "0", "-5", "0.0001", "soon"])
+def test_retry_after_is_a_finite_wait_within_the_range(host_app, alice, hostile,
+                                                       retry_after):
+    hostile.arm("/users/settings", rate_limited(retry_after=retry_after))
+    with host_app.app_context():
+        conn = extension.state().host.db.session.merge(alice)
+        with pytest.raises(RateLimited) as raised:
+            read_settings(conn)
+        wait = raised.value.retry_after
+        assert wait is None or 1 <= wait <= HOUR
+        assert 0.5 < closed_for(conn) <= HOUR  # a second at least, as it was set
+        delay = retries.delay_for(raised.value, attempt=0)
+        assert delay is not None and 1 <= delay <= HOUR + 31
+
+
+@pytest.mark.parametrize("until", ["9999-12-31T23:59:59Z", "+999999-01-01T00:00:00"])
+def test_x_ratelimit_until_far_away_closes_the_bucket_an_hour_at_most(host_app, alice,
+                                                                      hostile, until):
+    spent = {"name": "AUTHED_API_GET_LIMIT", "period": 300, "limit": 500, "remaining": 0,
+             "until": until}
+    hostile.arm("/users/settings", json_answer({}, headers={"X-Ratelimit": json.dumps(spent)}))
+    with host_app.app_context():
+        conn = extension.state().host.db.session.merge(alice)
+        read_settings(conn)
+        assert closed_for(conn) <= HOUR
+
+
+def test_a_short_wait_is_clamped_up_to_the_configured_floor(host_app, alice, hostile):
+    host_app.config["APERTURE_TRAKT_WAIT_RANGE"] = [30, 120]
+    hostile.arm("/users/settings", rate_limited(retry_after="0"))
+    with host_app.app_context():
+        conn = extension.state().host.db.session.merge(alice)
+        with pytest.raises(RateLimited) as raised:
+            read_settings(conn)
+    assert raised.value.retry_after == 30
+
+
+def test_retries_after_429_are_counted_and_capped(host_app):
+    error = RateLimited("GET /x: Trakt's rate limit was reached (retry later)", 5.0, None)
+    with host_app.app_context():
+        cap = host_app.config["APERTURE_TRAKT_RATE_LIMIT_RETRIES"]
+        assert retries.delay_for(error, attempt=0, rate_attempt=cap - 1) is not None
+        assert retries.delay_for(error, attempt=0, rate_attempt=cap) is None
+
+
+def test_a_wait_range_that_is_not_two_finite_numbers_stops_the_start(host_app):
+    for bad in (["inf", 10], [10, 1], [5], "x", [-1, 5]):
+        host_app.config["APERTURE_TRAKT_WAIT_RANGE"] = bad
+        with pytest.raises(ValueError, match="APERTURE_TRAKT_WAIT_RANGE"):
+            extension.wait_range(host_app)
