@@ -24,6 +24,7 @@ from aperture_trakt_plugin.trakt_api import (
     DEFAULT_API_URL,
     DEFAULT_AUTH_URL,
     DEFAULT_USER_AGENT,
+    BoundedAdapter,
     TraktEndpoints,
     refuse_redirects,
 )
@@ -54,6 +55,10 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "APERTURE_TRAKT_WAIT_RANGE": [1, 3600],
     # How many times a job is rescheduled after a 429 before it fails for good.
     "APERTURE_TRAKT_RATE_LIMIT_RETRIES": 24,
+    # Every answer from Trakt is read to at most this many bytes, and whole within this
+    # many seconds (or the call's own timeout, if longer); past either it is an error.
+    "APERTURE_TRAKT_MAX_ANSWER_BYTES": 64 * 1024 * 1024,
+    "APERTURE_TRAKT_ANSWER_DEADLINE": 30.0,
     # Discovery: titles fetched per Trakt list and media type (trending, popular, and each
     # user's recommendations, at most 100 there), and which of Trakt's ``ignore_*``
     # filters the recommendations use (any of "collected", "watched", "watchlisted").
@@ -119,6 +124,11 @@ def wait_range(app: Flask | None = None) -> tuple[float, float]:
     return low, high
 
 
+def answer_deadline(app: Flask | None = None) -> float:
+    """Seconds an answer may take to arrive whole (``APERTURE_TRAKT_ANSWER_DEADLINE``)."""
+    return float((app or current_app).config["APERTURE_TRAKT_ANSWER_DEADLINE"])
+
+
 def budgets(app: Flask | None = None) -> Budgets:
     """The server's shared Trakt rate budgets (their state lives in Redis)."""
     app = app or current_app
@@ -142,9 +152,15 @@ def endpoints(app: Flask | None = None) -> TraktEndpoints:
 
 def http_session(session: requests.Session | None = None) -> requests.Session:
     """A session for talking to Trakt, with the app's transport adapters mounted, that
-    never follows a redirect (``trakt_api.refuse_redirects``)."""
+    never follows a redirect (``trakt_api.refuse_redirects``) and reads every answer
+    under a size cap and a deadline (``trakt_api.BoundedAdapter``)."""
     session = session if session is not None else requests.Session()
     session.max_redirects = 0  # a second lock: requests refuses before sending anything
+    config = current_app.config
+    bounded = BoundedAdapter(int(config["APERTURE_TRAKT_MAX_ANSWER_BYTES"]),
+                             answer_deadline())
+    session.mount("http://", bounded)
+    session.mount("https://", bounded)
     if refuse_redirects not in session.hooks["response"]:
         session.hooks["response"].append(refuse_redirects)
     for prefix, adapter in state().transport_adapters.items():

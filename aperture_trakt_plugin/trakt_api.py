@@ -11,11 +11,13 @@ import json
 import logging
 import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from aperture_trakt_plugin import __version__
 
@@ -59,6 +61,10 @@ MSG_REDIRECTED = ("{what}: Trakt's address answered with a redirect ({status}), 
                   "https addresses) and any proxy in between")
 #: ``{what}`` for a redirect refused where the call's own wording is unknown.
 MSG_A_TRAKT_CALL = "A call to Trakt"
+MSG_TOO_LARGE = ("{what}: Trakt's answer was larger than {limit} bytes; it was not read "
+                 "(see APERTURE_TRAKT_MAX_ANSWER_BYTES)")
+MSG_TOO_SLOW = ("{what}: Trakt's answer took longer than {seconds:g} s to arrive; it was "
+                "not read (see APERTURE_TRAKT_ANSWER_DEADLINE)")
 MSG_PAGE_NOT_A_LIST = "{what}: page {page} of Trakt's answer was not a list"
 MSG_NO_PAGING = ("{what}: Trakt sent a full page ({count} items) without its paging headers, "
                  "so whether more follow is unknown; the list was not read")
@@ -198,6 +204,97 @@ class MalformedResponse(TraktError):
     answer is the usual cause: worth a bounded retry)."""
 
     retryable = True
+
+
+class Unbounded(TraktError):
+    """An answer cut off for its size or its time: raised while the body is read, deep
+    in a session's adapter where the step's own words are not known, so the client says
+    the step again (:meth:`restated`) where it knows them."""
+
+    template: str
+    facts: dict[str, Any]
+
+    def restated(self, what: str) -> TraktError:
+        return type(self)(self.template.format(what=what, **self.facts), **self.facts)
+
+
+class AnswerTooLarge(Unbounded, MalformedResponse):
+    """The body passed ``APERTURE_TRAKT_MAX_ANSWER_BYTES`` (an endless body reached 1 GB
+    in 5 s before): read no further, keep nothing of it."""
+
+    template = MSG_TOO_LARGE
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.facts = {"limit": limit}
+
+
+class AnswerTooSlow(Unbounded, TraktUnreachable):
+    """The body did not arrive whole within the call's deadline, though each read was
+    within ``requests``' per-read timeout (a trickle held an OAuth callback for 40 s)."""
+
+    template = MSG_TOO_SLOW
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.facts = {"seconds": seconds}
+
+
+#: How much of a body is asked for per read: ``read1`` returns what has arrived, so a
+#: trickle is seen byte by byte and the deadline checked between reads.
+READ_CHUNK = 64 * 1024
+
+
+def read_bounded(response: requests.Response, max_bytes: int, deadline: float,
+                 seconds: float) -> None:
+    """Reads a streamed answer's body into ``response`` (as if it had not been streamed),
+    raising :class:`AnswerTooLarge` past ``max_bytes`` or :class:`AnswerTooSlow` past the
+    monotonic ``deadline`` (``seconds`` after the call began). Either way the connection
+    is closed, so the rest of the body is never read."""
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read  # read1: urllib3 >= 2.3
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise AnswerTooSlow(MSG_TOO_SLOW.format(what=MSG_A_TRAKT_CALL,
+                                                        seconds=seconds), seconds)
+            chunk = read(READ_CHUNK, decode_content=True)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise AnswerTooLarge(MSG_TOO_LARGE.format(what=MSG_A_TRAKT_CALL,
+                                                          limit=max_bytes), max_bytes)
+            chunks.append(chunk)
+    except TraktError:
+        response.close()
+        raise
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+
+
+class BoundedAdapter(HTTPAdapter):
+    """requests' adapter, with every answer read under a size cap and an overall
+    deadline (the larger of ``deadline`` and the call's own read timeout, so a big write
+    keeps the time its timeout gives it). Mounted on every session the plugin talks to
+    Trakt with (``extension.http_session``), so Authlib's token calls are bounded too."""
+
+    def __init__(self, max_bytes: int, deadline: float, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, **kw: Any) -> requests.Response:
+        started = time.monotonic()
+        response = super().send(request, stream=True, timeout=timeout, **kw)
+        read_timeout = timeout[-1] if isinstance(timeout, tuple) else timeout
+        seconds = max(self.deadline, float(read_timeout or 0))
+        if not stream:
+            read_bounded(response, self.max_bytes, started + seconds, seconds)
+        return response
 
 
 #: Extra seconds a write may take per item it carries. Trakt checks each rating it is
@@ -466,6 +563,8 @@ class TraktClient:
         try:
             response = self.session.request(method, url, timeout=timeout,
                                             allow_redirects=False, **kw)
+        except Unbounded as exc:
+            raise exc.restated(what) from None
         except requests.Timeout as exc:
             raise TraktUnreachable(MSG_TIMEOUT.format(what=what, seconds=timeout)) from exc
         except requests.RequestException as exc:

@@ -9,13 +9,20 @@ listener (``RecordingListener``) stands for "another host" and must receive noth
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from aperture_trakt_plugin import extension, oauth, retries
+from aperture_trakt_plugin import extension, oauth, retries, tokens
 from aperture_trakt_plugin.rate_limits import USER_GET, anonymous
-from aperture_trakt_plugin.trakt_api import MSG_REDIRECTED, RateLimited, Redirected
+from aperture_trakt_plugin.trakt_api import (
+    MSG_REDIRECTED,
+    AnswerTooLarge,
+    AnswerTooSlow,
+    RateLimited,
+    Redirected,
+)
 from tests.connect_helpers import (
     CLIENT_SECRET,
     configure_trakt,
@@ -25,9 +32,11 @@ from tests.connect_helpers import (
 from tests.hostile_trakt import (
     HostileTrakt,
     RecordingListener,
+    endless_body,
     json_answer,
     rate_limited,
     redirect,
+    trickle,
 )
 
 USER, TRAKT_USER = "alice", "alice_trakt"
@@ -186,3 +195,51 @@ def test_a_wait_range_that_is_not_two_finite_numbers_stops_the_start(host_app):
         host_app.config["APERTURE_TRAKT_WAIT_RANGE"] = bad
         with pytest.raises(ValueError, match="APERTURE_TRAKT_WAIT_RANGE"):
             extension.wait_range(host_app)
+
+
+# --- answers are bounded ---------------------------------------------------------------------
+
+
+BOUNDED_CALLS = {
+    "api call": ("/users/settings", read_settings),
+    "refresh": ("/oauth/token", lambda conn: oauth.refresh(conn.refresh_token)),
+    "device poll": ("/oauth/device/token", lambda conn: oauth.poll_device_token("dev-code")),
+    "revoke": ("/oauth/revoke", lambda conn: oauth.revoke(conn.access_token)),
+}
+
+
+@pytest.mark.parametrize("call", sorted(BOUNDED_CALLS))
+def test_an_endless_body_is_cut_at_the_size_cap(host_app, alice, hostile, call):
+    host_app.config["APERTURE_TRAKT_MAX_ANSWER_BYTES"] = 1024 * 1024
+    path, make_call = BOUNDED_CALLS[call]
+    hostile.arm(path, endless_body())
+    started = time.monotonic()
+    with host_app.app_context():
+        conn = extension.state().host.db.session.merge(alice)
+        with pytest.raises(AnswerTooLarge) as raised:
+            make_call(conn)
+    assert time.monotonic() - started < 10
+    assert "larger than 1048576 bytes" in str(raised.value)
+
+
+@pytest.mark.parametrize("call", sorted(BOUNDED_CALLS))
+def test_a_trickling_body_ends_at_the_deadline(host_app, alice, hostile, call):
+    """Each byte comes well within the 10 s per-read timeout; the whole would take 60 s."""
+    host_app.config["APERTURE_TRAKT_ANSWER_DEADLINE"] = 1.0
+    host_app.config["APERTURE_TRAKT_HTTP_TIMEOUT"] = 2.0
+    path, make_call = BOUNDED_CALLS[call]
+    hostile.arm(path, trickle(every=0.2, total=60))
+    started = time.monotonic()
+    with host_app.app_context():
+        conn = extension.state().host.db.session.merge(alice)
+        with pytest.raises(AnswerTooSlow) as raised:
+            make_call(conn)
+    assert time.monotonic() - started < 5
+    assert "longer than 2 s" in str(raised.value)
+
+
+def test_the_refresh_lock_outlives_the_slowest_refresh(host_app):
+    host_app.config["APERTURE_TRAKT_ANSWER_DEADLINE"] = 300.0
+    with host_app.app_context():
+        slowest = host_app.config["APERTURE_TRAKT_HTTP_TIMEOUT"] + 300.0
+        assert tokens.lock_seconds() > slowest
