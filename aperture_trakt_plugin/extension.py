@@ -57,6 +57,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "APERTURE_TRAKT_RATE_LIMIT_RETRIES": 24,
     # Every answer from Trakt is read to at most this many bytes, and whole within this
     # many seconds (or the call's own timeout, if longer); past either it is an error.
+    # Pauses (seconds, ±50 %) before a read that met a passing fault is tried again in
+    # the same run, before the job is rescheduled (APERTURE_TRAKT_RETRY_DELAYS).
+    "APERTURE_TRAKT_QUICK_RETRIES": [1, 3],
     "APERTURE_TRAKT_MAX_ANSWER_BYTES": 64 * 1024 * 1024,
     "APERTURE_TRAKT_ANSWER_DEADLINE": 30.0,
     # Discovery: titles fetched per Trakt list and media type (trending, popular, and each
@@ -87,7 +90,8 @@ def init_app(app: Flask, host: HostServices) -> TraktState:
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
     for key in ("APERTURE_TRAKT_RATE_LIMITS", "APERTURE_TRAKT_RETRY_DELAYS",
-                "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE", "APERTURE_TRAKT_WAIT_RANGE"):
+                "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE", "APERTURE_TRAKT_WAIT_RANGE",
+                "APERTURE_TRAKT_QUICK_RETRIES"):
         if isinstance(app.config[key], str):  # from the environment: JSON text
             app.config[key] = json.loads(app.config[key])
     crypto.configure(app)
@@ -147,6 +151,7 @@ def endpoints(app: Flask | None = None) -> TraktEndpoints:
         user_agent=config["APERTURE_TRAKT_USER_AGENT"],
         timeout=float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]),
         wait_range=wait_range(app),
+        quick_retries=tuple(float(pause) for pause in config["APERTURE_TRAKT_QUICK_RETRIES"]),
     )
 
 

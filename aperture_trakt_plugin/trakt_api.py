@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 
 from aperture_trakt_plugin import __version__
 
@@ -260,7 +262,7 @@ def read_bounded(response: requests.Response, max_bytes: int, deadline: float,
             if time.monotonic() > deadline:
                 raise AnswerTooSlow(MSG_TOO_SLOW.format(what=MSG_A_TRAKT_CALL,
                                                         seconds=seconds), seconds)
-            chunk = read(READ_CHUNK, decode_content=True)
+            chunk = _read_chunk(read)
             if not chunk:
                 break
             size += len(chunk)
@@ -273,6 +275,20 @@ def read_bounded(response: requests.Response, max_bytes: int, deadline: float,
         raise
     response._content = b"".join(chunks)
     response._content_consumed = True
+
+
+def _read_chunk(read: Callable[..., bytes]) -> bytes:
+    """One read of a streamed body, urllib3's failures turned into requests' own (as
+    ``iter_content`` would), so a connection dropped mid-answer is a
+    ``requests.RequestException`` like any other for the callers."""
+    try:
+        return read(READ_CHUNK, decode_content=True)
+    except urllib3_exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(exc) from exc
+    except urllib3_exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except (urllib3_exceptions.ProtocolError, urllib3_exceptions.SSLError, OSError) as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
 
 
 class BoundedAdapter(HTTPAdapter):
@@ -349,6 +365,9 @@ class TraktEndpoints:
     user_agent: str = DEFAULT_USER_AGENT
     timeout: float = 10.0
     wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
+    #: Pauses (seconds, each jittered ±50 %) before retrying a read in the same run after
+    #: a passing fault; after the last, the fault goes to the caller (a job reschedules).
+    quick_retries: tuple[float, ...] = (1.0, 3.0)
 
 
 def json_or_none(response: requests.Response) -> Any:
@@ -594,8 +613,30 @@ class TraktClient:
             what: str | None = None, user_key: str | None = None) -> requests.Response:
         """A call to the API host; raises a :class:`TraktError` on any non-2xx answer.
         ``user_key`` names whose budget a call with ``token`` spends (the token itself,
-        anonymised, when not given)."""
+        anonymised, when not given).
+
+        A read that meets a passing fault (a 5xx or 52x, a timeout, a dropped connection)
+        is tried again after each of ``quick_retries``, spending from the budgets each
+        time, before the fault goes to the caller: a blip of a few seconds should not
+        cost a job a reschedule of minutes, nor fail ``flask trakt sync``. Only reads:
+        a write whose answer was lost may have landed, which the sync's unconfirmed-write
+        handling sorts out on its next run, and sending it again blindly would not."""
         what = what or f"{method} {path}"
+        pauses = self.endpoints.quick_retries if method == "GET" else ()
+        for pause in pauses:
+            try:
+                return self._api_once(method, path, token, params, body, what, user_key)
+            except (TraktServerError, TraktUnreachable) as exc:
+                if isinstance(exc, Unbounded):
+                    raise
+                log.info("%s: %s; trying again in about %.0f s", what, type(exc).__name__,
+                         pause)
+                time.sleep(pause * random.uniform(0.5, 1.5))
+        return self._api_once(method, path, token, params, body, what, user_key)
+
+    def _api_once(self, method: str, path: str, token: str | None,
+                  params: Mapping[str, Any] | None, body: Any, what: str,
+                  user_key: str | None) -> requests.Response:
         ticket = self.budget.before(method, token, user_key, self.client_id, what) \
             if self.budget is not None else None
         timeout = self.endpoints.timeout

@@ -204,6 +204,15 @@ def trickle(payload: bytes = b"[]", every: float = 0.5, total: float = 60.0) -> 
                               direct_passthrough=True)
 
 
+def dropped(after: bytes = b'{"movies": ') -> Pattern:
+    """A 200 whose connection drops mid-body (no final chunk): a lost answer."""
+    def body() -> Iterator[bytes]:
+        yield after
+        raise ConnectionAbortedError("the hostile side hangs up")
+    return lambda _: Response(body(), 200, content_type="application/json",
+                              direct_passthrough=True)
+
+
 def json_answer(data: Any = None, status: int = 200, raw: str | None = None,
                 headers: dict[str, str] | None = None) -> Pattern:
     """A fixed answer: ``data`` as JSON, or ``raw`` text as is (deep JSON, huge numbers)."""

@@ -32,10 +32,12 @@ from tests.connect_helpers import (
 from tests.hostile_trakt import (
     HostileTrakt,
     RecordingListener,
+    dropped,
     endless_body,
     json_answer,
     rate_limited,
     redirect,
+    status,
     trickle,
 )
 
@@ -243,3 +245,39 @@ def test_the_refresh_lock_outlives_the_slowest_refresh(host_app):
     with host_app.app_context():
         slowest = host_app.config["APERTURE_TRAKT_HTTP_TIMEOUT"] + 300.0
         assert tokens.lock_seconds() > slowest
+
+
+# --- a passing fault is retried briefly before it is rescheduled -----------------------------
+
+
+@pytest.mark.parametrize("fault", ["502", "503", "520", "dropped"])
+def test_two_passing_faults_in_a_row_do_not_fail_a_foreground_sync(host_app, alice, hostile,
+                                                                    fault):
+    pattern = dropped() if fault == "dropped" else status(int(fault), "<html>Bad gate</html>")
+    armed = hostile.arm("/sync/last_activities", pattern, times=2)
+    result = host_app.test_cli_runner().invoke(args=["trakt", "sync", "--user", USER])
+    assert result.exit_code == 0, result.output
+    assert f"{USER}: " in result.output and "failed" not in result.output
+    assert armed.hits == 2
+
+
+def test_a_fault_outlasting_the_quick_retries_goes_to_the_caller(host_app, alice, hostile):
+    armed = hostile.arm("/sync/last_activities", status(502), times=3)
+    result = host_app.test_cli_runner().invoke(args=["trakt", "sync", "--user", USER])
+    assert result.exit_code == 1
+    assert "Trakt is having trouble (502)" in result.output
+    assert armed.hits == 3
+
+
+def test_writes_are_not_retried_in_the_run(host_app, alice, hostile):
+    """A write whose answer was lost may have landed: the sync's unconfirmed-write
+    handling sorts it out next run, so it is sent once here."""
+    armed = hostile.arm("/sync/ratings", status(502), method="POST")
+    with host_app.app_context(), pytest.raises(Exception, match=r"\(502\)"):
+        oauth.api_client().api("POST", "/sync/ratings", token=alice.access_token,
+                               body={"movies": []})
+    assert armed.hits == 1
+
+
+def test_the_quick_retries_default_to_seconds(host_app):
+    assert extension.CONFIG_DEFAULTS["APERTURE_TRAKT_QUICK_RETRIES"] == [1, 3]
