@@ -75,6 +75,8 @@ MSG_PAGING_MISSING = ("{what}: page {page} came without Trakt's paging headers; 
 MSG_PAGING_CHANGED = ("{what}: Trakt's paging headers changed while the list was read "
                       "(expected {expected}, got {found}); it was not read whole")
 MSG_PAGING_STATE = "page {page} of {pages}, {limit} per page"
+MSG_PAGING_BAD = ("{what}: Trakt's paging headers do not add up (page {page}); the list "
+                  "was not read, and nothing was changed because of it")
 MSG_TOO_MANY_PAGES = ("{what}: Trakt has {pages} pages of {limit} items here, more than the "
                       "{most} items read at most; the list was not read")
 
@@ -499,13 +501,62 @@ class Paging:
 
 def paging_of(response: requests.Response) -> Paging | None:
     """The page's paging headers; None when it has none, or unusable ones."""
-    headers = response.headers
-    try:
-        paging = Paging(int(headers["X-Pagination-Page"]), int(headers["X-Pagination-Limit"]),
-                        int(headers["X-Pagination-Page-Count"]))
-    except (KeyError, ValueError):
+    return paging_in(response.headers)
+
+
+def paging_in(headers: Mapping[str, str]) -> Paging | None:
+    """``paging_of`` for the headers alone (kept after the body was let go)."""
+    values = [_header_int(headers, name) for name in PAGING_HEADERS[:3]]
+    if None in values:
         return None
+    paging = Paging(*values)
     return paging if min(paging.page, paging.limit, paging.pages) >= 1 else None
+
+
+PAGING_HEADERS = ("X-Pagination-Page", "X-Pagination-Limit", "X-Pagination-Page-Count",
+                  "X-Pagination-Item-Count")
+#: A header value longer than this is no number Trakt sends (and ``int()`` of 100,000
+#: digits is refused anyway): unusable, not parsed.
+HEADER_DIGITS = 12
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None or len(value) > HEADER_DIGITS:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def checked_paging(headers: Mapping[str, str], what: str, page: int, count: int,
+                   first: Paging | None = None) -> Paging | None:
+    """The page's paging, checked; None for an answer with no paging headers at all (an
+    unparameterised call Trakt answered whole). A page whose headers are partly there,
+    not numbers, below 1, not the page asked for, inconsistent with the item count and
+    limit (``X-Pagination-Item-Count``), with more items than the limit, with more pages
+    than :data:`MOST_ITEMS` allows, or different from page 1's, is
+    :class:`MalformedResponse`: a list read from it would look complete and be wrong.
+    ``count``: the items read from the page."""
+    if page == 1 and not any(name in headers for name in PAGING_HEADERS):
+        return None
+    paging = paging_in(headers)
+    bad = MalformedResponse(MSG_PAGING_BAD.format(what=what, page=page))
+    if paging is None or paging.page != page or count > paging.limit:
+        raise bad
+    total = _header_int(headers, "X-Pagination-Item-Count")
+    if "X-Pagination-Item-Count" in headers and (
+            total is None or total < 0
+            or paging.pages != max(1, math.ceil(total / paging.limit))):
+        raise bad
+    if paging.pages > math.ceil(MOST_ITEMS / paging.limit):
+        raise MalformedResponse(MSG_TOO_MANY_PAGES.format(
+            what=what, pages=paging.pages, limit=paging.limit, most=MOST_ITEMS))
+    if first is not None and (paging.limit, paging.pages) != (first.limit, first.pages):
+        raise MalformedResponse(MSG_PAGING_CHANGED.format(
+            what=what, found=paging, expected=Paging(page, first.limit, first.pages)))
+    return paging
 
 
 def read_pages(fetch: Callable[[dict[str, Any]], requests.Response], what: str,

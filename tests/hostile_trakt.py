@@ -148,9 +148,10 @@ class HostileTrakt:
         response = pattern(request) if pattern is not None else self._forward(request, seen)
         return response(environ, start_response)
 
-    def _forward(self, request: Request, seen: Seen) -> Response:
+    def _forward(self, request: Request, seen: Seen, query: str | None = None) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
-        answer = self._http.request(request.method, self.upstream + request.full_path,
+        target = request.full_path if query is None else f"{request.path}?{query}"
+        answer = self._http.request(request.method, self.upstream + target,
                                     headers=headers, data=seen.body, allow_redirects=False,
                                     timeout=30)
         back = [(k, v) for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS]
@@ -234,6 +235,12 @@ def deep_json(depth: int = 100_000) -> str:
 def huge_number(digits: int = 100_000) -> str:
     """An integer too long for ``int()`` (Python refuses to read more than 4,300 digits)."""
     return "9" * digits
+
+
+def forwarded_as(hostile: HostileTrakt, query: str) -> Pattern:
+    """The sandbox's answer to the same path with another query (Trakt deciding to page
+    an answer it was asked for whole)."""
+    return lambda request: hostile._forward(request, _seen(request), query)
 
 
 def forwarded_with(hostile: HostileTrakt, headers: dict[str, str]) -> Pattern:

@@ -14,12 +14,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from aperture_trakt_plugin import extension, oauth, retries, tokens
+from aperture_trakt_plugin import extension, oauth, retries, sync, tokens
 from aperture_trakt_plugin.rate_limits import USER_GET, anonymous
 from aperture_trakt_plugin.trakt_api import (
     MSG_REDIRECTED,
     AnswerTooLarge,
     AnswerTooSlow,
+    MalformedResponse,
     RateLimited,
     Redirected,
 )
@@ -34,11 +35,21 @@ from tests.hostile_trakt import (
     RecordingListener,
     dropped,
     endless_body,
+    forwarded_as,
+    forwarded_with,
     json_answer,
     rate_limited,
     redirect,
     status,
     trickle,
+)
+from tests.sync_helpers import (
+    INCEPTION,
+    MATRIX,
+    host_ratings,
+    rate_on_trakt,
+    sandbox_now,
+    values,
 )
 
 USER, TRAKT_USER = "alice", "alice_trakt"
@@ -281,3 +292,53 @@ def test_writes_are_not_retried_in_the_run(host_app, alice, hostile):
 
 def test_the_quick_retries_default_to_seconds(host_app):
     assert extension.CONFIG_DEFAULTS["APERTURE_TRAKT_QUICK_RETRIES"] == [1, 3]
+
+
+# --- pagination headers are checked in the rating sync's reader -----------------------------
+
+BAD_PAGING = {
+    "zero pages": {"X-Pagination-Page-Count": "0"},
+    "a million pages": {"X-Pagination-Page": "1", "X-Pagination-Limit": "10",
+                        "X-Pagination-Page-Count": "1000000"},
+    "negative": {"X-Pagination-Page-Count": "-1"},
+    "not a number": {"X-Pagination-Page-Count": "many"},
+    "huge number": {"X-Pagination-Page-Count": "9" * 5000},
+    "item count disagrees": {"X-Pagination-Page": "1", "X-Pagination-Limit": "10",
+                             "X-Pagination-Page-Count": "1",
+                             "X-Pagination-Item-Count": "5000"},
+    "not page 1": {"X-Pagination-Page": "3", "X-Pagination-Limit": "10",
+                   "X-Pagination-Page-Count": "3"},
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PAGING))
+def test_bad_paging_headers_fail_the_pull_and_remove_nothing(host_app, alice, hostile,
+                                                             sandbox, case):
+    token = sandbox.issue_tokens(TRAKT_USER)["access_token"]
+    rate_on_trakt(sandbox, token, INCEPTION, 7, sandbox_now(sandbox))
+    with host_app.app_context():
+        assert sync.sync_user_ratings(alice.user_id).status == "synced"
+    assert values(host_ratings(host_app, USER)) == {INCEPTION: 7}
+    sandbox.advance_clock(2)
+    rate_on_trakt(sandbox, token, MATRIX, 9, sandbox_now(sandbox))  # the marker moves
+    hostile.arm("/sync/ratings/movies", forwarded_with(hostile, BAD_PAGING[case]))
+    hostile.requests.clear()
+    with host_app.app_context(), pytest.raises(MalformedResponse) as raised:
+        sync.sync_user_ratings(alice.user_id)
+    assert "GET /sync/ratings/movies: Trakt" in str(raised.value)
+    assert values(host_ratings(host_app, USER)) == {INCEPTION: 7}  # nothing removed
+    reads = [seen for seen in hostile.requests if seen.path == "/sync/ratings/movies"]
+    assert len(reads) == 1 and reads[0].query == ""  # page 1, unparameterised, and no more
+
+
+def test_ratings_trakt_pages_anyway_are_read_page_by_page(host_app, alice, hostile, sandbox):
+    token = sandbox.issue_tokens(TRAKT_USER)["access_token"]
+    for tmdb, value in ((INCEPTION, 7), (MATRIX, 9)):
+        rate_on_trakt(sandbox, token, tmdb, value, sandbox_now(sandbox))
+        sandbox.advance_clock(2)
+    hostile.arm("/sync/ratings/movies", forwarded_as(hostile, "page=1&limit=1"), times=1)
+    with host_app.app_context():
+        assert sync.sync_user_ratings(alice.user_id).status == "synced"
+    assert values(host_ratings(host_app, USER)) == {INCEPTION: 7, MATRIX: 9}
+    reads = [seen.query for seen in hostile.requests if seen.path == "/sync/ratings/movies"]
+    assert reads == ["", "page=2&limit=1"]
