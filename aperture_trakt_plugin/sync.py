@@ -46,6 +46,7 @@ from aperture_trakt_plugin.mapping import (
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox, utcnow
 from aperture_trakt_plugin.trakt_api import (
     MSG_NOT_JSON,
+    UNREADABLE_JSON,
     AccountLimit,
     MalformedResponse,
     Paging,
@@ -263,7 +264,7 @@ class TraktSide:
         response = self.call("GET", path, **kw)
         try:
             return response.json()
-        except ValueError:
+        except UNREADABLE_JSON:
             raise MalformedResponse(MSG_NOT_JSON.format(path=path)) from None
 
     def marker(self) -> dict[str, str | None]:
@@ -306,7 +307,7 @@ class TraktSide:
         response = self.call("POST", path, body=sync_body(entries))
         try:
             return response.json()
-        except ValueError:
+        except UNREADABLE_JSON:
             return None
 
     def ratings_limit(self) -> tuple[int, bool]:

@@ -372,13 +372,19 @@ class TraktEndpoints:
     quick_retries: tuple[float, ...] = (1.0, 3.0)
 
 
+#: What reading an answer's JSON can raise: not JSON, not UTF-8, a number of more digits
+#: than Python reads (ValueError), or nesting deeper than Python's stack (RecursionError:
+#: ``[[[[…`` a hundred thousand deep). Either way the answer is unreadable, not a crash.
+UNREADABLE_JSON = (ValueError, RecursionError)
+
+
 def json_or_none(response: requests.Response) -> Any:
-    """The answer's JSON, or None when it has no body or one that is not JSON."""
+    """The answer's JSON, or None when it has no body or one that is not readable JSON."""
     if not response.content:
         return None
     try:
         return response.json()
-    except ValueError:
+    except UNREADABLE_JSON:
         return None
 
 

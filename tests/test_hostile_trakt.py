@@ -23,6 +23,7 @@ from aperture_trakt_plugin.trakt_api import (
     MalformedResponse,
     RateLimited,
     Redirected,
+    TraktError,
 )
 from tests.connect_helpers import (
     CLIENT_SECRET,
@@ -33,10 +34,12 @@ from tests.connect_helpers import (
 from tests.hostile_trakt import (
     HostileTrakt,
     RecordingListener,
+    deep_json,
     dropped,
     endless_body,
     forwarded_as,
     forwarded_with,
+    huge_number,
     json_answer,
     rate_limited,
     redirect,
@@ -342,3 +345,85 @@ def test_ratings_trakt_pages_anyway_are_read_page_by_page(host_app, alice, hosti
     assert values(host_ratings(host_app, USER)) == {INCEPTION: 7, MATRIX: 9}
     reads = [seen.query for seen in hostile.requests if seen.path == "/sync/ratings/movies"]
     assert reads == ["", "page=2&limit=1"]
+
+
+# --- malformed answers: a clear TraktError, never a crash ------------------------------------
+
+DEEP = deep_json()
+GOOD_TOKEN = {"access_token": "a" * 64, "refresh_token": "r" * 64, "token_type": "bearer",
+              "expires_in": 86400, "created_at": 1_700_000_000, "scope": "public"}
+BAD_TOKEN_ANSWERS = {
+    "deep json": DEEP,
+    "huge number": '{"access_token": ' + huge_number() + "}",
+    "a list": "[1, 2]",
+    "access token a dict": json.dumps({**GOOD_TOKEN, "access_token": {"x": 1}}),
+    "refresh token a number": json.dumps({**GOOD_TOKEN, "refresh_token": 12}),
+    "expires in years": json.dumps({**GOOD_TOKEN, "expires_in": 10 ** 300}),
+    "expires in a float": json.dumps({**GOOD_TOKEN, "expires_in": 1e308}),
+    "created in year 10^12": json.dumps({**GOOD_TOKEN, "created_at": 10 ** 20}),
+    "expires in a bool": json.dumps({**GOOD_TOKEN, "expires_in": True}),
+    "scope a list": json.dumps({**GOOD_TOKEN, "scope": ["public"]}),
+}
+TOKEN_CALLS = {
+    "token exchange": ("/oauth/token", lambda conn: oauth.exchange_code("code", "verifier")),
+    "refresh": ("/oauth/token", lambda conn: oauth.refresh(conn.refresh_token)),
+    "device poll": ("/oauth/device/token", lambda conn: oauth.poll_device_token("dev")),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(BAD_TOKEN_ANSWERS))
+@pytest.mark.parametrize("call", sorted(TOKEN_CALLS))
+def test_a_malformed_token_answer_is_a_clear_error(host_app, alice, hostile, call, answer):
+    path, make_call = TOKEN_CALLS[call]
+    hostile.arm(path, json_answer(raw=BAD_TOKEN_ANSWERS[answer]))
+    with host_app.app_context():
+        conn = extension.state().host.db.session.merge(alice)
+        with pytest.raises(TraktError) as raised:
+            make_call(conn)
+    assert str(raised.value).startswith("Trakt's token answer") or "Trakt" in str(raised.value)
+
+
+BAD_DEVICE_CODES = {
+    "deep json": DEEP,
+    "huge number": '{"device_code": ' + huge_number() + "}",
+    "a list": "[]",
+    "interval huge": json.dumps({"device_code": "d", "user_code": "U", "expires_in": 600,
+                                 "verification_url": "https://trakt.tv/activate",
+                                 "interval": 10 ** 30}),
+    "codes are dicts": json.dumps({"device_code": {}, "user_code": [], "expires_in": 600,
+                                   "verification_url": "https://trakt.tv/activate",
+                                   "interval": 5}),
+}
+
+
+@pytest.mark.parametrize("answer", sorted(BAD_DEVICE_CODES))
+def test_a_malformed_device_code_answer_is_a_clear_error(host_app, alice, hostile, answer):
+    hostile.arm("/oauth/device/code", json_answer(raw=BAD_DEVICE_CODES[answer]))
+    with host_app.app_context(), pytest.raises(TraktError) as raised:
+        oauth.start_device_flow()
+    assert str(raised.value) == oauth.MSG_DEVICE_CODE_INCOMPLETE
+
+
+@pytest.mark.parametrize("answer", ["deep json", "huge number"])
+def test_a_malformed_api_answer_is_a_clear_error(host_app, alice, hostile, answer):
+    raw = DEEP if answer == "deep json" else huge_number()
+    hostile.arm("/users/settings", json_answer(raw=raw))
+    with host_app.app_context(), pytest.raises(MalformedResponse):
+        oauth.api_client().get_json("/users/settings", token=alice.access_token)
+
+
+@pytest.mark.parametrize("answer", ["deep json", "huge number", "wrong types"])
+def test_malformed_ratings_fail_the_run_and_lose_nothing(host_app, alice, hostile, sandbox,
+                                                         answer):
+    token = sandbox.issue_tokens(TRAKT_USER)["access_token"]
+    rate_on_trakt(sandbox, token, INCEPTION, 7, sandbox_now(sandbox))
+    with host_app.app_context():
+        assert sync.sync_user_ratings(alice.user_id).status == "synced"
+    sandbox.advance_clock(2)
+    rate_on_trakt(sandbox, token, MATRIX, 9, sandbox_now(sandbox))
+    raw = {"deep json": DEEP, "huge number": "[" + huge_number() + "]",
+           "wrong types": json.dumps({"rating": "x"})}[answer]
+    hostile.arm("/sync/ratings/movies", json_answer(raw=raw))
+    with host_app.app_context(), pytest.raises(MalformedResponse):
+        sync.sync_user_ratings(alice.user_id)
+    assert values(host_ratings(host_app, USER)) == {INCEPTION: 7}
