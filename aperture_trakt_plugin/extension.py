@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +26,9 @@ from aperture_trakt_plugin.trakt_api import (
     DEFAULT_API_URL,
     DEFAULT_AUTH_URL,
     DEFAULT_USER_AGENT,
+    BoundedAdapter,
     TraktEndpoints,
+    refuse_redirects,
 )
 
 EXTENSION_KEY = "aperture_trakt"
@@ -49,6 +52,18 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     # Seconds before each retry of a job that failed on a passing fault (5xx, timeout,
     # unreachable); each is jittered by ±25 %. After the last, the job fails for good.
     "APERTURE_TRAKT_RETRY_DELAYS": [30, 120, 600, 1800],
+    # The shortest and longest wait (seconds) a 429's Retry-After or X-Ratelimit "until"
+    # is taken as; a wait that is not a finite number counts as none given.
+    "APERTURE_TRAKT_WAIT_RANGE": [1, 3600],
+    # How many times a job is rescheduled after a 429 before it fails for good.
+    "APERTURE_TRAKT_RATE_LIMIT_RETRIES": 24,
+    # Every answer from Trakt is read to at most this many bytes, and whole within this
+    # many seconds (or the call's own timeout, if longer); past either it is an error.
+    # Pauses (seconds, ±50 %) before a read that met a passing fault is tried again in
+    # the same run, before the job is rescheduled (APERTURE_TRAKT_RETRY_DELAYS).
+    "APERTURE_TRAKT_QUICK_RETRIES": [1, 3],
+    "APERTURE_TRAKT_MAX_ANSWER_BYTES": 64 * 1024 * 1024,
+    "APERTURE_TRAKT_ANSWER_DEADLINE": 30.0,
     # Discovery: titles fetched per Trakt list and media type (trending, popular, and each
     # user's recommendations, at most 100 there), and which of Trakt's ``ignore_*``
     # filters the recommendations use (any of "collected", "watched", "watchlisted").
@@ -83,11 +98,13 @@ def init_app(app: Flask, host: HostServices) -> TraktState:
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
     for key in ("APERTURE_TRAKT_RATE_LIMITS", "APERTURE_TRAKT_RETRY_DELAYS",
-                "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE"):
+                "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE", "APERTURE_TRAKT_WAIT_RANGE",
+                "APERTURE_TRAKT_QUICK_RETRIES"):
         if isinstance(app.config[key], str):  # from the environment: JSON text
             app.config[key] = json.loads(app.config[key])
     crypto.configure(app)
     parse_limits(app.config["APERTURE_TRAKT_RATE_LIMITS"])  # a typo fails at start, not later
+    wait_range(app)  # so does a wait range that is not two finite numbers in order
     from aperture_trakt_plugin.views import create_blueprint
 
     state = TraktState(host=host, blueprint=create_blueprint(host))
@@ -103,12 +120,34 @@ def state(app: Flask | None = None) -> TraktState:
         raise RuntimeError(MSG_NOT_SET_UP) from None
 
 
+MSG_BAD_WAIT_RANGE = ("APERTURE_TRAKT_WAIT_RANGE must be two finite numbers of seconds, "
+                      "the shortest first and at least 0 (got {value!r})")
+
+
+def wait_range(app: Flask | None = None) -> tuple[float, float]:
+    """``APERTURE_TRAKT_WAIT_RANGE`` checked: the bounds of any wait Trakt asks for."""
+    value = (app or current_app).config["APERTURE_TRAKT_WAIT_RANGE"]
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(MSG_BAD_WAIT_RANGE.format(value=value)) from None
+    if not (math.isfinite(low) and math.isfinite(high) and 0 <= low <= high):
+        raise ValueError(MSG_BAD_WAIT_RANGE.format(value=value))
+    return low, high
+
+
+def answer_deadline(app: Flask | None = None) -> float:
+    """Seconds an answer may take to arrive whole (``APERTURE_TRAKT_ANSWER_DEADLINE``)."""
+    return float((app or current_app).config["APERTURE_TRAKT_ANSWER_DEADLINE"])
+
+
 def budgets(app: Flask | None = None) -> Budgets:
     """The server's shared Trakt rate budgets (their state lives in Redis)."""
     app = app or current_app
     trakt = state(app)
     if trakt.budgets is None:
-        trakt.budgets = Budgets(trakt.host.redis, app.config["APERTURE_TRAKT_RATE_LIMITS"])
+        trakt.budgets = Budgets(trakt.host.redis, app.config["APERTURE_TRAKT_RATE_LIMITS"],
+                                wait_range=wait_range(app))
     return trakt.budgets
 
 
@@ -119,12 +158,24 @@ def endpoints(app: Flask | None = None) -> TraktEndpoints:
         auth_url=config["APERTURE_TRAKT_AUTH_URL"].rstrip("/"),
         user_agent=config["APERTURE_TRAKT_USER_AGENT"],
         timeout=float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]),
+        wait_range=wait_range(app),
+        quick_retries=tuple(float(pause) for pause in config["APERTURE_TRAKT_QUICK_RETRIES"]),
     )
 
 
 def http_session(session: requests.Session | None = None) -> requests.Session:
-    """A session for talking to Trakt, with the app's transport adapters mounted."""
+    """A session for talking to Trakt, with the app's transport adapters mounted, that
+    never follows a redirect (``trakt_api.refuse_redirects``) and reads every answer
+    under a size cap and a deadline (``trakt_api.BoundedAdapter``)."""
     session = session if session is not None else requests.Session()
+    session.max_redirects = 0  # a second lock: requests refuses before sending anything
+    config = current_app.config
+    bounded = BoundedAdapter(int(config["APERTURE_TRAKT_MAX_ANSWER_BYTES"]),
+                             answer_deadline())
+    session.mount("http://", bounded)
+    session.mount("https://", bounded)
+    if refuse_redirects not in session.hooks["response"]:
+        session.hooks["response"].append(refuse_redirects)
     for prefix, adapter in state().transport_adapters.items():
         session.mount(prefix, adapter)
     return session

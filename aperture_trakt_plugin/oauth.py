@@ -33,6 +33,7 @@ from aperture_trakt_plugin.trakt_api import (
     error_for,
     firewall_error,
     json_or_none,
+    redirect_error,
 )
 
 # What connecting, refreshing and the device flow say to a person (docs/troubleshooting.md
@@ -42,6 +43,9 @@ MSG_NOT_CONFIGURED = ("Trakt is not set up on this server yet: an admin must ent
 MSG_NO_ACCESS_TOKEN = "Trakt's token answer had no access token"
 MSG_TOKEN_TYPE = "Trakt issued an unexpected token type {token_type!r}"
 MSG_NO_EXPIRY = "Trakt's token answer had no usable expiry"
+MSG_TOKEN_FIELDS = "Trakt's token answer had a refresh token or scope that is not text"
+MSG_UNREADABLE = ("{what}: Trakt's answer could not be read (JSON too deep, or a number too "
+                  "long); nothing was stored")
 MSG_GRANT_REFUSED = ("{what}: Trakt no longer accepts this authorization (invalid_grant); "
                      "connect again")
 MSG_CLIENT_REFUSED = ("{what}: Trakt rejected this server's app credentials (invalid_client); "
@@ -91,20 +95,44 @@ class TokenPair:
 
     @classmethod
     def from_response(cls, data: Any) -> TokenPair:
-        """Expiry is ``created_at + expires_in`` as Trakt says; lifetimes have changed twice."""
-        if not isinstance(data, dict) or not data.get("access_token"):
+        """Expiry is ``created_at + expires_in`` as Trakt says; lifetimes have changed twice.
+
+        Every field is checked for its type and a sane range before anything is stored:
+        a token that is a dict, or an expiry in the year 10^12, would otherwise fail in
+        the database or in ``datetime`` as a 500, well after Trakt spent the grant."""
+        if not isinstance(data, dict) or not _text(data.get("access_token")):
             raise TraktServerError(MSG_NO_ACCESS_TOKEN)
-        if str(data.get("token_type", "bearer")).lower() != "bearer":
-            raise TraktServerError(MSG_TOKEN_TYPE.format(token_type=data["token_type"]))
-        try:
-            created = datetime.fromtimestamp(int(data.get("created_at") or 0), UTC)
-            lifetime = timedelta(seconds=int(data["expires_in"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TraktServerError(MSG_NO_EXPIRY) from exc
+        token_type = data.get("token_type", "bearer")
+        if not isinstance(token_type, str) or token_type.lower() != "bearer":
+            raise TraktServerError(MSG_TOKEN_TYPE.format(token_type=str(token_type)[:40]))
+        if not all(data.get(name) is None or _text(data[name])
+                   for name in ("refresh_token", "scope")):
+            raise TraktServerError(MSG_TOKEN_FIELDS)
+        created_at, expires_in = data.get("created_at") or 0, data.get("expires_in")
+        if not (_whole(created_at, 0, MOST_SECONDS) and _whole(expires_in, 1, MOST_LIFETIME)):
+            raise TraktServerError(MSG_NO_EXPIRY)
+        created = datetime.fromtimestamp(created_at, UTC)
         if created.year < 2000:  # absent or zero: count from now rather than from 1970
             created = datetime.now(UTC)
         return cls(data["access_token"], data.get("refresh_token"), created,
-                   created + lifetime, data.get("scope"))
+                   created + timedelta(seconds=expires_in), data.get("scope"))
+
+
+#: Bounds of a token answer's fields: a timestamp before the year 3000, a lifetime of at
+#: most ten years (Trakt's have been 90 days and 24 hours), a token of at most 4 KiB.
+MOST_SECONDS = 32_503_680_000
+MOST_LIFETIME = 10 * 365 * 86400
+MOST_TOKEN_CHARS = 4096
+
+
+def _text(value: Any) -> bool:
+    """A non-empty string of a sane length (what a token, code or scope is)."""
+    return isinstance(value, str) and 0 < len(value) <= MOST_TOKEN_CHARS
+
+
+def _whole(value: Any, low: int, high: int) -> bool:
+    """An integer (not a bool, not a float) in [low, high]."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def token_answer_error(response: requests.Response, what: str) -> TraktError | None:
@@ -114,16 +142,17 @@ def token_answer_error(response: requests.Response, what: str) -> TraktError | N
     which reads as Trakt being down and has the job retry for ever. So, first:
 
     * Cloudflare's HTML 403 is its firewall, not ``invalid_client`` (CONTRACT 10);
+    * a redirect is refused before Authlib's session could follow it with the secrets;
     * a 429, Trakt's or Cloudflare's HTML one, is a rate limit with its ``Retry-After``;
     * a 400 whose body is empty or not a JSON object is a dead grant: Trakt has answered
       refreshes of pre-migration grants so (trakt/trakt-api#888, CONTRACT 4.4), and a
       retry cannot revive it; the user must connect again.
     """
-    blocked = firewall_error(response, what)
+    blocked = firewall_error(response, what) or redirect_error(response, what)
     if blocked is not None:
         return blocked
     if response.status_code == 429:
-        return error_for(response, what)
+        return error_for(response, what, extension.endpoints().wait_range)
     if response.status_code == 400 and not isinstance(json_or_none(response), dict):
         return InvalidGrant(MSG_GRANT_GONE_400.format(what=what), status=400,
                             headers=response.headers)
@@ -209,6 +238,8 @@ def _token_call(what: str, call: Any) -> TokenPair:
                                                      reason=type(exc).__name__)) from None
     except ValueError:  # not JSON: an HTML error page from Trakt or its edge
         raise TraktServerError(MSG_ERROR_PAGE.format(what=what)) from None
+    except RecursionError:  # JSON nested beyond Python's stack, read inside Authlib
+        raise TraktServerError(MSG_UNREADABLE.format(what=what)) from None
 
 
 @dataclass(frozen=True)
@@ -300,17 +331,20 @@ def start_device_flow() -> DeviceCode:
     credentials = app_credentials()
     data = api_client().oauth("/oauth/device/code", {"client_id": credentials.client_id},
                         what="Starting the device connection")
-    try:
-        code = DeviceCode(data["device_code"], data["user_code"],
-                          trusted_verification_url(data["verification_url"]),
-                          int(data["expires_in"]), int(data["interval"]))
-    except (KeyError, TypeError, ValueError):
-        raise TraktServerError(MSG_DEVICE_CODE_INCOMPLETE) from None
-    if not (isinstance(code.device_code, str) and code.device_code
-            and isinstance(code.user_code, str) and code.user_code.isalnum()
-            and len(code.user_code) <= USER_CODE_MAX):
+    fields = data if isinstance(data, dict) else {}
+    device_code, user_code, url = (fields.get(name) for name in
+                                   ("device_code", "user_code", "verification_url"))
+    numbers = [fields.get(name) for name in ("expires_in", "interval")]
+    if not (_text(device_code) and _text(user_code) and _text(url)
+            and all(_whole(value, 1, DEVICE_MOST_SECONDS) for value in numbers)
+            and user_code.isalnum() and len(user_code) <= USER_CODE_MAX):
         raise TraktServerError(MSG_DEVICE_CODE_INCOMPLETE)
-    return code
+    return DeviceCode(device_code, user_code, trusted_verification_url(url), *numbers)
+
+
+#: A device code's lifetime and poll interval are minutes (600 s and 5 s at Trakt); a
+#: day at most, so a hostile interval cannot park the flow for years.
+DEVICE_MOST_SECONDS = 86400
 
 
 #: What a device-token poll can say, with what the caller should do (CONTRACT 4.6).
@@ -337,20 +371,22 @@ def poll_device_token(device_code: str) -> DevicePoll:
     try:
         response = extension.http_session().post(
             endpoints.auth_url + "/oauth/device/token", timeout=endpoints.timeout,
+            allow_redirects=False,
             json={"code": device_code, "client_id": credentials.client_id,
                   "client_secret": credentials.client_secret},
             headers={"User-Agent": endpoints.user_agent})
     except requests.RequestException as exc:
         raise TraktUnreachable(MSG_DEVICE_NOT_REACHED.format(
             reason=type(exc).__name__)) from None
-    blocked = firewall_error(response, "Checking the device code")
+    blocked = (firewall_error(response, "Checking the device code")
+               or redirect_error(response, "Checking the device code"))
     if blocked is not None:  # before the statuses: a firewall 403 is not a final answer
         raise blocked
     if response.status_code == 200:
-        try:
-            return DevicePoll(DEVICE_DONE, tokens=TokenPair.from_response(response.json()))
-        except ValueError:
-            raise TraktServerError(MSG_DEVICE_NOT_JSON) from None
+        data = json_or_none(response)
+        if data is None:
+            raise TraktServerError(MSG_DEVICE_NOT_JSON)
+        return DevicePoll(DEVICE_DONE, tokens=TokenPair.from_response(data))
     if response.status_code == 400:
         return DevicePoll(DEVICE_PENDING, MSG_DEVICE_WAITING)
     if response.status_code == 429:

@@ -28,7 +28,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from limits import RateLimitItem, parse
@@ -37,7 +37,13 @@ from limits.strategies import MovingWindowRateLimiter
 from redis import Redis
 from redis.exceptions import RedisError
 
-from aperture_trakt_plugin.trakt_api import RateLimited, TraktError, ratelimit_header
+from aperture_trakt_plugin.trakt_api import (
+    DEFAULT_WAIT_RANGE,
+    RateLimited,
+    TraktError,
+    bounded_wait,
+    ratelimit_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +98,12 @@ class Budgets:
     """The server's shared Trakt budgets. Cheap to create; the state is all in Redis."""
 
     def __init__(self, redis: Redis, limits: Mapping[str, str] | None = None,
-                 max_sleep: float = 5.0) -> None:
+                 max_sleep: float = 5.0,
+                 wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> None:
         self.redis = redis
+        #: How long Trakt's side may close a bucket, at least and at most: no answer,
+        #: however hostile, closes the server's budget for longer than the top.
+        self.wait_range = wait_range
         self.items = parse_limits(limits)
         self.max_sleep = max_sleep
         storage = RedisStorage("redis://", connection_pool=redis.connection_pool,
@@ -193,7 +203,8 @@ class Budgets:
             if remaining <= 0:
                 until = _until(ratelimit.get("until"))
                 if until is not None and until > time.time():
-                    self.close(bucket, key, until - time.time())
+                    self.close(bucket, key, bounded_wait(until - time.time(),
+                                                         self.wait_range))
                 return
             if bucket == USER_WRITE:
                 return
@@ -207,7 +218,8 @@ class Budgets:
     def rate_limited(self, bucket: str, key: str, error: RateLimited) -> None:
         """A 429: the bucket Trakt names (every bucket for Cloudflare's) stays closed for
         every process until ``Retry-After``."""
-        seconds = error.retry_after if error.retry_after is not None else NO_RETRY_AFTER
+        seconds = bounded_wait(error.retry_after if error.retry_after is not None
+                               else NO_RETRY_AFTER, self.wait_range)
         ratelimit = error.ratelimit
         if ratelimit is None:
             bucket, key = SERVER, "all"
@@ -242,9 +254,12 @@ class Budgets:
 
 
 def _until(value: Any) -> float | None:
-    if not isinstance(value, str):
+    """``X-Ratelimit.until`` as a timestamp (a time without a zone is UTC, as Trakt's
+    are); None for anything else, however long or odd."""
+    if not isinstance(value, str) or len(value) > 64:
         return None
     try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError, OSError):
         return None

@@ -6,10 +6,12 @@ probably". Either way the job ends now, freeing its worker, and a copy is put in
 rq-scheduler for later: after ``Retry-After`` plus a little jitter (so a server's users
 do not all return in the same second), or after the next of ``APERTURE_TRAKT_RETRY_DELAYS``
 (±25 %). Passing faults are retried a bounded number of times; rate limits are not
-counted, since waiting them out always works. Cloudflare's firewall 403 is a passing
-fault too, but one that lasts: it waits at least :data:`FIREWALL_PAUSE`. Permanent faults
-(401 after a refresh, Trakt's own 403, 420, 423, 426) are never retried here: a person
-has to act, and the message says who.
+counted apart, with a generous cap of their own (``APERTURE_TRAKT_RATE_LIMIT_RETRIES``):
+waiting one out usually works, but an answer that says 429 for ever must not keep a job
+alive for ever, and every wait is clamped (``APERTURE_TRAKT_WAIT_RANGE``). Cloudflare's
+firewall 403 is a passing fault too, but one that lasts: it waits at least
+:data:`FIREWALL_PAUSE`. Permanent faults (401 after a refresh, Trakt's own 403, 420,
+423, 426) are never retried here: a person has to act, and the message says who.
 
 The copy has a fixed id per job (``…-retry``), so a user has at most one waiting retry
 of each kind, which disconnecting cancels and the status view reads.
@@ -31,7 +33,12 @@ from rq_scheduler import Scheduler
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.rate_limits import NO_RETRY_AFTER
-from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktError
+from aperture_trakt_plugin.trakt_api import (
+    FirewallBlocked,
+    RateLimited,
+    TraktError,
+    bounded_wait,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,7 @@ MSG_TRIES_AGAIN = "{error}" + PROMISE + "{when} UTC)"
 MSG_NEXT_SYNC_TRIES_AGAIN = "{error}; the next scheduled sync tries again"
 RETRY_SUFFIX = "-retry"
 ATTEMPT = "attempt"  # job meta: passing faults met so far by this job and its retries
+RATE_ATTEMPT = "rate_attempt"  # job meta: 429s met so far (counted apart, capped apart)
 RATE_LIMITED = "rate_limited"  # job meta: waits out a 429, so status says "rate limit"
 #: The shortest wait (before the ±25 %) after Cloudflare's firewall blocked a call. Blocks
 #: are not 30-second hiccups: reported ones lasted from minutes to days, on whole networks
@@ -58,10 +66,14 @@ def retry_id(job_id: str) -> str:
     return base + RETRY_SUFFIX
 
 
-def delay_for(error: TraktError, attempt: int) -> float | None:
-    """Seconds to wait before running again, or None when running again cannot help."""
+def delay_for(error: TraktError, attempt: int, rate_attempt: int = 0) -> float | None:
+    """Seconds to wait before running again, or None when running again cannot help.
+    ``attempt``: passing faults met so far; ``rate_attempt``: 429s met so far."""
     if isinstance(error, RateLimited):
-        wait = error.retry_after if error.retry_after is not None else NO_RETRY_AFTER
+        if rate_attempt >= int(current_app.config["APERTURE_TRAKT_RATE_LIMIT_RETRIES"]):
+            return None
+        wait = bounded_wait(error.retry_after if error.retry_after is not None
+                            else NO_RETRY_AFTER, extension.wait_range())
         return wait + random.uniform(1.0, 1.0 + min(wait * 0.1, 30.0))
     if not error.retryable:
         return None
@@ -86,18 +98,21 @@ def reschedule(error: TraktError, job: Job | None = None) -> datetime | None:
     if job is None:
         return None
     attempt = int(job.meta.get(ATTEMPT, 0))
-    delay = delay_for(error, attempt)
+    rate_attempt = int(job.meta.get(RATE_ATTEMPT, 0))
+    delay = delay_for(error, attempt, rate_attempt)
     if delay is None:
         return None
-    counted = attempt if isinstance(error, RateLimited) else attempt + 1
+    rate_limited = isinstance(error, RateLimited)
     return run_later(job.func_name, job.id, job.args, job.origin, delay, str(error),
-                     rate_limited=isinstance(error, RateLimited), attempt=counted,
+                     rate_limited=rate_limited, attempt=attempt + (not rate_limited),
+                     rate_attempt=rate_attempt + rate_limited,
                      description=_description(job, error), kwargs=job.kwargs)
 
 
 def run_later(func: str, job_id: str, args: tuple, queue: str, delay: float, reason: str,
-              *, rate_limited: bool, attempt: int = 0, description: str | None = None,
-              kwargs: dict | None = None) -> datetime | None:
+              *, rate_limited: bool, attempt: int = 0, rate_attempt: int = 0,
+              description: str | None = None, kwargs: dict | None = None
+              ) -> datetime | None:
     """Puts a job in rq-scheduler under its fixed retry id (replacing a waiting one);
     returns when it runs, or None when Redis is unreachable (the next scheduled sync
     picks the work up)."""
@@ -109,7 +124,8 @@ def run_later(func: str, job_id: str, args: tuple, queue: str, delay: float, rea
         scheduler.enqueue_at(when, func, *args, **(kwargs or {}), job_id=new_id,
                              queue_name=queue, job_description=description or reason,
                              job_result_ttl=3600, meta={
-                                 ATTEMPT: attempt, "reason": reason,
+                                 ATTEMPT: attempt, RATE_ATTEMPT: rate_attempt,
+                                 "reason": reason,
                                  RATE_LIMITED: rate_limited})
     except RedisError as exc:
         log.warning("could not schedule %s (%s); the next scheduled sync will pick the "

@@ -46,10 +46,13 @@ from aperture_trakt_plugin.mapping import (
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox, utcnow
 from aperture_trakt_plugin.trakt_api import (
     MSG_NOT_JSON,
+    UNREADABLE_JSON,
     AccountLimit,
     MalformedResponse,
+    Paging,
     TraktClient,
     TraktError,
+    checked_paging,
 )
 from aperture_trakt_plugin.trakt_ratings import read_ratings
 
@@ -261,7 +264,7 @@ class TraktSide:
         response = self.call("GET", path, **kw)
         try:
             return response.json()
-        except ValueError:
+        except UNREADABLE_JSON:
             raise MalformedResponse(MSG_NOT_JSON.format(path=path)) from None
 
     def marker(self) -> dict[str, str | None]:
@@ -269,20 +272,31 @@ class TraktSide:
 
     def rated_items(self, read_types: list[str]) -> list[TraktRating]:
         """The ratings of these types that the sync can use (see ``trakt_ratings``): one
-        call per type unless Trakt decides to page anyway."""
+        call per type unless Trakt decides to page anyway, in which case its headers are
+        checked (``trakt_api.checked_paging``) and a type that cannot be read whole and
+        consistent fails the run: removals are planned only from a complete read."""
         items: list[TraktRating] = []
         for plural in read_types:
             path = f"/sync/ratings/{plural}"
-            response = self.call("GET", path)
-            pages = int(response.headers.get("X-Pagination-Page-Count") or 1)
-            limit = response.headers.get("X-Pagination-Limit")
-            for page in range(1, pages + 1):
-                if page > 1:
-                    response = self.call("GET", path, params={"page": page, "limit": limit})
-                content = response.content
+            what = f"GET {path}"
+            response = self.call("GET", path)  # unparameterised: Trakt sends them all
+            first: Paging | None = None
+            page = 1
+            while True:
+                content, headers = response.content, response.headers
                 del response  # its bytes stay only as long as the reading needs them
-                items += read_ratings(content, f"GET {path}")
+                read = read_ratings(content, what)
                 del content
+                # Checked before the page counts: a type is planned from only when every
+                # page of it was read, and its headers agree (page 1 is always read).
+                paging = checked_paging(headers, what, page, len(read), first)
+                items += read
+                if paging is None or page >= paging.pages:
+                    break
+                first = first or paging
+                page += 1
+                response = self.call("GET", path, params={"page": page,
+                                                          "limit": first.limit})
         return items
 
     def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool
@@ -293,7 +307,7 @@ class TraktSide:
         response = self.call("POST", path, body=sync_body(entries))
         try:
             return response.json()
-        except ValueError:
+        except UNREADABLE_JSON:
             return None
 
     def ratings_limit(self) -> tuple[int, bool]:

@@ -114,6 +114,17 @@ def refresh_margin(conn: TraktConnection) -> timedelta:
     return min(configured, (conn.expires_at - conn.token_created_at) / 4)
 
 
+def lock_seconds() -> float:
+    """How long the refresh lock lives: :data:`LOCK_TIMEOUT`, or longer when the refresh
+    call itself may take longer (connecting, then an answer read to its deadline), with
+    room to spare. The lock must outlive the slowest refresh: expiring while the call is
+    under way would let a second process spend the same single-use refresh token."""
+    config = current_app.config
+    slowest = float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]) + max(
+        extension.answer_deadline(), float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]))
+    return max(float(LOCK_TIMEOUT), 2 * slowest)
+
+
 def _usable(conn: TraktConnection, rejected: str | None, now: datetime) -> bool:
     return conn.access_token != rejected and conn.expires_at - now > refresh_margin(conn)
 
@@ -135,8 +146,9 @@ def access_token(user_id: int, rejected: str | None = None) -> str:
 
     redis = extension.state().host.redis
     try:
-        lock = redis.lock(LOCK_KEY.format(user_id=user_id), timeout=LOCK_TIMEOUT,
-                          blocking_timeout=LOCK_TIMEOUT)
+        seconds = lock_seconds()
+        lock = redis.lock(LOCK_KEY.format(user_id=user_id), timeout=seconds,
+                          blocking_timeout=seconds)
         acquired = lock.acquire()
     except RedisError as exc:
         raise TokenLockUnavailable(MSG_LOCK_NO_REDIS) from exc

@@ -10,12 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import math
+import random
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 
 from aperture_trakt_plugin import __version__
 
@@ -53,6 +57,16 @@ MSG_OTHER_STATUS = "{what}: Trakt answered {status}"
 MSG_TIMEOUT = "{what}: Trakt did not answer within {seconds:g} s"
 MSG_UNREACHABLE = "{what}: could not reach Trakt at {url} ({reason})"
 MSG_NOT_JSON = "GET {path}: Trakt's answer was not JSON"
+MSG_REDIRECTED = ("{what}: Trakt's address answered with a redirect ({status}), which is not "
+                  "followed, so no credentials leave for another host; check "
+                  "APERTURE_TRAKT_API_URL and APERTURE_TRAKT_AUTH_URL (they must be Trakt's "
+                  "https addresses) and any proxy in between")
+#: ``{what}`` for a redirect refused where the call's own wording is unknown.
+MSG_A_TRAKT_CALL = "A call to Trakt"
+MSG_TOO_LARGE = ("{what}: Trakt's answer was larger than {limit} bytes; it was not read "
+                 "(see APERTURE_TRAKT_MAX_ANSWER_BYTES)")
+MSG_TOO_SLOW = ("{what}: Trakt's answer took longer than {seconds:g} s to arrive; it was "
+                "not read (see APERTURE_TRAKT_ANSWER_DEADLINE)")
 MSG_PAGE_NOT_A_LIST = "{what}: page {page} of Trakt's answer was not a list"
 MSG_NO_PAGING = ("{what}: Trakt sent a full page ({count} items) without its paging headers, "
                  "so whether more follow is unknown; the list was not read")
@@ -61,6 +75,8 @@ MSG_PAGING_MISSING = ("{what}: page {page} came without Trakt's paging headers; 
 MSG_PAGING_CHANGED = ("{what}: Trakt's paging headers changed while the list was read "
                       "(expected {expected}, got {found}); it was not read whole")
 MSG_PAGING_STATE = "page {page} of {pages}, {limit} per page"
+MSG_PAGING_BAD = ("{what}: Trakt's paging headers do not add up (page {page}); the list "
+                  "was not read, and nothing was changed because of it")
 MSG_TOO_MANY_PAGES = ("{what}: Trakt has {pages} pages of {limit} items here, more than the "
                       "{most} items read at most; the list was not read")
 
@@ -160,11 +176,143 @@ class VipRequired(TraktError):
     status = 426
 
 
+class Redirected(TraktError):
+    """A 3xx from Trakt's side. Trakt's API and auth hosts never redirect a call; a
+    redirect means a wrong base URL (http for https), a proxy, or someone on the path.
+    Following it would send the client secret, refresh token, code or PKCE verifier to
+    whatever host ``Location`` names, so it is refused, and not retried: it will say the
+    same next time, and an admin has to look."""
+
+
+def redirect_error(response: requests.Response, what: str) -> Redirected | None:
+    """The :class:`Redirected` for a 3xx answer (one with a ``Location``), else None."""
+    if not 300 <= response.status_code < 400:
+        return None
+    return Redirected(MSG_REDIRECTED.format(what=what, status=response.status_code),
+                      status=response.status_code, headers=response.headers)
+
+
+def refuse_redirects(response: requests.Response, **_: Any) -> requests.Response:
+    """A session response hook: runs before requests would follow a redirect (it resolves
+    redirects after the hooks), so raising here means nothing is sent to ``Location``.
+    Every session the plugin talks to Trakt with carries it (``extension.http_session``),
+    Authlib's included, whose token calls cannot be told ``allow_redirects=False``."""
+    error = redirect_error(response, MSG_A_TRAKT_CALL)
+    if error is not None:
+        raise error
+    return response
+
+
 class MalformedResponse(TraktError):
     """Trakt answered 2xx with something that is not the JSON we expect (a cut-off
     answer is the usual cause: worth a bounded retry)."""
 
     retryable = True
+
+
+class Unbounded(TraktError):
+    """An answer cut off for its size or its time: raised while the body is read, deep
+    in a session's adapter where the step's own words are not known, so the client says
+    the step again (:meth:`restated`) where it knows them."""
+
+    template: str
+    facts: dict[str, Any]
+
+    def restated(self, what: str) -> TraktError:
+        return type(self)(self.template.format(what=what, **self.facts), **self.facts)
+
+
+class AnswerTooLarge(Unbounded, MalformedResponse):
+    """The body passed ``APERTURE_TRAKT_MAX_ANSWER_BYTES`` (an endless body reached 1 GB
+    in 5 s before): read no further, keep nothing of it."""
+
+    template = MSG_TOO_LARGE
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.facts = {"limit": limit}
+
+
+class AnswerTooSlow(Unbounded, TraktUnreachable):
+    """The body did not arrive whole within the call's deadline, though each read was
+    within ``requests``' per-read timeout (a trickle held an OAuth callback for 40 s)."""
+
+    template = MSG_TOO_SLOW
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.facts = {"seconds": seconds}
+
+
+#: How much of a body is asked for per read: ``read1`` returns what has arrived, so a
+#: trickle is seen byte by byte and the deadline checked between reads.
+READ_CHUNK = 64 * 1024
+
+
+def read_bounded(response: requests.Response, max_bytes: int, deadline: float,
+                 seconds: float) -> None:
+    """Reads a streamed answer's body into ``response`` (as if it had not been streamed),
+    raising :class:`AnswerTooLarge` past ``max_bytes`` or :class:`AnswerTooSlow` past the
+    monotonic ``deadline`` (``seconds`` after the call began). Either way the connection
+    is closed, so the rest of the body is never read."""
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read  # read1: urllib3 >= 2.3
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise AnswerTooSlow(MSG_TOO_SLOW.format(what=MSG_A_TRAKT_CALL,
+                                                        seconds=seconds), seconds)
+            chunk = _read_chunk(read)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise AnswerTooLarge(MSG_TOO_LARGE.format(what=MSG_A_TRAKT_CALL,
+                                                          limit=max_bytes), max_bytes)
+            chunks.append(chunk)
+    except TraktError:
+        response.close()
+        raise
+    response._content = b"".join(chunks)
+    response._content_consumed = True
+
+
+def _read_chunk(read: Callable[..., bytes]) -> bytes:
+    """One read of a streamed body, urllib3's failures turned into requests' own (as
+    ``iter_content`` would), so a connection dropped mid-answer is a
+    ``requests.RequestException`` like any other for the callers."""
+    try:
+        return read(READ_CHUNK, decode_content=True)
+    except urllib3_exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(exc) from exc
+    except urllib3_exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except (urllib3_exceptions.ProtocolError, urllib3_exceptions.SSLError, OSError) as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+
+
+class BoundedAdapter(HTTPAdapter):
+    """requests' adapter, with every answer read under a size cap and an overall
+    deadline (the larger of ``deadline`` and the call's own read timeout, so a big write
+    keeps the time its timeout gives it). Mounted on every session the plugin talks to
+    Trakt with (``extension.http_session``), so Authlib's token calls are bounded too."""
+
+    def __init__(self, max_bytes: int, deadline: float, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.max_bytes = max_bytes
+        self.deadline = deadline
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False,
+             timeout: Any = None, **kw: Any) -> requests.Response:
+        started = time.monotonic()
+        response = super().send(request, stream=True, timeout=timeout, **kw)
+        read_timeout = timeout[-1] if isinstance(timeout, tuple) else timeout
+        seconds = max(self.deadline, float(read_timeout or 0))
+        if not stream:
+            read_bounded(response, self.max_bytes, started + seconds, seconds)
+        return response
 
 
 #: Extra seconds a write may take per item it carries. Trakt checks each rating it is
@@ -184,30 +332,66 @@ def body_entries(body: Any) -> int:
     return 0
 
 
+#: The shortest and longest wait (seconds) Trakt's side may ask for, ``Retry-After`` or
+#: ``X-Ratelimit.until``. Trakt's longest seen is 2,852 s; beyond an hour a wait is a broken
+#: or hostile answer (one ``Retry-After: 999999999`` closed the server's budget for 31
+#: years), and below a second it asks for a retry loop. ``APERTURE_TRAKT_WAIT_RANGE``.
+DEFAULT_WAIT_RANGE: tuple[float, float] = (1.0, 3600.0)
+
+
+def bounded_wait(seconds: float, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
+                 ) -> float:
+    """``seconds`` clamped into ``wait_range``; callers pass only finite numbers."""
+    low, high = wait_range
+    return min(max(seconds, low), high)
+
+
+def wait_seconds(value: Any, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
+                 ) -> float | None:
+    """A wait Trakt's side sent (a number or its text), clamped; None when it is not a
+    finite number (``inf``, ``nan``, text, a date): read as "no wait given", whose own
+    default applies, rather than as forever or as a crash."""
+    if isinstance(value, bool):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return bounded_wait(seconds, wait_range) if math.isfinite(seconds) else None
+
+
 @dataclass(frozen=True)
 class TraktEndpoints:
     api_url: str = DEFAULT_API_URL
     auth_url: str = DEFAULT_AUTH_URL
     user_agent: str = DEFAULT_USER_AGENT
     timeout: float = 10.0
+    wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
+    #: Pauses (seconds, each jittered ±50 %) before retrying a read in the same run after
+    #: a passing fault; after the last, the fault goes to the caller (a job reschedules).
+    quick_retries: tuple[float, ...] = (1.0, 3.0)
+
+
+#: What reading an answer's JSON can raise: not JSON, not UTF-8, a number of more digits
+#: than Python reads (ValueError), or nesting deeper than Python's stack (RecursionError:
+#: ``[[[[…`` a hundred thousand deep). Either way the answer is unreadable, not a crash.
+UNREADABLE_JSON = (ValueError, RecursionError)
 
 
 def json_or_none(response: requests.Response) -> Any:
-    """The answer's JSON, or None when it has no body or one that is not JSON."""
+    """The answer's JSON, or None when it has no body or one that is not readable JSON."""
     if not response.content:
         return None
     try:
         return response.json()
-    except ValueError:
+    except UNREADABLE_JSON:
         return None
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(response: requests.Response,
+                 wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> float | None:
     value = response.headers.get("Retry-After")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+    return wait_seconds(value.strip(), wait_range) if value is not None else None
 
 
 def ratelimit_header(headers: Mapping[str, str]) -> dict | None:
@@ -262,8 +446,10 @@ def firewall_error(response: requests.Response, what: str) -> FirewallBlocked | 
                            ray_id, status=403, headers=response.headers)
 
 
-def error_for(response: requests.Response, what: str) -> TraktError:
-    """Maps a non-2xx answer to the error that says what to do about it."""
+def error_for(response: requests.Response, what: str,
+              wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> TraktError:
+    """Maps a non-2xx answer to the error that says what to do about it (a 429's wait
+    clamped into ``wait_range``)."""
     status = response.status_code
     body = json_or_none(response)
     kw = {"status": status, "body": body, "headers": response.headers}
@@ -273,7 +459,7 @@ def error_for(response: requests.Response, what: str) -> TraktError:
     if oauth_error == "invalid_client":
         return InvalidClient(MSG_INVALID_CLIENT.format(what=what), **kw)
     if status == 429:
-        retry_after = _retry_after(response)
+        retry_after = _retry_after(response, wait_range)
         wait = (MSG_RETRY_AFTER.format(seconds=retry_after) if retry_after is not None
                 else MSG_RETRY_LATER)
         return RateLimited(MSG_RATE_LIMITED.format(what=what, wait=wait),
@@ -321,13 +507,62 @@ class Paging:
 
 def paging_of(response: requests.Response) -> Paging | None:
     """The page's paging headers; None when it has none, or unusable ones."""
-    headers = response.headers
-    try:
-        paging = Paging(int(headers["X-Pagination-Page"]), int(headers["X-Pagination-Limit"]),
-                        int(headers["X-Pagination-Page-Count"]))
-    except (KeyError, ValueError):
+    return paging_in(response.headers)
+
+
+def paging_in(headers: Mapping[str, str]) -> Paging | None:
+    """``paging_of`` for the headers alone (kept after the body was let go)."""
+    values = [_header_int(headers, name) for name in PAGING_HEADERS[:3]]
+    if None in values:
         return None
+    paging = Paging(*values)
     return paging if min(paging.page, paging.limit, paging.pages) >= 1 else None
+
+
+PAGING_HEADERS = ("X-Pagination-Page", "X-Pagination-Limit", "X-Pagination-Page-Count",
+                  "X-Pagination-Item-Count")
+#: A header value longer than this is no number Trakt sends (and ``int()`` of 100,000
+#: digits is refused anyway): unusable, not parsed.
+HEADER_DIGITS = 12
+
+
+def _header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None or len(value) > HEADER_DIGITS:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def checked_paging(headers: Mapping[str, str], what: str, page: int, count: int,
+                   first: Paging | None = None) -> Paging | None:
+    """The page's paging, checked; None for an answer with no paging headers at all (an
+    unparameterised call Trakt answered whole). A page whose headers are partly there,
+    not numbers, below 1, not the page asked for, inconsistent with the item count and
+    limit (``X-Pagination-Item-Count``), with more items than the limit, with more pages
+    than :data:`MOST_ITEMS` allows, or different from page 1's, is
+    :class:`MalformedResponse`: a list read from it would look complete and be wrong.
+    ``count``: the items read from the page."""
+    if page == 1 and not any(name in headers for name in PAGING_HEADERS):
+        return None
+    paging = paging_in(headers)
+    bad = MalformedResponse(MSG_PAGING_BAD.format(what=what, page=page))
+    if paging is None or paging.page != page or count > paging.limit:
+        raise bad
+    total = _header_int(headers, "X-Pagination-Item-Count")
+    if "X-Pagination-Item-Count" in headers and (
+            total is None or total < 0
+            or paging.pages != max(1, math.ceil(total / paging.limit))):
+        raise bad
+    if paging.pages > math.ceil(MOST_ITEMS / paging.limit):
+        raise MalformedResponse(MSG_TOO_MANY_PAGES.format(
+            what=what, pages=paging.pages, limit=paging.limit, most=MOST_ITEMS))
+    if first is not None and (paging.limit, paging.pages) != (first.limit, first.pages):
+        raise MalformedResponse(MSG_PAGING_CHANGED.format(
+            what=what, found=paging, expected=Paging(page, first.limit, first.pages)))
+    return paging
 
 
 def read_pages(fetch: Callable[[dict[str, Any]], requests.Response], what: str,
@@ -402,15 +637,21 @@ class TraktClient:
               **kw: Any) -> requests.Response:
         timeout = timeout or self.endpoints.timeout
         try:
-            response = self.session.request(method, url, timeout=timeout, **kw)
+            response = self.session.request(method, url, timeout=timeout,
+                                            allow_redirects=False, **kw)
+        except Unbounded as exc:
+            raise exc.restated(what) from None
         except requests.Timeout as exc:
             raise TraktUnreachable(MSG_TIMEOUT.format(what=what, seconds=timeout)) from exc
         except requests.RequestException as exc:
             raise TraktUnreachable(MSG_UNREACHABLE.format(
                 what=what, url=url.split("?")[0], reason=type(exc).__name__)) from exc
         log.debug("trakt %s %s -> %s", method, url.split("?")[0], response.status_code)
+        redirected = redirect_error(response, what)
+        if redirected is not None:
+            raise redirected
         if response.status_code >= 400:
-            raise error_for(response, what)
+            raise error_for(response, what, self.endpoints.wait_range)
         return response
 
     def api_headers(self, token: str | None = None) -> dict[str, str]:
@@ -429,8 +670,30 @@ class TraktClient:
             what: str | None = None, user_key: str | None = None) -> requests.Response:
         """A call to the API host; raises a :class:`TraktError` on any non-2xx answer.
         ``user_key`` names whose budget a call with ``token`` spends (the token itself,
-        anonymised, when not given)."""
+        anonymised, when not given).
+
+        A read that meets a passing fault (a 5xx or 52x, a timeout, a dropped connection)
+        is tried again after each of ``quick_retries``, spending from the budgets each
+        time, before the fault goes to the caller: a blip of a few seconds should not
+        cost a job a reschedule of minutes, nor fail ``flask trakt sync``. Only reads:
+        a write whose answer was lost may have landed, which the sync's unconfirmed-write
+        handling sorts out on its next run, and sending it again blindly would not."""
         what = what or f"{method} {path}"
+        pauses = self.endpoints.quick_retries if method == "GET" else ()
+        for pause in pauses:
+            try:
+                return self._api_once(method, path, token, params, body, what, user_key)
+            except (TraktServerError, TraktUnreachable) as exc:
+                if isinstance(exc, Unbounded):
+                    raise
+                log.info("%s: %s; trying again in about %.0f s", what, type(exc).__name__,
+                         pause)
+                time.sleep(pause * random.uniform(0.5, 1.5))
+        return self._api_once(method, path, token, params, body, what, user_key)
+
+    def _api_once(self, method: str, path: str, token: str | None,
+                  params: Mapping[str, Any] | None, body: Any, what: str,
+                  user_key: str | None) -> requests.Response:
         ticket = self.budget.before(method, token, user_key, self.client_id, what) \
             if self.budget is not None else None
         timeout = self.endpoints.timeout

@@ -26,7 +26,7 @@ import msgspec
 
 from aperture_trakt_plugin.host import ExternalIds, MediaRef
 from aperture_trakt_plugin.mapping import TraktRating, trakt_rating
-from aperture_trakt_plugin.trakt_api import MalformedResponse
+from aperture_trakt_plugin.trakt_api import UNREADABLE_JSON, MalformedResponse
 
 MSG_NOT_A_LIST = "{what}: Trakt's answer was not a JSON list"
 
@@ -147,7 +147,7 @@ def _json_items(content: bytes, what: str) -> Iterator[object]:
                 return
             else:
                 raise ValueError("unterminated array")
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+    except UNREADABLE_JSON:  # UnicodeDecodeError, JSONDecodeError, too deep
         raise MalformedResponse(MSG_NOT_A_LIST.format(what=what)) from None
 
 

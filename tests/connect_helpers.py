@@ -55,7 +55,10 @@ def trakt_host_config(sandbox_server: Any, **extra: Any) -> dict[str, Any]:
     callback registered at the sandbox is known before the host serves anything."""
     return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
             "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
-            "PUBLIC_BASE_URL": PUBLIC_BASE_URL, **extra}
+            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+            # Quick in-run retries as the code makes them, but not seconds long: tests
+            # of passing faults arm one more fault than there are pauses.
+            "APERTURE_TRAKT_QUICK_RETRIES": "[0.05, 0.05]", **extra}
 
 
 def configure_trakt(host_app: Flask, sandbox: SandboxControl,

@@ -216,7 +216,7 @@ def test_a_transient_poll_failure_keeps_the_code_and_keeps_polling(alice, host_a
 def test_a_failure_after_approval_ends_the_flow_with_a_message(alice, host_app, sandbox):
     started = start_device(alice)
     sandbox.approve_device(started["user_code"], "alice_on_trakt")
-    sandbox.fault("GET", "/users/settings", 500)
+    sandbox.fault("GET", "/users/settings", 500, count=-1)  # past the quick retries
     let_poll_interval_pass(host_app, sandbox, "alice")
     status, body = post_json(alice, DEVICE_POLL)
     assert status == 502 and body["message"].startswith("Reading your Trakt profile:")

@@ -157,7 +157,8 @@ def test_a_worker_killed_during_the_retry_of_a_503_loses_nothing(
     connection, RQ's abandoned-job handling names the kill, and the next scheduled sync
     (which the outbox is kept for) finishes the work in a new worker: the landed write is
     recognised, not sent again."""
-    sandbox.fault("GET", ACTIVITIES, 503, body={"error": "service unavailable"})
+    sandbox.fault("GET", ACTIVITIES, 503, count=3,  # past the quick retries
+                  body={"error": "service unavailable"})
     sandbox.fault("POST", RATINGS, delay_ms=DELAY_MS)
     rate_on_host(host_app, USER, MATRIX, 8, sandbox_now(sandbox))  # queues the push
     push_id = jobs.USER_JOB.format(kind="push", user_id=alice)

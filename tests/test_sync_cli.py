@@ -145,7 +145,7 @@ def test_exit_codes(host_app, host_config, users, sandbox, tmp_path):
     unknown = trakt_sync(host_app, "--user", "nobody")
     assert unknown.exit_code == 1 and "no user named 'nobody'" in unknown.output
 
-    sandbox.fault("GET", "/sync/last_activities", 503, count=1)
+    sandbox.fault("GET", "/sync/last_activities", 503, count=3)  # past the quick retries
     failed = trakt_sync(host_app, "--all")
     assert failed.exit_code == 1
     assert failed.stderr.strip() == ("alice: failed: GET /sync/last_activities: Trakt is "

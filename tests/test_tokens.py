@@ -369,7 +369,7 @@ def test_sync_records_success_and_failure(configured, sandbox):
     synced = connection(configured, "alice")
     assert synced.last_sync_at is not None and synced.last_error is None
 
-    sandbox.fault("GET", LAST_ACTIVITIES, 502)
+    sandbox.fault("GET", LAST_ACTIVITIES, 502, count=3)  # one more than quick retries
     with pytest.raises(TraktServerError):
         sync(configured, "alice")
     failed = connection(configured, "alice")
