@@ -335,7 +335,8 @@ def start_device_flow() -> DeviceCode:
     device_code, user_code, url = (fields.get(name) for name in
                                    ("device_code", "user_code", "verification_url"))
     numbers = [fields.get(name) for name in ("expires_in", "interval")]
-    if not (_text(device_code) and _text(user_code) and _text(url)
+    # A verification URL that is not Trakt's (or not text) is shown without a link.
+    if not (_text(device_code) and _text(user_code)
             and all(_whole(value, 1, DEVICE_MOST_SECONDS) for value in numbers)
             and user_code.isalnum() and len(user_code) <= USER_CODE_MAX):
         raise TraktServerError(MSG_DEVICE_CODE_INCOMPLETE)
