@@ -172,28 +172,27 @@ def test_rotate_keys_from_an_old_secret_key_loses_nothing(host_app, how):
         assert settings(host_app).values() == VALUES
 
 
+def refused_in_user_8(host_app, value: str) -> None:
+    """A ciphertext put into user 8's access-token column must not open there."""
+    write_raw(host_app, TraktConnection, TraktConnection.access_token,
+              TraktConnection.user_id == 8, value)
+    with pytest.raises(crypto.SecretsUnreadable):
+        tokens_of(host_app)
+
+
 def test_a_token_swapped_into_another_row_does_not_decrypt(host_app):
     with host_app.app_context():
         settings(host_app).save(dict(VALUES), user_id=None)
     add_connections(host_app)
     seven = raw(host_app, TraktConnection.access_token, TraktConnection.user_id == 7)
     assert seven.startswith(crypto.SEALED_PREFIX)
-    write_raw(host_app, TraktConnection, TraktConnection.access_token,
-              TraktConnection.user_id == 8, seven)
-    with pytest.raises(crypto.SecretsUnreadable):
-        tokens_of(host_app)
+    refused_in_user_8(host_app, seven)
     # Nor the client secret into a token column (same row key, other table and column).
     secret = raw(host_app, TraktSetting.secret, TraktSetting.key == "client_secret")
-    write_raw(host_app, TraktConnection, TraktConnection.access_token,
-              TraktConnection.user_id == 8, secret)
-    with pytest.raises(crypto.SecretsUnreadable):
-        tokens_of(host_app)
+    refused_in_user_8(host_app, secret)
     # Nor one user's refresh token into their own access token column.
-    write_raw(host_app, TraktConnection, TraktConnection.access_token,
-              TraktConnection.user_id == 8,
-              raw(host_app, TraktConnection.refresh_token, TraktConnection.user_id == 8))
-    with pytest.raises(crypto.SecretsUnreadable):
-        tokens_of(host_app)
+    refused_in_user_8(host_app, raw(host_app, TraktConnection.refresh_token,
+                                    TraktConnection.user_id == 8))
 
 
 def test_legacy_unbound_values_still_open_and_rotation_binds_them(host_app):
@@ -215,10 +214,7 @@ def test_legacy_unbound_values_still_open_and_rotation_binds_them(host_app):
     assert tokens_of(host_app) == TOKENS
     seven = raw(host_app, TraktConnection.access_token, TraktConnection.user_id == 7)
     assert seven.startswith(crypto.SEALED_PREFIX)
-    write_raw(host_app, TraktConnection, TraktConnection.access_token,
-              TraktConnection.user_id == 8, seven)
-    with pytest.raises(crypto.SecretsUnreadable):
-        tokens_of(host_app)
+    refused_in_user_8(host_app, seven)
 
 
 def test_a_changed_token_is_sealed_again_to_its_row(host_app):
