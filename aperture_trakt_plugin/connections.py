@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 SLOW_DOWN_STEP = 5  # seconds added to the polling interval when Trakt says "slow down"
 
 MSG_NO_USERNAME = "Reading your Trakt profile: Trakt's answer had no username"
+MSG_BAD_PROFILE = "Reading your Trakt profile: Trakt's answer named the account oddly"
+NAME_MOST = 255  # characters: the columns that keep a username and a slug
 MSG_ENTER_CODE = "Enter the code on Trakt to connect."
 MSG_NO_DEVICE_FLOW = "No device connection is under way."
 MSG_CONNECTED = "Connected as {username}."
@@ -43,26 +45,43 @@ def _db() -> Any:
 
 def finish_connection(user_id: int, pair: TokenPair) -> TraktConnection:
     """Stores a new token pair with the Trakt username, then queues the first sync."""
-    settings = oauth.api_client().get_json("/users/settings", token=pair.access_token,
-                               what="Reading your Trakt profile")
-    user = settings.get("user") if isinstance(settings, dict) else None
-    if not isinstance(user, dict) or not user.get("username"):
-        raise MalformedResponse(MSG_NO_USERNAME)
-    slug = (user.get("ids") or {}).get("slug")
+    username, slug = account_of(oauth.api_client().get_json(
+        "/users/settings", token=pair.access_token, what="Reading your Trakt profile"))
     previous = tokens.store().get(user_id)
-    if previous is None or same_account(previous, user["username"], slug):
-        conn = tokens.store().set(user_id, pair, user["username"], slug)
+    if previous is None or same_account(previous, username, slug):
+        conn = tokens.store().set(user_id, pair, username, slug)
     else:
         # Another account: what the ledger says was agreed, was agreed with the old one,
         # and its marker would make the first sync say "unchanged". No run of the old
         # account's sync may commit after the new start, so it happens under their lock.
         with sync.user_lock(user_id):
             sync.start_afresh(user_id)
-            conn = tokens.store().set(user_id, pair, user["username"], slug)
+            conn = tokens.store().set(user_id, pair, username, slug)
         discovery_cache.forget_user(user_id)  # the old account's lists and history
     jobs.enqueue_user_sync(user_id, "first sync after connecting")
     discovery_refresh.enqueue_user_refresh(user_id)
     return conn
+
+
+def account_of(settings: Any) -> tuple[str, str | None]:
+    """The username and slug of a ``/users/settings`` answer, checked before anything is
+    stored: both name the account in every later comparison (``same_account``) and on
+    the user's pages, so a wrong type or a name longer than its column is refused with
+    one clear message rather than stored, compared as something else, or failing in
+    the database."""
+    user = settings.get("user") if isinstance(settings, dict) else None
+    username = user.get("username") if isinstance(user, dict) else None
+    if not _account_name(username):
+        raise MalformedResponse(MSG_NO_USERNAME)
+    ids = user.get("ids", {})
+    slug = ids.get("slug") if isinstance(ids, dict) else False
+    if slug is not None and not _account_name(slug):
+        raise MalformedResponse(MSG_BAD_PROFILE)
+    return username, slug
+
+
+def _account_name(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= NAME_MOST
 
 
 def same_account(conn: TraktConnection, username: str, slug: str | None) -> bool:
