@@ -81,7 +81,7 @@ def account_of(settings: Any) -> tuple[str, str | None]:
 
 
 def _account_name(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value.strip()) and len(value) <= NAME_MOST
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= NAME_MOST
 
 
 def same_account(conn: TraktConnection, username: str, slug: str | None) -> bool:

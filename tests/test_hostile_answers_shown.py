@@ -174,7 +174,8 @@ def test_a_malformed_profile_reads_as_a_free_account_for_the_ratings_cap(
     uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
     hostile.arm("/users/settings", json_answer(raw=settings))
     with host_app.app_context():
-        assert sync.TraktSide(uid, sync.SyncResult(uid)).ratings_limit() == (sync.RATINGS_LIMITS[False], False)
+        side = sync.TraktSide(uid, sync.SyncResult(uid))
+        assert side.ratings_limit() == (sync.RATINGS_LIMITS[False], False)
 
 
 # --- lists: discovery -----------------------------------------------------------------------
