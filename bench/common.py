@@ -7,6 +7,7 @@ The sandbox runs in its own process so that its CPU time and memory never count 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 from collections.abc import Sequence
@@ -69,6 +70,13 @@ def gunicorn_sandbox(app_spec: str = "tests.trakt_sandbox:create_app()", *, thre
                              log_dir=log_dir).start()
     wait_for_port(port, timeout=ready_timeout)
     return process, f"http://127.0.0.1:{port}"
+
+
+def bench_secret(name: str) -> str:
+    """A ``SECRET_KEY`` for one benchmark run. Its worker processes are not in testing
+    mode, so the plugin refuses a short or guessable key there as it would in production
+    (``crypto.configure``); a fresh random one per run is what a real server has."""
+    return f"bench-{name}-{secrets.token_urlsafe(32)}"
 
 
 def host_config(database: Path, redis_url: str, sandbox_url: str, secret: str,

@@ -54,14 +54,14 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from bench.common import SyntheticWorld, gunicorn_sandbox, host_config
+from bench.common import SyntheticWorld, bench_secret, gunicorn_sandbox, host_config
 from tests.services import ManagedProcess, RedisServer, python_module
 from tests.trakt_sandbox.control_client import SandboxControl
 
 SIZE_ENV = "BENCH_FLEET_TITLES"
 LIMITS_ENV = "BENCH_FLEET_RATE_LIMITS"
 WORLD = SyntheticWorld("fleet", 7_000_000)
-SECRET = "bench-fleet-secret"
+SECRET = bench_secret("fleet")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 TRAKT_GET_LIMIT, TRAKT_GET_PERIOD, TRAKT_WRITE_SPACING = 500, 300.0, 1.0
 UNLIMITED_PLUGIN = {"user_get": "1000000 per 5 minutes", "app_get": "1000000 per 5 minutes",

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import gunicorn_sandbox, host_config
+from bench.common import bench_secret, gunicorn_sandbox, host_config
 from tests.services import (
     ManagedProcess,
     RedisServer,
@@ -43,7 +43,7 @@ from tests.services import (
 from tests.trakt_sandbox.control_client import SandboxControl
 
 HOST_USER, TRAKT_USER = "alice", "alice_trakt"
-SECRET = "bench-push-latency-secret"
+SECRET = bench_secret("push-latency")
 POLL = 0.003  # seconds between looks at the sandbox
 ARRIVAL_TIMEOUT = 20.0
 

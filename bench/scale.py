@@ -78,7 +78,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import SyntheticWorld, gunicorn_sandbox, host_config
+from bench.common import SyntheticWorld, bench_secret, gunicorn_sandbox, host_config
 from tests.postgres import PostgresServer
 from tests.services import ManagedProcess, RedisServer, python_module
 from tests.trakt_sandbox.control_client import SandboxControl
@@ -86,7 +86,7 @@ from tests.trakt_sandbox.control_client import SandboxControl
 LIMITS_ENV = "BENCH_SCALE_RATE_LIMITS"
 SIZE_ENV = "BENCH_SCALE_TITLES"
 WORLD = SyntheticWorld("scale", 8_000_000)
-SECRET = "bench-scale-secret"
+SECRET = bench_secret("scale")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 BASE = 10  # ratings each user holds on both sides before the first round
 HOST_ADDS, TRAKT_ADDS = 2, 2  # new ratings per user and round, on each side (+1 removal)

@@ -59,7 +59,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import gunicorn_sandbox, host_config
+from bench.common import bench_secret, gunicorn_sandbox, host_config
 from tests.services import REPO, RedisServer
 from tests.trakt_sandbox.control_client import SandboxControl
 
@@ -69,7 +69,7 @@ TMDB_BASE, IMDB_BASE = 5_000_000, 50_000_000
 SCENARIOS = {"empty-library": (3, "bench_absent", False),
              "full-library": (1, "bench_unrated", True),
              "both-rated": (2, "bench_rated", True)}
-SECRET = "bench-sync-merge-secret"
+SECRET = bench_secret("sync-merge")
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 SCENARIO_TIMEOUT = 120
 
