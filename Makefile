@@ -23,7 +23,7 @@ LOWEST_TESTS ?= tests/test_dependency_floors.py tests/test_crypto.py \
 	tests/test_connect.py tests/test_tokens.py tests/test_demo_host_plugins.py \
 	tests/test_trakt_ratings.py
 
-.PHONY: demo test lint bench venv clean constraints test-lowest audit
+.PHONY: demo test test-unit lint bench venv clean constraints test-lowest audit
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# The unit tier alone: no Redis, database server, sandbox or browser (seconds).
+test-unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
 
 # After changing a floor in setup.cfg.
 constraints:

@@ -155,6 +155,8 @@ class KeyRing:
         except (InvalidToken, ValueError) as exc:
             raise SecretsUnreadable(MSG_UNREADABLE.format(keys_config=KEYS_CONFIG)) from exc
         nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+        if len(nonce) < _NONCE_BYTES:  # cut short in storage: AESGCM would raise ValueError
+            raise SecretsUnreadable(MSG_UNREADABLE.format(keys_config=KEYS_CONFIG))
         for aead in self.aeads:
             try:
                 return aead.decrypt(nonce, sealed, binding).decode()
