@@ -43,7 +43,7 @@ $(LOWEST_STAMP): setup.cfg pyproject.toml constraints-lowest.txt
 
 demo: $(STAMP)
 	scripts/system-deps.sh redis
-	$(PY) -m tests.demo
+	$(PY) -m harness.demo
 
 test: $(STAMP)
 	scripts/system-deps.sh redis chromium postgres

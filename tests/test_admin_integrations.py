@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aperture_trakt_plugin import credentials, views
+from harness.services import free_port
 from tests.connect_helpers import RAY_ID_NOTE
-from tests.services import free_port
 
 PAGE = "/admin/settings/integrations"
 SAVE = "/plugins/trakt/admin/settings"

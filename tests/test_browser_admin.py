@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.services import REPO, WSGIServerThread
+from harness.services import REPO, WSGIServerThread
 
 # The README's picture; refreshed only on request, so a test run leaves the tree clean.
 SCREENSHOT = REPO / "docs" / "images" / "admin-integrations.png"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
-from tests.services import REPO, WSGIServerThread
+from harness.services import REPO, WSGIServerThread
 from tests.test_browser_admin import UPDATE_SCREENSHOTS
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client-id", "sandbox-client-secret"

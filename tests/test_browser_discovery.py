@@ -17,10 +17,10 @@ import pytest
 from flask import Flask
 
 from aperture_trakt_plugin.discovery import refresh
+from harness.services import REPO, WSGIServerThread
+from harness.trakt_sandbox.control_client import SandboxControl
 from tests.connect_helpers import configure_trakt, connect_with_tokens, run_trakt_jobs
-from tests.services import REPO, WSGIServerThread
 from tests.test_browser_admin import UPDATE_SCREENSHOTS, log_in
-from tests.trakt_sandbox.control_client import SandboxControl
 
 pytestmark = [pytest.mark.browser, pytest.mark.trakt]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.trakt_sandbox.control_client import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from harness.trakt_sandbox.control_client import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
 CASSETTES = Path(__file__).resolve().parent / "cassettes"
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")

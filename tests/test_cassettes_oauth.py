@@ -20,6 +20,7 @@ import requests
 from betamax.exceptions import BetamaxError
 
 from aperture_trakt_plugin import connections, oauth
+from harness.services import free_port
 from tests.recorded_http import (
     PLACEHOLDER,
     cassette_path,
@@ -27,7 +28,6 @@ from tests.recorded_http import (
     secrets_in,
     will_record,
 )
-from tests.services import free_port
 
 CASSETTE = "oauth_pkce_connect_refresh_revoke"
 CLIENT_ID = "sandbox-client-id"

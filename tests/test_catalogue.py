@@ -1,4 +1,4 @@
-"""Schema and content checks for the shared title catalogue (tests/catalogue)."""
+"""Schema and content checks for the shared title catalogue (harness/catalogue)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.catalogue import load_catalogue, movies, shows
+from harness.catalogue import load_catalogue, movies, shows
 
 IMDB_RE = re.compile(r"^tt\d{7,8}$")
 GENRE_RE = re.compile(r"^[a-z]+(-[a-z]+)*$")

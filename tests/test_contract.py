@@ -17,7 +17,7 @@ from aperture_trakt_plugin.host import (
     HostServices,
     iter_hook_names,
 )
-from tests.services import REPO
+from harness.services import REPO
 
 MANIFEST = json.loads((REPO / "plugin.json").read_text())
 

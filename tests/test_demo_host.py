@@ -10,9 +10,14 @@ import pytest
 from sqlalchemy import event, func, select
 
 from aperture_trakt_plugin.host import ExternalIds, HostServices, MediaRef, RatingWrite
-from tests.demo_host.db import db
-from tests.demo_host.models import MediaItem, Rating
-from tests.demo_host.testplugins import BrokenRatingPlugin, CommitProbe, Recorder, SlotsPlugin
+from harness.reference_host.db import db
+from harness.reference_host.models import MediaItem, Rating
+from harness.reference_host.testplugins import (
+    BrokenRatingPlugin,
+    CommitProbe,
+    Recorder,
+    SlotsPlugin,
+)
 from tests.fixtures_host import csrf_token_from
 
 NAMED_MOVIES = {"The Matrix": 603, "Fight Club": 550, "Inception": 27205, "Pulp Fiction": 680,
@@ -289,7 +294,7 @@ def test_cli_rates_and_lists_ratings_as_json(host_app, recorder):
 
 
 def test_library_changes_and_user_deletion_reach_the_plugins(host_app, recorder):
-    from tests import catalogue
+    from harness import catalogue
 
     runner, services = host_app.test_cli_runner(), host(host_app)
     outside = next(m for m in catalogue.movies() if not m["in_library"])

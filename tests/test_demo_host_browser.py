@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.demo_host.testplugins import Recorder
-from tests.services import WSGIServerThread
+from harness.reference_host.testplugins import Recorder
+from harness.services import WSGIServerThread
 
 pytestmark = pytest.mark.browser
 

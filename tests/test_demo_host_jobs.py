@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from tests.demo_host.testplugins import COUNT_JOB, FAILING_JOB, Recorder
+from harness.reference_host.testplugins import COUNT_JOB, FAILING_JOB, Recorder
 from tests.fixtures_host import csrf_token_from, wait_for_run
 
-JOBS_PLUGIN = "tests.demo_host.testplugins:jobs_plugin"
+JOBS_PLUGIN = "harness.reference_host.testplugins:jobs_plugin"
 DEAD_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 
@@ -103,7 +103,7 @@ def test_a_queued_run_waits_with_a_refreshing_page(admin, host_app):
     assert "queued" in html and 'http-equiv="refresh"' in html
     queue = host_app.extensions["aperture_host"].queue("default")
     (job,) = queue.get_jobs()
-    assert job.func_name == "tests.demo_host.testplugins.count_job"
+    assert job.func_name == "harness.reference_host.testplugins.count_job"
     assert job.kwargs["run_id"] == int(re.search(r"Run #(\d+)", html).group(1))
 
 
@@ -120,7 +120,7 @@ def test_redis_down_pages_work_and_run_now_says_why(admin, host_app):
 
 def test_a_scheduled_run_opens_its_own_run(host_app):
     """Scheduled jobs get ``run_id=None``; the host opens a run for them."""
-    from tests.demo_host.testplugins import count_job, failing_job
+    from harness.reference_host.testplugins import count_job, failing_job
 
     with host_app.app_context():
         assert count_job(upto=2) == 2

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from tests.services import REPO, free_port
+from harness.services import REPO, free_port
 
 
 def sandbox_ready() -> bool:
     try:
-        return hasattr(importlib.import_module("tests.trakt_sandbox"), "create_app")
+        return hasattr(importlib.import_module("harness.trakt_sandbox"), "create_app")
     except ImportError:
         return False
 
@@ -22,7 +22,7 @@ def sandbox_ready() -> bool:
 @pytest.mark.skipif(not sandbox_ready(), reason="the Trakt sandbox is not written yet")
 def test_demo_check_starts_everything_and_stops_cleanly(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "tests.demo", "--check", "--dir", str(tmp_path),
+        [sys.executable, "-m", "harness.demo", "--check", "--dir", str(tmp_path),
          "--port", str(free_port()), "--sandbox-port", str(free_port())],
         cwd=REPO, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr

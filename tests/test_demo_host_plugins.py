@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import inspect, text
 
 from aperture_trakt_plugin.host import ENTRY_POINT_GROUP
-from tests.demo_host import create_app, plugins
-from tests.demo_host.testplugins import DiscoveryPlugin, MigratingPlugin
+from harness.reference_host import create_app, plugins
+from harness.reference_host.testplugins import DiscoveryPlugin, MigratingPlugin
 
 NO_PLUGINS = {"APERTURE_LOAD_ENTRY_POINTS": False}
 
@@ -74,10 +74,10 @@ def test_migrations_can_be_switched_off(tmp_path, redis_url):
 
 
 def test_plugins_by_dotted_path_from_the_environment(tmp_path, redis_url, monkeypatch):
-    monkeypatch.setenv("APERTURE_PLUGINS", "tests.demo_host.testplugins:jobs_plugin")
+    monkeypatch.setenv("APERTURE_PLUGINS", "harness.reference_host.testplugins:jobs_plugin")
     monkeypatch.setenv("APERTURE_LOAD_ENTRY_POINTS", "false")
     app = create_app(app_config(tmp_path, redis_url))
-    from tests.demo_host import testplugins
+    from harness.reference_host import testplugins
 
     assert app.extensions["aperture_plugins"].is_registered(testplugins.jobs_plugin)
     with pytest.raises(plugins.PluginLoadError, match="no_such_module"):

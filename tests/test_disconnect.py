@@ -11,6 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from aperture_trakt_plugin import jobs, views
+from harness.services import free_port
 from tests.connect_helpers import (
     DISCONNECT,
     PROFILE,
@@ -26,7 +27,6 @@ from tests.connect_helpers import (
     trakt_queue,
     user_id,
 )
-from tests.services import free_port
 
 pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
 

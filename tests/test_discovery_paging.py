@@ -2,7 +2,7 @@
 that pages as Trakt does in late 2026: the first 100 items when not asked for pages,
 ``limit`` clamped at 250, ``X-Pagination-*`` headers.
 
-The shared catalogue (``tests/catalogue``) holds 323 movies, too few for 1,200 watched
+The shared catalogue (``harness/catalogue``) holds 323 movies, too few for 1,200 watched
 ones, so this module starts its own sandbox on a catalogue of synthetic movies (the
 sandbox's ``SANDBOX_CATALOGUE`` setting, as the benchmarks do) plus the shared shows.
 Its titles are not in the host's library, which discovery does not need.
@@ -19,11 +19,11 @@ from aperture_trakt_plugin.discovery import cache, refresh, watchlist
 from aperture_trakt_plugin.discovery.cache import global_scope, user_scope
 from aperture_trakt_plugin.discovery.candidates import WATCHED
 from aperture_trakt_plugin.trakt_api import PAGE_LIMIT
-from tests import catalogue
+from harness import catalogue
+from harness.services import WSGIServerThread
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl
 from tests.connect_helpers import configure_trakt, connect_with_tokens, trakt_host_config, user_id
-from tests.services import WSGIServerThread
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl
 
 MOVIES = 1_900
 WATCHLIST_MOVIES, WATCHLIST_SHOWS = 540, 60  # 600 titles: 3 pages of movies, 1 of shows

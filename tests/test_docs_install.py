@@ -39,9 +39,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from harness.services import REPO, free_port, wait_for_port
 from tests.connect_helpers import sandbox_settings
 from tests.fixtures_host import csrf_token_from
-from tests.services import REPO, free_port, wait_for_port
 
 DOC = REPO / "docs" / "install.md"
 #: The marked blocks of the trial, in the order the doc gives them. The test runs them

@@ -32,6 +32,7 @@ from aperture_trakt_plugin.rate_limits import (
     USER_WRITE,
 )
 from aperture_trakt_plugin.trakt_api import RateLimited
+from harness.services import ManagedProcess
 from tests.connect_helpers import (
     NO_RAY_BLOCK,
     RAY_ID_NOTE,
@@ -41,7 +42,6 @@ from tests.connect_helpers import (
     trakt_queue,
 )
 from tests.fixtures_host import csrf_token_from
-from tests.services import ManagedProcess
 from tests.sync_helpers import (
     FIGHT_CLUB,
     INCEPTION,

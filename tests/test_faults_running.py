@@ -29,10 +29,11 @@ from rq.registry import StartedJobRegistry
 from rq_scheduler import Scheduler
 
 from aperture_trakt_plugin import diagnosis, jobs, scheduling
+from harness.services import ManagedProcess, RedisServer
+from harness.trakt_sandbox.control_client import SandboxControl
 from tests import test_faults
 from tests.connect_helpers import connection
 from tests.fixtures_host import start_worker, wait_for_workers
-from tests.services import ManagedProcess, RedisServer
 from tests.sync_helpers import (
     CASABLANCA,
     INCEPTION,
@@ -53,7 +54,6 @@ from tests.test_faults import (
     wait_for,
     waiting_retries,
 )
-from tests.trakt_sandbox.control_client import SandboxControl
 
 pytestmark = [pytest.mark.trakt]
 

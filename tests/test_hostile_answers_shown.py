@@ -24,6 +24,9 @@ from aperture_trakt_plugin import connections, jobs, sync
 from aperture_trakt_plugin.discovery import refresh
 from aperture_trakt_plugin.models import TraktConnection
 from aperture_trakt_plugin.views import MSG_WATCHLIST_FAILED
+from harness.hostile_trakt import HostileTrakt, deep_json, huge_number, json_answer
+from harness.reference_host.jobs import new_run
+from harness.reference_host.models import JobRun
 from tests.connect_helpers import (
     DEVICE_POLL,
     authorize_at_sandbox,
@@ -40,10 +43,7 @@ from tests.connect_helpers import (
     trakt_host_config,
     user_id,
 )
-from tests.demo_host.jobs import new_run
-from tests.demo_host.models import JobRun
 from tests.fixtures_host import login_as
-from tests.hostile_trakt import HostileTrakt, deep_json, huge_number, json_answer
 from tests.sync_helpers import (
     INCEPTION,
     MATRIX,

@@ -1,6 +1,6 @@
 """Issue 15, the transport side: the plugin against a Trakt that misbehaves on purpose.
 
-The plugin's API and auth URLs point at ``tests.hostile_trakt.HostileTrakt``, which passes
+The plugin's API and auth URLs point at ``harness.hostile_trakt.HostileTrakt``, which passes
 everything to the sandbox except what a test arms. Each case ends within a bounded time,
 with a clear message, and nothing is sent to any host but the configured one: a second
 listener (``RecordingListener``) stands for "another host" and must receive nothing.
@@ -25,13 +25,7 @@ from aperture_trakt_plugin.trakt_api import (
     Redirected,
     TraktError,
 )
-from tests.connect_helpers import (
-    CLIENT_SECRET,
-    configure_trakt,
-    connect_with_tokens,
-    trakt_host_config,
-)
-from tests.hostile_trakt import (
+from harness.hostile_trakt import (
     HostileTrakt,
     RecordingListener,
     deep_json,
@@ -45,6 +39,12 @@ from tests.hostile_trakt import (
     redirect,
     status,
     trickle,
+)
+from tests.connect_helpers import (
+    CLIENT_SECRET,
+    configure_trakt,
+    connect_with_tokens,
+    trakt_host_config,
 )
 from tests.sync_helpers import (
     INCEPTION,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.services import REPO
+from harness.trakt_sandbox.control_client import SandboxControl
 from tests import log_secrets
 from tests.log_secrets import SecretBook, log_files, scan_files
-from tests.services import REPO
-from tests.trakt_sandbox.control_client import SandboxControl
 
 
 def book_of(**values: str) -> SecretBook:
@@ -118,7 +118,7 @@ LEAKING_TEST = '''
 import logging
 from pathlib import Path
 
-from tests.trakt_sandbox.state import ISSUED_SECRETS
+from harness.trakt_sandbox.state import ISSUED_SECRETS
 
 ACCESS, REFRESH = {access!r}, {refresh!r}
 

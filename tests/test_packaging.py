@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import REPO
+from harness.services import REPO
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,8 @@ def test_wheel_holds_templates_migrations_and_manifest(wheel):
     assert "aperture_trakt_plugin/migrations/script.py.mako" in names
     manifest = json.loads(wheel.read("aperture_trakt_plugin/plugin.json"))
     assert manifest == json.loads((REPO / "plugin.json").read_text())
-    assert not any(name.startswith("tests/") for name in names), "tests must not ship"
+    assert not any(name.startswith(("tests/", "harness/")) for name in names), \
+        "tests and harness must not ship"
 
 
 @pytest.mark.slow

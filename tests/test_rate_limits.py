@@ -22,7 +22,7 @@ from aperture_trakt_plugin.rate_limits import (
     Ticket,
 )
 from aperture_trakt_plugin.trakt_api import RateLimited
-from tests.services import free_port
+from harness.services import free_port
 
 CLIENT_ID = "client-id"
 
@@ -167,7 +167,7 @@ def test_a_typo_in_the_limits_names_the_known_buckets(redis):
 
 
 def test_a_typo_fails_the_app_at_start(redis_url, tmp_path):
-    from tests.demo_host import create_app
+    from harness.reference_host import create_app
 
     with pytest.raises(ValueError, match="known: \\['app_get', 'user_get', 'user_write'\\]"):
         create_app({"TESTING": True, "SECRET_KEY": "x", "REDIS_URL": redis_url,

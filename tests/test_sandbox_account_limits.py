@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl, SandboxError
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl, SandboxError
 
 
 @pytest.fixture()

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.trakt_sandbox.control_client import SandboxControl, SandboxError
+from harness.trakt_sandbox.control_client import SandboxControl, SandboxError
 
 FIRST, SECOND = ("first-app", "first-secret"), ("second-app", "second-secret")
 CALLBACK = "https://host.example.test/cb"

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from tests.trakt_sandbox.control_client import SandboxControl, SandboxError, api_headers
+from harness.trakt_sandbox.control_client import SandboxControl, SandboxError, api_headers
 
 RAY = re.compile(r"^[0-9a-f]{16}-[A-Z]{3}$")
 APP_HEADERS = ("x-request-id", "x-runtime")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl, SandboxError, api_headers
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl, SandboxError, api_headers
 
 
 def test_reset_forgets_users_tokens_faults_and_the_clock(sandbox):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl
 
 UA = {"User-Agent": "sandbox-device-tests/1.0"}
 CLIENT = {"client_id": "sandbox-client-id", "client_secret": "sandbox-client-secret"}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.trakt_sandbox.control_client import SandboxControl
+from harness.trakt_sandbox.control_client import SandboxControl
 
 FULL_MOVIE_KEYS = {"title", "year", "ids", "tagline", "overview", "released", "runtime",
                    "country", "trailer", "homepage", "status", "rating", "votes",

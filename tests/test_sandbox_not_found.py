@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.trakt_sandbox.control_client import SandboxControl, SandboxError
-from tests.trakt_sandbox.matching import Miss
-from tests.trakt_sandbox.not_found import shape_not_found
+from harness.trakt_sandbox.control_client import SandboxControl, SandboxError
+from harness.trakt_sandbox.matching import Miss
+from harness.trakt_sandbox.not_found import shape_not_found
 
 MISSING_MOVIE = {"rating": 10, "title": "Nope", "ids": {"imdb": "tt0000111", "tmdb": 1}}
 MISSING_EPISODE = {"rating": 6, "ids": {"tvdb": 1}, "rated_at": "2022-07-09T21:26:48.871Z"}

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl, api_headers
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl, api_headers
 
 CLIENT_ID, CLIENT_SECRET = "plugin-client", "plugin-secret"
 CALLBACK = "https://host.example.test/plugins/trakt/callback"

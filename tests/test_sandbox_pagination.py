@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.trakt_sandbox.control_client import SandboxControl
+from harness.trakt_sandbox.control_client import SandboxControl
 
 USERNAME = "pager"
 COUNT_HEADERS = ("X-Pagination-Page", "X-Pagination-Limit", "X-Pagination-Page-Count",

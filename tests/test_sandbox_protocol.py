@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl, api_headers
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl, api_headers
 
 
 def raw_get(sandbox: SandboxControl, path: str, headers: dict[str, str]) -> requests.Response:

@@ -42,7 +42,7 @@ from trakt.sync import get_watchlist
 from trakt.tv import TVEpisode, TVShow, trending_shows
 from trakt.users import User
 
-from tests.trakt_sandbox.control_client import SandboxControl
+from harness.trakt_sandbox.control_client import SandboxControl
 
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"

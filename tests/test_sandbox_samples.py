@@ -44,9 +44,9 @@ from typing import Any
 import pytest
 import requests
 
-from tests.services import WSGIServerThread
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl, api_headers
+from harness.services import WSGIServerThread
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl, api_headers
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared/trakt-api/samples"
 SAMPLE_FILES = sorted(path.name for path in SAMPLES.glob("*.json"))

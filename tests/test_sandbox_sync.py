@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl, api_headers
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl, api_headers
 
 MISSING_MOVIE = {"rating": 10, "ids": {"imdb": "tt0000111"}}
 

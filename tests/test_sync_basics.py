@@ -155,8 +155,8 @@ def test_a_pull_that_would_remove_most_ratings_waits_for_confirmation(alice, hos
 
 def test_items_trakt_does_not_know_are_kept_with_the_reason_in_status(alice, host_app,
                                                                       sandbox):
-    from tests.demo_host.db import db
-    from tests.demo_host.models import MediaItem
+    from harness.reference_host.db import db
+    from harness.reference_host.models import MediaItem
 
     uid = user_id(host_app, "alice")
     with host_app.app_context():

@@ -169,7 +169,7 @@ def test_setup_schedules_the_default_and_the_jobs_screen_replaces_it(admin, host
     post_form(admin, f"/admin/jobs/{JOB}/schedule", cron="30 4 * * *", enabled="on")
     assert the_entry(host_app)[0] == "30 4 * * *"
 
-    from tests.demo_host import create_app
+    from harness.reference_host import create_app
 
     # Another process starting (a worker, a second web process) reconciles at its setup:
     # it keeps the saved schedule and adds nothing.

@@ -87,7 +87,7 @@ def test_a_fresh_connection_after_its_sync_is_in_sync_with_the_next_run(alice, h
 
 
 def test_a_disabled_schedule_says_so(alice, host_app):
-    from tests.demo_host import jobs as host_jobs
+    from harness.reference_host import jobs as host_jobs
 
     with host_app.app_context():
         host_jobs.save_schedule(jobs.SYNC_ALL, "0 */2 * * *", False)
@@ -112,8 +112,8 @@ def test_a_trakt_rating_of_a_title_the_library_lacks_is_listed_with_its_ids(
 
 
 def test_a_rating_trakt_does_not_know_is_listed_with_the_reason(alice, host_app):
-    from tests.demo_host.db import db
-    from tests.demo_host.models import MediaItem
+    from harness.reference_host.db import db
+    from harness.reference_host.models import MediaItem
 
     with host_app.app_context():
         unknown = MediaItem(kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001,

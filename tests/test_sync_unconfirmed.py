@@ -51,8 +51,8 @@ def alice(host_app, sandbox) -> int:
 
 def add_unknown_episode(host_app, season: int = 1, number: int = 99) -> str:
     """An episode this library holds and Trakt does not: Seinfeld S01E99."""
-    from tests.demo_host.db import db
-    from tests.demo_host.models import MediaItem
+    from harness.reference_host.db import db
+    from harness.reference_host.models import MediaItem
 
     with host_app.app_context():
         season_row = db.session.query(MediaItem).filter_by(
@@ -66,8 +66,8 @@ def add_unknown_episode(host_app, season: int = 1, number: int = 99) -> str:
 
 
 def add_unknown_movie(host_app) -> str:
-    from tests.demo_host.db import db
-    from tests.demo_host.models import MediaItem
+    from harness.reference_host.db import db
+    from harness.reference_host.models import MediaItem
 
     with host_app.app_context():
         movie = MediaItem(kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001,

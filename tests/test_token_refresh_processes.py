@@ -26,9 +26,9 @@ from flask import Flask
 
 from aperture_trakt_plugin import tokens
 from aperture_trakt_plugin.oauth import TokenPair
+from harness.services import ManagedProcess, python_module
 from tests.connect_helpers import aged
 from tests.fixtures_host import worker_env
-from tests.services import ManagedProcess, python_module
 
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"
