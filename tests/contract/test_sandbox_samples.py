@@ -1,4 +1,4 @@
-"""Every recorded Trakt body in ``shared/trakt-api/samples`` has a sandbox twin of the same shape.
+"""Every recorded Trakt body in ``tests/samples/trakt-api`` has a sandbox twin of the same shape.
 
 The samples are real captures and Trakt's own documentation examples (see their
 ``SOURCE.md``). For each one this module makes the matching real request against the
@@ -48,7 +48,7 @@ from harness.services import WSGIServerThread
 from harness.trakt_sandbox import create_app
 from harness.trakt_sandbox.control_client import SandboxControl, api_headers
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared/trakt-api/samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "trakt-api"
 SAMPLE_FILES = sorted(path.name for path in SAMPLES.glob("*.json"))
 
 CLIENT_ID = "sandbox-client-id"
@@ -512,7 +512,7 @@ def all_sample_paths() -> Iterator[str]:
 
 def test_samples_are_there_and_each_has_a_request() -> None:
     """Guards the parametrisation: no samples means no conformance, not a green run."""
-    assert SAMPLES.is_dir(), f"the shared samples are missing: {SAMPLES}"
+    assert SAMPLES.is_dir(), f"the Trakt samples are missing: {SAMPLES}"
     assert SAMPLE_FILES, f"no *.json in {SAMPLES}"
     assert set(SCENARIOS) <= set(SAMPLE_FILES), (
         f"requests for samples that no longer exist: {sorted(set(SCENARIOS) - set(SAMPLE_FILES))}")

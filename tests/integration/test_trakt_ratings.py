@@ -22,7 +22,7 @@ from aperture_trakt_plugin.mapping import trakt_rating
 from aperture_trakt_plugin.trakt_api import MalformedResponse
 from aperture_trakt_plugin.trakt_ratings import read_ratings
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared/trakt-api/samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "trakt-api"
 KINDS = ("movie", "show", "season", "episode")
 
 

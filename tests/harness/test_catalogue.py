@@ -13,7 +13,7 @@ from harness.catalogue import load_catalogue, movies, shows
 
 IMDB_RE = re.compile(r"^tt\d{7,8}$")
 GENRE_RE = re.compile(r"^[a-z]+(-[a-z]+)*$")
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "trakt-api" / "samples"
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "trakt-api"
 
 # (title, year, ids, in_library) that other parts of the suite rely on.
 NAMED_MOVIES = [
@@ -137,7 +137,7 @@ def _sample_items() -> list[dict]:
     return found
 
 
-@pytest.mark.skipif(not SAMPLES.is_dir(), reason="shared/trakt-api/samples not present")
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="tests/samples/trakt-api not present")
 def test_sample_titles_are_in_catalogue_with_same_ids():
     """Every movie and show in the Trakt sample bodies is here with the same ids, so the
     sandbox can serve those bodies and the host can match them."""

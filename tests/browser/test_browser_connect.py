@@ -10,7 +10,7 @@ import pytest
 
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
 from harness.services import REPO, WSGIServerThread
-from tests.test_browser_admin import UPDATE_SCREENSHOTS
+from tests.browser.test_browser_admin import UPDATE_SCREENSHOTS
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client-id", "sandbox-client-secret"
 

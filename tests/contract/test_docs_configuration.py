@@ -21,7 +21,7 @@ import pytest
 
 from aperture_trakt_plugin import extension
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "aperture_trakt_plugin"
 PAGE = REPO / "docs" / "configuration.md"
 MANIFESTS = (REPO / "plugin.json", PACKAGE / "plugin.json")

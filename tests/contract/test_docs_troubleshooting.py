@@ -34,7 +34,7 @@ from pathlib import Path
 import aperture_trakt_plugin
 from aperture_trakt_plugin import views
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "troubleshooting.md"
 TEMPLATES = REPO / "templates" / "trakt"
 MESSAGE_BLOCK = re.compile(r"^```message\n(.*?)^```", re.MULTILINE | re.DOTALL)

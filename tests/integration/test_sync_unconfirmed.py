@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from aperture_trakt_plugin import jobs, sync
 from aperture_trakt_plugin.models import TraktOutbox
 from tests.connect_helpers import user_id
+from tests.integration.test_sync_convergence import MAX_STEPS, STEP_SECONDS, Timeline
 from tests.sync_helpers import (
     MATRIX,
     fresh_connection,
@@ -34,13 +35,12 @@ from tests.sync_helpers import (
     trakt_ratings,
     values,
 )
-from tests.test_sync_convergence import MAX_STEPS, STEP_SECONDS, Timeline
 
 pytestmark = [pytest.mark.trakt]
 
 USER, TRAKT_USER = "alice", "alice_trakt"
 SEINFELD = {"tmdb": 1400, "imdb": "tt0098904", "tvdb": 79169}
-OBSERVED = Path(__file__).parent / "samples" / "not_found_observed"
+OBSERVED = Path(__file__).parents[1] / "samples" / "not_found_observed"
 SHAPES = ("echo", "no_ids", "empty", "nested", "random")
 
 
@@ -190,7 +190,7 @@ def test_recorded_not_found_answers_confirm_nothing(alice, host_app, sandbox, sa
 
 
 class ReshapedTimeline(Timeline):
-    """The convergence test's world (``tests/test_sync_convergence.py``), plus titles this
+    """The convergence test's world (``integration/test_sync_convergence.py``), plus titles this
     library holds and Trakt does not, rated and unrated on the host only, while the
     sandbox reshapes every ``not_found`` it sends (``random``, within CONTRACT 6.3)."""
 

@@ -21,7 +21,7 @@ import pytest
 
 from harness.trakt_sandbox.control_client import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
-CASSETTES = Path(__file__).resolve().parent / "cassettes"
+CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")
 HEX64 = re.compile(r"[0-9A-Fa-f]{64,}")
 BEARER = re.compile(r"\bBearer\s+([^\s\"\\]+)", re.IGNORECASE)

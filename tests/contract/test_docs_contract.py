@@ -26,7 +26,7 @@ import pytest
 from aperture_trakt_plugin import host
 from aperture_trakt_plugin.host import AperturePluginSpec, HostServices, iter_hook_names
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "host-contract.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "host-contract.md"
 HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*$")
 NAMED = re.compile(r"^`([A-Za-z_][A-Za-z0-9_]*)`$")
 #: Classes of host.py that are the contract's containers, not values crossing it.

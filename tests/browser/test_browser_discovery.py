@@ -19,8 +19,8 @@ from flask import Flask
 from aperture_trakt_plugin.discovery import refresh
 from harness.services import REPO, WSGIServerThread
 from harness.trakt_sandbox.control_client import SandboxControl
+from tests.browser.test_browser_admin import UPDATE_SCREENSHOTS, log_in
 from tests.connect_helpers import configure_trakt, connect_with_tokens, run_trakt_jobs
-from tests.test_browser_admin import UPDATE_SCREENSHOTS, log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.trakt]
 

@@ -31,9 +31,18 @@ from rq_scheduler import Scheduler
 from aperture_trakt_plugin import diagnosis, jobs, scheduling
 from harness.services import ManagedProcess, RedisServer
 from harness.trakt_sandbox.control_client import SandboxControl
-from tests import test_faults
 from tests.connect_helpers import connection
 from tests.fixtures_host import start_worker, wait_for_workers
+from tests.integration import test_faults
+from tests.integration.test_faults import (
+    ACTIVITIES,
+    FAST_RETRIES,
+    TRAKT_USER,
+    USER,
+    redis,
+    wait_for,
+    waiting_retries,
+)
 from tests.sync_helpers import (
     CASABLANCA,
     INCEPTION,
@@ -44,15 +53,6 @@ from tests.sync_helpers import (
     sandbox_now,
     trakt_ratings,
     values,
-)
-from tests.test_faults import (
-    ACTIVITIES,
-    FAST_RETRIES,
-    TRAKT_USER,
-    USER,
-    redis,
-    wait_for,
-    waiting_retries,
 )
 
 pytestmark = [pytest.mark.trakt]
