@@ -18,10 +18,11 @@ LOWEST_STAMP := $(LOWEST_VENV)/.installed-stamp
 # Authlib, requests, urllib3, Flask-WTF and Flask-Login (connect, tokens, against the
 # sandbox), pluggy (the host's plugins), msgspec (Trakt ratings), Flask, Werkzeug and Jinja2
 # (all of them).
-LOWEST_TESTS ?= tests/test_dependency_floors.py tests/test_crypto.py \
-	tests/test_sync_carrier.py tests/test_sync_jobs.py tests/test_rate_limits.py \
-	tests/test_connect.py tests/test_tokens.py tests/test_demo_host_plugins.py \
-	tests/test_trakt_ratings.py
+LOWEST_TESTS ?= tests/contract/test_dependency_floors.py tests/integration/test_crypto.py \
+	tests/integration/test_sync_carrier.py tests/integration/test_sync_jobs.py \
+	tests/integration/test_rate_limits.py tests/integration/test_connect.py \
+	tests/integration/test_tokens.py tests/harness/test_demo_host_plugins.py \
+	tests/integration/test_trakt_ratings.py
 
 .PHONY: demo test test-unit lint bench venv clean constraints test-lowest audit
 
@@ -43,7 +44,7 @@ $(LOWEST_STAMP): setup.cfg pyproject.toml constraints-lowest.txt
 
 demo: $(STAMP)
 	scripts/system-deps.sh redis
-	$(PY) -m tests.demo
+	$(PY) -m harness.demo
 
 test: $(STAMP)
 	scripts/system-deps.sh redis chromium postgres

@@ -2,7 +2,7 @@
 
 One file on purpose. The hookspecs are what the host calls; `HostServices` is what the
 host hands to the plugin at setup; the dataclasses are the values that cross between
-them. A host (the reference host in ``tests/demo_host`` or a real Aperture) loads the
+them. A host (the reference host in ``harness/reference_host`` or a real Aperture) loads the
 spec with ``pm.add_hookspecs(AperturePluginSpec)`` and registers plugins found under
 the ``aperture.plugins`` entry point group. Everything here is plain data or a
 Protocol, so a host can implement it without importing the rest of the plugin.

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.services import REPO, ManagedProcess, free_port, wait_for_port
+from harness.services import REPO, ManagedProcess, free_port, wait_for_port
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,8 @@ class SyntheticWorld:
         reference host's session in bulk (committed by the caller, in an app context)."""
         from sqlalchemy import insert
 
-        from tests.demo_host.db import db
-        from tests.demo_host.models import MediaItem, User
+        from harness.reference_host.db import db
+        from harness.reference_host.models import MediaItem, User
 
         db.session.execute(insert(User), [{"id": n, "name": f"{self.name}{n}", "is_admin": False}
                                           for n in range(1, users + 1)])
@@ -50,7 +50,7 @@ class SyntheticWorld:
             for i in range(titles)])
 
 
-def gunicorn_sandbox(app_spec: str = "tests.trakt_sandbox:create_app()", *, threads: int = 4,
+def gunicorn_sandbox(app_spec: str = "harness.trakt_sandbox:create_app()", *, threads: int = 4,
                      worker_class: str = "gthread", cpu: int | None = None,
                      extra: Sequence[str] = (), env: dict[str, str] | None = None,
                      log_dir: Path | None = None, ready_timeout: float = 30

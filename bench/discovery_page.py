@@ -60,8 +60,8 @@ from aperture_trakt_plugin.discovery.lists import POPULAR, RECOMMENDED, TRENDING
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.models import TraktHidden
 from bench.common import host_config
+from harness.services import RedisServer
 from tests.fixtures_host import login_as
-from tests.services import RedisServer
 
 LIMIT_MS = 100.0
 USER = "alice"
@@ -108,8 +108,8 @@ def build_world(app: Flask, titles: dict[str, list[Title]]) -> dict[str, int]:
     refreshes and use would leave, written in bulk. Returns counts for the report."""
     from sqlalchemy import func, insert, select
 
-    from tests.demo_host.db import db
-    from tests.demo_host.models import MediaItem, Rating, User, WatchRecord
+    from harness.reference_host.db import db
+    from harness.reference_host.models import MediaItem, Rating, User, WatchRecord
 
     counts: dict[str, int] = {}
     with app.app_context():
@@ -183,8 +183,8 @@ def build_world(app: Flask, titles: dict[str, list[Title]]) -> dict[str, int]:
 def considered(app: Flask) -> dict[str, int]:
     """What one page works through, counted with the plugin's own functions: unique
     candidates after merging the lists, those left after the filter, those ranked."""
-    from tests.demo_host.db import db
-    from tests.demo_host.models import User
+    from harness.reference_host.db import db
+    from harness.reference_host.models import User
 
     with app.app_context():
         alice = db.session.query(User.id).filter(User.name == USER).scalar()
@@ -257,7 +257,7 @@ def report(path: str, times: list[float]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tests.demo_host import create_app
+    from harness.reference_host import create_app
 
     with tempfile.TemporaryDirectory(prefix="bench-discovery-") as tmp, RedisServer() as redis:
         config = host_config(Path(tmp) / "host.db", redis.url, "http://127.0.0.1:9",

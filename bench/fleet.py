@@ -55,8 +55,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import SyntheticWorld, bench_secret, gunicorn_sandbox, host_config
-from tests.services import ManagedProcess, RedisServer, python_module
-from tests.trakt_sandbox.control_client import SandboxControl
+from harness.services import ManagedProcess, RedisServer, python_module
+from harness.trakt_sandbox.control_client import SandboxControl
 
 SIZE_ENV = "BENCH_FLEET_TITLES"
 LIMITS_ENV = "BENCH_FLEET_RATE_LIMITS"
@@ -76,7 +76,7 @@ movie_ids, trakt_user = WORLD.movie_ids, WORLD.trakt_user
 def sandbox_app() -> Any:
     """The sandbox with ``$BENCH_FLEET_TITLES`` synthetic movies and a request log big
     enough to keep every call of the run (gunicorn's entry point)."""
-    from tests.trakt_sandbox import create_app
+    from harness.trakt_sandbox import create_app
 
     movies = [{"title": f"Fleet Movie {i}", "year": 1950 + i % 70, "ids": movie_ids(i),
                "in_library": True} for i in range(int(os.environ[SIZE_ENV]))]
@@ -88,7 +88,7 @@ def host_app() -> Any:
     """The reference host for the worker processes, with ``APERTURE_TRAKT_RATE_LIMITS``
     (a mapping) handed over as JSON in the benchmark's own variable and set as a dict, so
     the no-limits run does not depend on how the host or plugin parse the environment."""
-    from tests.demo_host import create_app
+    from harness.reference_host import create_app
 
     limits = os.environ.get(LIMITS_ENV)
     return create_app({"APERTURE_TRAKT_RATE_LIMITS": json.loads(limits)} if limits else None)
@@ -103,10 +103,10 @@ def build_world(args: argparse.Namespace, config: dict[str, Any],
     R..R+T-1 (T = --trakt-ratings). Every user connected with tokens."""
     from sqlalchemy import insert
 
+    from harness.reference_host import create_app
+    from harness.reference_host.db import db
+    from harness.reference_host.models import Rating
     from tests.connect_helpers import configure_trakt, connect_with_tokens
-    from tests.demo_host import create_app
-    from tests.demo_host.db import db
-    from tests.demo_host.models import Rating
 
     users, rated, pulled = args.users, args.ratings, args.trakt_ratings
     app = create_app({**config, "APERTURE_TRAKT_RATE_LIMITS":
@@ -183,7 +183,7 @@ def finished(app: Any, since: datetime) -> tuple[int, int]:
     from sqlalchemy import func, select
 
     from aperture_trakt_plugin.models import TraktConnection, TraktOutbox
-    from tests.demo_host.db import db
+    from harness.reference_host.db import db
 
     with app.app_context():
         pending = select(TraktOutbox.user_id).where(TraktOutbox.state == "pending")
@@ -313,8 +313,8 @@ def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
             from sqlalchemy import func, select
 
             from aperture_trakt_plugin.models import TraktConnection
-            from tests.demo_host.db import db
-            from tests.demo_host.models import Rating
+            from harness.reference_host.db import db
+            from harness.reference_host.models import Rating
             host_ratings = db.session.scalar(select(func.count()).select_from(Rating))
             errors = db.session.scalars(select(TraktConnection.last_error).where(
                 TraktConnection.last_error.is_not(None)).limit(3)).all()

@@ -35,12 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import bench_secret, gunicorn_sandbox, host_config
-from tests.services import (
+from harness.services import (
     ManagedProcess,
     RedisServer,
     python_module,
 )
-from tests.trakt_sandbox.control_client import SandboxControl
+from harness.trakt_sandbox.control_client import SandboxControl
 
 HOST_USER, TRAKT_USER = "alice", "alice_trakt"
 SECRET = bench_secret("push-latency")
@@ -52,7 +52,7 @@ def start_worker(config: dict[str, Any], log_dir: Path) -> ManagedProcess:
     env = {key: ("1" if value is True else "0" if value is False else str(value))
            for key, value in config.items()}
     env.update(DEMO_AUTO_SEED="0", PYTHONUNBUFFERED="1")
-    argv = python_module("flask", "--app", "tests.demo_host:create_app", "demo", "worker")
+    argv = python_module("flask", "--app", "harness.reference_host:create_app", "demo", "worker")
     return ManagedProcess("worker", argv, env=env, log_dir=log_dir).start()
 
 
@@ -96,8 +96,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def measure(args: argparse.Namespace, work: Path, redis_url: str) -> dict[str, Any]:
     from aperture_trakt_plugin import sync
+    from harness.reference_host import create_app
     from tests.connect_helpers import configure_trakt, connect_with_tokens, user_id
-    from tests.demo_host import create_app
 
     sandbox_process, url = gunicorn_sandbox(log_dir=work / "logs")
     worker = None

@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.common import gunicorn_sandbox
-from tests.trakt_sandbox.control_client import SandboxControl, api_headers
+from harness.trakt_sandbox.control_client import SandboxControl, api_headers
 
 REPO = Path(__file__).resolve().parent.parent
 USERNAME = "bench_user"

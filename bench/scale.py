@@ -1,6 +1,6 @@
 """Scale-out: 1, 2 and 4 worker processes syncing 1,000 connected users that have changes.
 
-One Redis, one PostgreSQL (Debian's, started for the run: ``tests/postgres.py``) and the
+One Redis, one PostgreSQL (Debian's, started for the run: ``harness/postgres.py``) and the
 Trakt sandbox in its own gunicorn process, enforcing Trakt's limits (GET 500 per 5 minutes
 per user, 1 write per second per user) and logging every call with its status.
 
@@ -79,9 +79,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import SyntheticWorld, bench_secret, gunicorn_sandbox, host_config
-from tests.postgres import PostgresServer
-from tests.services import ManagedProcess, RedisServer, python_module
-from tests.trakt_sandbox.control_client import SandboxControl
+from harness.postgres import PostgresServer
+from harness.services import ManagedProcess, RedisServer, python_module
+from harness.trakt_sandbox.control_client import SandboxControl
 
 LIMITS_ENV = "BENCH_SCALE_RATE_LIMITS"
 SIZE_ENV = "BENCH_SCALE_TITLES"
@@ -104,7 +104,7 @@ movie_ids, trakt_user = WORLD.movie_ids, WORLD.trakt_user
 def sandbox_app() -> Any:
     """The sandbox with the benchmark's titles and a request log that keeps every call of a
     round (gunicorn's entry point)."""
-    from tests.trakt_sandbox import create_app
+    from harness.trakt_sandbox import create_app
 
     movies = [{"title": f"Scale Movie {i}", "year": 1950 + i % 70, "ids": movie_ids(i),
                "in_library": True} for i in range(int(os.environ[SIZE_ENV]))]
@@ -117,7 +117,7 @@ def host_app() -> Any:
     JSON in the benchmark's own variable and is set as a dict (see bench.fleet)."""
     import logging
 
-    from tests.demo_host import create_app
+    from harness.reference_host import create_app
 
     # The reference host configures no logging for the plugin, so its INFO run lines
     # (``runlog``) would be dropped; a real host routes them to its log like this.
@@ -159,9 +159,9 @@ def build_world(app: Any, sandbox: SandboxControl, users: int) -> World:
 
     from aperture_trakt_plugin.mapping import ratings_marker
     from aperture_trakt_plugin.models import TraktConnection, TraktLedger
+    from harness.reference_host.db import db
+    from harness.reference_host.models import Rating
     from tests.connect_helpers import configure_trakt, connect_with_tokens
-    from tests.demo_host.db import db
-    from tests.demo_host.models import Rating
 
     world = World(users)
     with app.app_context():
@@ -206,8 +206,8 @@ def add_changes(app: Any, sandbox: SandboxControl, world: World) -> None:
     from sqlalchemy import delete, insert
 
     from aperture_trakt_plugin.models import TraktOutbox
-    from tests.demo_host.db import db
-    from tests.demo_host.models import Rating
+    from harness.reference_host.db import db
+    from harness.reference_host.models import Rating
 
     r = world.rounds
     if r >= MAX_ROUNDS:
@@ -244,8 +244,8 @@ def check_world(app: Any, sandbox: SandboxControl, world: World) -> int:
     """Users whose host and Trakt ratings are not exactly the expected ones."""
     from sqlalchemy import select
 
-    from tests.demo_host.db import db
-    from tests.demo_host.models import Rating
+    from harness.reference_host.db import db
+    from harness.reference_host.models import Rating
 
     host: dict[int, dict[int, int]] = {n: {} for n in world.expected}
     with app.app_context():
@@ -325,7 +325,7 @@ def finished(app: Any, since: datetime) -> tuple[int, int]:
     from sqlalchemy import func, select
 
     from aperture_trakt_plugin.models import TraktConnection, TraktOutbox
-    from tests.demo_host.db import db
+    from harness.reference_host.db import db
 
     with app.app_context():
         pending = select(TraktOutbox.user_id).where(TraktOutbox.state == "pending")
@@ -400,7 +400,7 @@ def measure(label: str, app: Any, sandbox: SandboxControl, world: World, workers
 def scenario(label: str, users: int, counts: list[int], limits: dict[str, str] | None,
              spacing: float, timeout: float) -> tuple[list[dict[str, Any]], list[str]]:
     """A fresh Redis, PostgreSQL database and sandbox; one world; a round per worker count."""
-    from tests.demo_host import create_app
+    from harness.reference_host import create_app
 
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     redis = RedisServer().start()

@@ -60,8 +60,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import bench_secret, gunicorn_sandbox, host_config
-from tests.services import REPO, RedisServer
-from tests.trakt_sandbox.control_client import SandboxControl
+from harness.services import REPO, RedisServer
+from harness.trakt_sandbox.control_client import SandboxControl
 
 SIZE_ENV = "BENCH_SYNC_SIZE"
 TMDB_BASE, IMDB_BASE = 5_000_000, 50_000_000
@@ -93,7 +93,7 @@ def trakt_time(index: int) -> datetime:
 def sandbox_app() -> Any:
     """The sandbox with a catalogue of ``$BENCH_SYNC_SIZE`` synthetic movies (gunicorn's
     entry point: the catalogue is config, which the environment cannot carry)."""
-    from tests.trakt_sandbox import create_app
+    from harness.trakt_sandbox import create_app
 
     size = int(os.environ[SIZE_ENV])
     movies = [{"title": f"Bench Movie {i}", "year": 1950 + i % 70, "ids": movie_ids(i),
@@ -108,10 +108,10 @@ def build_world(size: int, config: dict[str, Any], sandbox: SandboxControl) -> N
     library, or for ``empty-library`` the next size titles, which it lacks."""
     from sqlalchemy import insert
 
+    from harness.reference_host import create_app
+    from harness.reference_host.db import db
+    from harness.reference_host.models import MediaItem, Rating, User
     from tests.connect_helpers import configure_trakt, connect_with_tokens
-    from tests.demo_host import create_app
-    from tests.demo_host.db import db
-    from tests.demo_host.models import MediaItem, Rating, User
 
     app = create_app(config)
     with app.app_context():
@@ -220,7 +220,7 @@ def rss_high_water_kb() -> int:
 def measure(name: str, config: dict[str, Any], trace: bool, profile: str | None
             ) -> dict[str, Any]:
     from aperture_trakt_plugin import sync
-    from tests.demo_host import create_app
+    from harness.reference_host import create_app
 
     app = create_app(config)
     phases = instrument(app)

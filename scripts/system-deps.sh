@@ -8,7 +8,7 @@ declare -A binary=([redis]=redis-server [chromium]=chromium [postgres]=initdb)
 declare -A package=([redis]=redis-server [chromium]=chromium [postgres]=postgresql)
 
 # Debian keeps PostgreSQL's server binaries off the PATH, under /usr/lib/postgresql/N/bin
-# (where tests/postgres.py looks for them too).
+# (where harness/postgres.py looks for them too).
 have() {
   command -v "$1" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.services import RedisServer
+from harness.services import RedisServer
 
 pytest_plugins = ["tests.fixtures_sandbox", "tests.fixtures_host", "tests.fixtures_browser",
                   "tests.log_secrets"]

@@ -29,9 +29,9 @@ from aperture_trakt_plugin import connections, credentials, tokens
 from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant, utcnow
 from aperture_trakt_plugin.oauth import TokenPair
 from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
+from harness.services import ManagedProcess, python_module
+from harness.trakt_sandbox.control_client import SandboxControl
 from tests.fixtures_host import login_as
-from tests.services import ManagedProcess, python_module
-from tests.trakt_sandbox.control_client import SandboxControl
 
 CLIENT_ID, CLIENT_SECRET = "sandbox-client-id", "sandbox-client-secret"
 PUBLIC_BASE_URL = "http://host.test"
@@ -170,7 +170,7 @@ def trakt_queue(host_app: Flask) -> Queue:
 def run_trakt_jobs(host_app: Flask) -> None:
     """Runs what is queued on ``trakt`` in this process with the host's own worker class,
     so the jobs' log records reach ``caplog``."""
-    from tests.demo_host.worker import run_worker
+    from harness.reference_host.worker import run_worker
 
     run_worker(host_app, ("trakt",), burst=True)
 
@@ -283,11 +283,11 @@ def let_poll_interval_pass(host_app: Flask, sandbox: SandboxControl, name: str) 
 
 def flask_command(host_app: Flask, host_config: dict[str, Any], log_dir: Path,
                   *args: str) -> ManagedProcess:
-    """``flask --app tests.demo_host:create_app ...`` as a separate process on the test's
+    """``flask --app harness.reference_host:create_app ...`` as a separate process on the test's
     database and Redis, as an admin would run it in a terminal."""
     from tests.fixtures_host import worker_env
 
-    argv = python_module("flask", "--app", "tests.demo_host:create_app", *args)
+    argv = python_module("flask", "--app", "harness.reference_host:create_app", *args)
     return ManagedProcess("flask-" + "-".join(args[:2]), argv,
                           env=worker_env(host_app, host_config), log_dir=log_dir).start()
 

@@ -20,8 +20,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.postgres import PostgresServer
-from tests.services import ManagedProcess, python_module
+from harness.postgres import PostgresServer
+from harness.services import ManagedProcess, python_module
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 WORKER_READY_TIMEOUT = 30.0
@@ -76,8 +76,8 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture()
 def host_app(host_config: dict[str, Any], host_database_url: str, redis_url: str
              ) -> Iterator[Flask]:
-    from tests.demo_host import create_app
-    from tests.demo_host.db import db
+    from harness.reference_host import create_app
+    from harness.reference_host.db import db
 
     # Long and random-looking: worker processes started from this config run outside
     # TESTING, where the plugin refuses a guessable SECRET_KEY as its key source.
@@ -144,7 +144,8 @@ def wait_for_workers(app: Flask, process: ManagedProcess, count: int = 1,
 
 def start_worker(app: Flask, config: Mapping[str, Any], log_dir: Path,
                  *args: str) -> ManagedProcess:
-    argv = python_module("flask", "--app", "tests.demo_host:create_app", "demo", "worker", *args)
+    argv = python_module("flask", "--app", "harness.reference_host:create_app", "demo", "worker",
+                         *args)
     return ManagedProcess("worker", argv, env=worker_env(app, config), log_dir=log_dir).start()
 
 
@@ -163,8 +164,8 @@ def host_worker(host_app: Flask, host_config: dict[str, Any], tmp_path: Path
 def wait_for_run(app: Flask, run_id: int, timeout: float = 30.0,
                  process: ManagedProcess | None = None) -> Any:
     """Waits until a job run has finished; returns the ``JobRun`` row (detached)."""
-    from tests.demo_host.db import db
-    from tests.demo_host.models import JobRun
+    from harness.reference_host.db import db
+    from harness.reference_host.models import JobRun
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

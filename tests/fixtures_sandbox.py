@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 
-from tests.services import WSGIServerThread
-from tests.trakt_sandbox import create_app
-from tests.trakt_sandbox.control_client import SandboxControl, api_headers
+from harness.services import WSGIServerThread
+from harness.trakt_sandbox import create_app
+from harness.trakt_sandbox.control_client import SandboxControl, api_headers
 
 __all__ = ["SandboxServer", "api_headers", "sandbox", "sandbox_server"]
 

@@ -111,12 +111,12 @@ def add_host_app_secrets(book: SecretBook, app: Any) -> None:
 def add_sandbox_secrets(book: SecretBook) -> None:
     """What the in-process sandboxes issued (nothing if none ran), and the default
     client secret every test configures."""
-    state = sys.modules.get("tests.trakt_sandbox.state")
+    state = sys.modules.get("harness.trakt_sandbox.state")
     if state is not None:
         book.add("client secret", state.DEFAULT_CLIENT_SECRET)
         for entry in state.ISSUED_SECRETS.entries():
             book.add(entry["kind"], entry["value"])
-    control_client = sys.modules.get("tests.trakt_sandbox.control_client")
+    control_client = sys.modules.get("harness.trakt_sandbox.control_client")
     if control_client is not None:
         book.add("client secret", control_client.DEFAULT_CLIENT_SECRET)
 

@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sqlalchemy import text
 
-    from tests.demo_host import create_app
+    from harness.reference_host import create_app
 
     app = create_app()
     seen = RefreshSeen()

@@ -18,8 +18,8 @@ from aperture_trakt_plugin import rate_limits, sync
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.mapping import trakt_time
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox
+from harness.trakt_sandbox.control_client import SandboxControl
 from tests.connect_helpers import configure_trakt, connect_with_tokens, user_id
-from tests.trakt_sandbox.control_client import SandboxControl
 
 # Four movies the seeded library holds, and one it lacks (it can "arrive" later).
 MATRIX, FIGHT_CLUB, INCEPTION, CASABLANCA = 603, 550, 27205, 289
@@ -124,7 +124,7 @@ def fresh_connection(host_app: Flask, sandbox: SandboxControl, name: str,
     """
     sandbox.reset()
     configure_trakt(host_app, sandbox)
-    from tests.demo_host.models import Rating
+    from harness.reference_host.models import Rating
 
     uid = user_id(host_app, name)
     with host_app.app_context():

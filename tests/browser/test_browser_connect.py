@@ -1,0 +1,135 @@
+"""Connecting Trakt in a real browser: the popup flow and the device flow, end to end.
+
+An admin sets the app up on the Integrations page; then a user connects through the
+sandbox's own sign-in and approval pages, exactly as they would on trakt.tv.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
+from harness.services import REPO, WSGIServerThread
+from tests.browser.test_browser_admin import UPDATE_SCREENSHOTS
+
+CLIENT_ID, CLIENT_SECRET = "sandbox-client-id", "sandbox-client-secret"
+
+
+@pytest.fixture()
+def host_config(sandbox_server):
+    return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
+            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url}
+
+
+@pytest.fixture()
+def site(host_app, sandbox):
+    """The host served on loopback, with its callback registered at the sandbox's app."""
+    with WSGIServerThread(host_app) as server:
+        host_app.config["PUBLIC_BASE_URL"] = server.url
+        sandbox.add_app(CLIENT_ID, CLIENT_SECRET,
+                        [f"{server.url}/plugins/trakt/callback", OOB_REDIRECT_URI])
+        yield server.url
+
+
+@pytest.fixture()
+def user_page(browser):
+    """A second browser profile, so the admin's and the user's sessions stay apart."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.click(f"#login-{username}")
+    page.wait_for_url(lambda url: "/login" not in url)
+
+
+def configure_as_admin(page, base: str, redirect_uri: str = "") -> None:
+    log_in(page, base, "admin")
+    page.goto(f"{base}/admin/settings/integrations")
+    page.fill("#trakt-client-id", CLIENT_ID)
+    page.fill("#trakt-client-secret", CLIENT_SECRET)
+    page.fill("#trakt-redirect-input", redirect_uri)
+    page.click("#trakt-save")
+    assert "Trakt accepted" in page.wait_for_selector("#trakt-admin-notice").inner_text()
+
+
+def profile_state(page) -> str:
+    return page.get_attribute("#trakt-profile", "data-state")
+
+
+@pytest.mark.browser
+def test_profile_offers_nothing_before_an_admin_configures_trakt(page, site):
+    log_in(page, site, "alice")
+    page.goto(f"{site}/settings/profile")
+    assert profile_state(page) == "unconfigured"
+    assert "An admin has to add a Trakt app" in page.inner_text("#trakt-not-configured")
+    assert page.locator("#trakt-profile button").count() == 0
+
+
+@pytest.mark.browser
+def test_connect_in_a_popup_reload_and_disconnect(page, user_page, site, sandbox, host_app):
+    configure_as_admin(page, site)
+    log_in(user_page, site, "alice")
+    user_page.goto(f"{site}/settings/profile")
+    assert profile_state(user_page) == "disconnected"
+
+    with user_page.expect_popup() as popup_info:
+        user_page.click("#trakt-connect")
+    popup = popup_info.value
+    popup.wait_for_selector("#username")  # the sandbox's "sign in to Trakt" page
+    popup.fill("#username", "alice_trakt")
+    popup.click("#login")
+    with popup.expect_event("close"):  # the result page tells the opener and closes itself
+        popup.click("#approve")
+
+    user_page.wait_for_selector("#trakt-connected-as")
+    assert user_page.inner_text("#trakt-connected-as") == "Connected as alice_trakt"
+    assert "Connected as alice_trakt." in user_page.inner_text("#trakt-profile-notice")
+    authorize = sandbox.requests(path="/oauth/authorize")[0]
+    assert authorize["query"]["code_challenge_method"] == "S256"
+    # The admin's credential check (400 for its probe code), then alice's exchange.
+    assert [r["status"] for r in sandbox.requests(method="POST", path="/oauth/token")] == [400, 200]
+
+    if UPDATE_SCREENSHOTS:
+        user_page.locator("#trakt-profile").screenshot(
+            path=str(REPO / "docs" / "images" / "profile-connected.png"))
+    user_page.reload()
+    assert profile_state(user_page) == "connected"
+    assert user_page.inner_text("#trakt-connected-as") == "Connected as alice_trakt"
+
+    user_page.click("#trakt-disconnect")
+    user_page.wait_for_selector("#trakt-connect")
+    assert "Disconnected from Trakt" in user_page.inner_text("#trakt-profile-notice")
+    assert profile_state(user_page) == "disconnected"
+    assert [r["status"] for r in sandbox.requests(method="POST", path="/oauth/revoke")] == [200]
+
+
+@pytest.mark.browser
+def test_connect_with_a_device_code_when_the_app_uses_the_oob_uri(page, user_page, site,
+                                                                   sandbox, browser):
+    configure_as_admin(page, site, redirect_uri=OOB_REDIRECT_URI)
+    log_in(user_page, site, "bob")
+    user_page.goto(f"{site}/settings/profile")
+    assert user_page.locator("#trakt-connect").count() == 0  # no redirect flow with oob
+    user_page.click("#trakt-connect-device")
+    code = user_page.wait_for_selector("#trakt-device-code").inner_text().strip()
+    activate_url = user_page.get_attribute("#trakt-device-url", "href")
+    assert activate_url.endswith(f"/{code}")
+
+    # Bob enters the code on "Trakt" in another tab, as the profile tells him to.
+    trakt_tab = user_page.context.new_page()
+    trakt_tab.goto(activate_url)
+    trakt_tab.fill("#username", "bob_trakt")
+    trakt_tab.click("#login")
+    trakt_tab.click("#approve")
+
+    # The profile polls at Trakt's interval (5 s) and shows the result without a reload.
+    user_page.wait_for_selector("#trakt-connected-as", timeout=30_000)
+    assert user_page.inner_text("#trakt-connected-as") == "Connected as bob_trakt"
+    assert profile_state(user_page) == "connected"
+    polls = sandbox.requests(method="POST", path="/oauth/device/token")
+    assert polls and polls[-1]["status"] == 200
+    assert all(p["status"] in (200, 400) for p in polls), "polled faster than the interval"

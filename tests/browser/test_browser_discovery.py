@@ -1,0 +1,103 @@
+"""The Discovery page in a real Chromium: Trakt's labels and reasons, and "Not interested"
+(issue 7).
+
+The caches are filled the way the scheduled job fills them (``refresh.refresh`` in this
+process, against the sandbox), the host is served on a real port, and alice uses the page
+as a person would: reads the labels, presses "Not interested", and the title is gone after
+the redirect. Then the hide job runs (in this process, with the host's worker class) and
+the sandbox's request log shows the call Trakt would have received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from aperture_trakt_plugin.discovery import refresh
+from harness.services import REPO, WSGIServerThread
+from harness.trakt_sandbox.control_client import SandboxControl
+from tests.browser.test_browser_admin import UPDATE_SCREENSHOTS, log_in
+from tests.connect_helpers import configure_trakt, connect_with_tokens, run_trakt_jobs
+
+pytestmark = [pytest.mark.browser, pytest.mark.trakt]
+
+# The README's picture; refreshed only on request (as the other browser tests' pictures),
+# so a test run leaves the tree clean.
+SCREENSHOT = REPO / "docs" / "images" / "discovery.png"
+SEEN_BY_ALICE = {27205, 550, 680}  # the demo's seeded watch history of alice
+
+
+@pytest.fixture()
+def filled(host_app: Flask, sandbox: SandboxControl) -> dict[str, Any]:
+    """Alice connected, one trending movie on her Trakt watchlist, and every discovery
+    cache filled by a real refresh (trending, popular, her recommendations and watchlist).
+    Returns the watchlisted movie, which the page must show with two labels."""
+    configure_trakt(host_app, sandbox)
+    connect_with_tokens(host_app, sandbox, "alice", "alice_trakt")
+    trending = [item["movie"] for item in sandbox.api(
+        "GET", "/movies/trending", params={"limit": 20}).json()]
+    listed = next(m for m in trending if m["ids"]["tmdb"] not in SEEN_BY_ALICE)
+    sandbox.set_watchlist("alice_trakt", [{"type": "movie", "movie": listed}])
+    with host_app.app_context():
+        result = refresh.refresh()
+    assert not result.errors, result.errors
+    sandbox.clear_requests()
+    return listed
+
+
+@pytest.fixture()
+def site(host_app: Flask) -> Iterator[str]:
+    with WSGIServerThread(host_app) as server:
+        yield server.url
+
+
+def test_discovery_shows_trakt_labels_and_hides_a_title(page: Any, site: str, filled: dict,
+                                                        host_app: Flask,
+                                                        sandbox: SandboxControl) -> None:
+    from playwright.sync_api import expect
+
+    log_in(page, site, "alice")
+    page.goto(f"{site}/discover")
+    expect(page.locator("h1")).to_have_text("Discovery")
+    labels = set(page.locator(".badge.source-label").all_inner_texts())
+    assert {"Trakt Recommended", "Your Trakt watchlist", "Trakt Trending",
+            "Trakt Popular"} <= labels, labels
+    reasons = set(page.locator(".candidate .reason").all_inner_texts())
+    assert {"recommended by Trakt", "trending on Trakt"} <= reasons, reasons
+
+    # The watchlisted trending movie carries the label of every list it is on.
+    listed = page.locator(f'#source-trakt-trending li.candidate[data-kind="movie"]'
+                          f'[data-tmdb="{filled["ids"]["tmdb"]}"]')
+    expect(listed).to_have_count(1)
+    merged = listed.locator(".badge.source-label").all_inner_texts()
+    assert {"Your Trakt watchlist", "Trakt Trending"} <= set(merged), merged
+    if UPDATE_SCREENSHOTS:
+        page.screenshot(path=str(SCREENSHOT))
+
+    # Not interested in Trakt's first recommended movie.
+    target = page.locator('#source-trakt-recommended li.candidate[data-kind="movie"]').first
+    tmdb = target.get_attribute("data-tmdb")
+    trakt_id = target.locator('input[name="trakt"]').get_attribute("value")
+    title = target.locator("strong").inner_text()
+    same_title = page.locator(f'li.candidate[data-kind="movie"][data-tmdb="{tmdb}"]')
+    assert same_title.count() >= 1
+    with page.expect_navigation():
+        target.get_by_role("button", name="Not interested").click()
+
+    assert page.url == f"{site}/discover"
+    expect(page.locator(".flash-success")).to_contain_text(
+        f"{title} is hidden from your discovery.")
+    expect(same_title).to_have_count(0)  # from every list it was on, not only this one
+    expect(page.locator("#source-trakt-recommended li.candidate").first).to_be_visible()
+    assert sandbox.requests(method="DELETE") == [], "the page itself called Trakt"
+
+    run_trakt_jobs(host_app)  # the hide job the button queued
+    hides = sandbox.requests(method="DELETE")
+    assert [(h["path"], h["user"], h["status"]) for h in hides] == [
+        (f"/recommendations/movies/{trakt_id}", "alice_trakt", 204)]
+    assert [h["movie"]["ids"]["tmdb"] for h in sandbox.hidden("alice_trakt")] == [int(tmdb)]
+    page.reload()
+    expect(same_title).to_have_count(0)  # and it stays hidden

@@ -1,0 +1,56 @@
+"""The wheel a server admin installs holds everything the plugin needs at run time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from harness.services import REPO
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation",
+                    "--outdir", str(out), str(REPO)], check=True, capture_output=True)
+    (path,) = out.glob("aperture_trakt_plugin-*.whl")
+    with zipfile.ZipFile(path) as zf:
+        yield zf
+
+
+@pytest.mark.slow
+def test_wheel_holds_templates_migrations_and_manifest(wheel):
+    names = set(wheel.namelist())
+    for template in (REPO / "templates" / "trakt").glob("*.html"):
+        assert f"aperture_trakt_plugin/templates/trakt/{template.name}" in names
+    for revision in (REPO / "migrations" / "versions").glob("*.py"):
+        assert f"aperture_trakt_plugin/migrations/versions/{revision.name}" in names
+    assert "aperture_trakt_plugin/migrations/env.py" in names
+    assert "aperture_trakt_plugin/migrations/script.py.mako" in names
+    manifest = json.loads(wheel.read("aperture_trakt_plugin/plugin.json"))
+    assert manifest == json.loads((REPO / "plugin.json").read_text())
+    assert not any(name.startswith(("tests/", "harness/")) for name in names), \
+        "tests and harness must not ship"
+
+
+@pytest.mark.slow
+def test_wheel_registers_the_entry_point(wheel):
+    (entry_points,) = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    text = wheel.read(entry_points).decode()
+    assert "[aperture.plugins]" in text
+    assert "trakt = aperture_trakt_plugin.hooks" in text
+
+
+def test_package_files_resolve_from_the_installed_package():
+    from importlib.resources import files
+
+    templates = files("aperture_trakt_plugin.templates")
+    assert (templates / "trakt" / "admin_integrations.html").is_file()
+    assert (files("aperture_trakt_plugin.migrations") / "env.py").is_file()
+    assert json.loads((files("aperture_trakt_plugin") / "plugin.json").read_text())["id"] == "trakt"
+    assert Path(str(files("aperture_trakt_plugin.migrations"))).name == "migrations"
