@@ -83,7 +83,9 @@ class TraktState:
     """What the plugin keeps per app."""
 
     host: HostServices
-    blueprint: Blueprint
+    #: Set by the composition root (``hooks``), which alone may import the views: the
+    #: extension is the layer everything else imports, so it must import none of them.
+    blueprint: Blueprint | None = None
     settings: SettingsStore = field(init=False)
     #: Transport adapters mounted on every HTTP session the plugin opens (by URL prefix):
     #: how recorded-HTTP tests (betamax) or a host's proxy/CA settings get in.
@@ -105,9 +107,7 @@ def init_app(app: Flask, host: HostServices) -> TraktState:
     crypto.configure(app)
     parse_limits(app.config["APERTURE_TRAKT_RATE_LIMITS"])  # a typo fails at start, not later
     wait_range(app)  # so does a wait range that is not two finite numbers in order
-    from aperture_trakt_plugin.views import create_blueprint
-
-    state = TraktState(host=host, blueprint=create_blueprint(host))
+    state = TraktState(host=host)
     app.extensions[EXTENSION_KEY] = state
     return state
 

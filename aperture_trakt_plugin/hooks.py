@@ -30,14 +30,17 @@ from aperture_trakt_plugin.host import (
 
 @hookimpl
 def aperture_plugin_setup(app: Flask, host: HostServices) -> None:
-    extension.init_app(app, host)
+    from aperture_trakt_plugin.views import create_blueprint
+
+    extension.init_app(app, host).blueprint = create_blueprint(host)
     with app.app_context():
         scheduling.reconcile()  # a fresh install gets the default schedule
 
 
 @hookimpl
 def aperture_blueprints(app: Flask) -> Sequence[Blueprint]:
-    return [extension.state(app).blueprint]
+    blueprint = extension.state(app).blueprint
+    return [blueprint] if blueprint is not None else []
 
 
 @hookimpl

@@ -1,9 +1,9 @@
-"""RQ entry points of the plugin, and how they are queued and cancelled.
+"""RQ entry points of the rating sync, and how each is queued.
 
 Entry points take primitives only (ids), so a job never carries a stale object or a
-secret into Redis. Per-user jobs have fixed ids, which makes enqueueing idempotent
-(a user's sync or push is queued at most once, plus one follow-up while it runs) and
-cancelling on disconnect exact.
+secret into Redis. Job ids, queueing once and cancelling live in ``enqueue`` (below
+discovery's jobs too); their names are imported here as well, where callers and tests
+have always found them.
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict
-from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
 from rq import get_current_job
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
+from rq.job import Job
 from sqlalchemy import select
 
 from aperture_trakt_plugin import (
@@ -30,17 +28,25 @@ from aperture_trakt_plugin import (
     sync,
     tokens,
 )
+from aperture_trakt_plugin.enqueue import (  # noqa: F401  (re-exported: jobs.X still works)
+    ALL_KINDS,
+    FOLLOW_UP,
+    SYNC_KINDS,
+    USER_JOB,
+    WAITING,
+    cancel_user_jobs,
+    enqueue_once,
+    user_job_id,
+    user_job_ids,
+)
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger, utcnow
 from aperture_trakt_plugin.trakt_api import AccountLimit, InvalidClient, TraktError
 
 log = logging.getLogger(__name__)
 
-USER_JOB = "aperture-trakt-{kind}-user-{user_id}"  # RQ ids: [A-Za-z0-9_-]
-FOLLOW_UP = "{job_id}-next"
 SYNC_ALL = "sync-trakt-ratings"
 SYNC_FUNC = "aperture_trakt_plugin.jobs.sync_user"
 LIBRARY_JOB = "aperture-trakt-library-arrivals"
-WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 # What the jobs say on a user's connection and in the ``sync-trakt-ratings`` run log
 # (docs/troubleshooting.md).
@@ -48,51 +54,6 @@ MSG_ACCOUNT_LIMITS = "{error}. This account's limits: {limits}. Trakt VIP raises
 MSG_SKIPPED_RECONNECT = "user {user_id}: skipped, needs reconnecting to Trakt"
 MSG_QUEUED_SYNCS = "queued {queued} user sync(s); {skipped} skipped; each user's result follows"
 MSG_REST_WAITS = "the rest waits for Trakt's write limit"
-
-
-#: Kinds of per-user job: the rating sync's, and discovery's (its lists, its hides).
-SYNC_KINDS = ("sync", "push")
-ALL_KINDS = (*SYNC_KINDS, "discovery", "hide")
-
-
-def user_job_id(kind: str, user_id: int) -> str:
-    return USER_JOB.format(kind=kind, user_id=user_id)
-
-
-def user_job_ids(user_id: int, kinds: tuple[str, ...] = SYNC_KINDS) -> list[str]:
-    """The user's fixed job ids of these kinds, with their follow-ups (the rating sync's
-    by default: what its status view reads)."""
-    ids = [user_job_id(kind, user_id) for kind in kinds]
-    return ids + [FOLLOW_UP.format(job_id=job_id) for job_id in ids]
-
-
-def _status(job_id: str, redis: Any) -> JobStatus | None:
-    try:
-        return Job.fetch(job_id, connection=redis).get_status()
-    except NoSuchJobError:
-        return None
-
-
-def enqueue_once(func: str, job_id: str, *args: Any, description: str) -> str | None:
-    """Queues once: a waiting job with this id already covers the new request; a running
-    one gets one follow-up (it waits on the user's lock), so no change is left behind."""
-    host = extension.state().host
-    try:
-        status = _status(job_id, host.redis)
-        if status in WAITING:
-            return job_id
-        if status is JobStatus.STARTED:
-            job_id = FOLLOW_UP.format(job_id=job_id)
-            if _status(job_id, host.redis) in WAITING | {JobStatus.STARTED}:
-                return job_id
-        host.queue(current_app.config["APERTURE_TRAKT_QUEUE"]).enqueue(
-            func, *args, job_id=job_id, description=description, result_ttl=3600,
-            failure_ttl=7 * 86400)
-    except RedisError as exc:
-        log.warning("could not queue %s (%s): the next scheduled sync will do it", job_id,
-                    type(exc).__name__)
-        return None
-    return job_id
 
 
 def user_sync_job_id(user_id: int) -> str:
@@ -114,34 +75,6 @@ def enqueue_user_push(user_id: int) -> str | None:
 def enqueue_library_arrivals() -> str | None:
     return enqueue_once("aperture_trakt_plugin.jobs.library_arrivals", LIBRARY_JOB,
                     description="Trakt ratings of items that arrived in the library")
-
-
-def cancel_user_jobs(user_id: int) -> int:
-    """Cancels the user's queued Trakt jobs; a running one finds the connection gone."""
-    redis = extension.state().host.redis
-    cancelled = 0
-    try:
-        cancelled += retries.cancel(user_job_ids(user_id, ALL_KINDS))
-    except RedisError as exc:
-        log.warning("could not cancel the Trakt retries of user %s (%s); they will find the "
-                    "connection gone and stop", user_id, type(exc).__name__)
-    for job_id in user_job_ids(user_id, ALL_KINDS):
-        try:
-            job = Job.fetch(job_id, connection=redis)
-        except NoSuchJobError:
-            continue
-        except RedisError as exc:
-            log.warning("could not cancel the Trakt jobs of user %s (%s); they will find the "
-                        "connection gone and stop", user_id, type(exc).__name__)
-            return cancelled
-        status = job.get_status()
-        if status == JobStatus.STARTED:
-            continue  # it finds the connection gone and stops; deleting it would orphan it
-        if status in WAITING:
-            job.cancel()
-            cancelled += 1
-        job.delete()
-    return cancelled
 
 
 # --- entry points ----------------------------------------------------------------------------

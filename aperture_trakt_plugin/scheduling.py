@@ -36,19 +36,30 @@ RESULT_TTL = 7 * 86400
 _next_check = 0.0
 
 
+#: The discovery refresh's job (``discovery.refresh.run_refresh``): named here, in the one
+#: table of the plugin's scheduled jobs, so that the table imports no job it schedules.
+REFRESH_JOB = "refresh-trakt-discovery"
+REFRESH_FUNC = "aperture_trakt_plugin.discovery.refresh.run_refresh"
+REFRESH_CRON = "30 */6 * * *"  # four times a day, off the hour the rating sync runs at
+
+
 def definitions() -> list[JobDefinition]:
+    """Every job the plugin schedules, as the host's Admin → Jobs screen lists them."""
     from flask import current_app
 
-    from aperture_trakt_plugin.discovery import refresh
-
+    queue = current_app.config["APERTURE_TRAKT_QUEUE"]
     return [JobDefinition(
         name="sync-trakt-ratings", label="Sync Trakt ratings",
         description=("Two-way rating sync of every connected user: Trakt's changes come "
                      "here, this server's go to Trakt, the newest wins. Users whose Trakt "
                      "has not changed cost one call."),
         func="aperture_trakt_plugin.jobs.run_sync_all", default_cron="0 */2 * * *",
-        queue=current_app.config["APERTURE_TRAKT_QUEUE"], timeout=3600),
-        refresh.definition()]
+        queue=queue, timeout=3600), JobDefinition(
+        name=REFRESH_JOB, label="Refresh Trakt discovery",
+        description=("Fetches Trakt's trending and popular titles for the server, and each "
+                     "connected user's recommendations, watchlist and watch history; then "
+                     "ranks them for every user. Discovery pages only read what this stores."),
+        func=REFRESH_FUNC, default_cron=REFRESH_CRON, queue=queue, timeout=3600)]
 
 
 def saved_schedule(job: JobDefinition, saved: dict[str, JobSchedule]) -> tuple[str | None, bool]:

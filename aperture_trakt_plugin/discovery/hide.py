@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from aperture_trakt_plugin import extension, jobs, retries
+from aperture_trakt_plugin import enqueue, extension, retries
 from aperture_trakt_plugin.discovery import calls
 from aperture_trakt_plugin.discovery.cache import TYPE_OF, parse_entries
 from aperture_trakt_plugin.discovery.candidates import build_pool, forget_memo
@@ -96,8 +96,8 @@ def hide(user_id: int, kind: str, ids: ExternalIds, title: str = "") -> TraktHid
 
 
 def enqueue_send(user_id: int) -> str | None:
-    return jobs.enqueue_once("aperture_trakt_plugin.discovery.hide.send_job",
-                             jobs.user_job_id("hide", user_id), user_id,
+    return enqueue.enqueue_once("aperture_trakt_plugin.discovery.hide.send_job",
+                             enqueue.user_job_id("hide", user_id), user_id,
                              description=f"Trakt: send the titles user {user_id} hid")
 
 

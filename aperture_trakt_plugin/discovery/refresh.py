@@ -22,7 +22,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from aperture_trakt_plugin import extension, jobs, retries, runlog
+from aperture_trakt_plugin import enqueue, extension, retries, runlog, scheduling
 from aperture_trakt_plugin.discovery import cache, calls, hide, keys
 from aperture_trakt_plugin.discovery.cache import (
     KIND_OF,
@@ -41,15 +41,13 @@ from aperture_trakt_plugin.discovery.candidates import (
 )
 from aperture_trakt_plugin.discovery.lists import ALL, GLOBAL_LISTS, LISTS, RECOMMENDED, WATCHLIST
 from aperture_trakt_plugin.discovery.ranking import Model, Rated, build_model, rank
-from aperture_trakt_plugin.host import ExternalIds, JobDefinition
+from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.models import TraktConnection, TraktLedger
 from aperture_trakt_plugin.trakt_api import TraktError
 
 log = logging.getLogger(__name__)
 
-JOB_NAME = "refresh-trakt-discovery"
-JOB_FUNC = "aperture_trakt_plugin.discovery.refresh.run_refresh"
-DEFAULT_CRON = "30 */6 * * *"  # four times a day, off the hour the rating sync runs at
+JOB_NAME = scheduling.REFRESH_JOB
 RECOMMENDATIONS_MAX = 100  # Trakt's cap (CONTRACT 7.2)
 
 # The refresh's lines in its run log and on `flask trakt discovery refresh`; a failed
@@ -60,16 +58,6 @@ MSG_PROBLEMS = "; {count} problem(s)"
 MSG_USER_NOT_CONNECTED = "user {user_id}: not connected to Trakt; only the server's lists apply"
 MSG_RUNS_AGAIN = "runs again at {when} UTC to fetch what failed"
 Report = Callable[[str], None]
-
-
-def definition() -> JobDefinition:
-    return JobDefinition(
-        name=JOB_NAME, label="Refresh Trakt discovery",
-        description=("Fetches Trakt's trending and popular titles for the server, and each "
-                     "connected user's recommendations, watchlist and watch history; then "
-                     "ranks them for every user. Discovery pages only read what this stores."),
-        func=JOB_FUNC, default_cron=DEFAULT_CRON,
-        queue=current_app.config["APERTURE_TRAKT_QUEUE"], timeout=3600)
 
 
 @dataclass
@@ -300,6 +288,6 @@ def refresh_user_job(user_id: int) -> dict[str, Any]:
 def enqueue_user_refresh(user_id: int) -> str | None:
     """Queued once per user (a fixed job id, as the sync's), with one follow-up while it
     runs; Redis down: the next scheduled run does it."""
-    return jobs.enqueue_once("aperture_trakt_plugin.discovery.refresh.refresh_user_job",
-                             jobs.user_job_id("discovery", user_id), user_id,
+    return enqueue.enqueue_once("aperture_trakt_plugin.discovery.refresh.refresh_user_job",
+                             enqueue.user_job_id("discovery", user_id), user_id,
                              description=f"Trakt discovery of user {user_id}")

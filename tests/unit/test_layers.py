@@ -1,0 +1,79 @@
+"""The package's layers, enforced: no import cycle (imports inside functions count), no
+import from a higher layer, and no framework in the pure parts.
+
+The table below is the architecture (``docs/architecture.md``): each module belongs to
+one layer and imports only from its own layer or lower ones. A new module must be
+placed here; a test fails until it is. The folders do not show these layers yet (issue
+16 moves the modules into one folder per layer); the rule holds already, so nothing can
+slip back while they move."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.unit import import_graph
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "aperture_trakt_plugin"
+
+#: Layer → its modules (a package name covers its modules). Lowest first.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "the host contract": ("", "host"),
+    "Trakt's API and the pure rules": ("trakt_api", "rate_limits", "mapping", "trakt_ratings",
+                                       "discovery.ranking", "discovery.keys"),
+    "the plugin's storage": ("models", "crypto", "bulk", "settings", "migrate"),
+    "the Flask extension state": ("extension",),
+    "Trakt with the plugin's credentials": ("oauth", "tokens", "credentials"),
+    "queueing": ("runlog", "retries", "scheduling", "enqueue"),
+    "the rating sync and discovery": ("sync", "discovery"),
+    "use cases": ("jobs", "carrier", "outbox", "connections", "diagnosis"),
+    "the web and the command line": ("views", "csrf", "cli"),
+    "the composition root": ("hooks",),
+}
+#: Modules that must run without a web framework, a database or Redis: the rules that
+#: decide (the merge, the ranking) and the wire formats, testable with plain values.
+PURE = ("mapping", "trakt_ratings", "discovery.ranking", "discovery.keys", "trakt_api")
+FRAMEWORKS = {"flask", "flask_sqlalchemy", "sqlalchemy", "redis", "rq"}
+
+
+def layer_table(package: str = PACKAGE) -> dict[str, int]:
+    return {(f"{package}.{module}" if module else package): n
+            for n, modules in enumerate(LAYERS.values()) for module in modules}
+
+
+def check(root: Path, package: str = PACKAGE) -> tuple[list[list[str]], list[str], list[str]]:
+    edges = import_graph.graph(root, package)
+    layers = layer_table(package)
+    return (import_graph.cycles(edges), import_graph.upward(edges, layers),
+            import_graph.unplaced(edges, layers))
+
+
+def test_the_package_has_no_import_cycle_and_no_upward_import() -> None:
+    cycles, upward, unplaced = check(ROOT)
+    assert unplaced == [], f"place these modules in LAYERS: {unplaced}"
+    assert cycles == [], f"import cycles: {cycles}"
+    assert upward == [], "imports from a higher layer:\n" + "\n".join(upward)
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_the_pure_parts_import_no_framework(module: str) -> None:
+    path = ROOT / PACKAGE / (module.replace(".", "/") + ".py")
+    assert import_graph.third_party(path) & FRAMEWORKS == set(), module
+
+
+def test_the_check_fails_on_an_upward_import_added_to_the_real_tree(tmp_path: Path) -> None:
+    """The test of the test on the package itself: the host contract importing the views
+    (the kind of shortcut that made the old 20-module cycle) is caught twice over."""
+    shutil.copytree(ROOT / PACKAGE, tmp_path / PACKAGE,
+                    ignore=shutil.ignore_patterns("__pycache__", "templates", "migrations"))
+    host = tmp_path / PACKAGE / "host.py"
+    host.write_text(host.read_text(encoding="utf-8") + "\n\ndef _shortcut():\n"
+                    "    from aperture_trakt_plugin import views\n    return views\n",
+                    encoding="utf-8")
+    cycles, upward, _ = check(tmp_path)
+    assert f"{PACKAGE}.host (layer 0) -> {PACKAGE}.views (layer 8)" in upward
+    assert any(f"{PACKAGE}.host" in group and f"{PACKAGE}.views" in group
+               for group in cycles)
