@@ -49,11 +49,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	scripts/system-deps.sh redis chromium postgres
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/lowest_constraints.py --check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # The unit tier alone: no Redis, database server, sandbox or browser (seconds).
 test-unit: $(STAMP)

@@ -17,8 +17,9 @@ from sqlalchemy import Executable, Table, bindparam, insert
 from sqlalchemy.orm import Session
 
 
-def insert_rows(session: Session, table: Table, columns: Sequence[str],
-                rows: Sequence[Sequence[Any]]) -> None:
+def insert_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
     """Inserts ``rows`` (value tuples in the order of ``columns``) in the session's
     transaction."""
     if rows:
@@ -28,8 +29,9 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str],
         execute_rows(session, statement, columns, rows)
 
 
-def execute_rows(session: Session, statement: Executable, names: Sequence[str],
-                 rows: Sequence[Sequence[Any]]) -> None:
+def execute_rows(
+    session: Session, statement: Executable, names: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
     """Runs ``statement`` once per row in the session's transaction: ``rows`` are value
     tuples in the order of ``names``, the statement's bound parameters (each one given)."""
     if not rows:

@@ -148,7 +148,8 @@ class Carrier:
             return
         run.held = wait.held
         if wait.seconds <= extension.budgets().max_sleep and (
-                len(self.paused) + len(self.ready) > 0 or self._take_into_ready()):
+            len(self.paused) + len(self.ready) > 0 or self._take_into_ready()
+        ):
             run.answer = True  # resumed when its slot is open: other users' work meanwhile
             heapq.heappush(self.paused, (time.monotonic() + wait.seconds, next(self.order), run))
             return
@@ -161,8 +162,9 @@ class Carrier:
             self.ready.append(taken)
         return taken is not None
 
-    def _ended(self, run: _Run, result: sync.SyncResult | None, error: Exception | None,
-               outcome: list[Any]) -> None:
+    def _ended(
+        self, run: _Run, result: sync.SyncResult | None, error: Exception | None, outcome: list[Any]
+    ) -> None:
         if run.job is None:
             outcome.append(error if error is not None else result)
         elif error is not None:
@@ -175,8 +177,11 @@ class Carrier:
     def _take_next(self) -> _Run | None:
         """The next queued job as a run, if the head of the queue holds one to carry."""
         held = [run for _, _, run in self.paused]
-        if (time.monotonic() > self.horizon or len(held) + len(self.ready) + 1 >= MAX_RUNS
-                or sum(run.held for run in held) >= MAX_HELD):
+        if (
+            time.monotonic() > self.horizon
+            or len(held) + len(self.ready) + 1 >= MAX_RUNS
+            or sum(run.held for run in held) >= MAX_HELD
+        ):
             return None
         try:
             for raw in self.redis.lrange(self.queue.key, 0, LOOKAHEAD - 1):
@@ -192,8 +197,10 @@ class Carrier:
                     return _Run(steps, job)
                 steps.close()  # a worker took it meanwhile: try the next one
         except RedisError as exc:
-            log.warning("could not take queued Trakt syncs on (%s); they run on their own",
-                        type(exc).__name__)
+            log.warning(
+                "could not take queued Trakt syncs on (%s); they run on their own",
+                type(exc).__name__,
+            )
         return None
 
     def _entry(self, job: Job) -> str:
@@ -202,10 +209,19 @@ class Carrier:
     def _claim(self, job: Job) -> bool:
         job.started_at = now()
         job.worker_name = self.job.worker_name
-        return bool(self.claim(
-            keys=[self.queue.key, job.key, self.started.key],
-            args=[job.id, JobStatus.STARTED.value, utcformat(job.started_at),
-                  job.worker_name or "", time.time() + CLAIM_TTL, self._entry(job)]))
+        return bool(
+            self.claim(
+                keys=[self.queue.key, job.key, self.started.key],
+                args=[
+                    job.id,
+                    JobStatus.STARTED.value,
+                    utcformat(job.started_at),
+                    job.worker_name or "",
+                    time.time() + CLAIM_TTL,
+                    self._entry(job),
+                ],
+            )
+        )
 
     # --- ending a carried job as a worker would --------------------------------------------
 
@@ -215,8 +231,14 @@ class Carrier:
             with self.redis.pipeline() as pipe:
                 self._ended_at(job, pipe)
                 job.set_status(JobStatus.FINISHED, pipeline=pipe)
-                Result.create(job, Result.Type.SUCCESSFUL, ttl=ttl, return_value=value,
-                              worker_name=job.worker_name or "", pipeline=pipe)
+                Result.create(
+                    job,
+                    Result.Type.SUCCESSFUL,
+                    ttl=ttl,
+                    return_value=value,
+                    worker_name=job.worker_name or "",
+                    pipeline=pipe,
+                )
                 job.finished_job_registry.add(job, ttl, pipe)
                 job.cleanup(ttl, pipeline=pipe, remove_from_queue=False)
                 pipe.execute()
@@ -229,10 +251,16 @@ class Carrier:
             with self.redis.pipeline() as pipe:
                 self._ended_at(job, pipe)
                 job.set_status(JobStatus.FAILED, pipeline=pipe)
-                job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string,
-                                            pipeline=pipe)
-                Result.create_failure(job, job.failure_ttl, exc_string=exc_string,
-                                      worker_name=job.worker_name or "", pipeline=pipe)
+                job.failed_job_registry.add(
+                    job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe
+                )
+                Result.create_failure(
+                    job,
+                    job.failure_ttl,
+                    exc_string=exc_string,
+                    worker_name=job.worker_name or "",
+                    pipeline=pipe,
+                )
                 pipe.execute()
         except RedisError as exc:
             log.warning("could not record the failure of %s (%s)", job.id, type(exc).__name__)
@@ -243,8 +271,9 @@ class Carrier:
         pipe.zrem(self.started.key, self._entry(job))
 
 
-def carry(own: sync.Steps, job: Job, carried: Callable[[Job], sync.Steps | None]
-          ) -> sync.SyncResult:
+def carry(
+    own: sync.Steps, job: Job, carried: Callable[[Job], sync.Steps | None]
+) -> sync.SyncResult:
     """Runs ``own`` (the running job's user) to its end, filling its waits for Trakt's
     write spacing with queued jobs that ``carried`` turns into steps (None: not one to
     carry, and the carrier stops looking). In the job's app context."""

@@ -28,15 +28,19 @@ from aperture_trakt_plugin.trakt_api import TraktError
 MSG_DB_AT = "trakt tables at {revision}"
 MSG_DB_CURRENT = "current: {current}; head: {head}"
 MSG_DB_BASE = "base (none)"
-MSG_ROTATED = ("re-encrypted {count} secret value(s) under the newest key; older keys may now "
-               "be removed from APERTURE_TRAKT_ENCRYPTION_KEYS")
+MSG_ROTATED = (
+    "re-encrypted {count} secret value(s) under the newest key; older keys may now "
+    "be removed from APERTURE_TRAKT_ENCRYPTION_KEYS"
+)
 MSG_OLD_SECRET_KEY_PROMPT = "Old SECRET_KEY"
 MSG_OLD_SECRET_KEY_EMPTY = "the old SECRET_KEY is empty: nothing to decrypt with"
 #: Both secret options (``settings set --client-secret``, ``rotate-keys --old-secret-key``)
 #: take a hidden prompt (the option alone), standard input (``-``) or an environment variable.
-MSG_SECRET_ON_ARGV = ("warning: a secret on the command line is visible to other users "
-                      "(ps) and kept in shell history; next time give the option alone "
-                      "(hidden prompt), - (standard input) or ${env} instead")
+MSG_SECRET_ON_ARGV = (
+    "warning: a secret on the command line is visible to other users "
+    "(ps) and kept in shell history; next time give the option alone "
+    "(hidden prompt), - (standard input) or ${env} instead"
+)
 MSG_NO_SUCH_USER = "no user named {name!r} on this server"
 MSG_DEVICE_OPEN = "On any device, open {url} and enter the code: {code}"
 MSG_DEVICE_WAITING = "Waiting for the code to be entered on Trakt (Ctrl-C to stop)..."
@@ -44,9 +48,11 @@ MSG_DISCONNECTED = "{name}: disconnected from Trakt; ratings on this server are 
 MSG_WAS_NOT_CONNECTED = "{name}: was not connected to Trakt"
 MSG_NO_CONNECTIONS = "no Trakt connections"
 MSG_NO_CONNECTIONS_FOR = "no Trakt connections for {name}"
-MSG_STATUS_LINE = ("{user}: Trakt {trakt_username} ({trouble}); connected {connected_since}; "
-                   "token until {token_expires_at}; last sync {last_sync_at}; "
-                   "last error {last_error}")
+MSG_STATUS_LINE = (
+    "{user}: Trakt {trakt_username} ({trouble}); connected {connected_since}; "
+    "token until {token_expires_at}; last sync {last_sync_at}; "
+    "last error {last_error}"
+)
 MSG_STATUS_RECONNECT = "NEEDS RECONNECTING"
 MSG_STATUS_BLOCKED = "  waiting for confirmation: {reason}"
 MSG_STATUS_NOT_FOUND = "  not found on Trakt: {kind} {title!r} {ids} ({reason})"
@@ -104,19 +110,26 @@ def _client_secret(given: str | None) -> str | None:
 
 @settings_group.command("set")
 @click.option("--client-id", help="The Trakt app's Client ID (empty keeps the saved one).")
-@click.option("--client-secret", is_flag=False, flag_value=SECRET_PROMPT, default=None,
-              help="The Trakt app's Client Secret: alone, asked for without echo; '-' reads "
-                   f"it from standard input; left out, taken from ${SECRET_ENV} if set, else "
-                   "the saved one is kept. A value here works but warns (others see it).")
+@click.option(
+    "--client-secret",
+    is_flag=False,
+    flag_value=SECRET_PROMPT,
+    default=None,
+    help="The Trakt app's Client Secret: alone, asked for without echo; '-' reads "
+    f"it from standard input; left out, taken from ${SECRET_ENV} if set, else "
+    "the saved one is kept. A value here works but warns (others see it).",
+)
 @click.option("--redirect-uri", help="Overrides the callback URL (e.g. urn:ietf:wg:oauth:2.0:oob).")
 @click.option("--save-anyway", is_flag=True, help="Store even if the check with Trakt fails.")
 @with_appcontext
-def settings_set(client_id: str | None, client_secret: str | None, redirect_uri: str | None,
-                 save_anyway: bool) -> None:
+def settings_set(
+    client_id: str | None, client_secret: str | None, redirect_uri: str | None, save_anyway: bool
+) -> None:
     """Checks the credentials with Trakt, then stores them encrypted."""
     client_secret = _client_secret(client_secret)
-    outcome = credentials.save_app_credentials(client_id, client_secret, redirect_uri,
-                                               user_id=None, force=save_anyway)
+    outcome = credentials.save_app_credentials(
+        client_id, client_secret, redirect_uri, user_id=None, force=save_anyway
+    )
     click.echo(outcome.message, err=not outcome.saved)
     if not outcome.saved:
         raise SystemExit(1)
@@ -170,8 +183,11 @@ def db_downgrade(revision: str) -> None:
 @db_group.command("current")
 @with_appcontext
 def db_current() -> None:
-    click.echo(MSG_DB_CURRENT.format(current=migrate.current(_engine()) or MSG_DB_BASE,
-                                     head=migrate.head()))
+    click.echo(
+        MSG_DB_CURRENT.format(
+            current=migrate.current(_engine()) or MSG_DB_BASE, head=migrate.head()
+        )
+    )
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -209,8 +225,12 @@ def rotate_all_secrets(old_keys: Sequence[bytes] = ()) -> int:
             if not changes:
                 continue
             host_db.session.execute(
-                update(table).where(*[col == row[col.name] for col in pk]).values(
-                    {table.c[name]: type_coerce(value, Text) for name, value in changes.items()}))
+                update(table)
+                .where(*[col == row[col.name] for col in pk])
+                .values(
+                    {table.c[name]: type_coerce(value, Text) for name, value in changes.items()}
+                )
+            )
             count += len(changes)
     host_db.session.commit()
     host_db.session.expire_all()
@@ -235,10 +255,17 @@ def _old_secret_key(value: str | None) -> str | None:
 
 
 @trakt.command("rotate-keys")
-@click.option("--old-secret-key", "old_secret_key", is_flag=False, flag_value=_PROMPT,
-              default=None, envvar=OLD_SECRET_KEY_ENV, show_envvar=True,
-              help="Also open values encrypted with the key derived from this old "
-                   "SECRET_KEY. Alone it prompts (hidden); '-' reads a line from stdin.")
+@click.option(
+    "--old-secret-key",
+    "old_secret_key",
+    is_flag=False,
+    flag_value=_PROMPT,
+    default=None,
+    envvar=OLD_SECRET_KEY_ENV,
+    show_envvar=True,
+    help="Also open values encrypted with the key derived from this old "
+    "SECRET_KEY. Alone it prompts (hidden); '-' reads a line from stdin.",
+)
 @with_appcontext
 def rotate_keys(old_secret_key: str | None) -> None:
     """After putting a new key first in APERTURE_TRAKT_ENCRYPTION_KEYS (or changing
@@ -308,19 +335,31 @@ def status_command(name: str | None, as_json: bool) -> None:
     if not rows:
         click.echo(MSG_NO_CONNECTIONS_FOR.format(name=name) if name else MSG_NO_CONNECTIONS)
     for row in rows:
-        click.echo(MSG_STATUS_LINE.format(
-            user=row["user"], trakt_username=row["trakt_username"],
-            trouble=MSG_STATUS_RECONNECT if row["needs_reconnect"] else "ok",
-            connected_since=row["connected_since"], token_expires_at=row["token_expires_at"],
-            last_sync_at=row["last_sync_at"] or "never", last_error=row["last_error"] or "none"))
+        click.echo(
+            MSG_STATUS_LINE.format(
+                user=row["user"],
+                trakt_username=row["trakt_username"],
+                trouble=MSG_STATUS_RECONNECT if row["needs_reconnect"] else "ok",
+                connected_since=row["connected_since"],
+                token_expires_at=row["token_expires_at"],
+                last_sync_at=row["last_sync_at"] or "never",
+                last_error=row["last_error"] or "none",
+            )
+        )
         if row["blocked"]:
             click.echo(MSG_STATUS_BLOCKED.format(reason=row["blocked"]))
         for item in row["not_found_on_trakt"]:
-            click.echo(MSG_STATUS_NOT_FOUND.format(kind=item["kind"], title=item["title"],
-                                                   ids=item["ids"], reason=item["reason"]))
+            click.echo(
+                MSG_STATUS_NOT_FOUND.format(
+                    kind=item["kind"], title=item["title"], ids=item["ids"], reason=item["reason"]
+                )
+            )
         for item in row["waiting_for_room_on_trakt"]:
-            click.echo(MSG_STATUS_OVER_LIMIT.format(kind=item["kind"], title=item["title"],
-                                                    reason=item["reason"]))
+            click.echo(
+                MSG_STATUS_OVER_LIMIT.format(
+                    kind=item["kind"], title=item["title"], reason=item["reason"]
+                )
+            )
 
 
 # --- sync --------------------------------------------------------------------------------
@@ -333,8 +372,9 @@ def status_command(name: str | None, as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Go ahead even if many ratings would be removed.")
 @click.option("--enqueue", is_flag=True, help="Queue the work for the workers instead.")
 @with_appcontext
-def sync_command(name: str | None, everyone: bool, dry_run: bool, force: bool,
-                 enqueue: bool) -> None:
+def sync_command(
+    name: str | None, everyone: bool, dry_run: bool, force: bool, enqueue: bool
+) -> None:
     """The two-way rating sync in the foreground (the same code the jobs run)."""
     from aperture_trakt_plugin import jobs, sync
     from aperture_trakt_plugin.models import TraktConnection
@@ -342,16 +382,23 @@ def sync_command(name: str | None, everyone: bool, dry_run: bool, force: bool,
     if bool(name) == everyone:
         raise click.UsageError(MSG_USER_OR_ALL)
     host = extension.state().host
-    user_ids = ([_user_id(name)] if name else
-                [c.user_id for c in host.db.session.query(TraktConnection).all()])
+    user_ids = (
+        [_user_id(name)]
+        if name
+        else [c.user_id for c in host.db.session.query(TraktConnection).all()]
+    )
     failed = False
     for user_id in user_ids:
         user = host.get_user(user_id)
         label = user.name if user else f"#{user_id}"
         if enqueue:
             job_id = jobs.enqueue_user_sync(user_id, "asked from the command line", force=force)
-            click.echo(MSG_QUEUED.format(label=label, job_id=job_id) if job_id else
-                       MSG_NOT_QUEUED.format(label=label), err=not job_id)
+            click.echo(
+                MSG_QUEUED.format(label=label, job_id=job_id)
+                if job_id
+                else MSG_NOT_QUEUED.format(label=label),
+                err=not job_id,
+            )
             failed = failed or not job_id  # scripts must see that nothing will run
             continue
         try:
@@ -363,8 +410,11 @@ def sync_command(name: str | None, everyone: bool, dry_run: bool, force: bool,
         for line in result.plan if dry_run else result.conflicts:
             click.echo(f"{label}: {line}")
         if not dry_run and result.conflict_count > len(result.conflicts):
-            click.echo(MSG_MORE_CONFLICTS.format(
-                label=label, count=result.conflict_count - len(result.conflicts)))
+            click.echo(
+                MSG_MORE_CONFLICTS.format(
+                    label=label, count=result.conflict_count - len(result.conflicts)
+                )
+            )
         click.echo(f"{label}: {result.summary()}")
         failed = failed or result.status == "blocked"
     if failed:
@@ -398,16 +448,27 @@ def discovery_refresh(name: str | None) -> None:
 
 def _candidate_json(candidate: Any) -> dict[str, Any]:
     ref = candidate.in_library
-    return {"kind": candidate.kind, "title": candidate.title, "year": candidate.year,
-            "ids": candidate.ids._asdict(), "sources": candidate.sources,
-            "reason": candidate.reason, "score": candidate.score,
-            "in_library": {"item_id": ref.item_id, "title": ref.title} if ref else None}
+    return {
+        "kind": candidate.kind,
+        "title": candidate.title,
+        "year": candidate.year,
+        "ids": candidate.ids._asdict(),
+        "sources": candidate.sources,
+        "reason": candidate.reason,
+        "score": candidate.score,
+        "in_library": {"item_id": ref.item_id, "title": ref.title} if ref else None,
+    }
 
 
 @trakt.command("discover")
 @click.option("--user", "name", required=True, help="Whose discovery.")
-@click.option("--type", "media_type", type=click.Choice(["movies", "shows"]), default="movies",
-              show_default=True)
+@click.option(
+    "--type",
+    "media_type",
+    type=click.Choice(["movies", "shows"]),
+    default="movies",
+    show_default=True,
+)
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @with_appcontext
@@ -424,15 +485,18 @@ def discover_command(name: str, media_type: str, limit: int, as_json: bool) -> N
         click.echo(MSG_NOTHING_TO_DISCOVER.format(name=name))
     for number, item in enumerate(found, 1):
         flag = " [in library]" if item["in_library"] else ""
-        click.echo(f"{number:>3}. {item['title']} ({item['year'] or '?'}){flag} — "
-                   f"{item['reason']} [{', '.join(item['sources'])}]")
+        click.echo(
+            f"{number:>3}. {item['title']} ({item['year'] or '?'}){flag} — "
+            f"{item['reason']} [{', '.join(item['sources'])}]"
+        )
 
 
 @trakt.command("hide")
 @click.option("--user", "name", required=True, help="Who is not interested.")
 @click.option("--tmdb", type=int, required=True, help="The title's TMDB id.")
-@click.option("--type", "kind", type=click.Choice(["movie", "show"]), default="movie",
-              show_default=True)
+@click.option(
+    "--type", "kind", type=click.Choice(["movie", "show"]), default="movie", show_default=True
+)
 @with_appcontext
 def hide_command(name: str, tmdb: int, kind: str) -> None:
     """Not interested: hides the title here at once, then on Trakt (sent now if possible;
@@ -447,8 +511,11 @@ def hide_command(name: str, tmdb: int, kind: str) -> None:
     if sent.failures:
         click.echo(MSG_HIDDEN_HERE.format(name=name, title=title, reason=row.reason), err=True)
         return
-    click.echo(MSG_HIDDEN_BOTH.format(name=name, title=title) if row.state == hide.SENT
-               else MSG_HIDDEN_HERE.format(name=name, title=title, reason=row.reason))
+    click.echo(
+        MSG_HIDDEN_BOTH.format(name=name, title=title)
+        if row.state == hide.SENT
+        else MSG_HIDDEN_HERE.format(name=name, title=title, reason=row.reason)
+    )
 
 
 @trakt.command("watchlist")

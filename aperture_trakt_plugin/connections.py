@@ -45,8 +45,11 @@ def _db() -> Any:
 
 def finish_connection(user_id: int, pair: TokenPair) -> TraktConnection:
     """Stores a new token pair with the Trakt username, then queues the first sync."""
-    username, slug = account_of(oauth.api_client().get_json(
-        "/users/settings", token=pair.access_token, what="Reading your Trakt profile"))
+    username, slug = account_of(
+        oauth.api_client().get_json(
+            "/users/settings", token=pair.access_token, what="Reading your Trakt profile"
+        )
+    )
     previous = tokens.store().get(user_id)
     if previous is None or same_account(previous, username, slug):
         conn = tokens.store().set(user_id, pair, username, slug)
@@ -102,8 +105,11 @@ def disconnect(user_id: int) -> bool:
         try:
             oauth.revoke(conn.access_token)
         except TraktError as exc:  # messages never carry the token
-            log.warning("revoking the Trakt token of user %s failed (%s); forgetting it "
-                        "anyway", user_id, exc)
+            log.warning(
+                "revoking the Trakt token of user %s failed (%s); forgetting it anyway",
+                user_id,
+                exc,
+            )
     removed = token_store.delete(user_id)
     outbox.forget_user(user_id)
     discovery_cache.forget_user(user_id)  # titles the user hid stay hidden
@@ -131,15 +137,26 @@ class DeviceState:
         return self.status != oauth.DEVICE_PENDING
 
     def as_json(self) -> dict[str, Any]:
-        return {"status": self.status, "message": self.message, "user_code": self.user_code,
-                "verification_url": self.verification_url or None, "interval": self.interval,
-                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-                "username": self.username}
+        return {
+            "status": self.status,
+            "message": self.message,
+            "user_code": self.user_code,
+            "verification_url": self.verification_url or None,
+            "interval": self.interval,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "username": self.username,
+        }
 
 
 def _pending(grant: TraktDeviceGrant, message: str) -> DeviceState:
-    return DeviceState(oauth.DEVICE_PENDING, message, grant.user_code, grant.verification_url,
-                       grant.expires_at, grant.interval)
+    return DeviceState(
+        oauth.DEVICE_PENDING,
+        message,
+        grant.user_code,
+        grant.verification_url,
+        grant.expires_at,
+        grant.interval,
+    )
 
 
 def start_device(user_id: int) -> DeviceState:
@@ -162,12 +179,15 @@ def _claim_poll(grant: TraktDeviceGrant, now: datetime) -> bool:
     it is one conditional UPDATE that only one request can win, on any database;
     committed at once, so no lock is held while Trakt answers."""
     db = _db()
-    claimed = db.session.execute(
-        update(TraktDeviceGrant)
-        .where(TraktDeviceGrant.user_id == grant.user_id,
-               TraktDeviceGrant.next_poll_at <= now)
-        .values(next_poll_at=now + timedelta(seconds=grant.interval))
-        .execution_options(synchronize_session=False)).rowcount == 1
+    claimed = (
+        db.session.execute(
+            update(TraktDeviceGrant)
+            .where(TraktDeviceGrant.user_id == grant.user_id, TraktDeviceGrant.next_poll_at <= now)
+            .values(next_poll_at=now + timedelta(seconds=grant.interval))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
     db.session.commit()
     return claimed
 
@@ -201,8 +221,11 @@ def poll_device(user_id: int) -> DeviceState:
     if poll.tokens is None:
         return DeviceState(poll.status, poll.message)
     conn = finish_connection(user_id, poll.tokens)
-    return DeviceState("connected", MSG_CONNECTED.format(username=conn.trakt_username),
-                       username=conn.trakt_username)
+    return DeviceState(
+        "connected",
+        MSG_CONNECTED.format(username=conn.trakt_username),
+        username=conn.trakt_username,
+    )
 
 
 # --- status --------------------------------------------------------------------------------
@@ -212,34 +235,49 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def not_found_on_trakt(user_id: int, limit: int | None = None,
-                       state: str = sync.NOT_FOUND) -> list[dict[str, Any]]:
+def not_found_on_trakt(
+    user_id: int, limit: int | None = None, state: str = sync.NOT_FOUND
+) -> list[dict[str, Any]]:
     """Ratings Trakt did not take, with the reason: not found (kept until the user
     changes them) or, with ``state`` ``OVER_LIMIT``, waiting for room under the account's
     ratings cap. ``limit`` bounds the host look-ups a page makes for a user with many."""
     host = extension.state().host
-    rows = _db().session.scalars(select(TraktOutbox).where(
-        TraktOutbox.user_id == user_id, TraktOutbox.state == state).order_by(
-        TraktOutbox.at.desc(), TraktOutbox.item_id).limit(limit))
+    rows = _db().session.scalars(
+        select(TraktOutbox)
+        .where(TraktOutbox.user_id == user_id, TraktOutbox.state == state)
+        .order_by(TraktOutbox.at.desc(), TraktOutbox.item_id)
+        .limit(limit)
+    )
     rows = list(rows)
     found = []
-    for row, ref in zip(rows, host.get_media_bulk([row.item_id for row in rows]),
-                        strict=True):
-        found.append({"item_id": row.item_id, "title": ref.title if ref else None,
-                      "kind": ref.kind if ref else None,
-                      "ids": {"tmdb": ref.ids.tmdb, "imdb": ref.ids.imdb,
-                              "tvdb": ref.ids.tvdb} if ref else None,
-                      "value": row.value, "reason": row.reason})
+    for row, ref in zip(rows, host.get_media_bulk([row.item_id for row in rows]), strict=True):
+        found.append(
+            {
+                "item_id": row.item_id,
+                "title": ref.title if ref else None,
+                "kind": ref.kind if ref else None,
+                "ids": {"tmdb": ref.ids.tmdb, "imdb": ref.ids.imdb, "tvdb": ref.ids.tvdb}
+                if ref
+                else None,
+                "value": row.value,
+                "reason": row.reason,
+            }
+        )
     return found
 
 
 def describe(conn: TraktConnection, user_name: str) -> dict[str, Any]:
     """A connection as people and scripts see it: never a token."""
     return {
-        "user": user_name, "user_id": conn.user_id, "trakt_username": conn.trakt_username,
-        "connected_since": _iso(conn.connected_at), "token_expires_at": _iso(conn.expires_at),
-        "needs_reconnect": conn.needs_reconnect, "last_sync_at": _iso(conn.last_sync_at),
-        "last_error": conn.last_error, "last_error_at": _iso(conn.last_error_at),
+        "user": user_name,
+        "user_id": conn.user_id,
+        "trakt_username": conn.trakt_username,
+        "connected_since": _iso(conn.connected_at),
+        "token_expires_at": _iso(conn.expires_at),
+        "needs_reconnect": conn.needs_reconnect,
+        "last_sync_at": _iso(conn.last_sync_at),
+        "last_error": conn.last_error,
+        "last_error_at": _iso(conn.last_error_at),
         "blocked": conn.blocked_reason,
         "last_sync": json.loads(conn.last_sync_summary) if conn.last_sync_summary else None,
         "not_found_on_trakt": not_found_on_trakt(conn.user_id),

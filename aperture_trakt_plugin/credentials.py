@@ -33,16 +33,22 @@ from aperture_trakt_plugin.trakt_api import (
 
 PROBE_CODE = "aperture-trakt-credential-check"
 
-MSG_UNKNOWN_CLIENT_ID = ("Invalid credentials: Trakt does not recognise this Client ID. "
-                         "Copy it again from your app's page at https://developer.trakt.tv; "
-                         "if the app is gone there, Trakt deleted it (its owner's VIP lapsed, "
-                         "or nobody had connected to it) and a new one is needed.")
-MSG_REJECTED_SECRET = ("Invalid credentials: Trakt rejected the Client Secret for this "
-                       "Client ID. Copy the secret again from the same app's page.")
+MSG_UNKNOWN_CLIENT_ID = (
+    "Invalid credentials: Trakt does not recognise this Client ID. "
+    "Copy it again from your app's page at https://developer.trakt.tv; "
+    "if the app is gone there, Trakt deleted it (its owner's VIP lapsed, "
+    "or nobody had connected to it) and a new one is needed."
+)
+MSG_REJECTED_SECRET = (
+    "Invalid credentials: Trakt rejected the Client Secret for this "
+    "Client ID. Copy the secret again from the same app's page."
+)
 MSG_UNREACHABLE = "Could not check the credentials: Trakt could not be reached ({reason})."
 MSG_UNEXPECTED = "Could not check the credentials: Trakt answered unexpectedly ({reason})."
-MSG_FIREWALL = ("Could not check the credentials: Trakt's firewall (Cloudflare) blocked the "
-                "check{ray}, so Trakt never saw them.")
+MSG_FIREWALL = (
+    "Could not check the credentials: Trakt's firewall (Cloudflare) blocked the "
+    "check{ray}, so Trakt never saw them."
+)
 #: Added when an unchecked pair was not stored (not when an admin saved it anyway).
 MSG_NOT_SAVED = " Nothing was saved; try again later, or tick \u201cSave anyway\u201d."
 MSG_ACCEPTED = "Trakt accepted the Client ID and Client Secret."
@@ -62,13 +68,15 @@ def _not_checked(exc: TraktError) -> CheckResult:
     answering something else."""
     if isinstance(exc, FirewallBlocked):
         return CheckResult(False, MSG_FIREWALL.format(ray=exc.ray), reachable=False)
-    template = (MSG_UNREACHABLE if isinstance(exc, TraktUnreachable | TraktServerError)
-                else MSG_UNEXPECTED)
+    template = (
+        MSG_UNREACHABLE if isinstance(exc, TraktUnreachable | TraktServerError) else MSG_UNEXPECTED
+    )
     return CheckResult(False, template.format(reason=exc), reachable=False)
 
 
-def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
-                      endpoints: TraktEndpoints) -> CheckResult:
+def check_credentials(
+    client_id: str, client_secret: str, redirect_uri: str, endpoints: TraktEndpoints
+) -> CheckResult:
     client = TraktClient(client_id, endpoints, extension.http_session())
     try:
         client.api("GET", "/movies/trending", params={"limit": 1}, what="Checking the Client ID")
@@ -77,10 +85,17 @@ def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
     except TraktError as exc:
         return _not_checked(exc)
     try:
-        client.oauth("/oauth/token", {
-            "code": PROBE_CODE, "client_id": client_id, "client_secret": client_secret,
-            "redirect_uri": redirect_uri, "grant_type": "authorization_code",
-        }, what="Checking the Client Secret")
+        client.oauth(
+            "/oauth/token",
+            {
+                "code": PROBE_CODE,
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uri": redirect_uri,
+                "grant_type": "authorization_code",
+            },
+            what="Checking the Client Secret",
+        )
     except InvalidGrant:
         return CheckResult(True, MSG_ACCEPTED)
     except InvalidClient:
@@ -88,8 +103,9 @@ def check_credentials(client_id: str, client_secret: str, redirect_uri: str,
     except TraktError as exc:
         return _not_checked(exc)
     # A made-up code was accepted: the auth server is not Trakt as we know it.
-    return CheckResult(False, MSG_UNEXPECTED.format(reason="a test code was accepted"),
-                       reachable=False)
+    return CheckResult(
+        False, MSG_UNEXPECTED.format(reason="a test code was accepted"), reachable=False
+    )
 
 
 @dataclass(frozen=True)
@@ -102,9 +118,13 @@ class SaveOutcome:
 MSG_MISSING = "Enter both the Client ID and the Client Secret of your Trakt app."
 
 
-def save_app_credentials(client_id: str | None, client_secret: str | None,
-                         redirect_uri: str | None, user_id: int | None,
-                         force: bool = False) -> SaveOutcome:
+def save_app_credentials(
+    client_id: str | None,
+    client_secret: str | None,
+    redirect_uri: str | None,
+    user_id: int | None,
+    force: bool = False,
+) -> SaveOutcome:
     """The one save path of the form and the CLI: merge, check, then store (or not).
 
     Nothing is stored until Trakt accepts the pair, unless an admin says "save anyway",
@@ -115,11 +135,13 @@ def save_app_credentials(client_id: str | None, client_secret: str | None,
     if not values["client_id"] or not values["client_secret"]:
         return SaveOutcome(False, MSG_MISSING, checked=False)
     redirect = values["redirect_uri"] or extension.default_redirect_uri() or OOB_REDIRECT_URI
-    result = check_credentials(values["client_id"], values["client_secret"], redirect,
-                               extension.endpoints())
+    result = check_credentials(
+        values["client_id"], values["client_secret"], redirect, extension.endpoints()
+    )
     if not result.ok and not force:
-        return SaveOutcome(False, result.message + ("" if result.reachable else MSG_NOT_SAVED),
-                           checked=True)
+        return SaveOutcome(
+            False, result.message + ("" if result.reachable else MSG_NOT_SAVED), checked=True
+        )
     store.save(values, user_id)
     if result.ok:
         return SaveOutcome(True, MSG_SAVED.format(result=result.message), checked=True)

@@ -41,20 +41,27 @@ from sqlalchemy.types import TypeDecorator
 log = logging.getLogger(__name__)
 
 KEYS_CONFIG = "APERTURE_TRAKT_ENCRYPTION_KEYS"
-MSG_NO_KEY = ("set {keys_config} or the host's SECRET_KEY: Trakt secrets are never stored "
-              "unencrypted")
-MSG_UNREADABLE = ("a stored Trakt secret cannot be decrypted with the configured keys "
-                  "(was {keys_config} or SECRET_KEY changed without keeping the old key?)")
-MSG_WEAK_SECRET_KEY = ("SECRET_KEY is {why}, and {keys_config} is not set: Trakt tokens "
-                       "would be encrypted with a key anyone can guess. Set {keys_config} "
-                       "(make a key with: python -c \"from cryptography.fernet import "
-                       "Fernet; print(Fernet.generate_key().decode())\") or a random "
-                       "SECRET_KEY of at least {floor} characters")
+MSG_NO_KEY = (
+    "set {keys_config} or the host's SECRET_KEY: Trakt secrets are never stored unencrypted"
+)
+MSG_UNREADABLE = (
+    "a stored Trakt secret cannot be decrypted with the configured keys "
+    "(was {keys_config} or SECRET_KEY changed without keeping the old key?)"
+)
+MSG_WEAK_SECRET_KEY = (
+    "SECRET_KEY is {why}, and {keys_config} is not set: Trakt tokens "
+    "would be encrypted with a key anyone can guess. Set {keys_config} "
+    '(make a key with: python -c "from cryptography.fernet import '
+    'Fernet; print(Fernet.generate_key().decode())") or a random '
+    "SECRET_KEY of at least {floor} characters"
+)
 MSG_WEAK_SHORT = "shorter than {floor} characters"
 MSG_WEAK_KNOWN = "a well-known development value"
 MSG_WEAK_UNIFORM = "made of fewer than {distinct} different characters"
-MSG_UNBOUND = ("an encrypted Trakt column was written without its row (through the ORM, "
-               "or as crypto.Bound with its binding): it cannot be sealed")
+MSG_UNBOUND = (
+    "an encrypted Trakt column was written without its row (through the ORM, "
+    "or as crypto.Bound with its binding): it cannot be sealed"
+)
 _EXTENSION_KEY = "aperture_trakt_crypto"
 _HKDF_INFO = b"aperture-trakt-plugin/secrets/v1"
 _AEAD_INFO = b"aperture-trakt-plugin/secrets/aead/v2"
@@ -68,17 +75,46 @@ SECRET_KEY_FLOOR = 32
 SECRET_KEY_DISTINCT = 8
 # Values copied from tutorials, framework docs, generators' examples and this project's
 # own reference host and sandbox: long enough to pass the floor in some cases, and known.
-KNOWN_DEV_SECRET_KEYS = frozenset({
-    "dev", "development", "devkey", "dev-key", "secret", "secret-key", "secret_key",
-    "secretkey", "mysecret", "my-secret", "my_secret_key", "mysecretkey", "changeme",
-    "change-me", "change_me", "changethis", "test", "testing", "password", "default",
-    "super-secret", "supersecret", "your-secret-key", "your_secret_key", "keyboard cat",
-    "you-will-never-guess", "hard to guess string", "insecure", "none", "null",
-    # Flask's documentation (quickstart and configuration pages)
-    "_5#y2l\"f4q8z\n\xec]/", "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf",
-    # this project's reference host and Trakt sandbox
-    "demo-host-insecure-dev-key", "trakt-sandbox-not-a-secret",
-})
+KNOWN_DEV_SECRET_KEYS = frozenset(
+    {
+        "dev",
+        "development",
+        "devkey",
+        "dev-key",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "secretkey",
+        "mysecret",
+        "my-secret",
+        "my_secret_key",
+        "mysecretkey",
+        "changeme",
+        "change-me",
+        "change_me",
+        "changethis",
+        "test",
+        "testing",
+        "password",
+        "default",
+        "super-secret",
+        "supersecret",
+        "your-secret-key",
+        "your_secret_key",
+        "keyboard cat",
+        "you-will-never-guess",
+        "hard to guess string",
+        "insecure",
+        "none",
+        "null",
+        # Flask's documentation (quickstart and configuration pages)
+        '_5#y2l"f4q8z\n\xec]/',
+        "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf",
+        # this project's reference host and Trakt sandbox
+        "demo-host-insecure-dev-key",
+        "trakt-sandbox-not-a-secret",
+    }
+)
 
 
 class SecretsUnreadable(RuntimeError):
@@ -134,8 +170,14 @@ class KeyRing:
 
     @property
     def aeads(self) -> list[AESGCM]:
-        return [AESGCM(HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_AEAD_INFO)
-                       .derive(base64.urlsafe_b64decode(k))) for k in self.fernet_keys]
+        return [
+            AESGCM(
+                HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_AEAD_INFO).derive(
+                    base64.urlsafe_b64decode(k)
+                )
+            )
+            for k in self.fernet_keys
+        ]
 
     def with_keys(self, extra: Iterable[bytes]) -> KeyRing:
         """This ring, also opening with ``extra`` (old keys given to a rotation)."""
@@ -151,7 +193,7 @@ class KeyRing:
         try:
             if not token.startswith(SEALED_PREFIX):
                 return self.legacy.decrypt(token.encode()).decode()
-            raw = base64.urlsafe_b64decode(token[len(SEALED_PREFIX):])
+            raw = base64.urlsafe_b64decode(token[len(SEALED_PREFIX) :])
         except (InvalidToken, ValueError) as exc:
             raise SecretsUnreadable(MSG_UNREADABLE.format(keys_config=KEYS_CONFIG)) from exc
         nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
@@ -174,10 +216,14 @@ def configure(app: Flask) -> KeyRing:
             raise RuntimeError(MSG_NO_KEY.format(keys_config=KEYS_CONFIG))
         why = secret_key_weakness(secret)
         if why and not (app.debug or app.testing):
-            raise WeakSecretKey(MSG_WEAK_SECRET_KEY.format(
-                why=why, keys_config=KEYS_CONFIG, floor=SECRET_KEY_FLOOR))
-        log.warning("%s is not set: Trakt secrets are encrypted with a key derived from "
-                    "SECRET_KEY; changing SECRET_KEY will make them unreadable", KEYS_CONFIG)
+            raise WeakSecretKey(
+                MSG_WEAK_SECRET_KEY.format(why=why, keys_config=KEYS_CONFIG, floor=SECRET_KEY_FLOOR)
+            )
+        log.warning(
+            "%s is not set: Trakt secrets are encrypted with a key derived from "
+            "SECRET_KEY; changing SECRET_KEY will make them unreadable",
+            KEYS_CONFIG,
+        )
         keys = [derive_key(secret)]
     ring = KeyRing(tuple(keys))
     app.extensions[_EXTENSION_KEY] = ring
@@ -242,8 +288,9 @@ class EncryptedText(TypeDecorator[str]):
 
 
 def encrypted_columns(mapper: Mapper[Any]) -> list[str]:
-    return [attr.key for attr in mapper.column_attrs
-            if isinstance(attr.columns[0].type, EncryptedText)]
+    return [
+        attr.key for attr in mapper.column_attrs if isinstance(attr.columns[0].type, EncryptedText)
+    ]
 
 
 def _binding_of(mapper: Mapper[Any], target: Any, key: str) -> bytes:
@@ -285,10 +332,15 @@ def bind_rows(base: type) -> None:
 
     Mapper events, because only the ORM knows the row: the column type sees one value."""
     event.listen(base, "load", lambda target, context: _open_loaded(target), propagate=True)
-    event.listen(base, "refresh", lambda target, context, keys: _open_loaded(target, keys),
-                 propagate=True)
-    event.listen(base, "refresh_flush", lambda target, context, keys: _open_loaded(target, keys),
-                 propagate=True)
+    event.listen(
+        base, "refresh", lambda target, context, keys: _open_loaded(target, keys), propagate=True
+    )
+    event.listen(
+        base,
+        "refresh_flush",
+        lambda target, context, keys: _open_loaded(target, keys),
+        propagate=True,
+    )
     event.listen(base, "before_insert", _bind_for_write, propagate=True)
     event.listen(base, "before_update", _bind_for_write, propagate=True)
     event.listen(base, "after_insert", _plain_after_write, propagate=True)

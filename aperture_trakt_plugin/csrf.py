@@ -11,8 +11,10 @@ from flask import abort, request
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from wtforms import ValidationError
 
-MSG_FORM_REJECTED = ("The form was rejected because its security token is missing or expired. "
-                     "Reload the page and try again.")
+MSG_FORM_REJECTED = (
+    "The form was rejected because its security token is missing or expired. "
+    "Reload the page and try again."
+)
 
 
 def token() -> str:

@@ -47,14 +47,16 @@ DATE_TIME = "%d %b %Y, %H:%M UTC"
 MSG_NOT_CONNECTED = "Not connected to Trakt: connect your account to sync your ratings."
 MSG_NEEDS_RECONNECT = "Needs reconnecting: {reason} Syncing is paused until then."
 MSG_ACCESS_GONE = "Trakt no longer accepts this server's access."
-MSG_APP_NEEDS_ATTENTION = ("The server's Trakt app needs attention; nothing syncs until an "
-                           "admin fixes it.")
+MSG_APP_NEEDS_ATTENTION = (
+    "The server's Trakt app needs attention; nothing syncs until an admin fixes it."
+)
 MSG_BLOCKED = "Blocked, awaiting an admin's confirmation: {reason}"
 MSG_RATE_LIMIT_WAIT = "Waiting for Trakt's rate limit until {until}."
 MSG_RETRYING = "Retrying after an error at {until}: {reason}"
 MSG_RETRYING_NO_REASON = "Retrying after an error at {until}."
-MSG_RETRY_LOST = ("{error}; its retry did not run (the worker stopped), so the next scheduled "
-                  "sync tries again")
+MSG_RETRY_LOST = (
+    "{error}; its retry did not run (the worker stopped), so the next scheduled sync tries again"
+)
 MSG_LAST_SYNC_FAILED = "The last sync failed: {error}"
 MSG_LAST_SYNC_FAILED_AT = "The last sync failed at {when}: {error}"
 MSG_WAITING_FOR_ROOM = "{count} {ratings} made here {wait} for room on Trakt: {reason}."
@@ -144,8 +146,9 @@ def next_run_at(now: datetime | None = None) -> datetime | None:
     if not enabled or not cron:
         return None
     try:
-        return crontab.CronTab(cron).next(now=now or datetime.now(UTC), return_datetime=True,
-                                          default_utc=True)
+        return crontab.CronTab(cron).next(
+            now=now or datetime.now(UTC), return_datetime=True, default_utc=True
+        )
     except ValueError:
         log.warning("the %s schedule %r is not a cron expression", jobs.SYNC_ALL, cron)
         return None
@@ -161,23 +164,46 @@ def queued_retry(user_id: int) -> QueuedRetry | None:
     # The entry may outlive its job hash; the time alone is still worth showing.
     with contextlib.suppress(NoSuchJobError):
         meta = Job.fetch(job_id, connection=extension.state().host.redis).meta
-    return QueuedRetry(at=at, rate_limited=bool(meta.get(retries.RATE_LIMITED)),
-                       reason=meta.get("reason"))
+    return QueuedRetry(
+        at=at, rate_limited=bool(meta.get(retries.RATE_LIMITED)), reason=meta.get("reason")
+    )
 
 
 def _unmatched(session: Any, user_id: int) -> tuple[list[UnmatchedItem], int]:
     orphan = (TraktLedger.user_id == user_id, TraktLedger.item_id.is_(None))
     total = session.scalar(select(func.count()).select_from(TraktLedger).where(*orphan))
-    rows = session.scalars(select(TraktLedger).where(*orphan).order_by(
-        TraktLedger.rated_at.desc(), TraktLedger.item_key).limit(ITEM_CAP))
-    return [UnmatchedItem(row.kind, row.title, row.trakt, row.tmdb, row.imdb, row.tvdb,
-                          row.season, row.episode, row.value, row.rated_at)
-            for row in rows], total or 0
+    rows = session.scalars(
+        select(TraktLedger)
+        .where(*orphan)
+        .order_by(TraktLedger.rated_at.desc(), TraktLedger.item_key)
+        .limit(ITEM_CAP)
+    )
+    return [
+        UnmatchedItem(
+            row.kind,
+            row.title,
+            row.trakt,
+            row.tmdb,
+            row.imdb,
+            row.tvdb,
+            row.season,
+            row.episode,
+            row.value,
+            row.rated_at,
+        )
+        for row in rows
+    ], total or 0
 
 
 def _outbox_count(session: Any, user_id: int, state: str) -> int:
-    return session.scalar(select(func.count()).select_from(TraktOutbox).where(
-        TraktOutbox.user_id == user_id, TraktOutbox.state == state)) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(TraktOutbox)
+            .where(TraktOutbox.user_id == user_id, TraktOutbox.state == state)
+        )
+        or 0
+    )
 
 
 def _headline(d: Diagnosis) -> str:
@@ -197,8 +223,11 @@ def _headline(d: Diagnosis) -> str:
     if d.queued:
         why = d.last_error or d.queued.reason
         until = f"{d.queued.at:{TIME}}"
-        return (MSG_RETRYING.format(until=until, reason=why) if why
-                else MSG_RETRYING_NO_REASON.format(until=until))
+        return (
+            MSG_RETRYING.format(until=until, reason=why)
+            if why
+            else MSG_RETRYING_NO_REASON.format(until=until)
+        )
     if d.last_error:
         error = d.last_error
         if d.queue_known and retries.PROMISE in error:
@@ -211,8 +240,11 @@ def _headline(d: Diagnosis) -> str:
     if d.over_limit_total:
         reason = d.over_limit[0].reason if d.over_limit else None
         return MSG_WAITING_FOR_ROOM.format(
-            count=d.over_limit_total, ratings="rating" if d.over_limit_total == 1 else "ratings",
-            wait="waits" if d.over_limit_total == 1 else "wait", reason=reason or MSG_ACCOUNT_FULL)
+            count=d.over_limit_total,
+            ratings="rating" if d.over_limit_total == 1 else "ratings",
+            wait="waits" if d.over_limit_total == 1 else "wait",
+            reason=reason or MSG_ACCOUNT_FULL,
+        )
     if d.next_run_at is None:
         return MSG_IN_SYNC_UNSCHEDULED if d.last_sync_at else MSG_NOT_SYNCED_UNSCHEDULED
     when = f"{d.next_run_at:{DATE_TIME}}"
@@ -232,39 +264,57 @@ def diagnose(user_id: int, *, for_admin: bool = False) -> Diagnosis:
     problem = state.settings.credentials_problem()
     unmatched, unmatched_total = _unmatched(session, user_id)
     diagnosis = Diagnosis(
-        user_id=user_id, headline="", connected=True, trakt_username=conn.trakt_username,
-        needs_reconnect=conn.needs_reconnect, reconnect_reason=conn.reconnect_reason,
+        user_id=user_id,
+        headline="",
+        connected=True,
+        trakt_username=conn.trakt_username,
+        needs_reconnect=conn.needs_reconnect,
+        reconnect_reason=conn.reconnect_reason,
         last_sync_at=conn.last_sync_at,
         last_sync=json.loads(conn.last_sync_summary) if conn.last_sync_summary else None,
-        next_run_at=next_run_at(), blocked_reason=conn.blocked_reason,
-        last_error=conn.last_error, last_error_at=conn.last_error_at,
+        next_run_at=next_run_at(),
+        blocked_reason=conn.blocked_reason,
+        last_error=conn.last_error,
+        last_error_at=conn.last_error_at,
         credentials_problem=problem if for_admin else None,
         app_needs_attention=problem is not None,
         pending=_outbox_count(session, user_id, "pending"),
-        unmatched=unmatched, unmatched_total=unmatched_total,
-        not_found=[NotFoundItem(**row) for row in
-                   connections.not_found_on_trakt(user_id, limit=ITEM_CAP)],
+        unmatched=unmatched,
+        unmatched_total=unmatched_total,
+        not_found=[
+            NotFoundItem(**row) for row in connections.not_found_on_trakt(user_id, limit=ITEM_CAP)
+        ],
         not_found_total=_outbox_count(session, user_id, sync.NOT_FOUND),
-        over_limit=[NotFoundItem(**row) for row in connections.not_found_on_trakt(
-            user_id, limit=ITEM_CAP, state=sync.OVER_LIMIT)],
+        over_limit=[
+            NotFoundItem(**row)
+            for row in connections.not_found_on_trakt(
+                user_id, limit=ITEM_CAP, state=sync.OVER_LIMIT
+            )
+        ],
         over_limit_total=_outbox_count(session, user_id, sync.OVER_LIMIT),
     )
     try:
         diagnosis.queued = queued_retry(user_id)
     except RedisError as exc:
-        log.warning("could not read the waiting Trakt retries of user %s (%s)", user_id,
-                    type(exc).__name__)
+        log.warning(
+            "could not read the waiting Trakt retries of user %s (%s)", user_id, type(exc).__name__
+        )
         diagnosis.queue_known = False
     diagnosis.headline = _headline(diagnosis)
     return diagnosis
 
 
 def anyone_connected() -> bool:
-    return extension.state().host.db.session.scalar(
-        select(TraktConnection.user_id).limit(1)) is not None
+    return (
+        extension.state().host.db.session.scalar(select(TraktConnection.user_id).limit(1))
+        is not None
+    )
 
 
 def connected_user_ids() -> list[int]:
     """Everyone the admin status page lists, in a stable order."""
-    return list(extension.state().host.db.session.scalars(
-        select(TraktConnection.user_id).order_by(TraktConnection.user_id)))
+    return list(
+        extension.state().host.db.session.scalars(
+            select(TraktConnection.user_id).order_by(TraktConnection.user_id)
+        )
+    )

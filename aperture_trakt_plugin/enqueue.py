@@ -61,11 +61,19 @@ def enqueue_once(func: str, job_id: str, *args: Any, description: str) -> str | 
             if _status(job_id, host.redis) in WAITING | {JobStatus.STARTED}:
                 return job_id
         host.queue(current_app.config["APERTURE_TRAKT_QUEUE"]).enqueue(
-            func, *args, job_id=job_id, description=description, result_ttl=3600,
-            failure_ttl=7 * 86400)
+            func,
+            *args,
+            job_id=job_id,
+            description=description,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
     except RedisError as exc:
-        log.warning("could not queue %s (%s): the next scheduled sync will do it", job_id,
-                    type(exc).__name__)
+        log.warning(
+            "could not queue %s (%s): the next scheduled sync will do it",
+            job_id,
+            type(exc).__name__,
+        )
         return None
     return job_id
 
@@ -77,16 +85,24 @@ def cancel_user_jobs(user_id: int) -> int:
     try:
         cancelled += retries.cancel(user_job_ids(user_id, ALL_KINDS))
     except RedisError as exc:
-        log.warning("could not cancel the Trakt retries of user %s (%s); they will find the "
-                    "connection gone and stop", user_id, type(exc).__name__)
+        log.warning(
+            "could not cancel the Trakt retries of user %s (%s); they will find the "
+            "connection gone and stop",
+            user_id,
+            type(exc).__name__,
+        )
     for job_id in user_job_ids(user_id, ALL_KINDS):
         try:
             job = Job.fetch(job_id, connection=redis)
         except NoSuchJobError:
             continue
         except RedisError as exc:
-            log.warning("could not cancel the Trakt jobs of user %s (%s); they will find the "
-                        "connection gone and stop", user_id, type(exc).__name__)
+            log.warning(
+                "could not cancel the Trakt jobs of user %s (%s); they will find the "
+                "connection gone and stop",
+                user_id,
+                type(exc).__name__,
+            )
             return cancelled
         status = job.get_status()
         if status == JobStatus.STARTED:

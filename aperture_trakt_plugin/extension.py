@@ -33,8 +33,9 @@ from aperture_trakt_plugin.trakt_api import (
 
 EXTENSION_KEY = "aperture_trakt"
 URL_PREFIX = "/plugins/trakt"
-MSG_NOT_SET_UP = ("the Trakt plugin is not set up on this app "
-                  "(aperture_plugin_setup / init_app was not called)")
+MSG_NOT_SET_UP = (
+    "the Trakt plugin is not set up on this app (aperture_plugin_setup / init_app was not called)"
+)
 
 #: Every config key the plugin reads, with its default. plugin.json and the docs list the
 #: same keys; a test keeps the three in step.
@@ -99,9 +100,13 @@ class TraktState:
 def init_app(app: Flask, host: HostServices) -> TraktState:
     for key, value in CONFIG_DEFAULTS.items():
         app.config.setdefault(key, value)
-    for key in ("APERTURE_TRAKT_RATE_LIMITS", "APERTURE_TRAKT_RETRY_DELAYS",
-                "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE", "APERTURE_TRAKT_WAIT_RANGE",
-                "APERTURE_TRAKT_QUICK_RETRIES"):
+    for key in (
+        "APERTURE_TRAKT_RATE_LIMITS",
+        "APERTURE_TRAKT_RETRY_DELAYS",
+        "APERTURE_TRAKT_RECOMMENDATIONS_IGNORE",
+        "APERTURE_TRAKT_WAIT_RANGE",
+        "APERTURE_TRAKT_QUICK_RETRIES",
+    ):
         if isinstance(app.config[key], str):  # from the environment: JSON text
             app.config[key] = json.loads(app.config[key])
     crypto.configure(app)
@@ -120,8 +125,10 @@ def state(app: Flask | None = None) -> TraktState:
         raise RuntimeError(MSG_NOT_SET_UP) from None
 
 
-MSG_BAD_WAIT_RANGE = ("APERTURE_TRAKT_WAIT_RANGE must be two finite numbers of seconds, "
-                      "the shortest first and at least 0 (got {value!r})")
+MSG_BAD_WAIT_RANGE = (
+    "APERTURE_TRAKT_WAIT_RANGE must be two finite numbers of seconds, "
+    "the shortest first and at least 0 (got {value!r})"
+)
 
 
 def wait_range(app: Flask | None = None) -> tuple[float, float]:
@@ -146,8 +153,9 @@ def budgets(app: Flask | None = None) -> Budgets:
     app = app or current_app
     trakt = state(app)
     if trakt.budgets is None:
-        trakt.budgets = Budgets(trakt.host.redis, app.config["APERTURE_TRAKT_RATE_LIMITS"],
-                                wait_range=wait_range(app))
+        trakt.budgets = Budgets(
+            trakt.host.redis, app.config["APERTURE_TRAKT_RATE_LIMITS"], wait_range=wait_range(app)
+        )
     return trakt.budgets
 
 
@@ -170,8 +178,7 @@ def http_session(session: requests.Session | None = None) -> requests.Session:
     session = session if session is not None else requests.Session()
     session.max_redirects = 0  # a second lock: requests refuses before sending anything
     config = current_app.config
-    bounded = BoundedAdapter(int(config["APERTURE_TRAKT_MAX_ANSWER_BYTES"]),
-                             answer_deadline())
+    bounded = BoundedAdapter(int(config["APERTURE_TRAKT_MAX_ANSWER_BYTES"]), answer_deadline())
     session.mount("http://", bounded)
     session.mount("https://", bounded)
     if refuse_redirects not in session.hooks["response"]:
@@ -223,8 +230,7 @@ def default_redirect_uri(app: Flask | None = None) -> str | None:
 def effective_redirect_uri(app: Flask | None = None) -> str:
     """The saved redirect URI, else the default, else the out-of-band URI, which makes the
     profile offer the device flow instead of a redirect."""
-    return (state(app).settings.get("redirect_uri") or default_redirect_uri(app)
-            or OOB_REDIRECT_URI)
+    return state(app).settings.get("redirect_uri") or default_redirect_uri(app) or OOB_REDIRECT_URI
 
 
 def uses_device_flow(app: Flask | None = None) -> bool:

@@ -72,14 +72,16 @@ def aperture_tpl_profile_sections(user: HostUser) -> Markup | None:
 
 
 @hookimpl
-def aperture_rating_changed(user_id: int, media: MediaRef, value: int, previous: int | None,
-                            rated_at: datetime, source: str) -> None:
+def aperture_rating_changed(
+    user_id: int, media: MediaRef, value: int, previous: int | None, rated_at: datetime, source: str
+) -> None:
     outbox.record_many(user_id, [(media.item_id, value, rated_at)], source)
 
 
 @hookimpl
-def aperture_rating_removed(user_id: int, media: MediaRef, previous: int | None,
-                            removed_at: datetime, source: str) -> None:
+def aperture_rating_removed(
+    user_id: int, media: MediaRef, previous: int | None, removed_at: datetime, source: str
+) -> None:
     outbox.record_many(user_id, [(media.item_id, None, removed_at)], source)
 
 

@@ -210,8 +210,13 @@ class HostServices(Protocol):
     def admin_required(self, view: Callable[..., Any]) -> Callable[..., Any]:
         """Wraps a view so that anyone but an admin gets 403."""
 
-    def find_media(self, kind: MediaKind, ids: ExternalIds, season: int | None = None,
-                   episode: int | None = None) -> MediaRef | None:
+    def find_media(
+        self,
+        kind: MediaKind,
+        ids: ExternalIds,
+        season: int | None = None,
+        episode: int | None = None,
+    ) -> MediaRef | None:
         """The library item with any of these ids (for seasons/episodes: of the show)."""
 
     def find_media_bulk(self, refs: Sequence[MediaRef]) -> list[MediaRef | None]:
@@ -226,11 +231,13 @@ class HostServices(Protocol):
 
     def list_ratings(self, user_id: int) -> list[HostRating]: ...
 
-    def apply_rating(self, user_id: int, item_id: str, value: int, rated_at: datetime,
-                     source: str) -> None: ...
+    def apply_rating(
+        self, user_id: int, item_id: str, value: int, rated_at: datetime, source: str
+    ) -> None: ...
 
-    def remove_rating(self, user_id: int, item_id: str, removed_at: datetime,
-                      source: str) -> None: ...
+    def remove_rating(
+        self, user_id: int, item_id: str, removed_at: datetime, source: str
+    ) -> None: ...
 
     def apply_ratings(self, user_id: int, writes: Sequence[RatingWrite], source: str) -> None:
         """Many sets and removals in one transaction, then one ``aperture_ratings_changed``
@@ -247,8 +254,9 @@ class HostServices(Protocol):
     def job_schedules(self) -> dict[str, JobSchedule]:
         """The schedules saved on the jobs screen, by job name."""
 
-    def job_context(self, name: str,
-                    run_id: int | None = None) -> AbstractContextManager[JobRunContext]:
+    def job_context(
+        self, name: str, run_id: int | None = None
+    ) -> AbstractContextManager[JobRunContext]:
         """Opens (or continues) a run in the host's run log; records the outcome on exit."""
 
     def public_base_url(self) -> str:
@@ -304,26 +312,36 @@ class AperturePluginSpec:
 
     # domain events: called after commit; implementations only record and enqueue
     @hookspec
-    def aperture_rating_changed(self, user_id: int, media: MediaRef, value: int,
-                                previous: int | None, rated_at: datetime, source: str) -> None:
+    def aperture_rating_changed(
+        self,
+        user_id: int,
+        media: MediaRef,
+        value: int,
+        previous: int | None,
+        rated_at: datetime,
+        source: str,
+    ) -> None:
         """A rating was set or changed in the host."""
 
     @hookspec
-    def aperture_rating_removed(self, user_id: int, media: MediaRef, previous: int | None,
-                                removed_at: datetime, source: str) -> None:
+    def aperture_rating_removed(
+        self, user_id: int, media: MediaRef, previous: int | None, removed_at: datetime, source: str
+    ) -> None:
         """A rating was removed in the host."""
 
     @hookspec
-    def aperture_ratings_changed(self, user_id: int, changes: Sequence[RatingChange],
-                                 source: str) -> None:
+    def aperture_ratings_changed(
+        self, user_id: int, changes: Sequence[RatingChange], source: str
+    ) -> None:
         """Many ratings changed in one write (``apply_ratings``: an import, a sync).
 
         One event for the whole write instead of one per rating: a first sync writes
         100,000 ratings, and an event each cost more than writing them."""
 
     @hookspec
-    def aperture_library_changed(self, added: Sequence[MediaRef],
-                                 removed: Sequence[MediaRef]) -> None:
+    def aperture_library_changed(
+        self, added: Sequence[MediaRef], removed: Sequence[MediaRef]
+    ) -> None:
         """Items arrived in or left the library."""
 
     @hookspec
@@ -339,4 +357,3 @@ class AperturePluginSpec:
 def iter_hook_names() -> Iterator[str]:
     """Names of all hookspecs, for manifest and documentation checks."""
     return (name for name in vars(AperturePluginSpec) if name.startswith("aperture_"))
-

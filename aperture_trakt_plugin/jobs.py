@@ -60,21 +60,34 @@ def user_sync_job_id(user_id: int) -> str:
     return USER_JOB.format(kind="sync", user_id=user_id)
 
 
-def enqueue_user_sync(user_id: int, reason: str, run_id: int | None = None,
-                      force: bool = False) -> str | None:
-    return enqueue_once(SYNC_FUNC, user_sync_job_id(user_id), user_id, run_id, force,
-                    description=f"Trakt sync of user {user_id}: {reason}")
+def enqueue_user_sync(
+    user_id: int, reason: str, run_id: int | None = None, force: bool = False
+) -> str | None:
+    return enqueue_once(
+        SYNC_FUNC,
+        user_sync_job_id(user_id),
+        user_id,
+        run_id,
+        force,
+        description=f"Trakt sync of user {user_id}: {reason}",
+    )
 
 
 def enqueue_user_push(user_id: int) -> str | None:
-    return enqueue_once("aperture_trakt_plugin.jobs.push_user",
-                    USER_JOB.format(kind="push", user_id=user_id), user_id,
-                    description=f"Trakt push of user {user_id}")
+    return enqueue_once(
+        "aperture_trakt_plugin.jobs.push_user",
+        USER_JOB.format(kind="push", user_id=user_id),
+        user_id,
+        description=f"Trakt push of user {user_id}",
+    )
 
 
 def enqueue_library_arrivals() -> str | None:
-    return enqueue_once("aperture_trakt_plugin.jobs.library_arrivals", LIBRARY_JOB,
-                    description="Trakt ratings of items that arrived in the library")
+    return enqueue_once(
+        "aperture_trakt_plugin.jobs.library_arrivals",
+        LIBRARY_JOB,
+        description="Trakt ratings of items that arrived in the library",
+    )
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -82,8 +95,14 @@ def enqueue_library_arrivals() -> str | None:
 
 def push_user(user_id: int) -> dict:
     """Sends a user's pending rating changes to Trakt (queued by the rating hooks)."""
-    return asdict(_recorded(user_id, sync.push_steps(user_id, others_waiting=others_waiting),
-                            in_run=False, job="push"))
+    return asdict(
+        _recorded(
+            user_id,
+            sync.push_steps(user_id, others_waiting=others_waiting),
+            in_run=False,
+            job="push",
+        )
+    )
 
 
 def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> dict:
@@ -100,17 +119,29 @@ def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> d
     user = host.get_user(user_id)
     name = user.name if user else f"#{user_id}"
     with host.job_context(SYNC_ALL, run_id) as run:
-        result = _recorded(user_id, sync.sync_steps(
-            user_id, force=force, report=lambda line: run.log(f"{name}: {line}"),
-            others_waiting=others_waiting), in_run=True, job="sync")
+        result = _recorded(
+            user_id,
+            sync.sync_steps(
+                user_id,
+                force=force,
+                report=lambda line: run.log(f"{name}: {line}"),
+                others_waiting=others_waiting,
+            ),
+            in_run=True,
+            job="sync",
+        )
         run.log(f"{name}: {result.summary()}")
     return asdict(result)
 
 
 def _sync_steps(user_id: int, force: bool, job: Job | None) -> sync.Steps:
-    return _recorded_steps(user_id, sync.sync_steps(
-        user_id, force=force, others_waiting=others_waiting), in_run=False, job="sync",
-        rq_job=job)
+    return _recorded_steps(
+        user_id,
+        sync.sync_steps(user_id, force=force, others_waiting=others_waiting),
+        in_run=False,
+        job="sync",
+        rq_job=job,
+    )
 
 
 def _carried(job: Job) -> sync.Steps | None:
@@ -146,8 +177,9 @@ def _drive(steps: sync.Steps) -> sync.SyncResult:
         return sync.run_steps(steps)
 
 
-def _recorded_steps(user_id: int, steps: sync.Steps, in_run: bool, job: str,
-                    rq_job: Job | None = None) -> sync.Steps:
+def _recorded_steps(
+    user_id: int, steps: sync.Steps, in_run: bool, job: str, rq_job: Job | None = None
+) -> sync.Steps:
     """Runs a sync, keeping its failure on the connection where status and the profile
     show it; the outbox and the ledger keep everything for the next run. Every run ends
     with one structured log line (``runlog``), whatever its outcome. ``rq_job``: the
@@ -164,25 +196,34 @@ def _recorded_steps(user_id: int, steps: sync.Steps, in_run: bool, job: str,
     except Exception as exc:
         runlog.user_run(job, user_id, "error", started, error=type(exc).__name__)
         raise
-    runlog.user_run(job, user_id, result.status, started,
-                    result.api_calls if result.api_calls else None,
-                    pushed=result.pushed, removed_on_trakt=result.pushed_removals,
-                    pulled=result.pulled, removed_here=result.pulled_removals,
-                    conflicts=result.conflict_count, not_found=result.not_found,
-                    over_limit=result.over_limit, deferred=result.deferred)
+    runlog.user_run(
+        job,
+        user_id,
+        result.status,
+        started,
+        result.api_calls if result.api_calls else None,
+        pushed=result.pushed,
+        removed_on_trakt=result.pushed_removals,
+        pulled=result.pulled,
+        removed_here=result.pulled_removals,
+        conflicts=result.conflict_count,
+        not_found=result.not_found,
+        over_limit=result.over_limit,
+        deferred=result.deferred,
+    )
     return result
 
 
-def _attempt(user_id: int, steps: sync.Steps, in_run: bool, rq_job: Job | None
-             ) -> sync.Steps:
+def _attempt(user_id: int, steps: sync.Steps, in_run: bool, rq_job: Job | None) -> sync.Steps:
     try:
         result = yield from steps
     except TraktError as exc:
         message = explain(user_id, exc)
         when = retries.reschedule(exc, rq_job)
         if when is not None:
-            message = retries.MSG_TRIES_AGAIN.format(error=message,
-                                                     when=f"{when:%Y-%m-%d %H:%M:%S}")
+            message = retries.MSG_TRIES_AGAIN.format(
+                error=message, when=f"{when:%Y-%m-%d %H:%M:%S}"
+            )
         elif exc.retryable:  # its retries are used up
             message = retries.MSG_NEXT_SYNC_TRIES_AGAIN.format(error=message)
         _remember(user_id, message, exc)
@@ -205,10 +246,16 @@ def _push_the_rest(user_id: int) -> None:
     if wait <= budgets.max_sleep:
         enqueue_user_push(user_id)
         return
-    retries.run_later("aperture_trakt_plugin.jobs.push_user", user_job_id("push", user_id),
-                      (user_id,), current_app.config["APERTURE_TRAKT_QUEUE"],
-                      wait + 0.5, MSG_REST_WAITS, rate_limited=True,
-                      description=f"Trakt push of user {user_id}: the rest of a sync")
+    retries.run_later(
+        "aperture_trakt_plugin.jobs.push_user",
+        user_job_id("push", user_id),
+        (user_id,),
+        current_app.config["APERTURE_TRAKT_QUEUE"],
+        wait + 0.5,
+        MSG_REST_WAITS,
+        rate_limited=True,
+        description=f"Trakt push of user {user_id}: the rest of a sync",
+    )
 
 
 def _remember(user_id: int, message: str, exc: TraktError) -> None:
@@ -229,8 +276,12 @@ def explain(user_id: int, exc: TraktError) -> str:
     if not isinstance(exc, AccountLimit):
         return str(exc)
     try:
-        settings = tokens.call_as_user(user_id, lambda token: oauth.api_client().get_json(
-            "/users/settings", token=token, user_key=str(user_id)))
+        settings = tokens.call_as_user(
+            user_id,
+            lambda token: oauth.api_client().get_json(
+                "/users/settings", token=token, user_key=str(user_id)
+            ),
+        )
     except TraktError:
         return str(exc)
     limits = settings.get("limits") if isinstance(settings, dict) else None
@@ -264,6 +315,7 @@ def run_sync_all(run_id: int | None = None) -> dict:
 def library_arrivals() -> dict:
     """Applies Trakt ratings kept for items the library lacked, now that some arrived."""
     db = extension.state().host.db
-    users = db.session.scalars(select(TraktLedger.user_id).where(
-        TraktLedger.item_id.is_(None)).distinct()).all()
+    users = db.session.scalars(
+        select(TraktLedger.user_id).where(TraktLedger.item_id.is_(None)).distinct()
+    ).all()
     return {str(user_id): sync.resolve_orphans(user_id) for user_id in users}

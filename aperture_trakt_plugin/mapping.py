@@ -15,8 +15,12 @@ from typing import Any, NamedTuple
 from aperture_trakt_plugin.host import ExternalIds, MediaKind, MediaRef
 
 #: Trakt's plural type names, in the order sync bodies list them.
-PLURAL: dict[str, str] = {"movie": "movies", "show": "shows", "season": "seasons",
-                          "episode": "episodes"}
+PLURAL: dict[str, str] = {
+    "movie": "movies",
+    "show": "shows",
+    "season": "seasons",
+    "episode": "episodes",
+}
 RATED_TYPES = tuple(PLURAL.values())
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -33,8 +37,9 @@ def parse_time(value: Any) -> datetime | None:
 
 def trakt_time(value: datetime) -> str:
     """Trakt's date form: UTC, milliseconds, ``Z``."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{value.microsecond // 1000:03d}Z"
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )
 
 
 # --- last_activities ------------------------------------------------------------------------
@@ -72,8 +77,9 @@ def _id(value: Any) -> int | None:
 
 def _external(ids: dict[str, Any]) -> ExternalIds:
     imdb = ids.get("imdb")
-    return ExternalIds(_id(ids.get("tmdb")), imdb if imdb else None, _id(ids.get("tvdb")),
-                       _id(ids.get("trakt")))
+    return ExternalIds(
+        _id(ids.get("tmdb")), imdb if imdb else None, _id(ids.get("tvdb")), _id(ids.get("trakt"))
+    )
 
 
 class TraktRating(NamedTuple):
@@ -130,8 +136,7 @@ def trakt_rating(item: Any) -> TraktRating | None:
         return None
     ref = MediaRef(kind, external, None, title, own.get("year"), season, episode)
     # A movie or show is its own rated object: its ids are already read.
-    trakt_id = external.trakt if kind == "movie" or kind == "show" else _id(_ids(own).get(
-        "trakt"))
+    trakt_id = external.trakt if kind == "movie" or kind == "show" else _id(_ids(own).get("trakt"))
     return TraktRating(ref, trakt_id, value, parse_time(item.get("rated_at")) or EPOCH)
 
 
@@ -190,8 +195,11 @@ def short_types(kinds: Iterable[str], answer: Any, counted: str) -> set[str]:
     sent = Counter(PLURAL[kind] for kind in kinds)
     counts = answer.get(counted) if isinstance(answer, dict) else None
     counts = counts if isinstance(counts, dict) else {}
-    return {plural for plural, n in sent.items()
-            if type(counts.get(plural)) is not int or counts[plural] != n}
+    return {
+        plural
+        for plural, n in sent.items()
+        if type(counts.get(plural)) is not int or counts[plural] != n
+    }
 
 
 class HeldRatings:
@@ -210,8 +218,11 @@ class HeldRatings:
     def value(self, ref: MediaRef) -> int | None:
         """Trakt's rating of ``ref`` (None: Trakt holds none)."""
         for name, value in zip(self._ID_NAMES, _ordered(ref.ids), strict=True):
-            held = self._values.get((ref.kind, ref.season, ref.episode, name, value)) \
-                if value else None
+            held = (
+                self._values.get((ref.kind, ref.season, ref.episode, name, value))
+                if value
+                else None
+            )
             if held is not None:
                 return held
         return None
@@ -265,13 +276,11 @@ def decide(base: Side | None, host: Side, trakt: Side) -> Decision:
         return Decision(Action.NONE, agreed, base.at if base else host.at)
     if host_changed and not trakt_changed:
         if trakt.value is not None and trakt.at > max(since, host.at):
-            return Decision(Action.TO_HOST, trakt.value, trakt.at, conflict=True,
-                            winner="trakt")
+            return Decision(Action.TO_HOST, trakt.value, trakt.at, conflict=True, winner="trakt")
         return Decision(Action.TO_TRAKT, host.value, host.at)
     if trakt_changed and not host_changed:
         if host.at > since and host.at >= trakt.at:
-            return Decision(Action.TO_TRAKT, host.value, host.at, conflict=True,
-                            winner="host")
+            return Decision(Action.TO_TRAKT, host.value, host.at, conflict=True, winner="host")
         return Decision(Action.TO_HOST, trakt.value, trakt.at)
     if host.value == trakt.value:
         return Decision(Action.AGREE, host.value, max(host.at, trakt.at))

@@ -47,7 +47,8 @@ def downgrade(engine: Engine, revision: str = "base") -> None:
 def current(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(
-            conn, opts={"version_table": VERSION_TABLE}).get_current_revision()
+            conn, opts={"version_table": VERSION_TABLE}
+        ).get_current_revision()
 
 
 def head() -> str:

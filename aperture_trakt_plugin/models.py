@@ -81,6 +81,7 @@ class Base(DeclarativeBase):
 
 bind_rows(Base)  # encrypted columns are sealed to their row (see crypto.py)
 
+
 class TraktSetting(Base):
     """One admin setting. Secrets go to ``secret`` (encrypted), everything else to ``value``."""
 

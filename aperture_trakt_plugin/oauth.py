@@ -38,30 +38,42 @@ from aperture_trakt_plugin.trakt_api import (
 
 # What connecting, refreshing and the device flow say to a person (docs/troubleshooting.md
 # lists each with its cause and fix). ``{what}`` is the step that failed.
-MSG_NOT_CONFIGURED = ("Trakt is not set up on this server yet: an admin must enter the "
-                      "Trakt app's credentials under Settings → Integrations")
+MSG_NOT_CONFIGURED = (
+    "Trakt is not set up on this server yet: an admin must enter the "
+    "Trakt app's credentials under Settings → Integrations"
+)
 MSG_NO_ACCESS_TOKEN = "Trakt's token answer had no access token"
 MSG_TOKEN_TYPE = "Trakt issued an unexpected token type {token_type!r}"
 MSG_NO_EXPIRY = "Trakt's token answer had no usable expiry"
 MSG_TOKEN_FIELDS = "Trakt's token answer had a refresh token or scope that is not text"
-MSG_UNREADABLE = ("{what}: Trakt's answer could not be read (JSON too deep, or a number too "
-                  "long); nothing was stored")
-MSG_GRANT_REFUSED = ("{what}: Trakt no longer accepts this authorization (invalid_grant); "
-                     "connect again")
-MSG_CLIENT_REFUSED = ("{what}: Trakt rejected this server's app credentials (invalid_client); "
-                      "an admin must check them")
-MSG_GRANT_GONE_400 = ("{what}: Trakt answered 400 without a reason, as it does for an "
-                      "authorization it no longer accepts; connect again")
+MSG_UNREADABLE = (
+    "{what}: Trakt's answer could not be read (JSON too deep, or a number too "
+    "long); nothing was stored"
+)
+MSG_GRANT_REFUSED = (
+    "{what}: Trakt no longer accepts this authorization (invalid_grant); connect again"
+)
+MSG_CLIENT_REFUSED = (
+    "{what}: Trakt rejected this server's app credentials (invalid_client); "
+    "an admin must check them"
+)
+MSG_GRANT_GONE_400 = (
+    "{what}: Trakt answered 400 without a reason, as it does for an "
+    "authorization it no longer accepts; connect again"
+)
 MSG_REFUSED = "{what}: Trakt refused ({error})"
 MSG_NO_ANSWER = "{what}: Trakt did not answer in time"
-MSG_ERROR_PAGE_STATUS = ("{what}: Trakt answered with an error page ({status}); "
-                         "try again in a few minutes")
+MSG_ERROR_PAGE_STATUS = (
+    "{what}: Trakt answered with an error page ({status}); try again in a few minutes"
+)
 MSG_NOT_REACHED = "{what}: could not reach Trakt ({reason})"
 MSG_ERROR_PAGE = "{what}: Trakt answered with an error page; try again in a few minutes"
 MSG_DEVICE_CODE_INCOMPLETE = "Trakt's device-code answer was incomplete"
-MSG_DEVICE_URL_UNTRUSTED = ("Trakt's answer named a page for entering the code that is not "
-                            "on Trakt, so no link is shown. Type https://trakt.tv/activate "
-                            "into your browser yourself and enter this code:")
+MSG_DEVICE_URL_UNTRUSTED = (
+    "Trakt's answer named a page for entering the code that is not "
+    "on Trakt, so no link is shown. Type https://trakt.tv/activate "
+    "into your browser yourself and enter this code:"
+)
 MSG_DEVICE_INVALID = "Trakt does not know this code any more. Start connecting again."
 MSG_DEVICE_USED = "This code was already used. Start connecting again if you are not connected."
 MSG_DEVICE_EXPIRED = "The code expired before it was entered on Trakt. Start connecting again."
@@ -69,8 +81,10 @@ MSG_DEVICE_DENIED = "Access was denied on Trakt; nothing was connected."
 MSG_DEVICE_WAITING = "Waiting for you to enter the code on Trakt…"
 MSG_DEVICE_NOT_REACHED = "Checking the device code: could not reach Trakt ({reason})"
 MSG_DEVICE_NOT_JSON = "Trakt's device-token answer was not JSON"
-MSG_DEVICE_CLIENT_REFUSED = ("Checking the device code: Trakt rejected this server's app "
-                             "credentials; an admin must check them")
+MSG_DEVICE_CLIENT_REFUSED = (
+    "Checking the device code: Trakt rejected this server's app "
+    "credentials; an admin must check them"
+)
 MSG_DEVICE_STATUS = "Checking the device code: Trakt answered {status}"
 
 
@@ -105,8 +119,9 @@ class TokenPair:
         token_type = data.get("token_type", "bearer")
         if not isinstance(token_type, str) or token_type.lower() != "bearer":
             raise TraktServerError(MSG_TOKEN_TYPE.format(token_type=str(token_type)[:40]))
-        if not all(data.get(name) is None or _text(data[name])
-                   for name in ("refresh_token", "scope")):
+        if not all(
+            data.get(name) is None or _text(data[name]) for name in ("refresh_token", "scope")
+        ):
             raise TraktServerError(MSG_TOKEN_FIELDS)
         created_at, expires_in = data.get("created_at") or 0, data.get("expires_in")
         if not (_whole(created_at, 0, MOST_SECONDS) and _whole(expires_in, 1, MOST_LIFETIME)):
@@ -114,8 +129,13 @@ class TokenPair:
         created = datetime.fromtimestamp(created_at, UTC)
         if created.year < 2000:  # absent or zero: count from now rather than from 1970
             created = datetime.now(UTC)
-        return cls(data["access_token"], data.get("refresh_token"), created,
-                   created + timedelta(seconds=expires_in), data.get("scope"))
+        return cls(
+            data["access_token"],
+            data.get("refresh_token"),
+            created,
+            created + timedelta(seconds=expires_in),
+            data.get("scope"),
+        )
 
 
 #: Bounds of a token answer's fields: a timestamp before the year 3000, a lifetime of at
@@ -154,8 +174,9 @@ def token_answer_error(response: requests.Response, what: str) -> TraktError | N
     if response.status_code == 429:
         return error_for(response, what, extension.endpoints().wait_range)
     if response.status_code == 400 and not isinstance(json_or_none(response), dict):
-        return InvalidGrant(MSG_GRANT_GONE_400.format(what=what), status=400,
-                            headers=response.headers)
+        return InvalidGrant(
+            MSG_GRANT_GONE_400.format(what=what), status=400, headers=response.headers
+        )
     return None
 
 
@@ -192,23 +213,32 @@ def app_credentials() -> AppCredentials:
     values = extension.state().settings.values()
     if not values["client_id"] or not values["client_secret"]:
         raise NotConfigured(MSG_NOT_CONFIGURED)
-    return AppCredentials(values["client_id"], values["client_secret"],
-                          extension.effective_redirect_uri())
+    return AppCredentials(
+        values["client_id"], values["client_secret"], extension.effective_redirect_uri()
+    )
 
 
 def _session(credentials: AppCredentials) -> OAuth2Session:
     endpoints = extension.endpoints()
-    session = OAuth2Session(credentials.client_id, credentials.client_secret,
-                            redirect_uri=credentials.redirect_uri,
-                            code_challenge_method="S256", default_timeout=endpoints.timeout)
+    session = OAuth2Session(
+        credentials.client_id,
+        credentials.client_secret,
+        redirect_uri=credentials.redirect_uri,
+        code_challenge_method="S256",
+        default_timeout=endpoints.timeout,
+    )
     session.headers["User-Agent"] = endpoints.user_agent
     return extension.http_session(session)
 
 
 def api_client() -> TraktClient:
     """The configured app's client for the API and auth hosts."""
-    return TraktClient(app_credentials().client_id, extension.endpoints(),
-                       extension.http_session(), extension.budgets())
+    return TraktClient(
+        app_credentials().client_id,
+        extension.endpoints(),
+        extension.http_session(),
+        extension.budgets(),
+    )
 
 
 def _token_url() -> str:
@@ -234,8 +264,9 @@ def _token_call(what: str, call: Any) -> TokenPair:
         status = exc.response.status_code if exc.response is not None else "no status"
         raise TraktServerError(MSG_ERROR_PAGE_STATUS.format(what=what, status=status)) from None
     except requests.RequestException as exc:
-        raise TraktUnreachable(MSG_NOT_REACHED.format(what=what,
-                                                     reason=type(exc).__name__)) from None
+        raise TraktUnreachable(
+            MSG_NOT_REACHED.format(what=what, reason=type(exc).__name__)
+        ) from None
     except ValueError:  # not JSON: an HTML error page from Trakt or its edge
         raise TraktServerError(MSG_ERROR_PAGE.format(what=what)) from None
     except RecursionError:  # JSON nested beyond Python's stack, read inside Authlib
@@ -253,8 +284,10 @@ def authorization_request() -> AuthorizationRequest:
     credentials = app_credentials()
     verifier = generate_token(64)
     url, state = _session(credentials).create_authorization_url(
-        extension.endpoints().auth_url + "/oauth/authorize", code_verifier=verifier,
-        state=generate_token(32))
+        extension.endpoints().auth_url + "/oauth/authorize",
+        code_verifier=verifier,
+        state=generate_token(32),
+    )
     return AuthorizationRequest(url, state, verifier)
 
 
@@ -262,27 +295,46 @@ def exchange_code(code: str, code_verifier: str) -> TokenPair:
     credentials = app_credentials()
     session = _session(credentials)
     what = "Connecting to Trakt"
-    return _token_call(what, lambda: session.fetch_token(
-        _token_url(), grant_type="authorization_code", code=code,
-        code_verifier=code_verifier, redirect_uri=credentials.redirect_uri,
-        auth=JSONClientAuth(credentials, what)))
+    return _token_call(
+        what,
+        lambda: session.fetch_token(
+            _token_url(),
+            grant_type="authorization_code",
+            code=code,
+            code_verifier=code_verifier,
+            redirect_uri=credentials.redirect_uri,
+            auth=JSONClientAuth(credentials, what),
+        ),
+    )
 
 
 def refresh(refresh_token: str) -> TokenPair:
     credentials = app_credentials()
     session = _session(credentials)
     what = "Refreshing the Trakt token"
-    return _token_call(what, lambda: session.refresh_token(
-        _token_url(), refresh_token=refresh_token, redirect_uri=credentials.redirect_uri,
-        auth=JSONClientAuth(credentials, what)))
+    return _token_call(
+        what,
+        lambda: session.refresh_token(
+            _token_url(),
+            refresh_token=refresh_token,
+            redirect_uri=credentials.redirect_uri,
+            auth=JSONClientAuth(credentials, what),
+        ),
+    )
 
 
 def revoke(access_token: str) -> None:
     """Trakt answers 200 even for a dead token, so any error here is Trakt's or the network's."""
     credentials = app_credentials()
-    api_client().oauth("/oauth/revoke", {"token": access_token, "client_id": credentials.client_id,
-                                   "client_secret": credentials.client_secret},
-                 what="Revoking the Trakt token")
+    api_client().oauth(
+        "/oauth/revoke",
+        {
+            "token": access_token,
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+        },
+        what="Revoking the Trakt token",
+    )
 
 
 # --- device flow ---------------------------------------------------------------------------
@@ -290,8 +342,7 @@ def revoke(access_token: str) -> None:
 
 #: Where Trakt sends people to enter a device code (its answer says
 #: ``https://trakt.tv/activate``); the configured auth host is trusted as well.
-TRAKT_ACTIVATION_HOSTS = frozenset({"trakt.tv", "www.trakt.tv", "auth.trakt.tv",
-                                    "api.trakt.tv"})
+TRAKT_ACTIVATION_HOSTS = frozenset({"trakt.tv", "www.trakt.tv", "auth.trakt.tv", "api.trakt.tv"})
 USER_CODE_MAX = 32  # the column's size; Trakt's codes have 8 characters
 
 
@@ -329,16 +380,24 @@ def trusted_verification_url(url: object) -> str:
 
 def start_device_flow() -> DeviceCode:
     credentials = app_credentials()
-    data = api_client().oauth("/oauth/device/code", {"client_id": credentials.client_id},
-                        what="Starting the device connection")
+    data = api_client().oauth(
+        "/oauth/device/code",
+        {"client_id": credentials.client_id},
+        what="Starting the device connection",
+    )
     fields = data if isinstance(data, dict) else {}
-    device_code, user_code, url = (fields.get(name) for name in
-                                   ("device_code", "user_code", "verification_url"))
+    device_code, user_code, url = (
+        fields.get(name) for name in ("device_code", "user_code", "verification_url")
+    )
     numbers = [fields.get(name) for name in ("expires_in", "interval")]
     # A verification URL that is not Trakt's (or not text) is shown without a link.
-    if not (_text(device_code) and _text(user_code)
-            and all(_whole(value, 1, DEVICE_MOST_SECONDS) for value in numbers)
-            and user_code.isalnum() and len(user_code) <= USER_CODE_MAX):
+    if not (
+        _text(device_code)
+        and _text(user_code)
+        and all(_whole(value, 1, DEVICE_MOST_SECONDS) for value in numbers)
+        and user_code.isalnum()
+        and len(user_code) <= USER_CODE_MAX
+    ):
         raise TraktServerError(MSG_DEVICE_CODE_INCOMPLETE)
     return DeviceCode(device_code, user_code, trusted_verification_url(url), *numbers)
 
@@ -371,16 +430,21 @@ def poll_device_token(device_code: str) -> DevicePoll:
     endpoints = extension.endpoints()
     try:
         response = extension.http_session().post(
-            endpoints.auth_url + "/oauth/device/token", timeout=endpoints.timeout,
+            endpoints.auth_url + "/oauth/device/token",
+            timeout=endpoints.timeout,
             allow_redirects=False,
-            json={"code": device_code, "client_id": credentials.client_id,
-                  "client_secret": credentials.client_secret},
-            headers={"User-Agent": endpoints.user_agent})
+            json={
+                "code": device_code,
+                "client_id": credentials.client_id,
+                "client_secret": credentials.client_secret,
+            },
+            headers={"User-Agent": endpoints.user_agent},
+        )
     except requests.RequestException as exc:
-        raise TraktUnreachable(MSG_DEVICE_NOT_REACHED.format(
-            reason=type(exc).__name__)) from None
-    blocked = (firewall_error(response, "Checking the device code")
-               or redirect_error(response, "Checking the device code"))
+        raise TraktUnreachable(MSG_DEVICE_NOT_REACHED.format(reason=type(exc).__name__)) from None
+    blocked = firewall_error(response, "Checking the device code") or redirect_error(
+        response, "Checking the device code"
+    )
     if blocked is not None:  # before the statuses: a firewall 403 is not a final answer
         raise blocked
     if response.status_code == 200:

@@ -16,8 +16,9 @@ from aperture_trakt_plugin.models import TraktConnection, TraktOutbox
 from aperture_trakt_plugin.sync import SOURCE
 
 
-def record_many(user_id: int, changes: Iterable[tuple[str | None, int | None, datetime]],
-                source: str) -> int:
+def record_many(
+    user_id: int, changes: Iterable[tuple[str | None, int | None, datetime]], source: str
+) -> int:
     """Records changes (host item id, value or None for removed, time) in one commit and
     queues one push; returns how many it kept. Nothing the plugin wrote itself (checked
     before ``changes`` is read, so a sync's 100,000 writes cost nothing here), nothing

@@ -56,8 +56,11 @@ DEFAULT_LIMITS: dict[str, str] = {
     USER_WRITE: "1 per second",
 }
 #: ``X-Ratelimit`` names → our buckets.
-TRAKT_NAMES = {"AUTHED_API_GET_LIMIT": USER_GET, "UNAUTHED_API_GET_LIMIT": APP_GET,
-               "AUTHED_API_POST_LIMIT": USER_WRITE}
+TRAKT_NAMES = {
+    "AUTHED_API_GET_LIMIT": USER_GET,
+    "UNAUTHED_API_GET_LIMIT": APP_GET,
+    "AUTHED_API_POST_LIMIT": USER_WRITE,
+}
 SERVER = "server"  # the bucket a Cloudflare 429 closes: every call from this IP
 NO_RETRY_AFTER = 60.0  # a 429 without Retry-After (the security layer's): wait this long
 PREFIX = "aperture-trakt:rate"
@@ -82,8 +85,9 @@ def parse_limits(overrides: Mapping[str, str] | None) -> dict[str, RateLimitItem
     """Our buckets with the configured limits (``limits`` notation: "500 per 5 minutes")."""
     unknown = set(overrides or {}) - set(DEFAULT_LIMITS)
     if unknown:
-        raise ValueError(MSG_UNKNOWN_BUCKETS.format(unknown=sorted(unknown),
-                                                    known=sorted(DEFAULT_LIMITS)))
+        raise ValueError(
+            MSG_UNKNOWN_BUCKETS.format(unknown=sorted(unknown), known=sorted(DEFAULT_LIMITS))
+        )
     return {name: parse(text) for name, text in {**DEFAULT_LIMITS, **(overrides or {})}.items()}
 
 
@@ -97,17 +101,20 @@ class Ticket(NamedTuple):
 class Budgets:
     """The server's shared Trakt budgets. Cheap to create; the state is all in Redis."""
 
-    def __init__(self, redis: Redis, limits: Mapping[str, str] | None = None,
-                 max_sleep: float = 5.0,
-                 wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        limits: Mapping[str, str] | None = None,
+        max_sleep: float = 5.0,
+        wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE,
+    ) -> None:
         self.redis = redis
         #: How long Trakt's side may close a bucket, at least and at most: no answer,
         #: however hostile, closes the server's budget for longer than the top.
         self.wait_range = wait_range
         self.items = parse_limits(limits)
         self.max_sleep = max_sleep
-        storage = RedisStorage("redis://", connection_pool=redis.connection_pool,
-                               key_prefix=PREFIX)
+        storage = RedisStorage("redis://", connection_pool=redis.connection_pool, key_prefix=PREFIX)
         self.limiter = MovingWindowRateLimiter(storage)
 
     @property
@@ -117,8 +124,9 @@ class Budgets:
 
     # --- the client's side (``trakt_api.CallBudget``) -------------------------------------
 
-    def before(self, method: str, token: str | None, user_key: str | None, client_id: str,
-               what: str) -> Ticket:
+    def before(
+        self, method: str, token: str | None, user_key: str | None, client_id: str, what: str
+    ) -> Ticket:
         """Spends from the call's bucket, or waits, or raises RateLimited (see module)."""
         if token is None:
             ticket = Ticket(APP_GET, anonymous(client_id))
@@ -132,8 +140,9 @@ class Budgets:
             self.take(ticket.bucket, ticket.key, what)
         return ticket
 
-    def after(self, ticket: Ticket, headers: Mapping[str, str] | None,
-              error: TraktError | None) -> None:
+    def after(
+        self, ticket: Ticket, headers: Mapping[str, str] | None, error: TraktError | None
+    ) -> None:
         if ticket.bucket == USER_WRITE:
             self.mark_write(ticket.key)
         if isinstance(error, RateLimited):
@@ -150,11 +159,15 @@ class Budgets:
             item = self.items[bucket]
             while not self.limiter.hit(item, bucket, key):
                 reset = self.limiter.get_window_stats(item, bucket, key).reset_time
-                self._sleep_or_raise(max(reset - time.time(), 0.05), what,
-                                     MSG_BUDGET_SPENT.format(limit=item))
+                self._sleep_or_raise(
+                    max(reset - time.time(), 0.05), what, MSG_BUDGET_SPENT.format(limit=item)
+                )
         except RedisError as exc:
-            log.warning("%s: Trakt's rate budget is not counted while Redis is unreachable "
-                        "(%s)", what, type(exc).__name__)
+            log.warning(
+                "%s: Trakt's rate budget is not counted while Redis is unreachable (%s)",
+                what,
+                type(exc).__name__,
+            )
 
     def wait_for_write(self, key: str, what: str) -> None:
         """Until the user's next write may go (without claiming it)."""
@@ -162,8 +175,11 @@ class Budgets:
             self._wait_until_open(USER_WRITE, key, what)
             wait = self._spacing_left(key)
         except RedisError as exc:
-            log.warning("%s: writes are not spaced while Redis is unreachable (%s)", what,
-                        type(exc).__name__)
+            log.warning(
+                "%s: writes are not spaced while Redis is unreachable (%s)",
+                what,
+                type(exc).__name__,
+            )
             return
         if wait > 0:
             self._sleep_or_raise(wait, what, MSG_WRITE_SPACING)
@@ -185,8 +201,11 @@ class Budgets:
         """Starts the user's write interval now: before a write (others wait) and again
         when its answer is back (Trakt counted it from its arrival)."""
         with contextlib.suppress(RedisError):
-            self.redis.set(LAST_WRITE_KEY.format(key=key), repr(time.time()),
-                           px=max(int(self.write_spacing * 1000) * 2, 1000))
+            self.redis.set(
+                LAST_WRITE_KEY.format(key=key),
+                repr(time.time()),
+                px=max(int(self.write_spacing * 1000) * 2, 1000),
+            )
 
     # --- after an answer --------------------------------------------------------------
 
@@ -203,8 +222,7 @@ class Budgets:
             if remaining <= 0:
                 until = _until(ratelimit.get("until"))
                 if until is not None and until > time.time():
-                    self.close(bucket, key, bounded_wait(until - time.time(),
-                                                         self.wait_range))
+                    self.close(bucket, key, bounded_wait(until - time.time(), self.wait_range))
                 return
             if bucket == USER_WRITE:
                 return
@@ -218,8 +236,9 @@ class Budgets:
     def rate_limited(self, bucket: str, key: str, error: RateLimited) -> None:
         """A 429: the bucket Trakt names (every bucket for Cloudflare's) stays closed for
         every process until ``Retry-After``."""
-        seconds = bounded_wait(error.retry_after if error.retry_after is not None
-                               else NO_RETRY_AFTER, self.wait_range)
+        seconds = bounded_wait(
+            error.retry_after if error.retry_after is not None else NO_RETRY_AFTER, self.wait_range
+        )
         ratelimit = error.ratelimit
         if ratelimit is None:
             bucket, key = SERVER, "all"
@@ -229,8 +248,9 @@ class Budgets:
             self.close(bucket, key, seconds)
 
     def close(self, bucket: str, key: str, seconds: float) -> None:
-        self.redis.set(CLOSED_KEY.format(bucket=bucket, key=key), "1",
-                       px=max(int(seconds * 1000), 1))
+        self.redis.set(
+            CLOSED_KEY.format(bucket=bucket, key=key), "1", px=max(int(seconds * 1000), 1)
+        )
 
     def closed_for(self, bucket: str, key: str) -> float:
         """Seconds until the bucket (or the whole server) opens again; 0 when open."""
@@ -248,8 +268,9 @@ class Budgets:
 
     def _sleep_or_raise(self, wait: float, what: str, why: str) -> None:
         if wait > self.max_sleep:
-            raise RateLimited(MSG_HELD_BACK.format(what=what, why=why, seconds=wait), wait,
-                              None, status=429)
+            raise RateLimited(
+                MSG_HELD_BACK.format(what=what, why=why, seconds=wait), wait, None, status=429
+            )
         time.sleep(wait)
 
 

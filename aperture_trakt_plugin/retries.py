@@ -72,8 +72,10 @@ def delay_for(error: TraktError, attempt: int, rate_attempt: int = 0) -> float |
     if isinstance(error, RateLimited):
         if rate_attempt >= int(current_app.config["APERTURE_TRAKT_RATE_LIMIT_RETRIES"]):
             return None
-        wait = bounded_wait(error.retry_after if error.retry_after is not None
-                            else NO_RETRY_AFTER, extension.wait_range())
+        wait = bounded_wait(
+            error.retry_after if error.retry_after is not None else NO_RETRY_AFTER,
+            extension.wait_range(),
+        )
         return wait + random.uniform(1.0, 1.0 + min(wait * 0.1, 30.0))
     if not error.retryable:
         return None
@@ -103,16 +105,35 @@ def reschedule(error: TraktError, job: Job | None = None) -> datetime | None:
     if delay is None:
         return None
     rate_limited = isinstance(error, RateLimited)
-    return run_later(job.func_name, job.id, job.args, job.origin, delay, str(error),
-                     rate_limited=rate_limited, attempt=attempt + (not rate_limited),
-                     rate_attempt=rate_attempt + rate_limited,
-                     description=_description(job, error), kwargs=job.kwargs)
+    return run_later(
+        job.func_name,
+        job.id,
+        job.args,
+        job.origin,
+        delay,
+        str(error),
+        rate_limited=rate_limited,
+        attempt=attempt + (not rate_limited),
+        rate_attempt=rate_attempt + rate_limited,
+        description=_description(job, error),
+        kwargs=job.kwargs,
+    )
 
 
-def run_later(func: str, job_id: str, args: tuple, queue: str, delay: float, reason: str,
-              *, rate_limited: bool, attempt: int = 0, rate_attempt: int = 0,
-              description: str | None = None, kwargs: dict | None = None
-              ) -> datetime | None:
+def run_later(
+    func: str,
+    job_id: str,
+    args: tuple,
+    queue: str,
+    delay: float,
+    reason: str,
+    *,
+    rate_limited: bool,
+    attempt: int = 0,
+    rate_attempt: int = 0,
+    description: str | None = None,
+    kwargs: dict | None = None,
+) -> datetime | None:
     """Puts a job in rq-scheduler under its fixed retry id (replacing a waiting one);
     returns when it runs, or None when Redis is unreachable (the next scheduled sync
     picks the work up)."""
@@ -121,15 +142,28 @@ def run_later(func: str, job_id: str, args: tuple, queue: str, delay: float, rea
     try:
         scheduler = _scheduler(queue)
         scheduler.cancel(new_id)
-        scheduler.enqueue_at(when, func, *args, **(kwargs or {}), job_id=new_id,
-                             queue_name=queue, job_description=description or reason,
-                             job_result_ttl=3600, meta={
-                                 ATTEMPT: attempt, RATE_ATTEMPT: rate_attempt,
-                                 "reason": reason,
-                                 RATE_LIMITED: rate_limited})
+        scheduler.enqueue_at(
+            when,
+            func,
+            *args,
+            **(kwargs or {}),
+            job_id=new_id,
+            queue_name=queue,
+            job_description=description or reason,
+            job_result_ttl=3600,
+            meta={
+                ATTEMPT: attempt,
+                RATE_ATTEMPT: rate_attempt,
+                "reason": reason,
+                RATE_LIMITED: rate_limited,
+            },
+        )
     except RedisError as exc:
-        log.warning("could not schedule %s (%s); the next scheduled sync will pick the "
-                    "work up", new_id, type(exc).__name__)
+        log.warning(
+            "could not schedule %s (%s); the next scheduled sync will pick the work up",
+            new_id,
+            type(exc).__name__,
+        )
         return None
     log.info("%s: %s; runs at %s", new_id, reason, when.isoformat(timespec="seconds"))
     return when

@@ -18,13 +18,20 @@ import time
 log = logging.getLogger("aperture_trakt_plugin.runs")
 
 
-def user_run(job: str, user_id: int, outcome: str, started: float,
-             api_calls: int | None = None, **details: int | str) -> None:
+def user_run(
+    job: str,
+    user_id: int,
+    outcome: str,
+    started: float,
+    api_calls: int | None = None,
+    **details: int | str,
+) -> None:
     """Logs a finished user run; ``started`` is a ``time.monotonic()`` reading;
     ``details`` are counts, or an error's class name (never its message)."""
     fields: dict[str, object] = {"job": job, "user": user_id, "outcome": outcome, **details}
     if api_calls is not None:
         fields["api_calls"] = api_calls
     fields["ms"] = round((time.monotonic() - started) * 1000)
-    log.info(" ".join(f"{key}={value}" for key, value in fields.items()),
-             extra={"trakt_run": fields})
+    log.info(
+        " ".join(f"{key}={value}" for key, value in fields.items()), extra={"trakt_run": fields}
+    )

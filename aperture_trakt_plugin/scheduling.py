@@ -24,8 +24,7 @@ log = logging.getLogger(__name__)
 # about a future default on every call: a page of noise on every ``flask`` command and in
 # every scheduler log. The times are UTC either way (``use_local_timezone=False`` and the
 # servers run in UTC), so that one warning is silenced, nothing else.
-warnings.filterwarnings("ignore", message=r"Version 0\.22\.0\+ of crontab",
-                        category=FutureWarning)
+warnings.filterwarnings("ignore", message=r"Version 0\.22\.0\+ of crontab", category=FutureWarning)
 
 SCHEDULE_ID = "aperture-trakt-schedule-{name}"
 #: How often each process re-checks rq-scheduler's entries (see ``keep_scheduled``).
@@ -48,18 +47,34 @@ def definitions() -> list[JobDefinition]:
     from flask import current_app
 
     queue = current_app.config["APERTURE_TRAKT_QUEUE"]
-    return [JobDefinition(
-        name="sync-trakt-ratings", label="Sync Trakt ratings",
-        description=("Two-way rating sync of every connected user: Trakt's changes come "
-                     "here, this server's go to Trakt, the newest wins. Users whose Trakt "
-                     "has not changed cost one call."),
-        func="aperture_trakt_plugin.jobs.run_sync_all", default_cron="0 */2 * * *",
-        queue=queue, timeout=3600), JobDefinition(
-        name=REFRESH_JOB, label="Refresh Trakt discovery",
-        description=("Fetches Trakt's trending and popular titles for the server, and each "
-                     "connected user's recommendations, watchlist and watch history; then "
-                     "ranks them for every user. Discovery pages only read what this stores."),
-        func=REFRESH_FUNC, default_cron=REFRESH_CRON, queue=queue, timeout=3600)]
+    return [
+        JobDefinition(
+            name="sync-trakt-ratings",
+            label="Sync Trakt ratings",
+            description=(
+                "Two-way rating sync of every connected user: Trakt's changes come "
+                "here, this server's go to Trakt, the newest wins. Users whose Trakt "
+                "has not changed cost one call."
+            ),
+            func="aperture_trakt_plugin.jobs.run_sync_all",
+            default_cron="0 */2 * * *",
+            queue=queue,
+            timeout=3600,
+        ),
+        JobDefinition(
+            name=REFRESH_JOB,
+            label="Refresh Trakt discovery",
+            description=(
+                "Fetches Trakt's trending and popular titles for the server, and each "
+                "connected user's recommendations, watchlist and watch history; then "
+                "ranks them for every user. Discovery pages only read what this stores."
+            ),
+            func=REFRESH_FUNC,
+            default_cron=REFRESH_CRON,
+            queue=queue,
+            timeout=3600,
+        ),
+    ]
 
 
 def saved_schedule(job: JobDefinition, saved: dict[str, JobSchedule]) -> tuple[str | None, bool]:
@@ -82,8 +97,9 @@ def keep_scheduled() -> None:
     reconcile()
 
 
-def reconcile(name: str | None = None, cron: str | None = None,
-              enabled: bool | None = None) -> None:
+def reconcile(
+    name: str | None = None, cron: str | None = None, enabled: bool | None = None
+) -> None:
     """Makes rq-scheduler hold exactly the saved (or default) schedule of our jobs."""
     host = extension.state().host
     try:
@@ -96,16 +112,30 @@ def reconcile(name: str | None = None, cron: str | None = None,
             want_cron, want_on = (cron, enabled) if name else saved_schedule(job, saved)
             job_id = SCHEDULE_ID.format(name=job.name)
             current = entries.get(job_id)
-            if (current is not None and want_on and current.origin == job.queue
-                    and current.meta.get("cron_string") == want_cron):
+            if (
+                current is not None
+                and want_on
+                and current.origin == job.queue
+                and current.meta.get("cron_string") == want_cron
+            ):
                 continue  # unchanged: keeps its next run time
             if current is not None:
                 scheduler.cancel(current)
                 current.delete()
             if want_on and want_cron:
-                scheduler.cron(want_cron, func=job.func, args=[None], id=job_id,
-                               queue_name=job.queue, timeout=job.timeout,
-                               result_ttl=RESULT_TTL, use_local_timezone=False)
+                scheduler.cron(
+                    want_cron,
+                    func=job.func,
+                    args=[None],
+                    id=job_id,
+                    queue_name=job.queue,
+                    timeout=job.timeout,
+                    result_ttl=RESULT_TTL,
+                    use_local_timezone=False,
+                )
     except (RedisError, SQLAlchemyError) as exc:
-        log.warning("could not update the Trakt job schedules (%s); they will be updated "
-                    "when the next process starts", type(exc).__name__)
+        log.warning(
+            "could not update the Trakt job schedules (%s); they will be updated "
+            "when the next process starts",
+            type(exc).__name__,
+        )

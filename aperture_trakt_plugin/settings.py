@@ -72,20 +72,29 @@ class SettingsStore:
 
     def values(self) -> dict[str, str | None]:
         rows = {row.key: row for row in self.db.session.query(TraktSetting).all()}
-        return {spec.key: (getattr(rows[spec.key], "secret" if spec.secret else "value")
-                           if spec.key in rows else None) for spec in SETTINGS}
+        return {
+            spec.key: (
+                getattr(rows[spec.key], "secret" if spec.secret else "value")
+                if spec.key in rows
+                else None
+            )
+            for spec in SETTINGS
+        }
 
     def masked(self) -> dict[str, str | None]:
         """What may be shown: credentials become "set"/"not set", never their value."""
-        return {key: mask(value, _BY_KEY[key].hint) if _BY_KEY[key].secret else value
-                for key, value in self.values().items()}
+        return {
+            key: mask(value, _BY_KEY[key].hint) if _BY_KEY[key].secret else value
+            for key, value in self.values().items()
+        }
 
     def is_configured(self) -> bool:
         values = self.values()
         return bool(values["client_id"] and values["client_secret"])
 
-    def merge_submission(self, client_id: str | None, client_secret: str | None,
-                         redirect_uri: str | None) -> dict[str, str | None]:
+    def merge_submission(
+        self, client_id: str | None, client_secret: str | None, redirect_uri: str | None
+    ) -> dict[str, str | None]:
         """The values a form or CLI submission means: an empty credential keeps the stored one."""
         current = self.values()
         return {

@@ -89,11 +89,15 @@ MATCH_CHUNK = 10_000  # Trakt items per find_media_bulk: bounds the host's refs 
 
 # What a sync says: its one-line summary (CLI, run log, last sync on the status view) and
 # the reasons it stopped (docs/troubleshooting.md).
-MSG_SUMMARY = ("{status}: {pushed} pushed, {pushed_removals} removed on Trakt, {pulled} pulled, "
-               "{pulled_removals} removed here, {conflicts} conflicts, {not_found} not found "
-               "on Trakt, {waiting} waiting for the library ({calls} calls){deferred}")
-MSG_DEFERRED = (", {count} more go out with the next push (Trakt takes one write per second; "
-                "the worker did other users' work meanwhile)")
+MSG_SUMMARY = (
+    "{status}: {pushed} pushed, {pushed_removals} removed on Trakt, {pulled} pulled, "
+    "{pulled_removals} removed here, {conflicts} conflicts, {not_found} not found "
+    "on Trakt, {waiting} waiting for the library ({calls} calls){deferred}"
+)
+MSG_DEFERRED = (
+    ", {count} more go out with the next push (Trakt takes one write per second; "
+    "the worker did other users' work meanwhile)"
+)
 MSG_SKIPPED_NOT_CONNECTED = "not connected"
 MSG_SKIPPED_RECONNECT = "needs reconnecting"
 MSG_UNCHANGED = "nothing changed on Trakt"
@@ -103,13 +107,17 @@ MSG_BUSY = "another sync of this user is still running"
 MSG_UNKNOWN_IDS = "Trakt does not know this item's ids"
 MSG_NOT_TAKEN = "Trakt did not take this rating: it still holds {held}"
 MSG_REMOVAL_NOT_TAKEN = "Trakt did not remove this rating: it still holds {held}"
-MSG_OVER_LIMIT = ("a {tier} Trakt account holds at most {limit:,} ratings; remove some on "
-                  "Trakt{upgrade} and it goes with the next sync")
+MSG_OVER_LIMIT = (
+    "a {tier} Trakt account holds at most {limit:,} ratings; remove some on "
+    "Trakt{upgrade} and it goes with the next sync"
+)
 MSG_UPGRADE = " or upgrade to VIP"
 MSG_OVER_LIMIT_SUMMARY = ", {count} {waits} for room on Trakt (its {limit:,}-rating limit)"
-MSG_MASS_REMOVAL = ("this sync would remove {removals} of the {held} ratings on this server; "
-                    "it waits for an admin's confirmation (Admin → Jobs) or `flask trakt sync "
-                    "--force`")
+MSG_MASS_REMOVAL = (
+    "this sync would remove {removals} of the {held} ratings on this server; "
+    "it waits for an admin's confirmation (Admin → Jobs) or `flask trakt sync "
+    "--force`"
+)
 
 
 class SyncBusy(TraktError):
@@ -146,13 +154,22 @@ class SyncResult:
         later = MSG_DEFERRED.format(count=self.deferred) if self.deferred else ""
         if self.over_limit:
             later += MSG_OVER_LIMIT_SUMMARY.format(
-                count=self.over_limit, waits="waits" if self.over_limit == 1 else "wait",
-                limit=self.ratings_limit)
+                count=self.over_limit,
+                waits="waits" if self.over_limit == 1 else "wait",
+                limit=self.ratings_limit,
+            )
         return MSG_SUMMARY.format(
-            status=self.status, pushed=self.pushed, pushed_removals=self.pushed_removals,
-            pulled=self.pulled, pulled_removals=self.pulled_removals,
-            conflicts=self.conflict_count, not_found=self.not_found,
-            waiting=self.waiting_for_library, calls=self.api_calls, deferred=later)
+            status=self.status,
+            pushed=self.pushed,
+            pushed_removals=self.pushed_removals,
+            pulled=self.pulled,
+            pulled_removals=self.pulled_removals,
+            conflicts=self.conflict_count,
+            not_found=self.not_found,
+            waiting=self.waiting_for_library,
+            calls=self.api_calls,
+            deferred=later,
+        )
 
 
 class WriteWait(NamedTuple):
@@ -208,8 +225,12 @@ def user_lock(user_id: int) -> Iterator[None]:
     than long enough for any run: a worker killed mid-run (kill -9, OOM) cannot release
     it, and with a long expiry it blocked that user's syncs for fifteen minutes."""
     try:
-        lock = _redis().lock(LOCK_KEY.format(user_id=user_id), timeout=LOCK_TIMEOUT,
-                             blocking_timeout=LOCK_WAIT, thread_local=False)
+        lock = _redis().lock(
+            LOCK_KEY.format(user_id=user_id),
+            timeout=LOCK_TIMEOUT,
+            blocking_timeout=LOCK_WAIT,
+            thread_local=False,
+        )
         acquired = lock.acquire()
     except RedisError as exc:
         raise SyncBusy(MSG_LOCK_NO_REDIS.format(reason=exc)) from exc
@@ -244,8 +265,9 @@ class TraktSide:
     are queued: only then is it worth ending a run early instead of sleeping until the
     user's next write may go."""
 
-    def __init__(self, user_id: int, result: SyncResult,
-                 others_waiting: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, user_id: int, result: SyncResult, others_waiting: Callable[[], bool] | None = None
+    ) -> None:
         self.user_id = user_id
         self.result = result
         self.client: TraktClient = oauth.api_client()
@@ -295,12 +317,10 @@ class TraktSide:
                     break
                 first = first or paging
                 page += 1
-                response = self.call("GET", path, params={"page": page,
-                                                          "limit": first.limit})
+                response = self.call("GET", path, params={"page": page, "limit": first.limit})
         return items
 
-    def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool
-              ) -> Any:
+    def write(self, entries: list[tuple[MediaRef, int | None, datetime]], remove: bool) -> Any:
         """One POST (at most ``BATCH`` entries); returns Trakt's answer (None: not JSON,
         which confirms nothing)."""
         path = "/sync/ratings/remove" if remove else "/sync/ratings"
@@ -383,11 +403,17 @@ def _side(value: int | None, at: datetime | None) -> Side:
     return Side(value, at or EPOCH)
 
 
-def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncResult,
-           marker: dict[str, str | None] | None, *,
-           outbox: dict[str, TraktOutbox] | None = None,
-           ledger_keys: set[str] | None = None, unblock: bool = False
-           ) -> Generator[WriteWait, bool, None]:
+def _apply(
+    user_id: int,
+    trakt: TraktSide,
+    changes: list[Change],
+    result: SyncResult,
+    marker: dict[str, str | None] | None,
+    *,
+    outbox: dict[str, TraktOutbox] | None = None,
+    ledger_keys: set[str] | None = None,
+    unblock: bool = False,
+) -> Generator[WriteWait, bool, None]:
     """Writes a plan in the crash-safe order described in the module docstring (steps:
     see ``WriteWait``). ``outbox`` and ``ledger_keys``: the user's, when the caller has
     just read them and nothing has committed since (the push path, which is never paused;
@@ -399,8 +425,11 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     host = extension.state().host
     db = _db()
     to_host = Action.TO_HOST
-    host_writes = [_new(RatingWrite, (c.ref.item_id, c.decision.value, c.decision.at))
-                   for c in changes if c.decision.action is to_host and c.ref.item_id]
+    host_writes = [
+        _new(RatingWrite, (c.ref.item_id, c.decision.value, c.decision.at))
+        for c in changes
+        if c.decision.action is to_host and c.ref.item_id
+    ]
     if host_writes:
         host.apply_ratings(user_id, host_writes, SOURCE)
     to_trakt = [c for c in changes if c.decision.action is Action.TO_TRAKT]
@@ -429,15 +458,31 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
         row = outbox.get(change.ref.item_id or "")
         if change.key in deferred:  # stays (or is put) in the outbox for the next push
             if row is None:
-                queued.append((user_id, change.ref.item_id, change.decision.value,
-                               change.decision.at, 1, "pending"))
+                queued.append(
+                    (
+                        user_id,
+                        change.ref.item_id,
+                        change.decision.value,
+                        change.decision.at,
+                        1,
+                        "pending",
+                    )
+                )
             continue
         refusal = refused.get(change.key)
         if refusal is not None:  # kept with its reason; a change made since stays pending
             if row is None:
-                db.session.add(TraktOutbox(
-                    user_id=user_id, item_id=change.ref.item_id, value=change.decision.value,
-                    at=change.decision.at, version=1, state=refusal[0], reason=refusal[1]))
+                db.session.add(
+                    TraktOutbox(
+                        user_id=user_id,
+                        item_id=change.ref.item_id,
+                        value=change.decision.value,
+                        at=change.decision.at,
+                        version=1,
+                        state=refusal[0],
+                        reason=refusal[1],
+                    )
+                )
             elif row.version == change.outbox_version:
                 row.state, row.reason = refusal
             continue
@@ -445,12 +490,24 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
             done.append((user_id, row.item_id, row.version))
     table = TraktOutbox.__table__
     # The version check leaves a change made meanwhile for the next push.
-    execute_rows(db.session, delete(table).where(
-        table.c.user_id == bindparam("u"), table.c.item_id == bindparam("i"),
-        table.c.version == bindparam("v")), ("u", "i", "v"), done)
+    execute_rows(
+        db.session,
+        delete(table).where(
+            table.c.user_id == bindparam("u"),
+            table.c.item_id == bindparam("i"),
+            table.c.version == bindparam("v"),
+        ),
+        ("u", "i", "v"),
+        done,
+    )
     insert_rows(db.session, table, OUTBOX_COLUMNS, queued)
-    _record(user_id, [c for c in changes if c.key not in refused and c.key not in deferred]
-            if refused or deferred else changes, ledger_keys)
+    _record(
+        user_id,
+        [c for c in changes if c.key not in refused and c.key not in deferred]
+        if refused or deferred
+        else changes,
+        ledger_keys,
+    )
 
     result.pushed += len([c for c in adds if c.key not in refused])
     result.pushed_removals += len([c for c in removals if c.key not in refused])
@@ -472,8 +529,7 @@ def _apply(user_id: int, trakt: TraktSide, changes: list[Change], result: SyncRe
     db.session.commit()
 
 
-def _write_trakt(trakt: TraktSide, to_trakt: list[Change]
-                 ) -> Generator[WriteWait, bool, set[str]]:
+def _write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> Generator[WriteWait, bool, set[str]]:
     """POSTs the changes in batches (adds, then removals); returns the keys left for a
     later push (see ``DEFER_OVER``): before a batch that would wait, it yields a
     ``WriteWait`` and the driver decides. The first batch always goes, so every run
@@ -494,10 +550,12 @@ def _write_trakt(trakt: TraktSide, to_trakt: list[Change]
     unsent: list[Change] = []  # adds after the cap refused one
     posted = False
     for remove in (False, True):
-        batch = sorted((c for c in to_trakt if (c.decision.value is None) is remove),
-                       key=lambda c: not c.decision.conflict)
+        batch = sorted(
+            (c for c in to_trakt if (c.decision.value is None) is remove),
+            key=lambda c: not c.decision.conflict,
+        )
         for start in range(0, len(batch), BATCH):
-            part = batch[start:start + BATCH]
+            part = batch[start : start + BATCH]
             if capped and not remove:
                 unsent += part
                 continue
@@ -512,36 +570,41 @@ def _write_trakt(trakt: TraktSide, to_trakt: list[Change]
                 continue
             posted = True
             try:
-                answer = trakt.write([(c.ref, c.decision.value, c.decision.at) for c in part],
-                                     remove)
+                answer = trakt.write(
+                    [(c.ref, c.decision.value, c.decision.at) for c in part], remove
+                )
             except AccountLimit:
                 if remove:
                     raise
                 capped += part
                 continue
-            short = short_types((c.ref.kind for c in part), answer,
-                                "deleted" if remove else "added")
+            short = short_types(
+                (c.ref.kind for c in part), answer, "deleted" if remove else "added"
+            )
             doubtful += (c for c in part if PLURAL[c.ref.kind] in short)
     if doubtful or capped or unsent:
         _settle(trakt, doubtful, capped, unsent)
     return deferred
 
 
-def _settle(trakt: TraktSide, doubtful: list[Change], capped: list[Change],
-            unsent: list[Change]) -> None:
+def _settle(
+    trakt: TraktSide, doubtful: list[Change], capped: list[Change], unsent: list[Change]
+) -> None:
     """Decides what Trakt took of the changes its answers left in doubt, by reading what
     it now holds of their types, and puts the rest in ``trakt.refused``: never recorded
     as agreed, so a later pull cannot take a rating off the host because Trakt lacks it.
     A cap's refusal names the cap and holds its changes back (``OVER_LIMIT``)."""
     checked = doubtful + capped
-    held = HeldRatings(trakt.rated_items(sorted({PLURAL[c.ref.kind] for c in checked}))
-                       if checked else [])
+    held = HeldRatings(
+        trakt.rated_items(sorted({PLURAL[c.ref.kind] for c in checked})) if checked else []
+    )
     limit_reason = ""
     if capped or unsent:
         limit, vip = trakt.ratings_limit()
         trakt.result.ratings_limit = limit
-        limit_reason = MSG_OVER_LIMIT.format(tier="VIP" if vip else "free", limit=limit,
-                                             upgrade="" if vip else MSG_UPGRADE)
+        limit_reason = MSG_OVER_LIMIT.format(
+            tier="VIP" if vip else "free", limit=limit, upgrade="" if vip else MSG_UPGRADE
+        )
         trakt.hold_over_limit()
     over_limit = {c.key for c in capped}
     for change in checked:
@@ -553,16 +616,28 @@ def _settle(trakt: TraktSide, doubtful: list[Change], capped: list[Change],
         elif value is None:
             trakt.refused[change.key] = (NOT_FOUND, MSG_UNKNOWN_IDS)
         else:
-            template = MSG_NOT_TAKEN if change.decision.value is not None \
-                else MSG_REMOVAL_NOT_TAKEN
+            template = MSG_NOT_TAKEN if change.decision.value is not None else MSG_REMOVAL_NOT_TAKEN
             trakt.refused[change.key] = (NOT_FOUND, template.format(held=value))
     for change in unsent:
         trakt.refused[change.key] = (OVER_LIMIT, limit_reason)
 
 
 OUTBOX_COLUMNS = ("user_id", "item_id", "value", "at", "version", "state")
-LEDGER_COLUMNS = ("user_id", "item_key", "kind", "item_id", "trakt", "tmdb", "imdb", "tvdb",
-                  "season", "episode", "title", "value", "rated_at")
+LEDGER_COLUMNS = (
+    "user_id",
+    "item_key",
+    "kind",
+    "item_id",
+    "trakt",
+    "tmdb",
+    "imdb",
+    "tvdb",
+    "season",
+    "episode",
+    "title",
+    "value",
+    "rated_at",
+)
 #: A library item's row keeps the pairing only: the host knows the item's ids and title,
 #: and a first sync writes 100,000 such rows, which SQLite stores in about half the time
 #: without the six columns the host already answers for (they stay empty).
@@ -580,34 +655,54 @@ def _record(user_id: int, changes: list[Change], held: set[str] | None = None) -
         return
     db = _db()
     ledger = TraktLedger.__table__
-    forget = delete(ledger).where(ledger.c.user_id == bindparam("u"),
-                                  ledger.c.item_key == bindparam("k"))
+    forget = delete(ledger).where(
+        ledger.c.user_id == bindparam("u"), ledger.c.item_key == bindparam("k")
+    )
     if held is None:
-        held = set(db.session.scalars(select(ledger.c.item_key).where(
-            ledger.c.user_id == user_id)))
+        held = set(db.session.scalars(select(ledger.c.item_key).where(ledger.c.user_id == user_id)))
     for start in range(0, len(changes), WRITE_CHUNK):  # bounded lists of parameters
-        part = changes[start:start + WRITE_CHUNK]
-        execute_rows(db.session, forget, ("u", "k"),
-                     [(user_id, c.key) for c in part if c.key in held])
+        part = changes[start : start + WRITE_CHUNK]
+        execute_rows(
+            db.session, forget, ("u", "k"), [(user_id, c.key) for c in part if c.key in held]
+        )
         paired, waiting = [], []
         for c in part:
             ref, value, at = c.ref, c.decision.value, c.decision.at
             if value is None:
                 continue
             if ref.item_id:
-                paired.append((user_id, c.key, ref.kind, ref.item_id,
-                               c.trakt_id or ref.ids.trakt, value, at))
+                paired.append(
+                    (user_id, c.key, ref.kind, ref.item_id, c.trakt_id or ref.ids.trakt, value, at)
+                )
             else:
-                waiting.append((user_id, c.key, ref.kind, None, c.trakt_id or ref.ids.trakt,
-                                ref.ids.tmdb, ref.ids.imdb, ref.ids.tvdb, ref.season,
-                                ref.episode, (ref.title or "")[:255], value, at))
+                waiting.append(
+                    (
+                        user_id,
+                        c.key,
+                        ref.kind,
+                        None,
+                        c.trakt_id or ref.ids.trakt,
+                        ref.ids.tmdb,
+                        ref.ids.imdb,
+                        ref.ids.tvdb,
+                        ref.season,
+                        ref.episode,
+                        (ref.title or "")[:255],
+                        value,
+                        at,
+                    )
+                )
         insert_rows(db.session, ledger, PAIRED_COLUMNS, paired)
         insert_rows(db.session, ledger, LEDGER_COLUMNS, waiting)
 
 
-def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
-         marker: dict[str, str | None], held: list[HostRating] | None = None
-         ) -> list[Change]:
+def plan(
+    user_id: int,
+    trakt_items: list[TraktRating],
+    read_types: list[str],
+    marker: dict[str, str | None],
+    held: list[HostRating] | None = None,
+) -> list[Change]:
     """The merge: every item either side or the ledger knows, decided three-way.
     ``held``: the host's ratings of the user, when the caller has read them already.
 
@@ -615,23 +710,33 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
     stores rows handed over in key order a third faster than in a set's order."""
     host = extension.state().host
     ledger, outbox = _ledger(user_id), _outbox(user_id)
-    host_ratings = {r.media.item_id: r for r in
-                    (held if held is not None else host.list_ratings(user_id))}
+    host_ratings = {
+        r.media.item_id: r for r in (held if held is not None else host.list_ratings(user_id))
+    }
     # Matched a slice at a time, keeping a match only where the host's rating does not
     # bring the same ref: a user who rates everything already made 100,000 refs the
     # host built only to be dropped again, all alive at once at the sync's peak.
     on_trakt: dict[str, tuple[TraktRating, MediaRef | None]] = {}
     for start in range(0, len(trakt_items), MATCH_CHUNK):
-        part = trakt_items[start:start + MATCH_CHUNK]
+        part = trakt_items[start : start + MATCH_CHUNK]
         matches = host.find_media_bulk([t.ref for t in part])
-        on_trakt.update(((f"h:{match.item_id}" if match else item.orphan_key),
-                         (item, None if match and match.item_id in host_ratings else match))
-                        for item, match in zip(part, matches, strict=True))
+        on_trakt.update(
+            (
+                (f"h:{match.item_id}" if match else item.orphan_key),
+                (item, None if match and match.item_id in host_ratings else match),
+            )
+            for item, match in zip(part, matches, strict=True)
+        )
     removed_at = {t: parse_time(marker.get(t)) or datetime.now(UTC) for t in read_types}
     # Only the sorted list of keys lives on: the set and the host's keys that duplicate
     # Trakt's go as soon as they are made (100,000 strings fewer at the peak).
-    keys = sorted(set(ledger).union(on_trakt, (f"h:{item_id}" for item_id in host_ratings),
-                                    (f"h:{item_id}" for item_id in outbox)))
+    keys = sorted(
+        set(ledger).union(
+            on_trakt,
+            (f"h:{item_id}" for item_id in host_ratings),
+            (f"h:{item_id}" for item_id in outbox),
+        )
+    )
 
     changes: list[Change] = []
     unrated = Side(None, EPOCH)
@@ -655,9 +760,15 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
                 # The item left the library. Its Trakt rating stays: an admin removing a
                 # file must not take a user's rating off Trakt. If Trakt still holds it,
                 # it waits for the library like any rating of an item the library lacks.
-                changes.append(Change(key, _ledger_ref(base_row), Decision(
-                    Action.LET_GO, None, base_row.rated_at), None,
-                    pending.version if pending else None))
+                changes.append(
+                    Change(
+                        key,
+                        _ledger_ref(base_row),
+                        Decision(Action.LET_GO, None, base_row.rated_at),
+                        None,
+                        pending.version if pending else None,
+                    )
+                )
                 continue
         if ref is None and base_row is not None:
             ref = _ledger_ref(base_row)  # a Trakt rating the library still lacks
@@ -681,28 +792,50 @@ def plan(user_id: int, trakt_items: list[TraktRating], read_types: list[str],
         decision = decide(base, host_side, trakt_side)
         if decision.action is Action.NONE and pending is None:
             continue
-        if (decision.action is Action.TO_TRAKT and pending is not None
-                and pending.state != "pending" and pending.value == decision.value):
+        if (
+            decision.action is Action.TO_TRAKT
+            and pending is not None
+            and pending.state != "pending"
+            and pending.value == decision.value
+        ):
             continue  # Trakt did not take it (``_settle``); wait for a change or for room
-        changes.append(_new(Change, (key, ref, decision, item.trakt_id if item else None,
-                                     pending.version if pending else None)))
+        changes.append(
+            _new(
+                Change,
+                (
+                    key,
+                    ref,
+                    decision,
+                    item.trakt_id if item else None,
+                    pending.version if pending else None,
+                ),
+            )
+        )
     return changes
 
 
 def _ledger_ref(row: Any) -> MediaRef:
     """From a ``TraktLedger`` object or a plain row of its table."""
-    return MediaRef(kind=row.kind, ids=ExternalIds(tmdb=row.tmdb, imdb=row.imdb, tvdb=row.tvdb,
-                                                   trakt=row.trakt),
-                    item_id=row.item_id, title=row.title or "", season=row.season,
-                    episode=row.episode)
+    return MediaRef(
+        kind=row.kind,
+        ids=ExternalIds(tmdb=row.tmdb, imdb=row.imdb, tvdb=row.tvdb, trakt=row.trakt),
+        item_id=row.item_id,
+        title=row.title or "",
+        season=row.season,
+        episode=row.episode,
+    )
 
 
 def _describe(change: Change) -> str:
     d = change.decision
     what = f"{change.ref.kind} {change.ref.title or change.key}"
-    where = {Action.TO_TRAKT: "Trakt", Action.TO_HOST: "this server",
-             Action.AGREE: "the ledger", Action.NONE: "nothing",
-             Action.LET_GO: "the ledger"}[d.action]
+    where = {
+        Action.TO_TRAKT: "Trakt",
+        Action.TO_HOST: "this server",
+        Action.AGREE: "the ledger",
+        Action.NONE: "nothing",
+        Action.LET_GO: "the ledger",
+    }[d.action]
     verb = f"set to {d.value}" if d.value is not None else "removed"
     if d.action is Action.LET_GO:
         verb = "let go (it left the library; its Trakt rating stays)"
@@ -751,26 +884,42 @@ def _tally(changes: list[Change], result: SyncResult, keep_all: bool = False) ->
 def _mass_removal(changes: list[Change], held: int) -> str | None:
     """``held``: how many ratings the host holds (counted by the caller, which has read
     them for the merge: reading 100,000 ratings twice cost seconds)."""
-    removals = sum(1 for c in changes if c.decision.action is Action.TO_HOST
-                   and c.decision.value is None and c.ref.item_id)
+    removals = sum(
+        1
+        for c in changes
+        if c.decision.action is Action.TO_HOST and c.decision.value is None and c.ref.item_id
+    )
     if removals >= MASS_REMOVAL_MIN and removals > held * MASS_REMOVAL_SHARE:
         return MSG_MASS_REMOVAL.format(removals=removals, held=held)
     return None
 
 
 @collector_paused()
-def sync_user_ratings(user_id: int, *, dry_run: bool = False, force: bool = False,
-                      report: Callable[[str], None] | None = None,
-                      others_waiting: Callable[[], bool] | None = None) -> SyncResult:
+def sync_user_ratings(
+    user_id: int,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    report: Callable[[str], None] | None = None,
+    others_waiting: Callable[[], bool] | None = None,
+) -> SyncResult:
     """One user's two-way sync (the pull); the outbox goes along. ``others_waiting``: see
     ``TraktSide`` (the caller queues the push that sends ``result.deferred``)."""
-    return run_steps(sync_steps(user_id, dry_run=dry_run, force=force, report=report,
-                                others_waiting=others_waiting))
+    return run_steps(
+        sync_steps(
+            user_id, dry_run=dry_run, force=force, report=report, others_waiting=others_waiting
+        )
+    )
 
 
-def sync_steps(user_id: int, *, dry_run: bool = False, force: bool = False,
-               report: Callable[[str], None] | None = None,
-               others_waiting: Callable[[], bool] | None = None) -> Steps:
+def sync_steps(
+    user_id: int,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    report: Callable[[str], None] | None = None,
+    others_waiting: Callable[[], bool] | None = None,
+) -> Steps:
     """``sync_user_ratings`` as steps (``WriteWait``), for a driver that fills a wait
     for Trakt's write spacing with other work. The user's lock is held while paused."""
     result = SyncResult(user_id)
@@ -788,8 +937,11 @@ def sync_steps(user_id: int, *, dry_run: bool = False, force: bool = False,
         read_types = moved_types(known, marker)
         if not dry_run:
             _release_over_limit(trakt, bool(read_types or force))
-        pending = _db().session.scalar(select(TraktOutbox.item_id).where(
-            TraktOutbox.user_id == user_id, TraktOutbox.state == "pending").limit(1))
+        pending = _db().session.scalar(
+            select(TraktOutbox.item_id)
+            .where(TraktOutbox.user_id == user_id, TraktOutbox.state == "pending")
+            .limit(1)
+        )
         if not read_types and pending is None and not force:
             result.status, result.message = "unchanged", MSG_UNCHANGED
             conn.last_sync_at = utcnow()
@@ -798,8 +950,7 @@ def sync_steps(user_id: int, *, dry_run: bool = False, force: bool = False,
         items = trakt.rated_items(read_types)
         held = extension.state().host.list_ratings(user_id)
         held_count = len(held)
-        changes = _tally(plan(user_id, items, read_types, marker, held), result,
-                         keep_all=dry_run)
+        changes = _tally(plan(user_id, items, read_types, marker, held), result, keep_all=dry_run)
         del items, held  # the plan keeps what it needs; the writes need the memory
         if dry_run:
             result.status = "dry-run"
@@ -864,8 +1015,15 @@ def push_steps(user_id: int, others_waiting: Callable[[], bool] | None = None) -
                 agreed = Side(base.value, base.rated_at) if base else None
                 decision = decide(agreed, Side(row.value, row.at), agreed or Side(None, EPOCH))
                 changes.append(Change(key, ref, decision, None, row.version))
-            yield from _apply(user_id, trakt, changes, result, marker,  # NONE ones leave
-                              outbox=held_outbox, ledger_keys=set(ledger))  # the outbox
+            yield from _apply(
+                user_id,
+                trakt,
+                changes,
+                result,
+                marker,  # NONE ones leave
+                outbox=held_outbox,
+                ledger_keys=set(ledger),
+            )  # the outbox
             return result
     if fall_back:
         with collector_paused():
@@ -894,9 +1052,11 @@ def start_afresh(user_id: int) -> None:
     session = _db().session
     session.execute(delete(TraktLedger).where(TraktLedger.user_id == user_id))
     table = TraktOutbox.__table__
-    session.execute(table.update().where(table.c.user_id == user_id,
-                                         table.c.state != "pending").values(
-        state="pending", reason=None))
+    session.execute(
+        table.update()
+        .where(table.c.user_id == user_id, table.c.state != "pending")
+        .values(state="pending", reason=None)
+    )
     conn = _connection(user_id)
     if conn is not None:
         conn.ratings_marker = conn.blocked_reason = conn.last_sync_summary = None
@@ -911,8 +1071,11 @@ def resolve_orphans(user_id: int) -> int:
     """Trakt ratings of items that have since arrived in the library reach the host."""
     db = _db()
     host = extension.state().host
-    orphans = list(db.session.scalars(select(TraktLedger).where(
-        TraktLedger.user_id == user_id, TraktLedger.item_id.is_(None))))
+    orphans = list(
+        db.session.scalars(
+            select(TraktLedger).where(TraktLedger.user_id == user_id, TraktLedger.item_id.is_(None))
+        )
+    )
     if not orphans:
         return 0
     matches = host.find_media_bulk([_ledger_ref(row) for row in orphans])
@@ -920,19 +1083,34 @@ def resolve_orphans(user_id: int) -> int:
     arrived = [(row, match) for row, match in zip(orphans, matches, strict=True) if match]
     # Host first, ledger after: a crash in between leaves both sides equal, which the next
     # merge records as agreed; the other order would read as a removal on the host.
-    writes = [RatingWrite(match.item_id, row.value, row.rated_at) for row, match in arrived
-              if match.item_id not in held]
+    writes = [
+        RatingWrite(match.item_id, row.value, row.rated_at)
+        for row, match in arrived
+        if match.item_id not in held
+    ]
     if writes:
         host.apply_ratings(user_id, writes, SOURCE)
     # Each orphan is read before it is deleted: the host's commit above expired it, and
     # reading it after the delete reloaded it from a row the autoflush had just removed.
     for row, match in arrived:
         if match.item_id not in held:  # else the host has its own: newest wins at the sync
-            db.session.add(TraktLedger(
-                user_id=user_id, item_key=f"h:{match.item_id}", kind=row.kind,
-                item_id=match.item_id, trakt=row.trakt, tmdb=match.ids.tmdb,
-                imdb=match.ids.imdb, tvdb=match.ids.tvdb, season=row.season,
-                episode=row.episode, title=row.title, value=row.value, rated_at=row.rated_at))
+            db.session.add(
+                TraktLedger(
+                    user_id=user_id,
+                    item_key=f"h:{match.item_id}",
+                    kind=row.kind,
+                    item_id=match.item_id,
+                    trakt=row.trakt,
+                    tmdb=match.ids.tmdb,
+                    imdb=match.ids.imdb,
+                    tvdb=match.ids.tvdb,
+                    season=row.season,
+                    episode=row.episode,
+                    title=row.title,
+                    value=row.value,
+                    rated_at=row.rated_at,
+                )
+            )
         db.session.delete(row)
     db.session.commit()
     return len(writes)

@@ -26,13 +26,19 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "aperture-trakt:lock:token:{user_id}"
 LOCK_TIMEOUT = 60  # seconds a crashed holder can block others; a refresh takes one call
 
-MSG_NEEDS_RECONNECT = ("Trakt no longer accepts this server's access to your account. "
-                       "Reconnect Trakt to resume syncing.")
+MSG_NEEDS_RECONNECT = (
+    "Trakt no longer accepts this server's access to your account. "
+    "Reconnect Trakt to resume syncing."
+)
 MSG_NOT_CONNECTED = "This user has not connected Trakt."
-MSG_LOCK_NO_REDIS = ("The Trakt token needs refreshing, but Redis (which keeps the refresh "
-                     "safe across processes) is unreachable.")
-MSG_LOCK_BUSY = ("Another process has been refreshing this user's Trakt token for too long; "
-                 "will try again later.")
+MSG_LOCK_NO_REDIS = (
+    "The Trakt token needs refreshing, but Redis (which keeps the refresh "
+    "safe across processes) is unreachable."
+)
+MSG_LOCK_BUSY = (
+    "Another process has been refreshing this user's Trakt token for too long; "
+    "will try again later."
+)
 
 
 class NotConnected(TraktError):
@@ -58,8 +64,9 @@ class TokenStore:
     def get(self, user_id: int) -> TraktConnection | None:
         return self.db.session.get(TraktConnection, user_id)
 
-    def set(self, user_id: int, pair: TokenPair, username: str, slug: str | None
-            ) -> TraktConnection:
+    def set(
+        self, user_id: int, pair: TokenPair, username: str, slug: str | None
+    ) -> TraktConnection:
         """A new connection (or a reconnection): clears any earlier trouble."""
         conn = self.get(user_id) or TraktConnection(user_id=user_id, connected_at=utcnow())
         conn.trakt_username, conn.trakt_slug = username, slug
@@ -109,8 +116,7 @@ def refresh_margin(conn: TraktConnection) -> timedelta:
     quarter of the token's lifetime. Trakt's tokens have lasted 24 hours since March 2025
     (CONTRACT 4.3); with the one-day margin meant for the old 90-day tokens, every call
     refreshed, spending a single-use refresh token each time."""
-    configured = timedelta(
-        seconds=float(current_app.config["APERTURE_TRAKT_TOKEN_REFRESH_MARGIN"]))
+    configured = timedelta(seconds=float(current_app.config["APERTURE_TRAKT_TOKEN_REFRESH_MARGIN"]))
     return min(configured, (conn.expires_at - conn.token_created_at) / 4)
 
 
@@ -121,7 +127,8 @@ def lock_seconds() -> float:
     under way would let a second process spend the same single-use refresh token."""
     config = current_app.config
     slowest = float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]) + max(
-        extension.answer_deadline(), float(config["APERTURE_TRAKT_HTTP_TIMEOUT"]))
+        extension.answer_deadline(), float(config["APERTURE_TRAKT_HTTP_TIMEOUT"])
+    )
     return max(float(LOCK_TIMEOUT), 2 * slowest)
 
 
@@ -147,8 +154,9 @@ def access_token(user_id: int, rejected: str | None = None) -> str:
     redis = extension.state().host.redis
     try:
         seconds = lock_seconds()
-        lock = redis.lock(LOCK_KEY.format(user_id=user_id), timeout=seconds,
-                          blocking_timeout=seconds)
+        lock = redis.lock(
+            LOCK_KEY.format(user_id=user_id), timeout=seconds, blocking_timeout=seconds
+        )
         acquired = lock.acquire()
     except RedisError as exc:
         raise TokenLockUnavailable(MSG_LOCK_NO_REDIS) from exc
@@ -169,8 +177,11 @@ def access_token(user_id: int, rejected: str | None = None) -> str:
             tokens.mark_needs_reauth(user_id, MSG_NEEDS_RECONNECT)
             raise NeedsReconnect(MSG_NEEDS_RECONNECT) from None
         tokens.update_tokens(conn, pair)  # stored before anyone uses it
-        log.info("refreshed the Trakt token of user %s (valid until %s)", user_id,
-                 pair.expires_at.isoformat())
+        log.info(
+            "refreshed the Trakt token of user %s (valid until %s)",
+            user_id,
+            pair.expires_at.isoformat(),
+        )
         return pair.access_token
     finally:
         try:

@@ -32,54 +32,77 @@ DEFAULT_USER_AGENT = f"aperture-trakt-plugin/{__version__}"
 # What a failed call says to the person who sees it (a profile card, the jobs screen, the
 # CLI). ``{what}`` is the action that failed ("Reading your Trakt profile"); every text is
 # listed with its cause and fix in docs/troubleshooting.md.
-MSG_INVALID_GRANT = ("{what}: Trakt no longer accepts this authorization (invalid_grant); "
-                     "the user must connect again")
-MSG_INVALID_CLIENT = ("{what}: Trakt rejected the app's Client ID or Client Secret "
-                      "(invalid_client)")
+MSG_INVALID_GRANT = (
+    "{what}: Trakt no longer accepts this authorization (invalid_grant); "
+    "the user must connect again"
+)
+MSG_INVALID_CLIENT = "{what}: Trakt rejected the app's Client ID or Client Secret (invalid_client)"
 MSG_RATE_LIMITED = "{what}: Trakt's rate limit was reached ({wait})"
 MSG_RETRY_AFTER = "retry after {seconds:.0f} s"
 MSG_RETRY_LATER = "retry later"
 MSG_UNAUTHORIZED = "{what}: Trakt did not accept the user's token (401)"
-MSG_CLIENT_ID_REFUSED = ("{what}: Trakt refused the app's Client ID (403); Trakt may have "
-                         "deleted the app (its owner's VIP lapsed, or nobody was connected to "
-                         "it), or its credentials changed")
-MSG_FIREWALL_BLOCKED = ("{what}: Trakt's firewall (Cloudflare) blocked this request{ray}; the "
-                        "app's credentials were not refused, and such blocks usually lift by "
-                        "themselves")
+MSG_CLIENT_ID_REFUSED = (
+    "{what}: Trakt refused the app's Client ID (403); Trakt may have "
+    "deleted the app (its owner's VIP lapsed, or nobody was connected to "
+    "it), or its credentials changed"
+)
+MSG_FIREWALL_BLOCKED = (
+    "{what}: Trakt's firewall (Cloudflare) blocked this request{ray}; the "
+    "app's credentials were not refused, and such blocks usually lift by "
+    "themselves"
+)
 MSG_RAY_ID = " (Ray ID {ray_id})"
 MSG_NOT_FOUND = "{what}: Trakt has no such item (404)"
 MSG_ACCOUNT_LIMIT = "{what}: the Trakt account reached one of its limits (420)"
-MSG_ACCOUNT_LOCKED = ("{what}: the Trakt account is locked or deactivated (423); its owner "
-                      "must contact Trakt support")
+MSG_ACCOUNT_LOCKED = (
+    "{what}: the Trakt account is locked or deactivated (423); its owner must contact Trakt support"
+)
 MSG_VIP_REQUIRED = "{what}: this needs Trakt VIP (426): {upgrade_url}"
 MSG_SERVER_ERROR = "{what}: Trakt is having trouble ({status})"
 MSG_OTHER_STATUS = "{what}: Trakt answered {status}"
 MSG_TIMEOUT = "{what}: Trakt did not answer within {seconds:g} s"
 MSG_UNREACHABLE = "{what}: could not reach Trakt at {url} ({reason})"
-MSG_NOT_JSON = ("GET {path}: Trakt's answer was not readable JSON (not JSON at all, nested too "
-                "deep, or a number too long)")
-MSG_REDIRECTED = ("{what}: Trakt's address answered with a redirect ({status}), which is not "
-                  "followed, so no credentials leave for another host; check "
-                  "APERTURE_TRAKT_API_URL and APERTURE_TRAKT_AUTH_URL (they must be Trakt's "
-                  "https addresses) and any proxy in between")
+MSG_NOT_JSON = (
+    "GET {path}: Trakt's answer was not readable JSON (not JSON at all, nested too "
+    "deep, or a number too long)"
+)
+MSG_REDIRECTED = (
+    "{what}: Trakt's address answered with a redirect ({status}), which is not "
+    "followed, so no credentials leave for another host; check "
+    "APERTURE_TRAKT_API_URL and APERTURE_TRAKT_AUTH_URL (they must be Trakt's "
+    "https addresses) and any proxy in between"
+)
 #: ``{what}`` for a redirect refused where the call's own wording is unknown.
 MSG_A_TRAKT_CALL = "A call to Trakt"
-MSG_TOO_LARGE = ("{what}: Trakt's answer was larger than {limit} bytes; it was not read "
-                 "(see APERTURE_TRAKT_MAX_ANSWER_BYTES)")
-MSG_TOO_SLOW = ("{what}: Trakt's answer took longer than {seconds:g} s to arrive; it was "
-                "not read (see APERTURE_TRAKT_ANSWER_DEADLINE)")
+MSG_TOO_LARGE = (
+    "{what}: Trakt's answer was larger than {limit} bytes; it was not read "
+    "(see APERTURE_TRAKT_MAX_ANSWER_BYTES)"
+)
+MSG_TOO_SLOW = (
+    "{what}: Trakt's answer took longer than {seconds:g} s to arrive; it was "
+    "not read (see APERTURE_TRAKT_ANSWER_DEADLINE)"
+)
 MSG_PAGE_NOT_A_LIST = "{what}: page {page} of Trakt's answer was not a list"
-MSG_NO_PAGING = ("{what}: Trakt sent a full page ({count} items) without its paging headers, "
-                 "so whether more follow is unknown; the list was not read")
-MSG_PAGING_MISSING = ("{what}: page {page} came without Trakt's paging headers; the list was "
-                      "not read whole")
-MSG_PAGING_CHANGED = ("{what}: Trakt's paging headers changed while the list was read "
-                      "(expected {expected}, got {found}); it was not read whole")
+MSG_NO_PAGING = (
+    "{what}: Trakt sent a full page ({count} items) without its paging headers, "
+    "so whether more follow is unknown; the list was not read"
+)
+MSG_PAGING_MISSING = (
+    "{what}: page {page} came without Trakt's paging headers; the list was not read whole"
+)
+MSG_PAGING_CHANGED = (
+    "{what}: Trakt's paging headers changed while the list was read "
+    "(expected {expected}, got {found}); it was not read whole"
+)
 MSG_PAGING_STATE = "page {page} of {pages}, {limit} per page"
-MSG_PAGING_BAD = ("{what}: Trakt's paging headers do not add up (page {page}); the list "
-                  "was not read, and nothing was changed because of it")
-MSG_TOO_MANY_PAGES = ("{what}: Trakt has {pages} pages of {limit} items here, more than the "
-                      "{most} items read at most; the list was not read")
+MSG_PAGING_BAD = (
+    "{what}: Trakt's paging headers do not add up (page {page}); the list "
+    "was not read, and nothing was changed because of it"
+)
+MSG_TOO_MANY_PAGES = (
+    "{what}: Trakt has {pages} pages of {limit} items here, more than the "
+    "{most} items read at most; the list was not read"
+)
 
 
 class TraktError(Exception):
@@ -88,8 +111,13 @@ class TraktError(Exception):
     status: int | None = None
     retryable = False
 
-    def __init__(self, message: str, status: int | None = None,
-                 body: Any = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status if status is not None else self.status
         self.body = body
@@ -114,8 +142,9 @@ class RateLimited(TraktError):
     status = 429
     retryable = True
 
-    def __init__(self, message: str, retry_after: float | None, ratelimit: dict | None,
-                 **kw: Any) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None, ratelimit: dict | None, **kw: Any
+    ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after
         self.ratelimit = ratelimit
@@ -189,8 +218,11 @@ def redirect_error(response: requests.Response, what: str) -> Redirected | None:
     """The :class:`Redirected` for a 3xx answer (one with a ``Location``), else None."""
     if not 300 <= response.status_code < 400:
         return None
-    return Redirected(MSG_REDIRECTED.format(what=what, status=response.status_code),
-                      status=response.status_code, headers=response.headers)
+    return Redirected(
+        MSG_REDIRECTED.format(what=what, status=response.status_code),
+        status=response.status_code,
+        headers=response.headers,
+    )
 
 
 def refuse_redirects(response: requests.Response, **_: Any) -> requests.Response:
@@ -250,8 +282,9 @@ class AnswerTooSlow(Unbounded, TraktUnreachable):
 READ_CHUNK = 64 * 1024
 
 
-def read_bounded(response: requests.Response, max_bytes: int, deadline: float,
-                 seconds: float) -> None:
+def read_bounded(
+    response: requests.Response, max_bytes: int, deadline: float, seconds: float
+) -> None:
     """Reads a streamed answer's body into ``response`` (as if it had not been streamed),
     raising :class:`AnswerTooLarge` past ``max_bytes`` or :class:`AnswerTooSlow` past the
     monotonic ``deadline`` (``seconds`` after the call began). Either way the connection
@@ -263,15 +296,17 @@ def read_bounded(response: requests.Response, max_bytes: int, deadline: float,
     try:
         while True:
             if time.monotonic() > deadline:
-                raise AnswerTooSlow(MSG_TOO_SLOW.format(what=MSG_A_TRAKT_CALL,
-                                                        seconds=seconds), seconds)
+                raise AnswerTooSlow(
+                    MSG_TOO_SLOW.format(what=MSG_A_TRAKT_CALL, seconds=seconds), seconds
+                )
             chunk = _read_chunk(read)
             if not chunk:
                 break
             size += len(chunk)
             if size > max_bytes:
-                raise AnswerTooLarge(MSG_TOO_LARGE.format(what=MSG_A_TRAKT_CALL,
-                                                          limit=max_bytes), max_bytes)
+                raise AnswerTooLarge(
+                    MSG_TOO_LARGE.format(what=MSG_A_TRAKT_CALL, limit=max_bytes), max_bytes
+                )
             chunks.append(chunk)
     except TraktError:
         response.close()
@@ -305,8 +340,13 @@ class BoundedAdapter(HTTPAdapter):
         self.max_bytes = max_bytes
         self.deadline = deadline
 
-    def send(self, request: requests.PreparedRequest, stream: bool = False,
-             timeout: Any = None, **kw: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: Any = None,
+        **kw: Any,
+    ) -> requests.Response:
         started = time.monotonic()
         response = super().send(request, stream=True, timeout=timeout, **kw)
         read_timeout = timeout[-1] if isinstance(timeout, tuple) else timeout
@@ -340,15 +380,13 @@ def body_entries(body: Any) -> int:
 DEFAULT_WAIT_RANGE: tuple[float, float] = (1.0, 3600.0)
 
 
-def bounded_wait(seconds: float, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
-                 ) -> float:
+def bounded_wait(seconds: float, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> float:
     """``seconds`` clamped into ``wait_range``; callers pass only finite numbers."""
     low, high = wait_range
     return min(max(seconds, low), high)
 
 
-def wait_seconds(value: Any, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
-                 ) -> float | None:
+def wait_seconds(value: Any, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> float | None:
     """A wait Trakt's side sent (a number or its text), clamped; None when it is not a
     finite number (``inf``, ``nan``, text, a date): read as "no wait given", whose own
     default applies, rather than as forever or as a crash."""
@@ -389,8 +427,9 @@ def json_or_none(response: requests.Response) -> Any:
         return None
 
 
-def _retry_after(response: requests.Response,
-                 wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> float | None:
+def _retry_after(
+    response: requests.Response, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
+) -> float | None:
     value = response.headers.get("Retry-After")
     return wait_seconds(value.strip(), wait_range) if value is not None else None
 
@@ -443,12 +482,17 @@ def firewall_error(response: requests.Response, what: str) -> FirewallBlocked | 
     if not is_firewall_block(response):
         return None
     ray_id = _ray_id(response)
-    return FirewallBlocked(MSG_FIREWALL_BLOCKED.format(what=what, ray=ray_note(ray_id)),
-                           ray_id, status=403, headers=response.headers)
+    return FirewallBlocked(
+        MSG_FIREWALL_BLOCKED.format(what=what, ray=ray_note(ray_id)),
+        ray_id,
+        status=403,
+        headers=response.headers,
+    )
 
 
-def error_for(response: requests.Response, what: str,
-              wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE) -> TraktError:
+def error_for(
+    response: requests.Response, what: str, wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
+) -> TraktError:
     """Maps a non-2xx answer to the error that says what to do about it (a 429's wait
     clamped into ``wait_range``)."""
     status = response.status_code
@@ -461,15 +505,23 @@ def error_for(response: requests.Response, what: str,
         return InvalidClient(MSG_INVALID_CLIENT.format(what=what), **kw)
     if status == 429:
         retry_after = _retry_after(response, wait_range)
-        wait = (MSG_RETRY_AFTER.format(seconds=retry_after) if retry_after is not None
-                else MSG_RETRY_LATER)
-        return RateLimited(MSG_RATE_LIMITED.format(what=what, wait=wait),
-                           retry_after, ratelimit_header(response.headers), **kw)
+        wait = (
+            MSG_RETRY_AFTER.format(seconds=retry_after)
+            if retry_after is not None
+            else MSG_RETRY_LATER
+        )
+        return RateLimited(
+            MSG_RATE_LIMITED.format(what=what, wait=wait),
+            retry_after,
+            ratelimit_header(response.headers),
+            **kw,
+        )
     if status == 401:
         return Unauthorized(MSG_UNAUTHORIZED.format(what=what), **kw)
     if status == 403:
         return firewall_error(response, what) or InvalidClient(
-            MSG_CLIENT_ID_REFUSED.format(what=what), **kw)
+            MSG_CLIENT_ID_REFUSED.format(what=what), **kw
+        )
     if status == 404:
         return NotFound(MSG_NOT_FOUND.format(what=what), **kw)
     if status == 420:
@@ -520,8 +572,12 @@ def paging_in(headers: Mapping[str, str]) -> Paging | None:
     return paging if min(paging.page, paging.limit, paging.pages) >= 1 else None
 
 
-PAGING_HEADERS = ("X-Pagination-Page", "X-Pagination-Limit", "X-Pagination-Page-Count",
-                  "X-Pagination-Item-Count")
+PAGING_HEADERS = (
+    "X-Pagination-Page",
+    "X-Pagination-Limit",
+    "X-Pagination-Page-Count",
+    "X-Pagination-Item-Count",
+)
 #: A header value longer than this is no number Trakt sends (and ``int()`` of 100,000
 #: digits is refused anyway): unusable, not parsed.
 HEADER_DIGITS = 12
@@ -537,8 +593,9 @@ def _header_int(headers: Mapping[str, str], name: str) -> int | None:
         return None
 
 
-def checked_paging(headers: Mapping[str, str], what: str, page: int, count: int,
-                   first: Paging | None = None) -> Paging | None:
+def checked_paging(
+    headers: Mapping[str, str], what: str, page: int, count: int, first: Paging | None = None
+) -> Paging | None:
     """The page's paging, checked; None for an answer with no paging headers at all (an
     unparameterised call Trakt answered whole). A page whose headers are partly there,
     not numbers, below 1, not the page asked for, inconsistent with the item count and
@@ -554,20 +611,30 @@ def checked_paging(headers: Mapping[str, str], what: str, page: int, count: int,
         raise bad
     total = _header_int(headers, "X-Pagination-Item-Count")
     if "X-Pagination-Item-Count" in headers and (
-            total is None or total < 0
-            or paging.pages != max(1, math.ceil(total / paging.limit))):
+        total is None or total < 0 or paging.pages != max(1, math.ceil(total / paging.limit))
+    ):
         raise bad
     if paging.pages > math.ceil(MOST_ITEMS / paging.limit):
-        raise MalformedResponse(MSG_TOO_MANY_PAGES.format(
-            what=what, pages=paging.pages, limit=paging.limit, most=MOST_ITEMS))
+        raise MalformedResponse(
+            MSG_TOO_MANY_PAGES.format(
+                what=what, pages=paging.pages, limit=paging.limit, most=MOST_ITEMS
+            )
+        )
     if first is not None and (paging.limit, paging.pages) != (first.limit, first.pages):
-        raise MalformedResponse(MSG_PAGING_CHANGED.format(
-            what=what, found=paging, expected=Paging(page, first.limit, first.pages)))
+        raise MalformedResponse(
+            MSG_PAGING_CHANGED.format(
+                what=what, found=paging, expected=Paging(page, first.limit, first.pages)
+            )
+        )
     return paging
 
 
-def read_pages(fetch: Callable[[dict[str, Any]], requests.Response], what: str,
-               params: Mapping[str, Any] | None = None, most: int | None = None) -> list[Any]:
+def read_pages(
+    fetch: Callable[[dict[str, Any]], requests.Response],
+    what: str,
+    params: Mapping[str, Any] | None = None,
+    most: int | None = None,
+) -> list[Any]:
     """Every item of a paged list, or its first ``most``, one call per page.
 
     Trakt's defaults keep moving (watchlist and watched went from "everything" to the
@@ -587,8 +654,9 @@ def read_pages(fetch: Callable[[dict[str, Any]], requests.Response], what: str,
         response = fetch({**(params or {}), "page": page, "limit": limit})
         data = json_or_none(response)
         if not isinstance(data, list):
-            raise MalformedResponse(MSG_PAGE_NOT_A_LIST.format(what=what, page=page),
-                                    status=response.status_code)
+            raise MalformedResponse(
+                MSG_PAGE_NOT_A_LIST.format(what=what, page=page), status=response.status_code
+            )
         paging = paging_of(response)
         if paging is None and page == 1:
             if len(data) == limit and (most is None or len(data) < most):
@@ -599,12 +667,16 @@ def read_pages(fetch: Callable[[dict[str, Any]], requests.Response], what: str,
         if first is None:
             first = paging
             if most is None and paging.pages > math.ceil(MOST_ITEMS / paging.limit):
-                raise MalformedResponse(MSG_TOO_MANY_PAGES.format(
-                    what=what, pages=paging.pages, limit=paging.limit, most=MOST_ITEMS))
+                raise MalformedResponse(
+                    MSG_TOO_MANY_PAGES.format(
+                        what=what, pages=paging.pages, limit=paging.limit, most=MOST_ITEMS
+                    )
+                )
         expected = Paging(page, first.limit, first.pages)
         if paging != expected:
-            raise MalformedResponse(MSG_PAGING_CHANGED.format(what=what, found=paging,
-                                                              expected=expected))
+            raise MalformedResponse(
+                MSG_PAGING_CHANGED.format(what=what, found=paging, expected=expected)
+            )
         items += data
         if page >= first.pages or (most is not None and len(items) >= most):
             return items if most is None else items[:most]
@@ -615,38 +687,47 @@ class CallBudget(Protocol):
     """Rate budgets the client spends from (``rate_limits.Budgets``): asked before each
     API call, told what Trakt answered."""
 
-    def before(self, method: str, token: str | None, user_key: str | None,
-               client_id: str, what: str) -> Any: ...
+    def before(
+        self, method: str, token: str | None, user_key: str | None, client_id: str, what: str
+    ) -> Any: ...
 
-    def after(self, ticket: Any, headers: Mapping[str, str] | None,
-              error: TraktError | None) -> None: ...
+    def after(
+        self, ticket: Any, headers: Mapping[str, str] | None, error: TraktError | None
+    ) -> None: ...
 
 
 class TraktClient:
     """One app's view of Trakt. Stateless apart from a pooled HTTP session (and the
     shared budgets, which live in Redis)."""
 
-    def __init__(self, client_id: str, endpoints: TraktEndpoints | None = None,
-                 session: requests.Session | None = None,
-                 budget: CallBudget | None = None) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        endpoints: TraktEndpoints | None = None,
+        session: requests.Session | None = None,
+        budget: CallBudget | None = None,
+    ) -> None:
         self.client_id = client_id
         self.endpoints = endpoints or TraktEndpoints()
         self.session = session or requests.Session()
         self.budget = budget
 
-    def _send(self, method: str, url: str, what: str, timeout: float | None = None,
-              **kw: Any) -> requests.Response:
+    def _send(
+        self, method: str, url: str, what: str, timeout: float | None = None, **kw: Any
+    ) -> requests.Response:
         timeout = timeout or self.endpoints.timeout
         try:
-            response = self.session.request(method, url, timeout=timeout,
-                                            allow_redirects=False, **kw)
+            response = self.session.request(
+                method, url, timeout=timeout, allow_redirects=False, **kw
+            )
         except Unbounded as exc:
             raise exc.restated(what) from None
         except requests.Timeout as exc:
             raise TraktUnreachable(MSG_TIMEOUT.format(what=what, seconds=timeout)) from exc
         except requests.RequestException as exc:
-            raise TraktUnreachable(MSG_UNREACHABLE.format(
-                what=what, url=url.split("?")[0], reason=type(exc).__name__)) from exc
+            raise TraktUnreachable(
+                MSG_UNREACHABLE.format(what=what, url=url.split("?")[0], reason=type(exc).__name__)
+            ) from exc
         log.debug("trakt %s %s -> %s", method, url.split("?")[0], response.status_code)
         redirected = redirect_error(response, what)
         if redirected is not None:
@@ -666,9 +747,17 @@ class TraktClient:
             headers["Authorization"] = f"Bearer {token}"
         return headers
 
-    def api(self, method: str, path: str, *, token: str | None = None,
-            params: Mapping[str, Any] | None = None, body: Any = None,
-            what: str | None = None, user_key: str | None = None) -> requests.Response:
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        what: str | None = None,
+        user_key: str | None = None,
+    ) -> requests.Response:
         """A call to the API host; raises a :class:`TraktError` on any non-2xx answer.
         ``user_key`` names whose budget a call with ``token`` spends (the token itself,
         anonymised, when not given).
@@ -687,23 +776,38 @@ class TraktClient:
             except (TraktServerError, TraktUnreachable) as exc:
                 if isinstance(exc, Unbounded):
                     raise
-                log.info("%s: %s; trying again in about %.0f s", what, type(exc).__name__,
-                         pause)
+                log.info("%s: %s; trying again in about %.0f s", what, type(exc).__name__, pause)
                 time.sleep(pause * random.uniform(0.5, 1.5))
         return self._api_once(method, path, token, params, body, what, user_key)
 
-    def _api_once(self, method: str, path: str, token: str | None,
-                  params: Mapping[str, Any] | None, body: Any, what: str,
-                  user_key: str | None) -> requests.Response:
-        ticket = self.budget.before(method, token, user_key, self.client_id, what) \
-            if self.budget is not None else None
+    def _api_once(
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        what: str,
+        user_key: str | None,
+    ) -> requests.Response:
+        ticket = (
+            self.budget.before(method, token, user_key, self.client_id, what)
+            if self.budget is not None
+            else None
+        )
         timeout = self.endpoints.timeout
         if method != "GET" and body is not None:
             timeout += WRITE_SECONDS_PER_ITEM * body_entries(body)
         try:
-            response = self._send(method, self.endpoints.api_url.rstrip("/") + path, what,
-                                  timeout, headers=self.api_headers(token), params=params,
-                                  json=body)
+            response = self._send(
+                method,
+                self.endpoints.api_url.rstrip("/") + path,
+                what,
+                timeout,
+                headers=self.api_headers(token),
+                params=params,
+                json=body,
+            )
         except TraktError as exc:
             if self.budget is not None:
                 self.budget.after(ticket, exc.headers, exc)
@@ -714,16 +818,18 @@ class TraktClient:
 
     def oauth(self, path: str, body: Mapping[str, Any], what: str | None = None) -> Any:
         """A POST to the auth host. Credentials travel in the JSON body, never in headers."""
-        response = self._send("POST", self.endpoints.auth_url.rstrip("/") + path,
-                              what or f"POST {path}", json=dict(body),
-                              headers={"Content-Type": "application/json",
-                                       "User-Agent": self.endpoints.user_agent})
+        response = self._send(
+            "POST",
+            self.endpoints.auth_url.rstrip("/") + path,
+            what or f"POST {path}",
+            json=dict(body),
+            headers={"Content-Type": "application/json", "User-Agent": self.endpoints.user_agent},
+        )
         return json_or_none(response)
 
     def get_json(self, path: str, **kw: Any) -> Any:
         response = self.api("GET", path, **kw)
         data = json_or_none(response)
         if data is None:
-            raise MalformedResponse(MSG_NOT_JSON.format(path=path),
-                                    status=response.status_code)
+            raise MalformedResponse(MSG_NOT_JSON.format(path=path), status=response.status_code)
         return data

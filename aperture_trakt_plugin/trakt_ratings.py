@@ -74,8 +74,17 @@ _new = tuple.__new__
 
 def _from_struct(item: _Item) -> TraktRating | None:
     """``mapping.trakt_rating`` for an item already checked by type: the same answers."""
-    kind = item.type or ("episode" if item.episode else "season" if item.season else
-                         "movie" if item.movie else "show" if item.show else None)
+    kind = item.type or (
+        "episode"
+        if item.episode
+        else "season"
+        if item.season
+        else "movie"
+        if item.movie
+        else "show"
+        if item.show
+        else None
+    )
     own = getattr(item, kind) if kind else None
     if own is None:
         return None
@@ -103,8 +112,9 @@ def read_ratings(content: bytes, what: str) -> list[TraktRating]:
     try:
         items = _STRICT.decode(content)
     except msgspec.DecodeError:  # ValidationError included: read it the tolerant way
-        return [rating for rating in map(trakt_rating, _json_items(content, what))
-                if rating is not None]
+        return [
+            rating for rating in map(trakt_rating, _json_items(content, what)) if rating is not None
+        ]
     if not items:
         return []
     # Taken from the end, so each struct goes as soon as its rating is made: the structs

@@ -53,12 +53,17 @@ DISCOVER_FALLBACK = "/discover"
 WATCHLIST_PREVIEW = 5  # titles the profile card lists; the count covers the rest
 
 MSG_DENIED = "You did not allow this server to use your Trakt account; nothing was connected."
-MSG_STATE_MISMATCH = ("This Trakt sign-in did not start here or has expired. Nothing was "
-                      "connected; start again from your profile.")
-MSG_OTHER_USER = ("This Trakt sign-in was started by another user of this server. Nothing was "
-                  "connected; start again from your own profile.")
-MSG_DISCONNECTED = ("Disconnected from Trakt. Your ratings on this server stay as they are; "
-                    "nothing syncs any more.")
+MSG_STATE_MISMATCH = (
+    "This Trakt sign-in did not start here or has expired. Nothing was "
+    "connected; start again from your profile."
+)
+MSG_OTHER_USER = (
+    "This Trakt sign-in was started by another user of this server. Nothing was "
+    "connected; start again from your own profile."
+)
+MSG_DISCONNECTED = (
+    "Disconnected from Trakt. Your ratings on this server stay as they are; nothing syncs any more."
+)
 MSG_REFUSED = "Trakt refused the connection: {error}."
 MSG_HIDE_FAILED = "Could not hide that title: {reason}."
 MSG_HIDDEN = "{title} is hidden from your discovery."
@@ -66,57 +71,77 @@ MSG_HIDDEN = "{title} is hidden from your discovery."
 # The templates' own texts about a problem or a state. Every template gets all of this
 # module's MSG_ constants by name (``_render``), so a text a person may need to look up
 # lives here, where tests/test_docs_troubleshooting.py finds it, and not in the HTML.
-MSG_APP_REFUSED_NOTE = ("Nobody's ratings sync until the Client ID and Client Secret under "
-                        "Settings → Integrations are fixed. Check the app at "
-                        "https://developer.trakt.tv: Trakt deletes an app when its owner's "
-                        "VIP lapses or when nobody is connected to it, and a new app then "
-                        "needs its own Client ID and Client Secret here.")
-MSG_CREATE_APP_HINT = ("Create the app at https://developer.trakt.tv. Creating and keeping "
-                       "an app needs an active Trakt VIP account: Trakt deletes the apps of "
-                       "owners whose VIP lapsed, and apps nobody is connected to, and a "
-                       "deleted app's Client ID is refused (403).")
-MSG_FREE_ACCOUNT_HINT = ("A free Trakt account can keep only one connected community app, "
-                         "and this server is one: a user who connects another app to Trakt "
-                         "may find this server disconnected (\u201cneeds reconnecting\u201d).")
-MSG_NOT_SET_UP_CARD = ("Trakt is not set up on this server yet. An admin has to add a Trakt "
-                       "app under Settings → Integrations before you can connect your account.")
+MSG_APP_REFUSED_NOTE = (
+    "Nobody's ratings sync until the Client ID and Client Secret under "
+    "Settings → Integrations are fixed. Check the app at "
+    "https://developer.trakt.tv: Trakt deletes an app when its owner's "
+    "VIP lapses or when nobody is connected to it, and a new app then "
+    "needs its own Client ID and Client Secret here."
+)
+MSG_CREATE_APP_HINT = (
+    "Create the app at https://developer.trakt.tv. Creating and keeping "
+    "an app needs an active Trakt VIP account: Trakt deletes the apps of "
+    "owners whose VIP lapsed, and apps nobody is connected to, and a "
+    "deleted app's Client ID is refused (403)."
+)
+MSG_FREE_ACCOUNT_HINT = (
+    "A free Trakt account can keep only one connected community app, "
+    "and this server is one: a user who connects another app to Trakt "
+    "may find this server disconnected (\u201cneeds reconnecting\u201d)."
+)
+MSG_NOT_SET_UP_CARD = (
+    "Trakt is not set up on this server yet. An admin has to add a Trakt "
+    "app under Settings → Integrations before you can connect your account."
+)
 MSG_RECONNECT_CARD = "{reason} Syncing is paused until you reconnect."
-MSG_RECONNECT_HELP = ("To resume, connect again here. If you use a free Trakt account: "
-                      "Trakt lets it keep only one connected app, so connecting another app "
-                      "may have disconnected this server. Disconnect the other app in your "
-                      "Trakt account's settings (or upgrade to Trakt VIP), then connect again "
-                      "here.")
+MSG_RECONNECT_HELP = (
+    "To resume, connect again here. If you use a free Trakt account: "
+    "Trakt lets it keep only one connected app, so connecting another app "
+    "may have disconnected this server. Disconnect the other app in your "
+    "Trakt account's settings (or upgrade to Trakt VIP), then connect again "
+    "here."
+)
 MSG_ACCESS_GONE_CARD = "Trakt no longer accepts this server's access to your account."
-MSG_DEVICE_WAITING_UNTIL = ("Waiting for you to enter the code on Trakt… (the code expires "
-                            "at {time})")
+MSG_DEVICE_WAITING_UNTIL = (
+    "Waiting for you to enter the code on Trakt… (the code expires at {time})"
+)
 MSG_NEVER_SYNCED = "not synced yet"
 MSG_SCHEDULE_OFF = "scheduled syncs are switched off"
 MSG_QUEUE_UNKNOWN = "unknown (the job queue could not be reached)"
-MSG_UNMATCHED_HINT = ("These Trakt ratings are applied here when the title arrives in the "
-                      "library.")
-MSG_NOT_FOUND_HINT = ("Trakt did not recognise these ratings of yours; they are tried again "
-                      "when you change them.")
-MSG_OVER_LIMIT_HINT = ("Your Trakt account holds as many ratings as its tier allows; these "
-                       "stay here and go to Trakt once there is room (remove some ratings "
-                       "on Trakt, or upgrade to VIP).")
+MSG_UNMATCHED_HINT = "These Trakt ratings are applied here when the title arrives in the library."
+MSG_NOT_FOUND_HINT = (
+    "Trakt did not recognise these ratings of yours; they are tried again when you change them."
+)
+MSG_OVER_LIMIT_HINT = (
+    "Your Trakt account holds as many ratings as its tier allows; these "
+    "stay here and go to Trakt once there is room (remove some ratings "
+    "on Trakt, or upgrade to VIP)."
+)
 MSG_WATCHLIST_NOT_READ = "Not read from Trakt yet; it appears after the next discovery refresh."
 MSG_WATCHLIST_EMPTY = "Your Trakt watchlist is empty."
 MSG_WATCHLIST_FAILED = "Last read failed: {error}"
-MSG_BLOCKED_HINT = ("These syncs stopped because they would remove many ratings on this "
-                    "server. Check with the user, then let the sync go ahead once, or dismiss "
-                    "it (it stops again at the next run if nothing changed).")
+MSG_BLOCKED_HINT = (
+    "These syncs stopped because they would remove many ratings on this "
+    "server. Check with the user, then let the sync go ahead once, or dismiss "
+    "it (it stops again at the next run if nothing changed)."
+)
 MSG_NOBODY_CONNECTED = "Nobody has connected a Trakt account yet."
-MSG_SET_PUBLIC_URL = ("This server's public URL is not configured, so the plugin cannot tell "
-                      "Trakt where to send users back after they sign in (it never trusts "
-                      "the address a request claims); until then users connect with a "
-                      "code. Set the public URL (APERTURE_TRAKT_PUBLIC_URL, or the host's "
-                      "own setting, such as PUBLIC_BASE_URL on the reference host), then "
-                      "register the redirect URI shown here at Trakt.")
+MSG_SET_PUBLIC_URL = (
+    "This server's public URL is not configured, so the plugin cannot tell "
+    "Trakt where to send users back after they sign in (it never trusts "
+    "the address a request claims); until then users connect with a "
+    "code. Set the public URL (APERTURE_TRAKT_PUBLIC_URL, or the host's "
+    "own setting, such as PUBLIC_BASE_URL on the reference host), then "
+    "register the redirect URI shown here at Trakt."
+)
 
 
 def _messages() -> dict[str, str]:
-    return {name: value for name, value in globals().items()
-            if name.startswith("MSG_") and isinstance(value, str)}
+    return {
+        name: value
+        for name, value in globals().items()
+        if name.startswith("MSG_") and isinstance(value, str)
+    }
 
 
 def _render(template: str, **context: Any) -> str:
@@ -130,8 +155,13 @@ def _safe_next(value: str | None, fallback: str) -> str:
     if not value:
         return fallback
     parts = urlsplit(value)
-    if (parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//")
-            or "\\" in value):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+    ):
         return fallback
     return value
 
@@ -144,8 +174,13 @@ def _current_user_id() -> int | None:
 def _notice(card: str, level: str, message: str, **extra: Any) -> None:
     """Keeps the outcome for the card to show, tagged with the user it is about: the
     browser's session outlives a logout, and the next person on it must not see it."""
-    session[NOTICE_KEY] = {"card": card, "level": level, "message": message,
-                           "user_id": _current_user_id(), **extra}
+    session[NOTICE_KEY] = {
+        "card": card,
+        "level": level,
+        "message": message,
+        "user_id": _current_user_id(),
+        **extra,
+    }
 
 
 def _pop_notice(card: str) -> dict[str, Any] | None:
@@ -190,8 +225,9 @@ BLUEPRINT_NAME = "trakt"
 def _add_frame_ancestors(response: Response, directive: str) -> None:
     """Adds a CSP of its own unless the page already has a ``frame-ancestors`` rule:
     browsers enforce every CSP header a page has, so a host's policy is left intact."""
-    if not any("frame-ancestors" in value
-               for value in response.headers.getlist("Content-Security-Policy")):
+    if not any(
+        "frame-ancestors" in value for value in response.headers.getlist("Content-Security-Policy")
+    ):
         response.headers.add("Content-Security-Policy", directive)
 
 
@@ -224,19 +260,21 @@ def credentials_problem() -> str | None:
 def render_admin_card(user: HostUser) -> Markup:
     _card_rendered()
     state = extension.state()
-    return Markup(_render(
-        "trakt/admin_integrations.html",
-        credentials_problem=credentials_problem(),
-        settings=state.settings.masked(),
-        configured=state.settings.is_configured(),
-        redirect_uri=extension.effective_redirect_uri(),
-        default_redirect_uri=extension.default_redirect_uri(),
-        oob_redirect_uri=OOB_REDIRECT_URI,
-        uses_device_flow=extension.uses_device_flow(),
-        notice=_pop_notice("admin"),
-        csrf_token=csrf.token(),
-        next_url=request.path + ADMIN_CARD_ANCHOR,
-    ))
+    return Markup(
+        _render(
+            "trakt/admin_integrations.html",
+            credentials_problem=credentials_problem(),
+            settings=state.settings.masked(),
+            configured=state.settings.is_configured(),
+            redirect_uri=extension.effective_redirect_uri(),
+            default_redirect_uri=extension.default_redirect_uri(),
+            oob_redirect_uri=OOB_REDIRECT_URI,
+            uses_device_flow=extension.uses_device_flow(),
+            notice=_pop_notice("admin"),
+            csrf_token=csrf.token(),
+            next_url=request.path + ADMIN_CARD_ANCHOR,
+        )
+    )
 
 
 def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
@@ -244,21 +282,23 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
     state = extension.state()
     conn = tokens.store().get(user.id)
     grant = state.host.db.session.get(TraktDeviceGrant, user.id)
-    return Markup(_render(
-        "trakt/profile_card.html",
-        configured=state.settings.is_configured(),
-        conn=conn,
-        diagnosis=diagnosis.diagnose(user.id) if conn is not None else None,
-        device=grant,
-        # Checked again as it is shown: a grant stored before the check came in.
-        device_link=oauth.trusted_verification_url(grant.verification_url) if grant else "",
-        device_only=extension.uses_device_flow(),
-        notice=_pop_notice("profile"),
-        csrf_token=csrf.token(),
-        next_url=next_url or request.path,
-        watchlist=watchlist.summary(user.id) if conn is not None else None,
-        watchlist_preview=WATCHLIST_PREVIEW,
-    ))
+    return Markup(
+        _render(
+            "trakt/profile_card.html",
+            configured=state.settings.is_configured(),
+            conn=conn,
+            diagnosis=diagnosis.diagnose(user.id) if conn is not None else None,
+            device=grant,
+            # Checked again as it is shown: a grant stored before the check came in.
+            device_link=oauth.trusted_verification_url(grant.verification_url) if grant else "",
+            device_only=extension.uses_device_flow(),
+            notice=_pop_notice("profile"),
+            csrf_token=csrf.token(),
+            next_url=next_url or request.path,
+            watchlist=watchlist.summary(user.id) if conn is not None else None,
+            watchlist_preview=WATCHLIST_PREVIEW,
+        )
+    )
 
 
 def render_blocked_syncs() -> Markup | None:
@@ -270,28 +310,39 @@ def render_blocked_syncs() -> Markup | None:
     from aperture_trakt_plugin.models import TraktConnection
 
     state = extension.state()
-    blocked = state.host.db.session.scalars(select(TraktConnection).where(
-        TraktConnection.blocked_reason.is_not(None))).all()
+    blocked = state.host.db.session.scalars(
+        select(TraktConnection).where(TraktConnection.blocked_reason.is_not(None))
+    ).all()
     problem = credentials_problem()
     if not blocked and problem is None and not diagnosis.anyone_connected():
         return None
     users = {conn.user_id: state.host.get_user(conn.user_id) for conn in blocked}
-    return Markup(_render("trakt/admin_blocked_syncs.html", blocked=blocked,
-                                  users=users, credentials_problem=problem,
-                                  csrf_token=csrf.token(), next_url=request.path))
+    return Markup(
+        _render(
+            "trakt/admin_blocked_syncs.html",
+            blocked=blocked,
+            users=users,
+            credentials_problem=problem,
+            csrf_token=csrf.token(),
+            next_url=request.path,
+        )
+    )
 
 
 def _finish_oauth(ok: bool, message: str, next_url: str) -> str:
     """The popup's last page: tells the opener (same origin only) and closes, or, with no
     opener (popup blocked, mobile), takes this tab back to the profile."""
     _notice("profile", "success" if ok else "error", message)
-    return _render("trakt/connect_result.html", ok=ok, message=message,
-                           next_url=next_url)
+    return _render("trakt/connect_result.html", ok=ok, message=message, next_url=next_url)
 
 
 def create_blueprint(host: HostServices) -> Blueprint:
-    bp = Blueprint(BLUEPRINT_NAME, __name__, url_prefix=extension.URL_PREFIX,
-                   template_folder=str(files("aperture_trakt_plugin.templates")))
+    bp = Blueprint(
+        BLUEPRINT_NAME,
+        __name__,
+        url_prefix=extension.URL_PREFIX,
+        template_folder=str(files("aperture_trakt_plugin.templates")),
+    )
     bp.before_request(csrf.protect)
     bp.before_app_request(scheduling.keep_scheduled)
     bp.before_app_request(forget_other_users_state)
@@ -304,11 +355,18 @@ def create_blueprint(host: HostServices) -> Blueprint:
         form = request.form
         user = host.current_user()
         outcome = credentials.save_app_credentials(
-            form.get("client_id"), form.get("client_secret"), form.get("redirect_uri"),
-            user.id if user else None, force=form.get("save_anyway") == "1",
+            form.get("client_id"),
+            form.get("client_secret"),
+            form.get("redirect_uri"),
+            user.id if user else None,
+            force=form.get("save_anyway") == "1",
         )
-        _notice("admin", "success" if outcome.saved else "error", outcome.message,
-                offer_save_anyway=not outcome.saved and outcome.checked)
+        _notice(
+            "admin",
+            "success" if outcome.saved else "error",
+            outcome.message,
+            offer_save_anyway=not outcome.saved and outcome.checked,
+        )
         return redirect(_safe_next(form.get("next"), "/" + ADMIN_CARD_ANCHOR))
 
     @bp.post("/admin/confirm-sync/<int:user_id>")
@@ -333,10 +391,12 @@ def create_blueprint(host: HostServices) -> Blueprint:
         rows = []
         for user_id in diagnosis.connected_user_ids():
             user = host.get_user(user_id)
-            rows.append((user.name if user else f"#{user_id}",
-                         diagnosis.diagnose(user_id, for_admin=True)))
-        return _render("trakt/admin_status.html", rows=rows,
-                               credentials_problem=credentials_problem())
+            rows.append(
+                (user.name if user else f"#{user_id}", diagnosis.diagnose(user_id, for_admin=True))
+            )
+        return _render(
+            "trakt/admin_status.html", rows=rows, credentials_problem=credentials_problem()
+        )
 
     @bp.get("/admin/status/<int:user_id>")
     @host.admin_required
@@ -344,9 +404,12 @@ def create_blueprint(host: HostServices) -> Blueprint:
         user = host.get_user(user_id)
         if user is None:
             abort(404)
-        return _render("trakt/admin_status_user.html", name=user.name,
-                               diagnosis=diagnosis.diagnose(user_id, for_admin=True),
-                               credentials_problem=credentials_problem())
+        return _render(
+            "trakt/admin_status_user.html",
+            name=user.name,
+            diagnosis=diagnosis.diagnose(user_id, for_admin=True),
+            credentials_problem=credentials_problem(),
+        )
 
     @bp.get("/profile-card")
     @host.login_required
@@ -364,8 +427,12 @@ def create_blueprint(host: HostServices) -> Blueprint:
             auth = oauth.authorization_request()
         except TraktError as exc:
             return _finish_oauth(False, str(exc), next_url)
-        session[OAUTH_KEY] = {"state": auth.state, "verifier": auth.code_verifier,
-                              "user_id": user.id, "next": next_url}
+        session[OAUTH_KEY] = {
+            "state": auth.state,
+            "verifier": auth.code_verifier,
+            "user_id": user.id,
+            "next": next_url,
+        }
         return redirect(auth.url)
 
     @bp.get("/callback")
@@ -380,8 +447,11 @@ def create_blueprint(host: HostServices) -> Blueprint:
             return _finish_oauth(False, MSG_OTHER_USER, next_url)
         if request.args.get("error"):
             error = request.args["error"]
-            return _finish_oauth(False, MSG_DENIED if error == "access_denied"
-                                 else MSG_REFUSED.format(error=error), next_url)
+            return _finish_oauth(
+                False,
+                MSG_DENIED if error == "access_denied" else MSG_REFUSED.format(error=error),
+                next_url,
+            )
         code = request.args.get("code")
         if not code:
             return _finish_oauth(False, MSG_STATE_MISMATCH, next_url)
@@ -390,8 +460,9 @@ def create_blueprint(host: HostServices) -> Blueprint:
             conn = connections.finish_connection(user.id, pair)
         except TraktError as exc:
             return _finish_oauth(False, str(exc), next_url)
-        return _finish_oauth(True, connections.MSG_CONNECTED.format(
-            username=conn.trakt_username), next_url)
+        return _finish_oauth(
+            True, connections.MSG_CONNECTED.format(username=conn.trakt_username), next_url
+        )
 
     @bp.post("/device/start")
     @host.login_required
@@ -416,8 +487,7 @@ def create_blueprint(host: HostServices) -> Blueprint:
                 _notice("profile", "error", str(exc))
             return jsonify({"status": "error", "message": str(exc)}), 502
         if state.finished and state.status != "none":
-            _notice("profile", "success" if state.status == "connected" else "error",
-                    state.message)
+            _notice("profile", "success" if state.status == "connected" else "error", state.message)
         return jsonify(state.as_json())
 
     @bp.post("/disconnect")
@@ -436,8 +506,9 @@ def create_blueprint(host: HostServices) -> Blueprint:
         back = _safe_next(form.get("next"), DISCOVER_FALLBACK)
         try:
             ids = form_ids(form)
-            row = hide.hide(host.current_user().id, form.get("kind", ""), ids,
-                            form.get("title", ""))
+            row = hide.hide(
+                host.current_user().id, form.get("kind", ""), ids, form.get("title", "")
+            )
         except ValueError as exc:
             _notice(FLASH_CARD, "error", MSG_HIDE_FAILED.format(reason=exc))
             return redirect(back)

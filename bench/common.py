@@ -41,33 +41,63 @@ class SyntheticWorld:
         from harness.reference_host.db import db
         from harness.reference_host.models import MediaItem, User
 
-        db.session.execute(insert(User), [{"id": n, "name": f"{self.name}{n}", "is_admin": False}
-                                          for n in range(1, users + 1)])
-        db.session.execute(insert(MediaItem), [
-            {"id": i + 1, "kind": "movie", "title": f"{self.name.title()} Movie {i}",
-             "year": 1950 + i % 70, "parent_id": None, "season_number": None,
-             "episode_number": None, "tvdb": None, **self.movie_ids(i)}
-            for i in range(titles)])
+        db.session.execute(
+            insert(User),
+            [{"id": n, "name": f"{self.name}{n}", "is_admin": False} for n in range(1, users + 1)],
+        )
+        db.session.execute(
+            insert(MediaItem),
+            [
+                {
+                    "id": i + 1,
+                    "kind": "movie",
+                    "title": f"{self.name.title()} Movie {i}",
+                    "year": 1950 + i % 70,
+                    "parent_id": None,
+                    "season_number": None,
+                    "episode_number": None,
+                    "tvdb": None,
+                    **self.movie_ids(i),
+                }
+                for i in range(titles)
+            ],
+        )
 
 
-def gunicorn_sandbox(app_spec: str = "harness.trakt_sandbox:create_app()", *, threads: int = 4,
-                     worker_class: str = "gthread", cpu: int | None = None,
-                     extra: Sequence[str] = (), env: dict[str, str] | None = None,
-                     log_dir: Path | None = None, ready_timeout: float = 30
-                     ) -> tuple[ManagedProcess, str]:
+def gunicorn_sandbox(
+    app_spec: str = "harness.trakt_sandbox:create_app()",
+    *,
+    threads: int = 4,
+    worker_class: str = "gthread",
+    cpu: int | None = None,
+    extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    log_dir: Path | None = None,
+    ready_timeout: float = 30,
+) -> tuple[ManagedProcess, str]:
     """Starts the sandbox under gunicorn (one worker), pinned to ``cpu`` if given, and waits
     until it listens. Returns the process and the base URL."""
     port = free_port()
-    argv = [str(Path(sys.executable).with_name("gunicorn")), "--bind", f"127.0.0.1:{port}",
-            "--workers", "1", "--worker-class", worker_class, "--log-level", "warning",
-            *extra]
+    argv = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        worker_class,
+        "--log-level",
+        "warning",
+        *extra,
+    ]
     if worker_class == "gthread":  # gunicorn turns "sync" into gthread if threads > 1
         argv += ["--threads", str(threads)]
     argv.append(app_spec)
     if cpu is not None and shutil.which("taskset") and cpu < (os.cpu_count() or 1):
         argv = ["taskset", "-c", str(cpu), *argv]
-    process = ManagedProcess("sandbox", argv, env={"PYTHONPATH": str(REPO), **(env or {})},
-                             log_dir=log_dir).start()
+    process = ManagedProcess(
+        "sandbox", argv, env={"PYTHONPATH": str(REPO), **(env or {})}, log_dir=log_dir
+    ).start()
     wait_for_port(port, timeout=ready_timeout)
     return process, f"http://127.0.0.1:{port}"
 
@@ -79,10 +109,17 @@ def bench_secret(name: str) -> str:
     return f"bench-{name}-{secrets.token_urlsafe(32)}"
 
 
-def host_config(database: Path, redis_url: str, sandbox_url: str, secret: str,
-                seed: bool) -> dict[str, Any]:
+def host_config(
+    database: Path, redis_url: str, sandbox_url: str, secret: str, seed: bool
+) -> dict[str, Any]:
     """The reference host on a SQLite file, with the plugin pointed at the sandbox."""
-    return {"TESTING": True, "SECRET_KEY": secret, "DATABASE_URL": f"sqlite:///{database}",
-            "REDIS_URL": redis_url, "DEMO_AUTO_SEED": seed,
-            "APERTURE_TRAKT_API_URL": sandbox_url, "APERTURE_TRAKT_AUTH_URL": sandbox_url,
-            "PUBLIC_BASE_URL": "http://host.test"}
+    return {
+        "TESTING": True,
+        "SECRET_KEY": secret,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "REDIS_URL": redis_url,
+        "DEMO_AUTO_SEED": seed,
+        "APERTURE_TRAKT_API_URL": sandbox_url,
+        "APERTURE_TRAKT_AUTH_URL": sandbox_url,
+        "PUBLIC_BASE_URL": "http://host.test",
+    }

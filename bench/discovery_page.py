@@ -96,9 +96,12 @@ def synthetic_titles(count: int) -> dict[str, list[Title]]:
     for n in range(count):
         media_type = MEDIA_TYPES[n % 2]
         kind = "movie" if media_type == "movies" else "show"
-        ids = ExternalIds(tmdb=TMDB_BASE + n, imdb=f"tt{IMDB_BASE + n}",
-                          tvdb=TVDB_BASE + n if kind == "show" else None,
-                          trakt=TRAKT_BASE + n)
+        ids = ExternalIds(
+            tmdb=TMDB_BASE + n,
+            imdb=f"tt{IMDB_BASE + n}",
+            tvdb=TVDB_BASE + n if kind == "show" else None,
+            trakt=TRAKT_BASE + n,
+        )
         found[media_type].append(Title(kind, f"Bench {kind} {n:04d}", 1950 + n % 75, ids))
     return found
 
@@ -120,9 +123,17 @@ def build_world(app: Flask, titles: dict[str, list[Title]]) -> dict[str, int]:
             for n, title in enumerate(items):
                 if n % round(1 / IN_LIBRARY) == 0:
                     title.item_id = next_id
-                    rows.append({"id": next_id, "kind": title.kind, "title": title.title,
-                                 "year": title.year, "tmdb": title.ids.tmdb,
-                                 "imdb": title.ids.imdb, "tvdb": title.ids.tvdb})
+                    rows.append(
+                        {
+                            "id": next_id,
+                            "kind": title.kind,
+                            "title": title.title,
+                            "year": title.year,
+                            "tmdb": title.ids.tmdb,
+                            "imdb": title.ids.imdb,
+                            "tvdb": title.ids.tvdb,
+                        }
+                    )
                     next_id += 1
         db.session.execute(insert(MediaItem), rows)
         counts["in_library"] = len(rows)
@@ -130,11 +141,17 @@ def build_world(app: Flask, titles: dict[str, list[Title]]) -> dict[str, int]:
         listed = 0
         for media_type, items in titles.items():
             for name, parts in SLICES.items():
-                chosen = [t for start, end in parts
-                          for t in items[int(start * len(items)):int(end * len(items))]]
+                chosen = [
+                    t
+                    for start, end in parts
+                    for t in items[int(start * len(items)) : int(end * len(items))]
+                ]
                 entries = [Entry(t.kind, t.title, t.year, t.ids) for t in chosen]
-                scope = (global_scope(name, media_type) if name in (TRENDING.name, POPULAR.name)
-                         else user_scope(alice, name, media_type))
+                scope = (
+                    global_scope(name, media_type)
+                    if name in (TRENDING.name, POPULAR.name)
+                    else user_scope(alice, name, media_type)
+                )
                 cache.save(scope, [e.to_json() for e in entries], commit=False)
                 listed += len(entries)
         counts["list_rows"] = listed
@@ -142,33 +159,67 @@ def build_world(app: Flask, titles: dict[str, list[Title]]) -> dict[str, int]:
         # Exclusions, one slice per path the filter reads (each a few % of the titles).
         held = [t for items in titles.values() for t in items if t.item_id is not None]
         not_held = [t for items in titles.values() for t in items if t.item_id is None]
-        db.session.execute(insert(WatchRecord), [
-            {"user_id": alice, "item_id": t.item_id, "watched_at": T0 + timedelta(hours=n)}
-            for n, t in enumerate(held[:15])])
-        db.session.execute(insert(Rating), [
-            {"user_id": alice, "item_id": t.item_id, "value": 9 if n % 2 else 8,
-             "rated_at": T0, "source": "aperture"} for n, t in enumerate(held[15:45])])
+        db.session.execute(
+            insert(WatchRecord),
+            [
+                {"user_id": alice, "item_id": t.item_id, "watched_at": T0 + timedelta(hours=n)}
+                for n, t in enumerate(held[:15])
+            ],
+        )
+        db.session.execute(
+            insert(Rating),
+            [
+                {
+                    "user_id": alice,
+                    "item_id": t.item_id,
+                    "value": 9 if n % 2 else 8,
+                    "rated_at": T0,
+                    "source": "aperture",
+                }
+                for n, t in enumerate(held[15:45])
+            ],
+        )
         watched_on_trakt = sorted({media_key(t.kind, t.ids) or "" for t in not_held[:25]})
         cache.save(user_scope(alice, candidates.WATCHED), watched_on_trakt, commit=False)
         for t in not_held[25:35]:
-            db.session.add(TraktHidden(
-                user_id=alice, item_key=media_key(t.kind, t.ids), kind=t.kind,
-                trakt=t.ids.trakt, tmdb=t.ids.tmdb, imdb=t.ids.imdb, tvdb=t.ids.tvdb,
-                title=t.title, hidden_at=T0, state="sent"))
+            db.session.add(
+                TraktHidden(
+                    user_id=alice,
+                    item_key=media_key(t.kind, t.ids),
+                    kind=t.kind,
+                    trakt=t.ids.trakt,
+                    tmdb=t.ids.tmdb,
+                    imdb=t.ids.imdb,
+                    tvdb=t.ids.tvdb,
+                    title=t.title,
+                    hidden_at=T0,
+                    state="sent",
+                )
+            )
         counts["excluded_by_alice"] = 15 + 30 + 25 + 10
 
         # Raters with overlapping tastes, so the model finds neighbours of alice's titles.
-        db.session.execute(insert(User), [
-            {"name": f"bench-rater-{n}", "is_admin": False, "created_at": T0}
-            for n in range(RATERS)])
+        db.session.execute(
+            insert(User),
+            [
+                {"name": f"bench-rater-{n}", "is_admin": False, "created_at": T0}
+                for n in range(RATERS)
+            ],
+        )
         raters = db.session.scalars(select(User.id).where(User.name.like("bench-rater-%")))
         ratings = []
         for r, rater in enumerate(raters):
             for k in range(RATED_PER_RATER):
                 title = held[(r * 7 + k * 3) % len(held)]
-                ratings.append({"user_id": rater, "item_id": title.item_id,
-                                "value": 10 - (k + r) % 6, "rated_at": T0,
-                                "source": "aperture"})
+                ratings.append(
+                    {
+                        "user_id": rater,
+                        "item_id": title.item_id,
+                        "value": 10 - (k + r) % 6,
+                        "rated_at": T0,
+                        "source": "aperture",
+                    }
+                )
         db.session.execute(insert(Rating), ratings)
         db.session.commit()
         counts["rater_ratings"] = len(ratings)
@@ -197,8 +248,7 @@ def considered(app: Flask) -> dict[str, int]:
             found["unseen"] += len(candidates.unseen(pool, keys, excluded))
             ranked = candidates.ranked_payload(alice, media_type)
             found["ranked"] += len(ranked.get("scores", {}))
-            found["with_reason"] += sum(1 for _, why in ranked.get("scores", {}).values()
-                                        if why)
+            found["with_reason"] += sum(1 for _, why in ranked.get("scores", {}).values() if why)
         return found
 
 
@@ -207,9 +257,13 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def time_pages(client: FlaskClient, paths: tuple[str, ...], warmup: int, runs: int,
-               profiler: cProfile.Profile | None = None
-               ) -> tuple[dict[str, list[float]], dict[str, bytes]]:
+def time_pages(
+    client: FlaskClient,
+    paths: tuple[str, ...],
+    warmup: int,
+    runs: int,
+    profiler: cProfile.Profile | None = None,
+) -> tuple[dict[str, list[float]], dict[str, bytes]]:
     """Milliseconds per request of each page, after ``warmup`` untimed rounds (templates
     compiled, the SQLite pages in the OS cache: a page served often, as a server's would
     be). The pages take turns within each round, so a burst of load from another process
@@ -251,57 +305,76 @@ def time_cold(client: FlaskClient, path: str, runs: int) -> list[float]:
 
 
 def report(path: str, times: list[float]) -> str:
-    return (f"GET {path:<15} p50 {statistics.median(times):6.1f} ms  "
-            f"p95 {percentile(times, 0.95):6.1f} ms  max {max(times):6.1f} ms  "
-            f"min {min(times):5.1f} ms ({len(times)} runs)")
+    return (
+        f"GET {path:<15} p50 {statistics.median(times):6.1f} ms  "
+        f"p95 {percentile(times, 0.95):6.1f} ms  max {max(times):6.1f} ms  "
+        f"min {min(times):5.1f} ms ({len(times)} runs)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from harness.reference_host import create_app
 
     with tempfile.TemporaryDirectory(prefix="bench-discovery-") as tmp, RedisServer() as redis:
-        config = host_config(Path(tmp) / "host.db", redis.url, "http://127.0.0.1:9",
-                             "bench-discovery-secret", seed=True)
+        config = host_config(
+            Path(tmp) / "host.db",
+            redis.url,
+            "http://127.0.0.1:9",
+            "bench-discovery-secret",
+            seed=True,
+        )
         app = create_app(config)
         titles = synthetic_titles(args.candidates)
         started = time.perf_counter()
         built = build_world(app, titles)
-        print(f"world: {args.candidates} synthetic titles on {built['list_rows']} list rows "
-              f"({built['in_library']} in the library), {built['excluded_by_alice']} "
-              f"excluded for {USER}, {built['rater_ratings']} ratings by {RATERS} users; "
-              f"built in {time.perf_counter() - started:.1f} s (ranking "
-              f"{built['rank_ms']} ms)")
+        print(
+            f"world: {args.candidates} synthetic titles on {built['list_rows']} list rows "
+            f"({built['in_library']} in the library), {built['excluded_by_alice']} "
+            f"excluded for {USER}, {built['rater_ratings']} ratings by {RATERS} users; "
+            f"built in {time.perf_counter() - started:.1f} s (ranking "
+            f"{built['rank_ms']} ms)"
+        )
         seen = considered(app)
-        print(f"considered per page: {seen['unique']} unique candidates after merging, "
-              f"{seen['unseen']} after filtering, {seen['ranked']} in the cached ranking "
-              f"({seen['with_reason']} with a similar-users reason)")
+        print(
+            f"considered per page: {seen['unique']} unique candidates after merging, "
+            f"{seen['unseen']} after filtering, {seen['ranked']} in the cached ranking "
+            f"({seen['with_reason']} with a similar-users reason)"
+        )
 
         client = app.test_client()
         login_as(client, USER)
         profiler = cProfile.Profile() if args.profile else None
-        times, bodies = time_pages(client, ("/discover", "/discover.json"), args.warmup,
-                                   args.runs, profiler)
+        times, bodies = time_pages(
+            client, ("/discover", "/discover.json"), args.warmup, args.runs, profiler
+        )
         page_times, html = times["/discover"], bodies["/discover"]
         json_times, raw = times["/discover.json"], bodies["/discover.json"]
         rendered = html.count(b'<li class="candidate"')
         reasons = html.count(b"users who rated ")
-        print(report("/discover", page_times) + f"  {rendered} candidates rendered "
-              f"({reasons} with a similar-users reason), {len(html) // 1024} KiB")
+        print(
+            report("/discover", page_times) + f"  {rendered} candidates rendered "
+            f"({reasons} with a similar-users reason), {len(html) // 1024} KiB"
+        )
         sources = app.json.loads(raw)["sources"]
         served = sum(len(s[mt]) for s in sources for mt in MEDIA_TYPES)
         print(report("/discover.json", json_times) + f"  {served} candidates served")
         cold_times = time_cold(client, "/discover", args.runs)
-        print(report("/discover", cold_times) + "  first view after a refresh "
-              "(nothing parsed yet)")
+        print(report("/discover", cold_times) + "  first view after a refresh (nothing parsed yet)")
         if profiler is not None:
             profiler.dump_stats(args.profile)
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
             print(out.getvalue())
 
-    slow = [p for p, t in (("/discover", page_times), ("/discover.json", json_times),
-                           ("/discover after a refresh", cold_times))
-            if statistics.median(t) >= LIMIT_MS]
+    slow = [
+        p
+        for p, t in (
+            ("/discover", page_times),
+            ("/discover.json", json_times),
+            ("/discover after a refresh", cold_times),
+        )
+        if statistics.median(t) >= LIMIT_MS
+    ]
     if seen["unique"] < args.candidates:
         print(f"FAIL: only {seen['unique']} of {args.candidates} candidates were considered")
         return 0 if args.no_check else 1

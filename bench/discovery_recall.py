@@ -71,7 +71,7 @@ def synthetic_server(args: argparse.Namespace, seed: int) -> dict[int, dict[str,
     for _ in range(args.groups):
         shuffled = rng.sample(range(args.items), args.items)
         cut = int(args.items * TASTE_SHARE)
-        taste = dict.fromkeys(shuffled[:cut], 1.0) | dict.fromkeys(shuffled[cut:2 * cut], -1.0)
+        taste = dict.fromkeys(shuffled[:cut], 1.0) | dict.fromkeys(shuffled[cut : 2 * cut], -1.0)
         tastes.append(taste)
     server = {}
     for user in range(args.users):
@@ -83,14 +83,27 @@ def synthetic_server(args: argparse.Namespace, seed: int) -> dict[int, dict[str,
             seen.update(rng.choices(range(args.items), weights=weights, k=wanted - len(seen)))
         leniency = rng.gauss(0.0, 0.7)
         server[user] = {
-            items[n]: min(10, max(1, round(6.0 + leniency + quality[n] + rng.gauss(0.0, 1.2)
-                                           + TASTE_POINTS * taste.get(n, 0.0))))
-            for n in sorted(seen)}
+            items[n]: min(
+                10,
+                max(
+                    1,
+                    round(
+                        6.0
+                        + leniency
+                        + quality[n]
+                        + rng.gauss(0.0, 1.2)
+                        + TASTE_POINTS * taste.get(n, 0.0)
+                    ),
+                ),
+            )
+            for n in sorted(seen)
+        }
     return server
 
 
-def hold_out(server: dict[int, dict[str, int]], seed: int
-             ) -> tuple[dict[int, dict[str, int]], dict[int, set[str]]]:
+def hold_out(
+    server: dict[int, dict[str, int]], seed: int
+) -> tuple[dict[int, dict[str, int]], dict[int, set[str]]]:
     """Each user's training ratings and held-out high ratings."""
     rng = random.Random(seed + 1)
     training, held = {}, {}
@@ -102,14 +115,17 @@ def hold_out(server: dict[int, dict[str, int]], seed: int
     return training, held
 
 
-def popularity_orders(training: dict[int, dict[str, int]], items: Sequence[str]
-                      ) -> dict[str, list[str]]:
+def popularity_orders(
+    training: dict[int, dict[str, int]], items: Sequence[str]
+) -> dict[str, list[str]]:
     rated = Counter(item for ratings in training.values() for item in ratings)
-    liked = Counter(item for ratings in training.values()
-                    for item, value in ratings.items() if value >= HIGH)
-    return {"most rated": sorted(items, key=lambda item: -rated[item]),
-            f"most rated >= {HIGH}": sorted(items, key=lambda item: (-liked[item],
-                                                                       -rated[item]))}
+    liked = Counter(
+        item for ratings in training.values() for item, value in ratings.items() if value >= HIGH
+    )
+    return {
+        "most rated": sorted(items, key=lambda item: -rated[item]),
+        f"most rated >= {HIGH}": sorted(items, key=lambda item: (-liked[item], -rated[item])),
+    }
 
 
 def recall(top: Sequence[str], held: set[str]) -> float:
@@ -123,8 +139,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--groups", type=int, default=6, help="hidden taste groups")
     parser.add_argument("--ratings", type=int, default=80, help="mean ratings per user")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--seeds", type=int, default=0,
-                        help="run seeds 1..N instead of --seed and print each and the mean")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=0,
+        help="run seeds 1..N instead of --seed and print each and the mean",
+    )
     parser.add_argument("--no-check", action="store_true", help="report only, always exit 0")
     return parser.parse_args(argv)
 
@@ -150,8 +170,11 @@ def evaluate(args: argparse.Namespace, seed: int) -> Run:
     popular = orders["most rated"]  # the sources' order given to the model
 
     started = time.perf_counter()
-    model = build_model(Rated(user, item, value) for user, ratings in training.items()
-                        for item, value in ratings.items())
+    model = build_model(
+        Rated(user, item, value)
+        for user, ratings in training.items()
+        for item, value in ratings.items()
+    )
     build_s = time.perf_counter() - started
 
     recalls: dict[str, list[float]] = {MODEL: [], **{name: [] for name in orders}}
@@ -170,16 +193,22 @@ def evaluate(args: argparse.Namespace, seed: int) -> Run:
         recalls[MODEL].append(recall([r.item for r in ranked], held[user]))
         for name, order in orders.items():
             recalls[name].append(recall([i for i in order if i not in ratings], held[user]))
-    return Run({name: statistics.fmean(values) for name, values in recalls.items()},
-               len(items), sum(len(r) for r in training.values()),
-               sum(len(h) for h in held.values()), len(rank_ms), statistics.fmean(pool),
-               build_s, rank_ms, rank_1000_ms)
+    return Run(
+        {name: statistics.fmean(values) for name, values in recalls.items()},
+        len(items),
+        sum(len(r) for r in training.values()),
+        sum(len(h) for h in held.values()),
+        len(rank_ms),
+        statistics.fmean(pool),
+        build_s,
+        rank_ms,
+        rank_1000_ms,
+    )
 
 
 def wins(run: Run) -> bool:
     """The model's recall@20 is above every popularity order's."""
-    return all(run.recalls[MODEL] > figure for name, figure in run.recalls.items()
-               if name != MODEL)
+    return all(run.recalls[MODEL] > figure for name, figure in run.recalls.items() if name != MODEL)
 
 
 def gain(run: Run) -> float:
@@ -189,9 +218,11 @@ def gain(run: Run) -> float:
 
 
 def report_one(args: argparse.Namespace, seed: int, run: Run) -> None:
-    print(f"Discovery ranking: {args.users} users in {args.groups} hidden taste groups, "
-          f"{run.titles} titles, {run.training} training ratings, {run.held} held out "
-          f"(seed {seed})")
+    print(
+        f"Discovery ranking: {args.users} users in {args.groups} hidden taste groups, "
+        f"{run.titles} titles, {run.training} training ratings, {run.held} held out "
+        f"(seed {seed})"
+    )
     print(f"{'order':28} {'recall@' + str(TOP):>10}")
     for name, figure in run.recalls.items():
         print(f"{name:28} {figure:>10.3f}")
@@ -199,25 +230,37 @@ def report_one(args: argparse.Namespace, seed: int, run: Run) -> None:
     print(f"{'users evaluated':28} {run.users:>10}")
     print(f"{'candidates per user (mean)':28} {run.pool:>10.0f}")
     print(f"{'build_model':28} {run.build_s:>8.2f} s")
-    print(f"{'rank per user p50 / max':28} {statistics.median(run.rank_ms):>7.1f} ms / "
-          f"{max(run.rank_ms):.1f} ms")
+    print(
+        f"{'rank per user p50 / max':28} {statistics.median(run.rank_ms):>7.1f} ms / "
+        f"{max(run.rank_ms):.1f} ms"
+    )
     print(f"{'rank 1,000 candidates p50':28} {statistics.median(run.rank_1000_ms):>7.1f} ms")
 
 
 def report_many(args: argparse.Namespace, runs: dict[int, Run]) -> None:
     names = list(next(iter(runs.values())).recalls)
-    print(f"Discovery ranking: {args.users} users in {args.groups} hidden taste groups, "
-          f"{args.items} titles, recall@{TOP} per seed")
-    print(f"{'seed':>6} " + " ".join(f"{name:>22}" for name in names)
-          + f" {'gain':>6} {'build s':>8} {'rank ms':>8}")
+    print(
+        f"Discovery ranking: {args.users} users in {args.groups} hidden taste groups, "
+        f"{args.items} titles, recall@{TOP} per seed"
+    )
+    print(
+        f"{'seed':>6} "
+        + " ".join(f"{name:>22}" for name in names)
+        + f" {'gain':>6} {'build s':>8} {'rank ms':>8}"
+    )
     for seed, run in runs.items():
-        print(f"{seed:>6} " + " ".join(f"{run.recalls[name]:>22.3f}" for name in names)
-              + f" {gain(run):>+6.0%} {run.build_s:>8.2f} "
-              f"{statistics.median(run.rank_ms):>8.1f}")
-    means = {name: statistics.fmean(run.recalls[name] for run in runs.values())
-             for name in names}
-    print(f"{'mean':>6} " + " ".join(f"{means[name]:>22.3f}" for name in names)
-          + f" {statistics.fmean(gain(run) for run in runs.values()):>+6.0%}")
+        print(
+            f"{seed:>6} "
+            + " ".join(f"{run.recalls[name]:>22.3f}" for name in names)
+            + f" {gain(run):>+6.0%} {run.build_s:>8.2f} "
+            f"{statistics.median(run.rank_ms):>8.1f}"
+        )
+    means = {name: statistics.fmean(run.recalls[name] for run in runs.values()) for name in names}
+    print(
+        f"{'mean':>6} "
+        + " ".join(f"{means[name]:>22.3f}" for name in names)
+        + f" {statistics.fmean(gain(run) for run in runs.values()):>+6.0%}"
+    )
     print(f"min gain over the best popularity order: {min(gain(r) for r in runs.values()):+.0%}")
 
 

@@ -49,8 +49,10 @@ ARRIVAL_TIMEOUT = 20.0
 
 
 def start_worker(config: dict[str, Any], log_dir: Path) -> ManagedProcess:
-    env = {key: ("1" if value is True else "0" if value is False else str(value))
-           for key, value in config.items()}
+    env = {
+        key: ("1" if value is True else "0" if value is False else str(value))
+        for key, value in config.items()
+    }
     env.update(DEMO_AUTO_SEED="0", PYTHONUNBUFFERED="1")
     argv = python_module("flask", "--app", "harness.reference_host:create_app", "demo", "worker")
     return ManagedProcess("worker", argv, env=env, log_dir=log_dir).start()
@@ -71,8 +73,11 @@ def wait_for_worker(host: Any, worker: ManagedProcess, timeout: float = 60.0) ->
 
 def on_trakt(sandbox: SandboxControl) -> dict[int, int]:
     """tmdb → rating of the Trakt user's movie ratings, as the sandbox holds them now."""
-    return {r["movie"]["ids"]["tmdb"]: r["rating"] for r in sandbox.ratings(TRAKT_USER)
-            if r.get("type", "movie") == "movie"}
+    return {
+        r["movie"]["ids"]["tmdb"]: r["rating"]
+        for r in sandbox.ratings(TRAKT_USER)
+        if r.get("type", "movie") == "movie"
+    }
 
 
 def wait_until(sandbox: SandboxControl, wanted: dict[int, int]) -> float:
@@ -83,8 +88,9 @@ def wait_until(sandbox: SandboxControl, wanted: dict[int, int]) -> float:
         if all(held.get(tmdb) == value for tmdb, value in wanted.items()):
             return time.perf_counter()
         time.sleep(POLL)
-    raise TimeoutError(f"{len(wanted)} rating(s) did not reach the sandbox within "
-                       f"{ARRIVAL_TIMEOUT:.0f} s")
+    raise TimeoutError(
+        f"{len(wanted)} rating(s) did not reach the sandbox within {ARRIVAL_TIMEOUT:.0f} s"
+    )
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -111,43 +117,50 @@ def measure(args: argparse.Namespace, work: Path, redis_url: str) -> dict[str, A
         uid = user_id(app, HOST_USER)
         with app.app_context():
             sync.sync_user_ratings(uid)  # the first sync sets the marker: pushes go fast
-        movies = [m["ids"]["tmdb"] for m in sandbox.catalogue()["movies"]
-                  if m.get("in_library")]
+        movies = [m["ids"]["tmdb"] for m in sandbox.catalogue()["movies"] if m.get("in_library")]
         if len(movies) < args.count + args.burst:
             raise SystemExit(f"the library holds only {len(movies)} movies")
         with app.app_context():
             from aperture_trakt_plugin.host import ExternalIds
-            items = {tmdb: host.find_media("movie", ExternalIds(tmdb=tmdb)).item_id
-                     for tmdb in movies[:args.count + args.burst]}
+
+            items = {
+                tmdb: host.find_media("movie", ExternalIds(tmdb=tmdb)).item_id
+                for tmdb in movies[: args.count + args.burst]
+            }
         worker = start_worker(config, work / "logs")
         wait_for_worker(host, worker)
         when = datetime.now(UTC) - timedelta(days=1)
 
         latencies = []
-        for n, tmdb in enumerate(movies[:args.count]):
+        for n, tmdb in enumerate(movies[: args.count]):
             time.sleep(args.pause)
             value = n % 10 + 1
             started = time.perf_counter()
             with app.app_context():
-                host.apply_rating(uid, items[tmdb], value, when + timedelta(seconds=n),
-                                  "aperture")
+                host.apply_rating(uid, items[tmdb], value, when + timedelta(seconds=n), "aperture")
             latencies.append(wait_until(sandbox, {tmdb: value}) - started)
 
         time.sleep(args.pause)
         sandbox.clear_requests()
-        burst = movies[args.count:args.count + args.burst]
+        burst = movies[args.count : args.count + args.burst]
         started = time.perf_counter()
         with app.app_context():
             for n, tmdb in enumerate(burst):
-                host.apply_rating(uid, items[tmdb], 7, when + timedelta(minutes=1, seconds=n),
-                                  "aperture")
+                host.apply_rating(
+                    uid, items[tmdb], 7, when + timedelta(minutes=1, seconds=n), "aperture"
+                )
         made = time.perf_counter() - started
         arrived = wait_until(sandbox, {tmdb: 7 for tmdb in burst}) - started
         time.sleep(args.pause + 0.5)  # a late extra push would show up now
-        posts = [r for r in sandbox.requests()
-                 if r["method"] == "POST" and r["path"] == "/sync/ratings"]
-        return {"latencies": latencies, "burst_made": made, "burst_arrived": arrived,
-                "posts": len(posts)}
+        posts = [
+            r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/sync/ratings"
+        ]
+        return {
+            "latencies": latencies,
+            "burst_made": made,
+            "burst_arrived": arrived,
+            "posts": len(posts),
+        }
     finally:
         if worker is not None:
             worker.stop()
@@ -157,13 +170,25 @@ def measure(args: argparse.Namespace, work: Path, redis_url: str) -> dict[str, A
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=20, help="ratings timed one by one")
-    parser.add_argument("--pause", type=float, default=1.2,
-                        help="seconds between them (over 1: each is its own write)")
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=1.2,
+        help="seconds between them (over 1: each is its own write)",
+    )
     parser.add_argument("--burst", type=int, default=100, help="ratings made at once")
-    parser.add_argument("--max-p50-ms", type=float, default=300.0,
-                        help="fail at or above this median latency (default 300)")
-    parser.add_argument("--max-posts", type=int, default=2,
-                        help="fail above this many POSTs for the burst (default 2)")
+    parser.add_argument(
+        "--max-p50-ms",
+        type=float,
+        default=300.0,
+        help="fail at or above this median latency (default 300)",
+    )
+    parser.add_argument(
+        "--max-posts",
+        type=int,
+        default=2,
+        help="fail above this many POSTs for the burst (default 2)",
+    )
     parser.add_argument("--no-check", action="store_true", help="report only, always exit 0")
     return parser.parse_args(argv)
 
@@ -179,18 +204,18 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     ms = [x * 1000 for x in figures["latencies"]]
     p50, p99 = percentile(ms, 0.5), percentile(ms, 0.99)
-    print(f"Push latency: one `flask demo worker`, sandbox in its own gunicorn process, "
-          f"SQLite, {os.cpu_count()} cores")
+    print(
+        f"Push latency: one `flask demo worker`, sandbox in its own gunicorn process, "
+        f"SQLite, {os.cpu_count()} cores"
+    )
     print(f"{'measure':44} {'value':>10}  aim")
     print(f"{'ratings timed one by one':44} {len(ms):>10}")
-    print(f"{'latency p50 (rating made → on Trakt)':44} {p50:>8.0f} ms  "
-          f"< {args.max_p50_ms:.0f} ms")
+    print(f"{'latency p50 (rating made → on Trakt)':44} {p50:>8.0f} ms  < {args.max_p50_ms:.0f} ms")
     print(f"{'latency p99':44} {p99:>8.0f} ms")
     print(f"{'latency min / max':44} {min(ms):>4.0f}/{max(ms):.0f} ms")
     print(f"{f'burst: {args.burst} ratings made in':44} {figures['burst_made']:>8.2f} s")
     print(f"{'burst: all on Trakt after':44} {figures['burst_arrived']:>8.2f} s")
-    print(f"{'burst: POST /sync/ratings calls':44} {figures['posts']:>10}  "
-          f"<= {args.max_posts}")
+    print(f"{'burst: POST /sync/ratings calls':44} {figures['posts']:>10}  <= {args.max_posts}")
     ok = p50 < args.max_p50_ms and figures["posts"] <= args.max_posts
     print("OK" if ok else "FAIL")
     return 0 if ok or args.no_check else 1

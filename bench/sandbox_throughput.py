@@ -36,8 +36,10 @@ from harness.trakt_sandbox.control_client import SandboxControl, api_headers
 
 REPO = Path(__file__).resolve().parent.parent
 USERNAME = "bench_user"
-RATED = [{"rating": rating, "movie": {"ids": {"tmdb": tmdb}}}
-         for rating, tmdb in ((8, 603), (9, 550), (7, 27205), (6, 20526), (5, 126757))]
+RATED = [
+    {"rating": rating, "movie": {"ids": {"tmdb": tmdb}}}
+    for rating, tmdb in ((8, 603), (9, 550), (7, 27205), (6, 20526), (5, 126757))
+]
 
 
 @dataclass
@@ -104,8 +106,15 @@ def allowed_cpus(pid: int) -> str:
     return "?"
 
 
-def load_thread(host: str, port: int, endpoint: Endpoint, stop_at: float,
-                budget: list[int], budget_lock: threading.Lock, tally: Tally) -> None:
+def load_thread(
+    host: str,
+    port: int,
+    endpoint: Endpoint,
+    stop_at: float,
+    budget: list[int],
+    budget_lock: threading.Lock,
+    tally: Tally,
+) -> None:
     """Issue GETs back to back over one keep-alive connection until time or count runs out."""
     conn = http.client.HTTPConnection(host, port, timeout=10)
     clock = time.perf_counter
@@ -133,25 +142,38 @@ def load_thread(host: str, port: int, endpoint: Endpoint, stop_at: float,
         conn.close()
 
 
-def run(url: str, endpoint: Endpoint, seconds: float, max_requests: int, threads: int,
-        server_pids: list[int]) -> Result:
+def run(
+    url: str,
+    endpoint: Endpoint,
+    seconds: float,
+    max_requests: int,
+    threads: int,
+    server_pids: list[int],
+) -> Result:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     tallies = [Tally() for _ in range(threads)]
     budget, budget_lock = [max_requests], threading.Lock()
     cpu_before = [process_cpu_seconds(pid) for pid in server_pids]
     started = time.perf_counter()
-    workers = [threading.Thread(target=load_thread, args=(
-        host, port, endpoint, started + seconds, budget, budget_lock, tally))
-        for tally in tallies]
+    workers = [
+        threading.Thread(
+            target=load_thread,
+            args=(host, port, endpoint, started + seconds, budget, budget_lock, tally),
+        )
+        for tally in tallies
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - started
     cpu_after = [process_cpu_seconds(pid) for pid in server_pids]
-    used = [after - before for before, after in zip(cpu_before, cpu_after, strict=True)
-            if before is not None and after is not None]
+    used = [
+        after - before
+        for before, after in zip(cpu_before, cpu_after, strict=True)
+        if before is not None and after is not None
+    ]
     latencies = sorted(x for tally in tallies for x in tally.latencies)
     errors: dict[str, int] = {}
     for tally in tallies:
@@ -162,35 +184,62 @@ def run(url: str, endpoint: Endpoint, seconds: float, max_requests: int, threads
         p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
     else:
         p50 = p99 = latencies[0] if latencies else 0.0
-    return Result(endpoint.name, len(latencies), errors, elapsed, p50 * 1000, p99 * 1000,
-                  sum(used) / elapsed if used else None)
+    return Result(
+        endpoint.name,
+        len(latencies),
+        errors,
+        elapsed,
+        p50 * 1000,
+        p99 * 1000,
+        sum(used) / elapsed if used else None,
+    )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=5.0,
-                        help="seconds of load per endpoint (default 5)")
-    parser.add_argument("--max-requests", type=int, default=100_000,
-                        help="stop an endpoint's run after this many requests")
+    parser.add_argument(
+        "--duration", type=float, default=5.0, help="seconds of load per endpoint (default 5)"
+    )
+    parser.add_argument(
+        "--max-requests",
+        type=int,
+        default=100_000,
+        help="stop an endpoint's run after this many requests",
+    )
     parser.add_argument("--threads", type=int, default=4, help="load-generator threads")
-    parser.add_argument("--min-rps", type=float, default=1000.0,
-                        help="fail below this many requests per second (default 1000)")
+    parser.add_argument(
+        "--min-rps",
+        type=float,
+        default=1000.0,
+        help="fail below this many requests per second (default 1000)",
+    )
     parser.add_argument("--server-cpu", type=int, default=0, help="core for the sandbox")
     parser.add_argument("--client-cpu", type=int, default=1, help="core for the load")
-    parser.add_argument("--worker-class", default="gthread",
-                        help="gunicorn worker class: gthread keeps connections alive, "
-                             "sync closes each one (default gthread)")
-    parser.add_argument("--server-threads", type=int, default=4,
-                        help="gunicorn --threads for the gthread worker (default 4)")
+    parser.add_argument(
+        "--worker-class",
+        default="gthread",
+        help="gunicorn worker class: gthread keeps connections alive, "
+        "sync closes each one (default gthread)",
+    )
+    parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=4,
+        help="gunicorn --threads for the gthread worker (default 4)",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # Logging every call would measure the log; the request log is kept short instead.
-    server, url = gunicorn_sandbox(threads=args.server_threads, worker_class=args.worker_class,
-                                   cpu=args.server_cpu, extra=["--keep-alive", "5"],
-                                   env={"SANDBOX_REQUEST_LOG_SIZE": "1000"})
+    server, url = gunicorn_sandbox(
+        threads=args.server_threads,
+        worker_class=args.worker_class,
+        cpu=args.server_cpu,
+        extra=["--keep-alive", "5"],
+        env={"SANDBOX_REQUEST_LOG_SIZE": "1000"},
+    )
     try:
         control = SandboxControl(url)
         control.reset()
@@ -206,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for endpoint in endpoints:  # warm up: imports, first connections, caches
             run(url, endpoint, 0.5, 500, args.threads, pids)
-        results = [run(url, endpoint, args.duration, args.max_requests, args.threads, pids)
-                   for endpoint in endpoints]
+        results = [
+            run(url, endpoint, args.duration, args.max_requests, args.threads, pids)
+            for endpoint in endpoints
+        ]
         print_report(results, args, pids)
     finally:
         server.stop()
@@ -216,22 +267,30 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_report(results: list[Result], args: argparse.Namespace, pids: list[int]) -> None:
     threads = f" ({args.server_threads} threads)" if args.worker_class == "gthread" else ""
-    print(f"Trakt sandbox: gunicorn, 1 {args.worker_class} worker{threads} "
-          f"on CPU {allowed_cpus(pids[0])}; "
-          f"load: {args.threads} keep-alive threads on CPU {args.client_cpu}; "
-          f"{os.cpu_count()} cores in all")
-    print(f"{'endpoint':36} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'server CPU':>10} {'errors':>7}")
+    print(
+        f"Trakt sandbox: gunicorn, 1 {args.worker_class} worker{threads} "
+        f"on CPU {allowed_cpus(pids[0])}; "
+        f"load: {args.threads} keep-alive threads on CPU {args.client_cpu}; "
+        f"{os.cpu_count()} cores in all"
+    )
+    print(
+        f"{'endpoint':36} {'requests':>9} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'server CPU':>10} {'errors':>7}"
+    )
     for r in results:
         cpu = f"{r.server_cpu:.0%}" if r.server_cpu is not None else "n/a"
-        print(f"{r.endpoint:36} {r.requests:>9} {r.rps:>9.0f} {r.p50_ms:>8.2f} "
-              f"{r.p99_ms:>8.2f} {cpu:>10} {sum(r.errors.values()):>7}")
+        print(
+            f"{r.endpoint:36} {r.requests:>9} {r.rps:>9.0f} {r.p50_ms:>8.2f} "
+            f"{r.p99_ms:>8.2f} {cpu:>10} {sum(r.errors.values()):>7}"
+        )
         if r.errors:
             print(f"    errors: {r.errors}")
     slowest = min(r.rps for r in results)
     verdict = "OK" if slowest >= args.min_rps and not any(r.errors for r in results) else "FAIL"
-    print(f"sandbox throughput: {slowest:.0f} simple GETs/s on one core "
-          f"(minimum {args.min_rps:.0f}) {verdict}")
+    print(
+        f"sandbox throughput: {slowest:.0f} simple GETs/s on one core "
+        f"(minimum {args.min_rps:.0f}) {verdict}"
+    )
 
 
 if __name__ == "__main__":

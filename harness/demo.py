@@ -75,8 +75,9 @@ def flask_command(app: str, *args: str) -> list[str]:
 
 
 def flask_run(app: str, port: int) -> list[str]:
-    return flask_command(app, "run", "--host", "127.0.0.1", "--port", str(port),
-                         "--no-reload", "--no-debugger")
+    return flask_command(
+        app, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload", "--no-debugger"
+    )
 
 
 class Demo:
@@ -96,8 +97,9 @@ class Demo:
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> ManagedProcess:
         log_path = self.log_dir / f"{name}.log"
         log_path.unlink(missing_ok=True)
-        process = ManagedProcess(name, argv, env={**env, "PYTHONUNBUFFERED": "1"},
-                                 log_dir=self.log_dir).start()
+        process = ManagedProcess(
+            name, argv, env={**env, "PYTHONUNBUFFERED": "1"}, log_dir=self.log_dir
+        ).start()
         self.children.append(process)
         return process
 
@@ -115,24 +117,33 @@ class Demo:
     def check_alive(self) -> None:
         for child in self.children:
             if not child.alive():
-                raise ChildDied(f"{child.name} exited with code {child.proc.returncode}; "
-                                f"last lines of {child.log_path}:\n"
-                                f"{child.output()[-LOG_TAIL:]}")
+                raise ChildDied(
+                    f"{child.name} exited with code {child.proc.returncode}; "
+                    f"last lines of {child.log_path}:\n"
+                    f"{child.output()[-LOG_TAIL:]}"
+                )
 
     def start(self, redis_url: str) -> None:
         # The sandbox's app accepts the host's callback, as a registered Trakt app would.
-        sandbox = self.spawn("sandbox", flask_run(SANDBOX_APP, self.sandbox_port),
-                             {"SANDBOX_DEMO_USERS": "1", "SANDBOX_REDIRECT_URIS":
-                              f"{self.host_url}/plugins/trakt/callback"})
+        sandbox = self.spawn(
+            "sandbox",
+            flask_run(SANDBOX_APP, self.sandbox_port),
+            {
+                "SANDBOX_DEMO_USERS": "1",
+                "SANDBOX_REDIRECT_URIS": f"{self.host_url}/plugins/trakt/callback",
+            },
+        )
         self.wait_listening(sandbox, self.sandbox_port)
         env = {
             "DATABASE_URL": f"sqlite:///{self.state_dir / 'demo.db'}",
             "REDIS_URL": redis_url,
             "PUBLIC_BASE_URL": self.host_url,
-            "SECRET_KEY": persistent_secret(self.state_dir, "secret_key",
-                                            lambda: secrets.token_urlsafe(32)),
-            "APERTURE_TRAKT_ENCRYPTION_KEYS": persistent_secret(self.state_dir, "fernet_key",
-                                                                fernet_key),
+            "SECRET_KEY": persistent_secret(
+                self.state_dir, "secret_key", lambda: secrets.token_urlsafe(32)
+            ),
+            "APERTURE_TRAKT_ENCRYPTION_KEYS": persistent_secret(
+                self.state_dir, "fernet_key", fernet_key
+            ),
             "APERTURE_TRAKT_API_URL": self.sandbox_url,
             "APERTURE_TRAKT_AUTH_URL": self.sandbox_url,
         }
@@ -147,17 +158,19 @@ class Demo:
             child.stop()
 
     def banner(self) -> str:
-        return "\n".join([
-            "",
-            "Aperture reference host with the Trakt plugin is running.",
-            f"  Host:     {self.host_url}   (log in as {DEMO_LOGINS})",
-            f"  Sandbox:  {self.sandbox_url}   (Trakt users: {SANDBOX_USERS})",
-            "  On Admin -> Settings -> Setup -> Integrations enter the Trakt app:",
-            f"    Client ID: {CLIENT_ID}    Client Secret: {CLIENT_SECRET}",
-            f"  Logs:     {self.log_dir}",
-            "Press Ctrl-C to stop everything.",
-            "",
-        ])
+        return "\n".join(
+            [
+                "",
+                "Aperture reference host with the Trakt plugin is running.",
+                f"  Host:     {self.host_url}   (log in as {DEMO_LOGINS})",
+                f"  Sandbox:  {self.sandbox_url}   (Trakt users: {SANDBOX_USERS})",
+                "  On Admin -> Settings -> Setup -> Integrations enter the Trakt app:",
+                f"    Client ID: {CLIENT_ID}    Client Secret: {CLIENT_SECRET}",
+                f"  Logs:     {self.log_dir}",
+                "Press Ctrl-C to stop everything.",
+                "",
+            ]
+        )
 
 
 def fetch_status(url: str) -> int:
@@ -193,14 +206,20 @@ def check(demo: Demo, redis_url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.demo", description=__doc__.split(
-        "\n\n")[0])
-    parser.add_argument("--check", action="store_true",
-                        help="start everything, check it answers, then stop")
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.demo", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="start everything, check it answers, then stop"
+    )
     parser.add_argument("--port", type=int, default=5000, help="host port (if free)")
     parser.add_argument("--sandbox-port", type=int, default=5055, help="sandbox port (if free)")
-    parser.add_argument("--dir", type=Path, default=DEMO_DIR,
-                        help="where the database, keys and logs live (default .demo/)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=DEMO_DIR,
+        help="where the database, keys and logs live (default .demo/)",
+    )
     args = parser.parse_args(argv)
     (args.dir / "logs").mkdir(parents=True, exist_ok=True)
     host_port = pick_port(args.port)
@@ -222,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
             demo.start(redis_server.url)
             if args.check:
                 check(demo, redis_server.url)
-                print(f"OK: host {demo.host_url} and sandbox {demo.sandbox_url} answer, "
-                      "worker and scheduler are running")
+                print(
+                    f"OK: host {demo.host_url} and sandbox {demo.sandbox_url} answer, "
+                    "worker and scheduler are running"
+                )
                 return 0
             print(demo.banner(), flush=True)
             while True:

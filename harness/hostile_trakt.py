@@ -28,8 +28,14 @@ from harness.services import WSGIServerThread
 
 #: A pattern turns the request into the answer the hostile side sends.
 Pattern = Callable[[Request], Response]
-HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length",
-               "content-encoding", "host"}
+HOP_HEADERS = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "content-encoding",
+    "host",
+}
 
 
 @dataclass
@@ -43,13 +49,25 @@ class Seen:
     body: bytes
 
     def text(self) -> str:
-        return " ".join([self.method, self.path, self.query, json.dumps(self.headers),
-                         self.body.decode(errors="replace")])
+        return " ".join(
+            [
+                self.method,
+                self.path,
+                self.query,
+                json.dumps(self.headers),
+                self.body.decode(errors="replace"),
+            ]
+        )
 
 
 def _seen(request: Request) -> Seen:
-    return Seen(request.method, request.path, request.query_string.decode(),
-                dict(request.headers), request.get_data())
+    return Seen(
+        request.method,
+        request.path,
+        request.query_string.decode(),
+        dict(request.headers),
+        request.get_data(),
+    )
 
 
 class RecordingListener:
@@ -112,8 +130,9 @@ class HostileTrakt:
 
     # --- arming ----------------------------------------------------------------------
 
-    def arm(self, path: str, pattern: Pattern, *, method: str | None = None,
-            times: int | None = None) -> Armed:
+    def arm(
+        self, path: str, pattern: Pattern, *, method: str | None = None, times: int | None = None
+    ) -> Armed:
         """Answers requests to ``path`` (a path prefix, ``*`` for any) with ``pattern``,
         ``times`` times (None: every time until :meth:`disarm`)."""
         armed = Armed(method, path, pattern, times)
@@ -151,9 +170,14 @@ class HostileTrakt:
     def _forward(self, request: Request, seen: Seen, query: str | None = None) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
         target = request.full_path if query is None else f"{request.path}?{query}"
-        answer = self._http.request(request.method, self.upstream + target,
-                                    headers=headers, data=seen.body, allow_redirects=False,
-                                    timeout=30)
+        answer = self._http.request(
+            request.method,
+            self.upstream + target,
+            headers=headers,
+            data=seen.body,
+            allow_redirects=False,
+            timeout=30,
+        )
         back = [(k, v) for k, v in answer.headers.items() if k.lower() not in HOP_HEADERS]
         return Response(answer.content, answer.status_code, headers=back)
 
@@ -166,29 +190,34 @@ def redirect(to: str, status: int = 307) -> Pattern:
     return lambda request: Response("", status, headers={"Location": to + request.full_path})
 
 
-def rate_limited(retry_after: str | None = None, until: str | None = None,
-                 name: str = "AUTHED_API_GET_LIMIT") -> Pattern:
+def rate_limited(
+    retry_after: str | None = None, until: str | None = None, name: str = "AUTHED_API_GET_LIMIT"
+) -> Pattern:
     """A 429 with the given ``Retry-After`` and ``X-Ratelimit.until`` (any text)."""
+
     def answer(_: Request) -> Response:
         headers = {"Content-Type": "application/json"}
         if retry_after is not None:
             headers["Retry-After"] = retry_after
         if until is not None:
-            headers["X-Ratelimit"] = json.dumps({"name": name, "period": 300, "limit": 500,
-                                                 "remaining": 0, "until": until})
+            headers["X-Ratelimit"] = json.dumps(
+                {"name": name, "period": 300, "limit": 500, "remaining": 0, "until": until}
+            )
         return Response("{}", 429, headers=headers)
+
     return answer
 
 
 def endless_body(chunk: int = 64 * 1024) -> Pattern:
     """A 200 whose JSON list never ends (until the client hangs up)."""
+
     def body() -> Iterator[bytes]:
         yield b"["
         block = b"1," * (chunk // 2)
         while True:
             yield block
-    return lambda _: Response(body(), 200, content_type="application/json",
-                              direct_passthrough=True)
+
+    return lambda _: Response(body(), 200, content_type="application/json", direct_passthrough=True)
 
 
 def trickle(payload: bytes = b"[]", every: float = 0.5, total: float = 60.0) -> Pattern:
@@ -201,25 +230,29 @@ def trickle(payload: bytes = b"[]", every: float = 0.5, total: float = 60.0) -> 
         for byte in b" " * pad + payload:
             yield bytes([byte])
             time.sleep(every)
-    return lambda _: Response(body(), 200, content_type="application/json",
-                              direct_passthrough=True)
+
+    return lambda _: Response(body(), 200, content_type="application/json", direct_passthrough=True)
 
 
 def dropped(after: bytes = b'{"movies": ') -> Pattern:
     """A 200 whose connection drops mid-body (no final chunk): a lost answer."""
+
     def body() -> Iterator[bytes]:
         yield after
         raise ConnectionAbortedError("the hostile side hangs up")
-    return lambda _: Response(body(), 200, content_type="application/json",
-                              direct_passthrough=True)
+
+    return lambda _: Response(body(), 200, content_type="application/json", direct_passthrough=True)
 
 
-def json_answer(data: Any = None, status: int = 200, raw: str | None = None,
-                headers: dict[str, str] | None = None) -> Pattern:
+def json_answer(
+    data: Any = None,
+    status: int = 200,
+    raw: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Pattern:
     """A fixed answer: ``data`` as JSON, or ``raw`` text as is (deep JSON, huge numbers)."""
     text = raw if raw is not None else json.dumps(data)
-    return lambda _: Response(text, status, content_type="application/json",
-                              headers=headers or {})
+    return lambda _: Response(text, status, content_type="application/json", headers=headers or {})
 
 
 def status(code: int, body: str = "") -> Pattern:
@@ -245,9 +278,11 @@ def forwarded_as(hostile: HostileTrakt, query: str) -> Pattern:
 
 def forwarded_with(hostile: HostileTrakt, headers: dict[str, str]) -> Pattern:
     """The sandbox's real answer, with some of its headers replaced (bad paging)."""
+
     def answer(request: Request) -> Response:
         response = hostile._forward(request, _seen(request))
         for key, value in headers.items():
             response.headers[key] = value
         return response
+
     return answer

@@ -25,8 +25,9 @@ from harness.services import free_port, wait_for_port
 SERVICE_USER = "aperture-pg"
 TEMPLATE = "aperture_test_template"
 # Durability costs time and buys nothing for a cluster deleted at the end of the run.
-FAST_SETTINGS = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                 "-c max_connections=200")
+FAST_SETTINGS = (
+    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+)
 
 
 def find_binary(name: str) -> str | None:
@@ -34,15 +35,19 @@ def find_binary(name: str) -> str | None:
     found = shutil.which(name)
     if found:
         return found
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
-                        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit()
-                        else 0)
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+    )
     return candidates[-1] if candidates else None
 
 
 def _runs_as(user: str, directory: Path) -> bool:
-    probe = subprocess.run(["runuser", "-u", user, "--", "test", "-w", str(directory)],
-                           capture_output=True, check=False)
+    probe = subprocess.run(
+        ["runuser", "-u", user, "--", "test", "-w", str(directory)],
+        capture_output=True,
+        check=False,
+    )
     return probe.returncode == 0
 
 
@@ -51,15 +56,22 @@ def _service_user(directory: Path) -> str | None:
     if os.geteuid() != 0:
         return None
     for user in ("nobody", SERVICE_USER):
-        if user == SERVICE_USER and subprocess.run(
-                ["id", "-u", user], capture_output=True, check=False).returncode != 0:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                            "/usr/sbin/nologin", user], check=True, capture_output=True)
+        if (
+            user == SERVICE_USER
+            and subprocess.run(["id", "-u", user], capture_output=True, check=False).returncode != 0
+        ):
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+                check=True,
+                capture_output=True,
+            )
         shutil.chown(directory, user=user)
         if _runs_as(user, directory):
             return user
-    raise RuntimeError(f"neither nobody nor {SERVICE_USER} can write {directory}: set TMPDIR "
-                       "to a directory every user can reach")
+    raise RuntimeError(
+        f"neither nobody nor {SERVICE_USER} can write {directory}: set TMPDIR "
+        "to a directory every user can reach"
+    )
 
 
 class PostgresServer:
@@ -82,8 +94,9 @@ class PostgresServer:
 
     def _run(self, *argv: str) -> subprocess.CompletedProcess[str]:
         prefix = ["runuser", "-u", self.user, "--"] if self.user else []
-        done = subprocess.run([*prefix, *argv], cwd=self.dir, capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            [*prefix, *argv], cwd=self.dir, capture_output=True, text=True, check=False
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(argv[:2])} failed:\n{done.stdout}\n{done.stderr}")
         return done
@@ -91,21 +104,43 @@ class PostgresServer:
     def start(self) -> PostgresServer:
         initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
         if initdb is None or pg_ctl is None:
-            raise RuntimeError("PostgreSQL is not installed: run `make test` or "
-                               "`apt-get install -y postgresql`")
+            raise RuntimeError(
+                "PostgreSQL is not installed: run `make test` or `apt-get install -y postgresql`"
+            )
         self.dir = Path(tempfile.mkdtemp(prefix="trakt-pg-"))
         self.user = _service_user(self.dir)
         atexit.register(self.stop)  # a run stopped by Ctrl-C still removes the cluster
-        self._run(initdb, "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                  "--encoding=UTF8", "--locale=C", "--no-sync")
+        self._run(
+            initdb,
+            "-D",
+            str(self.data_dir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {FAST_SETTINGS}"
-        self._run(pg_ctl, "-D", str(self.data_dir), "-o", options, "-l",
-                  str(self.dir / "server.log"), "-w", "-t", "30", "start")
+        self._run(
+            pg_ctl,
+            "-D",
+            str(self.data_dir),
+            "-o",
+            options,
+            "-l",
+            str(self.dir / "server.log"),
+            "-w",
+            "-t",
+            "30",
+            "start",
+        )
         wait_for_port(self.port)
         import psycopg
 
-        self._admin = psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
-                                      dbname="postgres", autocommit=True)
+        self._admin = psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True
+        )
         self._admin.execute(f"CREATE DATABASE {TEMPLATE} TEMPLATE template0")
         return self
 
@@ -132,8 +167,15 @@ class PostgresServer:
             self._admin = None
         if (self.data_dir / "postmaster.pid").exists():
             with contextlib.suppress(RuntimeError):  # already gone: only the dir is left
-                self._run(find_binary("pg_ctl") or "pg_ctl", "-D", str(self.data_dir), "-m",
-                          "immediate", "-w", "stop")
+                self._run(
+                    find_binary("pg_ctl") or "pg_ctl",
+                    "-D",
+                    str(self.data_dir),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                )
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
 

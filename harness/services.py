@@ -55,12 +55,28 @@ class RedisServer:
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
-            raise RuntimeError("redis-server is not installed: run `make test` or "
-                               "`apt-get install -y redis-server`")
+            raise RuntimeError(
+                "redis-server is not installed: run `make test` or "
+                "`apt-get install -y redis-server`"
+            )
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self._dir, "--loglevel", "warning"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir,
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
         return self
@@ -113,8 +129,9 @@ class WSGIServerThread:
 
     def __init__(self, app, port: int | None = None) -> None:
         self.port = port or free_port()
-        self.server: BaseWSGIServer = make_server("127.0.0.1", self.port, app, threaded=True,
-                                                  request_handler=AppServerHeaderHandler)
+        self.server: BaseWSGIServer = make_server(
+            "127.0.0.1", self.port, app, threaded=True, request_handler=AppServerHeaderHandler
+        )
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -140,8 +157,14 @@ class WSGIServerThread:
 class ManagedProcess:
     """A child process (RQ worker, rqscheduler, a server) with its output in a log file."""
 
-    def __init__(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None,
-                 log_dir: Path | None = None, cwd: Path = REPO) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+        cwd: Path = REPO,
+    ) -> None:
         self.name = name
         self.argv = list(argv)
         self.env = {**os.environ, **(env or {})}
@@ -153,8 +176,14 @@ class ManagedProcess:
 
     def start(self) -> ManagedProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed when the process ends
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         return self
 

@@ -12,8 +12,10 @@ from aperture_trakt_plugin.models import metadata
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run these migrations through `flask trakt db upgrade` or the host's "
-                       "migration hook; they need the host's database connection")
+    raise RuntimeError(
+        "run these migrations through `flask trakt db upgrade` or the host's "
+        "migration hook; they need the host's database connection"
+    )
 
 context.configure(
     connection=connection,

@@ -7,14 +7,20 @@ import pytest
 
 from harness.services import RedisServer
 
-pytest_plugins = ["tests.fixtures_sandbox", "tests.fixtures_host", "tests.fixtures_browser",
-                  "tests.log_secrets"]
+pytest_plugins = [
+    "tests.fixtures_sandbox",
+    "tests.fixtures_host",
+    "tests.fixtures_browser",
+    "tests.log_secrets",
+]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests marked ``both_databases`` run once on SQLite and once on PostgreSQL."""
-    if (metafunc.definition.get_closest_marker("both_databases")
-            and "database" in metafunc.fixturenames):
+    if (
+        metafunc.definition.get_closest_marker("both_databases")
+        and "database" in metafunc.fixturenames
+    ):
         metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
 
 

@@ -53,23 +53,28 @@ _TAGS = re.compile(r"<[^>]+>")
 def trakt_host_config(sandbox_server: Any, **extra: Any) -> dict[str, Any]:
     """Host config pointing the plugin at the sandbox, with a fixed public URL so the
     callback registered at the sandbox is known before the host serves anything."""
-    return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
-            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
-            "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-            # Quick in-run retries as the code makes them, but not seconds long: tests
-            # of passing faults arm one more fault than there are pauses.
-            "APERTURE_TRAKT_QUICK_RETRIES": "[0.05, 0.05]", **extra}
+    return {
+        "APERTURE_TRAKT_API_URL": sandbox_server.url,
+        "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
+        "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        # Quick in-run retries as the code makes them, but not seconds long: tests
+        # of passing faults arm one more fault than there are pauses.
+        "APERTURE_TRAKT_QUICK_RETRIES": "[0.05, 0.05]",
+        **extra,
+    }
 
 
-def configure_trakt(host_app: Flask, sandbox: SandboxControl,
-                    redirect_uri: str | None = None) -> None:
+def configure_trakt(
+    host_app: Flask, sandbox: SandboxControl, redirect_uri: str | None = None
+) -> None:
     """Registers the host's callback at the sandbox's app (a reset forgets it) and saves the
     credentials through the same checked path as the admin form; then empties the request
     log so tests see only their own calls."""
     sandbox.add_app(CLIENT_ID, CLIENT_SECRET, [CALLBACK_URL, OOB_REDIRECT_URI])
     with host_app.app_context():
-        outcome = credentials.save_app_credentials(CLIENT_ID, CLIENT_SECRET, redirect_uri,
-                                                   user_id=None)
+        outcome = credentials.save_app_credentials(
+            CLIENT_ID, CLIENT_SECRET, redirect_uri, user_id=None
+        )
     assert outcome.saved, outcome.message
     sandbox.clear_requests()
 
@@ -123,8 +128,9 @@ def profile_csrf(client: FlaskClient) -> str:
     return match.group(1)
 
 
-def post_json(client: FlaskClient, path: str, csrf: str | None = None
-              ) -> tuple[int, dict[str, Any]]:
+def post_json(
+    client: FlaskClient, path: str, csrf: str | None = None
+) -> tuple[int, dict[str, Any]]:
     """A POST as the profile's script sends it: the token in ``X-CSRFToken``."""
     headers = {"X-CSRFToken": csrf if csrf is not None else profile_csrf(client)}
     response = client.post(path, headers=headers)
@@ -158,8 +164,10 @@ def database_bytes(host_app: Flask) -> bytes:
         if engine.dialect.name == "sqlite":
             return Path(engine.url.database).read_bytes()
         with engine.connect() as conn:
-            rows = [conn.execute(text(f'SELECT CAST(t AS text) FROM "{name}" t')).scalars()
-                    for name in inspect(conn).get_table_names()]
+            rows = [
+                conn.execute(text(f'SELECT CAST(t AS text) FROM "{name}" t')).scalars()
+                for name in inspect(conn).get_table_names()
+            ]
             return "\n".join(row for table in rows for row in table).encode()
 
 
@@ -189,22 +197,29 @@ def query_of(url: str) -> dict[str, str]:
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
 
-def authorize_at_sandbox(authorize_url: str, trakt_user: str, decision: str = "approve"
-                         ) -> dict[str, str]:
+def authorize_at_sandbox(
+    authorize_url: str, trakt_user: str, decision: str = "approve"
+) -> dict[str, str]:
     """The user's browser at Trakt: signs in, answers the consent form, and returns the
     query Trakt redirects back with (``code``/``error`` and ``state``)."""
     parts = urlsplit(authorize_url)
     base = f"{parts.scheme}://{parts.netloc}"
     with requests.Session() as browser:
-        signed_in = browser.get(f"{base}/_sandbox/login",
-                                params={"username": trakt_user, "next": "/oauth/authorize"},
-                                allow_redirects=False, timeout=10)
+        signed_in = browser.get(
+            f"{base}/_sandbox/login",
+            params={"username": trakt_user, "next": "/oauth/authorize"},
+            allow_redirects=False,
+            timeout=10,
+        )
         assert signed_in.status_code == 302, signed_in.text
         consent = browser.get(authorize_url, timeout=10)
         assert consent.status_code == 200 and "decision" in consent.text, consent.text[:500]
-        answer = browser.post(f"{base}{parts.path}",
-                              data={**query_of(authorize_url), "decision": decision},
-                              allow_redirects=False, timeout=10)
+        answer = browser.post(
+            f"{base}{parts.path}",
+            data={**query_of(authorize_url), "decision": decision},
+            allow_redirects=False,
+            timeout=10,
+        )
     assert answer.status_code == 302, answer.text[:500]
     location = answer.headers["Location"]
     assert location.startswith(CALLBACK_URL + "?"), location
@@ -230,8 +245,9 @@ def connect_user(client: FlaskClient, username: str, trakt_user: str) -> str:
 TOKEN_LIFETIME = 86400  # Trakt's since March 2025 (CONTRACT 4.3)
 
 
-def aged(issued: dict[str, Any], seconds_left: int,
-         lifetime: int = TOKEN_LIFETIME) -> dict[str, Any]:
+def aged(
+    issued: dict[str, Any], seconds_left: int, lifetime: int = TOKEN_LIFETIME
+) -> dict[str, Any]:
     """A freshly issued pair presented as one of ``lifetime`` seconds issued long enough
     ago that ``seconds_left`` remain: the same expiry instant as the sandbox's, which
     is what a token near its end looks like (the plugin refreshes within a share of the
@@ -240,9 +256,14 @@ def aged(issued: dict[str, Any], seconds_left: int,
     return {**issued, "created_at": ends - lifetime, "expires_in": lifetime}
 
 
-def connect_with_tokens(host_app: Flask, sandbox: SandboxControl, username: str,
-                        trakt_user: str, expires_in: int | None = None,
-                        seconds_left: int | None = None) -> TraktConnection:
+def connect_with_tokens(
+    host_app: Flask,
+    sandbox: SandboxControl,
+    username: str,
+    trakt_user: str,
+    expires_in: int | None = None,
+    seconds_left: int | None = None,
+) -> TraktConnection:
     """A connection from a pair the sandbox issues directly, finished by the plugin's own
     ``finish_connection``: for tests about tokens, where the consent dance is not the
     point and the lifetime (``expires_in``) or the time left of a 24-hour token
@@ -251,8 +272,7 @@ def connect_with_tokens(host_app: Flask, sandbox: SandboxControl, username: str,
     if seconds_left is not None:
         issued = aged(issued, seconds_left)
     with host_app.app_context():
-        connections.finish_connection(user_id(host_app, username),
-                                      TokenPair.from_response(issued))
+        connections.finish_connection(user_id(host_app, username), TokenPair.from_response(issued))
     conn = connection(host_app, username)
     assert conn is not None
     return conn
@@ -281,19 +301,20 @@ def let_poll_interval_pass(host_app: Flask, sandbox: SandboxControl, name: str) 
     sandbox.advance_clock(interval)
 
 
-def flask_command(host_app: Flask, host_config: dict[str, Any], log_dir: Path,
-                  *args: str) -> ManagedProcess:
+def flask_command(
+    host_app: Flask, host_config: dict[str, Any], log_dir: Path, *args: str
+) -> ManagedProcess:
     """``flask --app harness.reference_host:create_app ...`` as a separate process on the test's
     database and Redis, as an admin would run it in a terminal."""
     from tests.fixtures_host import worker_env
 
     argv = python_module("flask", "--app", "harness.reference_host:create_app", *args)
-    return ManagedProcess("flask-" + "-".join(args[:2]), argv,
-                          env=worker_env(host_app, host_config), log_dir=log_dir).start()
+    return ManagedProcess(
+        "flask-" + "-".join(args[:2]), argv, env=worker_env(host_app, host_config), log_dir=log_dir
+    ).start()
 
 
-def wait_for_output(process: ManagedProcess, pattern: str, timeout: float = 20.0
-                    ) -> re.Match[str]:
+def wait_for_output(process: ManagedProcess, pattern: str, timeout: float = 20.0) -> re.Match[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         match = re.search(pattern, process.output())
@@ -317,11 +338,12 @@ def status_json(host_app: Flask, *args: str) -> list[dict[str, Any]]:
 #: ``cloudflare-403`` preset: a random one each time, ``CF-RAY: <16 hex>-FRA``).
 RAY_ID_NOTE = r" \(Ray ID [0-9a-f]{16}\)"
 #: A Cloudflare block page that carries no Ray ID at all (header or page).
-NO_RAY_BLOCK = {"status": 403,
-                "body": "<!DOCTYPE html><html><body><h1>Sorry, you have been blocked</h1>"
-                        "</body></html>",
-                "headers": {"Content-Type": "text/html; charset=UTF-8",
-                            "Server": "cloudflare"}}
+NO_RAY_BLOCK = {
+    "status": 403,
+    "body": "<!DOCTYPE html><html><body><h1>Sorry, you have been blocked</h1></body></html>",
+    "headers": {"Content-Type": "text/html; charset=UTF-8", "Server": "cloudflare"},
+}
+
 
 @contextmanager
 def oauth_requests_seen(sandbox_server: Any) -> Iterator[list[dict[str, str]]]:
@@ -334,9 +356,14 @@ def oauth_requests_seen(sandbox_server: Any) -> Iterator[list[dict[str, str]]]:
 
     def recording(environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO", "").startswith("/oauth/"):
-            seen.append({"method": environ["REQUEST_METHOD"], "path": environ["PATH_INFO"],
-                         "content_type": environ.get("CONTENT_TYPE", ""),
-                         "authorization": environ.get("HTTP_AUTHORIZATION", "")})
+            seen.append(
+                {
+                    "method": environ["REQUEST_METHOD"],
+                    "path": environ["PATH_INFO"],
+                    "content_type": environ.get("CONTENT_TYPE", ""),
+                    "authorization": environ.get("HTTP_AUTHORIZATION", ""),
+                }
+            )
         return inner(environ, start_response)
 
     app.wsgi_app = recording

@@ -53,8 +53,9 @@ def database(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture()
-def host_database_url(database: str, request: pytest.FixtureRequest, tmp_path: Path
-                      ) -> Iterator[str]:
+def host_database_url(
+    database: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[str]:
     """Each test on its own SQLite file, or its own fresh PostgreSQL database (dropped
     after the test) when marked ``both_databases``."""
     if database == "sqlite":
@@ -74,15 +75,21 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture()
-def host_app(host_config: dict[str, Any], host_database_url: str, redis_url: str
-             ) -> Iterator[Flask]:
+def host_app(
+    host_config: dict[str, Any], host_database_url: str, redis_url: str
+) -> Iterator[Flask]:
     from harness.reference_host import create_app
     from harness.reference_host.db import db
 
     # Long and random-looking: worker processes started from this config run outside
     # TESTING, where the plugin refuses a guessable SECRET_KEY as its key source.
-    config = {"TESTING": True, "SECRET_KEY": "host-test-secret-5c0e9a7f3b1d48e2a6f0c4b8d2e7a913",
-              "DATABASE_URL": host_database_url, "REDIS_URL": redis_url, **host_config}
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "host-test-secret-5c0e9a7f3b1d48e2a6f0c4b8d2e7a913",
+        "DATABASE_URL": host_database_url,
+        "REDIS_URL": redis_url,
+        **host_config,
+    }
     app = create_app(config)
     yield app
     with app.app_context():
@@ -114,9 +121,13 @@ def worker_env(app: Flask, config: Mapping[str, Any]) -> dict[str, str]:
     Plugin objects cannot cross a process boundary; only dotted paths in
     ``APERTURE_PLUGINS`` do, so jobs must be importable functions anyway.
     """
-    env = {"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "REDIS_URL": app.config["REDIS_URL"], "SECRET_KEY": app.config["SECRET_KEY"],
-           "DEMO_AUTO_SEED": "0", "PYTHONUNBUFFERED": "1"}
+    env = {
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "DEMO_AUTO_SEED": "0",
+        "PYTHONUNBUFFERED": "1",
+    }
     for key, value in config.items():
         if key == "APERTURE_PLUGINS":
             env[key] = ",".join(p for p in value if isinstance(p, str))
@@ -127,8 +138,9 @@ def worker_env(app: Flask, config: Mapping[str, Any]) -> dict[str, str]:
     return env
 
 
-def wait_for_workers(app: Flask, process: ManagedProcess, count: int = 1,
-                     timeout: float = WORKER_READY_TIMEOUT) -> None:
+def wait_for_workers(
+    app: Flask, process: ManagedProcess, count: int = 1, timeout: float = WORKER_READY_TIMEOUT
+) -> None:
     from rq import Worker
 
     redis = app.extensions["aperture_host"].redis
@@ -142,16 +154,19 @@ def wait_for_workers(app: Flask, process: ManagedProcess, count: int = 1,
     raise TimeoutError(f"worker not ready after {timeout}s:\n{process.output()[-3000:]}")
 
 
-def start_worker(app: Flask, config: Mapping[str, Any], log_dir: Path,
-                 *args: str) -> ManagedProcess:
-    argv = python_module("flask", "--app", "harness.reference_host:create_app", "demo", "worker",
-                         *args)
+def start_worker(
+    app: Flask, config: Mapping[str, Any], log_dir: Path, *args: str
+) -> ManagedProcess:
+    argv = python_module(
+        "flask", "--app", "harness.reference_host:create_app", "demo", "worker", *args
+    )
     return ManagedProcess("worker", argv, env=worker_env(app, config), log_dir=log_dir).start()
 
 
 @pytest.fixture()
-def host_worker(host_app: Flask, host_config: dict[str, Any], tmp_path: Path
-                ) -> Iterator[ManagedProcess]:
+def host_worker(
+    host_app: Flask, host_config: dict[str, Any], tmp_path: Path
+) -> Iterator[ManagedProcess]:
     """A real long-running ``flask demo worker`` on the host's database and Redis."""
     process = start_worker(host_app, host_config, tmp_path / "logs")
     try:
@@ -161,8 +176,9 @@ def host_worker(host_app: Flask, host_config: dict[str, Any], tmp_path: Path
         process.stop()
 
 
-def wait_for_run(app: Flask, run_id: int, timeout: float = 30.0,
-                 process: ManagedProcess | None = None) -> Any:
+def wait_for_run(
+    app: Flask, run_id: int, timeout: float = 30.0, process: ManagedProcess | None = None
+) -> Any:
     """Waits until a job run has finished; returns the ``JobRun`` row (detached)."""
     from harness.reference_host.db import db
     from harness.reference_host.models import JobRun

@@ -131,8 +131,10 @@ class Leak:
     where: str  # the record's header or the redacted line: never the secret itself
 
     def describe(self) -> str:
-        return (f"{self.path}:{self.line}: {self.secret.kind} {self.secret.fingerprint} "
-                f"appears {self.count}x\n      {self.where}")
+        return (
+            f"{self.path}:{self.line}: {self.secret.kind} {self.secret.fingerprint} "
+            f"appears {self.count}x\n      {self.where}"
+        )
 
 
 class SecretMatcher:
@@ -159,8 +161,8 @@ class SecretMatcher:
                 if length > len(word):
                     break
                 for start in range(len(word) - length + 1):
-                    if word[start:start + length] in self.words:
-                        hits.append((word[start:start + length], start))
+                    if word[start : start + length] in self.words:
+                        hits.append((word[start : start + length], start))
             if len(self._cache) > MAX_CACHED_WORDS:
                 self._cache.clear()
             self._cache[word] = hits
@@ -196,11 +198,11 @@ def _where(text: str, offset: int, matcher: SecretMatcher, records: bool) -> str
         start = header + 1 if header != -1 else (0 if text.startswith(RECORD_MARK) else -1)
         if start != -1:
             end = text.find("\n", start)
-            line = text[start + len(RECORD_MARK):end if end != -1 else None]
+            line = text[start + len(RECORD_MARK) : end if end != -1 else None]
             return "record: " + matcher.redact(line)[:CONTEXT_CHARS]
     start = text.rfind("\n", 0, offset) + 1
     end = text.find("\n", offset)
-    return "line: " + matcher.redact(text[start:end if end != -1 else None])[:CONTEXT_CHARS]
+    return "line: " + matcher.redact(text[start : end if end != -1 else None])[:CONTEXT_CHARS]
 
 
 def allowed_occurrence(secret: Secret, text: str, offset: int) -> bool:
@@ -215,9 +217,10 @@ def allowed_occurrence(secret: Secret, text: str, offset: int) -> bool:
     if not ALLOW_CODES_IN_REDIRECT_REQUEST_LINES or secret.kind != "authorization code":
         return False
     line_start = text.rfind("\n", 0, offset) + 1
-    after = text[offset + len(secret.value):offset + len(secret.value) + 1]
-    return after in ("&", " ") and REDIRECT_REQUEST_LINE.search(text, line_start,
-                                                                 offset) is not None
+    after = text[offset + len(secret.value) : offset + len(secret.value) + 1]
+    return (
+        after in ("&", " ") and REDIRECT_REQUEST_LINE.search(text, line_start, offset) is not None
+    )
 
 
 @dataclass
@@ -231,19 +234,26 @@ def scan_text(path: Path, text: str, matcher: SecretMatcher, records: bool = Fal
     scan = Scan()
     for value, offsets in matcher.find(text).items():
         secret = matcher.by_value[value]
-        leaked = [offset for offset in offsets
-                  if not allowed_occurrence(secret, text, offset)]
+        leaked = [offset for offset in offsets if not allowed_occurrence(secret, text, offset)]
         scan.allowed += len(offsets) - len(leaked)
         if leaked:
             first = min(leaked)
-            scan.leaks.append(Leak(path, secret, len(leaked), text.count("\n", 0, first) + 1,
-                                   _where(text, first, matcher, records)))
+            scan.leaks.append(
+                Leak(
+                    path,
+                    secret,
+                    len(leaked),
+                    text.count("\n", 0, first) + 1,
+                    _where(text, first, matcher, records),
+                )
+            )
     scan.leaks.sort(key=lambda leak: leak.line)
     return scan
 
 
-def scan_files(paths: Iterable[Path], secrets: Iterable[Secret],
-               session_logs: Iterable[Path] = ()) -> Scan:
+def scan_files(
+    paths: Iterable[Path], secrets: Iterable[Secret], session_logs: Iterable[Path] = ()
+) -> Scan:
     """Every secret found in any of the files (read as UTF-8, undecodable bytes replaced);
     ``session_logs`` are written by :class:`SessionLogHandler` (one header per record)."""
     with_records = {path.resolve() for path in session_logs}
@@ -285,12 +295,15 @@ class SessionLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             body = self._body.format(record)
-            extra = {key: value for key, value in vars(record).items()
-                     if key not in STANDARD_RECORD_KEYS}
+            extra = {
+                key: value for key, value in vars(record).items() if key not in STANDARD_RECORD_KEYS
+            }
             if extra:
                 body += f"\nextra: {extra!r}"
-            header = (f"{RECORD_MARK}{self._body.formatTime(record)} {record.levelname} "
-                      f"{record.name} {record.pathname}:{record.lineno} [{self.test}]")
+            header = (
+                f"{RECORD_MARK}{self._body.formatTime(record)} {record.levelname} "
+                f"{record.name} {record.pathname}:{record.lineno} [{self.test}]"
+            )
             self.stream.write(f"{header}\n{body}\n")
             self.stream.flush()
             self.records += 1
@@ -320,8 +333,9 @@ class LoggingTap:
     """
 
     handler: logging.Handler
-    targets: dict[str, int] = field(default_factory=lambda: {
-        "": logging.INFO, PLUGIN_LOGGER: logging.DEBUG})
+    targets: dict[str, int] = field(
+        default_factory=lambda: {"": logging.INFO, PLUGIN_LOGGER: logging.DEBUG}
+    )
     _sentinels: dict[int, tuple[int, int]] = field(default_factory=dict)
     _loggers: list[logging.Logger] = field(default_factory=list)
     _original: Callable[[logging.Logger, logging.LogRecord], None] | None = None
@@ -404,8 +418,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None
-                            ) -> Generator[None, object, object]:
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
     """Tags the session log's records with the running test (the conftest may have been
     loaded after ``pytest_sessionstart``, so starting here too is not redundant)."""
     run = _start(item.config)
@@ -419,8 +434,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
-                         ) -> Generator[None, object, object]:
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, object, object]:
     """Learns each host app's keys as the fixture hands the app out."""
     result = yield
     run = request.config.stash.get(_state_key, None)
@@ -429,8 +445,9 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.Fix
     return result
 
 
-def pytest_fixture_post_finalizer(fixturedef: pytest.FixtureDef[Any],
-                                  request: pytest.FixtureRequest) -> None:
+def pytest_fixture_post_finalizer(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> None:
     """And again as it is torn down: a test may have changed the app's keys."""
     run = request.config.stash.get(_state_key, None)
     cached = getattr(fixturedef, "cached_result", None)
@@ -462,15 +479,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     add_sandbox_secrets(run.book)
     files = log_files(run.basetemp, [run.handler.path])
     scan = scan_files(files, run.book, [run.handler.path])
-    allowed = (f"; {scan.allowed} authorization codes in access-log redirect lines, allowed"
-               if scan.allowed else "")
-    summary = (f"log-secrets: {len(run.book)} secrets checked against {len(files)} log "
-               f"files ({run.handler.records} records in {run.handler.path}{allowed})")
+    allowed = (
+        f"; {scan.allowed} authorization codes in access-log redirect lines, allowed"
+        if scan.allowed
+        else ""
+    )
+    summary = (
+        f"log-secrets: {len(run.book)} secrets checked against {len(files)} log "
+        f"files ({run.handler.records} records in {run.handler.path}{allowed})"
+    )
     if not scan.leaks:
         _report(session.config, [summary + ": none found"], failed=False)
         return
-    lines = [summary + f": {len(scan.leaks)} leaks",
-             *(leak.describe() for leak in scan.leaks)]
+    lines = [summary + f": {len(scan.leaks)} leaks", *(leak.describe() for leak in scan.leaks)]
     _report(session.config, lines, failed=True)
     if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

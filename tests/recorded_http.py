@@ -166,8 +166,7 @@ def _name_secrets(cassette: Cassette, found: list[tuple[str, str]]) -> None:
         if value in known:
             continue
         number = 1 + sum(p.placeholder.startswith(f"<{stem}_") for p in cassette.placeholders)
-        cassette.placeholders.append(Placeholder(placeholder=f"<{stem}_{number}>",
-                                                 replace=value))
+        cassette.placeholders.append(Placeholder(placeholder=f"<{stem}_{number}>", replace=value))
         known.add(value)
     # A value inside a longer one must not be replaced first and break the longer one.
     cassette.placeholders.sort(key=lambda p: len(p.replace), reverse=True)
@@ -224,19 +223,21 @@ class IdentityEncoding(BaseAdapter):
         self.inner.close()
 
 
-def static_placeholders(base_url: str, client_id: str, client_secret: str
-                        ) -> list[dict[str, str]]:
+def static_placeholders(base_url: str, client_id: str, client_secret: str) -> list[dict[str, str]]:
     """The values known before any call: they are restored on replay, unlike tokens."""
     basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
-    return [{"placeholder": BASE_URL, "replace": base_url.rstrip("/")},
-            {"placeholder": BASIC_CREDENTIALS, "replace": basic},
-            {"placeholder": CLIENT_SECRET, "replace": client_secret},
-            {"placeholder": CLIENT_ID, "replace": client_id}]
+    return [
+        {"placeholder": BASE_URL, "replace": base_url.rstrip("/")},
+        {"placeholder": BASIC_CREDENTIALS, "replace": basic},
+        {"placeholder": CLIENT_SECRET, "replace": client_secret},
+        {"placeholder": CLIENT_ID, "replace": client_id},
+    ]
 
 
 @contextmanager
-def recorded_trakt(state: Any, name: str, base_url: str, client_id: str,
-                   client_secret: str) -> Iterator[Cassette]:
+def recorded_trakt(
+    state: Any, name: str, base_url: str, client_id: str, client_secret: str
+) -> Iterator[Cassette]:
     """Every Trakt call the plugin makes inside the block goes through cassette ``name``.
 
     ``state`` is the plugin's ``app.extensions["aperture_trakt"]``; its transport
@@ -246,10 +247,13 @@ def recorded_trakt(state: Any, name: str, base_url: str, client_id: str,
     recorder = Betamax(requests.Session(), cassette_library_dir=str(CASSETTE_DIR))
     adapter = IdentityEncoding(recorder.betamax_adapter)
     saved = dict(state.transport_adapters)
-    with recorder.use_cassette(name, record=record_mode(), serialize_with=SERIALIZER,
-                               match_requests_on=MATCH_ON,
-                               placeholders=static_placeholders(base_url, client_id,
-                                                                client_secret)):
+    with recorder.use_cassette(
+        name,
+        record=record_mode(),
+        serialize_with=SERIALIZER,
+        match_requests_on=MATCH_ON,
+        placeholders=static_placeholders(base_url, client_id, client_secret),
+    ):
         state.transport_adapters.update({"http://": adapter, "https://": adapter})
         try:
             yield recorder.current_cassette

@@ -63,8 +63,7 @@ def contend(user_id: int, unlocked: bool) -> dict[str, Any]:
     except TraktError as exc:
         outcome = {"sha256": None, "error": type(exc).__name__}
     finished = time.time()
-    return {**outcome, "started": started, "finished": finished,
-            "elapsed": finished - started}
+    return {**outcome, "started": started, "finished": finished, "elapsed": finished - started}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,15 +44,20 @@ def item_id(host_app: Flask, tmdb: int) -> str:
 def host_ratings(host_app: Flask, name: str) -> dict[int, tuple[int, datetime, str]]:
     """``{tmdb: (value, rated_at, source)}`` of a host user's movie ratings."""
     with host_app.app_context():
-        return {r.media.ids.tmdb: (r.value, r.rated_at, r.source)
-                for r in services(host_app).list_ratings(user_id(host_app, name))
-                if r.media.kind == "movie"}
+        return {
+            r.media.ids.tmdb: (r.value, r.rated_at, r.source)
+            for r in services(host_app).list_ratings(user_id(host_app, name))
+            if r.media.kind == "movie"
+        }
 
 
 def trakt_ratings(sandbox: SandboxControl, username: str) -> dict[int, tuple[int, datetime]]:
     """``{tmdb: (value, rated_at)}`` of a Trakt user's movie ratings, read behind the API."""
-    return {r["movie"]["ids"]["tmdb"]: (r["rating"], parse(r["rated_at"]))
-            for r in sandbox.ratings(username) if r.get("type", "movie") == "movie"}
+    return {
+        r["movie"]["ids"]["tmdb"]: (r["rating"], parse(r["rated_at"]))
+        for r in sandbox.ratings(username)
+        if r.get("type", "movie") == "movie"
+    }
 
 
 def values(ratings: dict[int, tuple]) -> dict[int, int]:
@@ -65,8 +70,9 @@ def plugin_rows(host_app: Flask, name: str) -> tuple[dict[str, int], int]:
     uid = user_id(host_app, name)
     with host_app.app_context():
         session = services(host_app).db.session
-        ledger = {row.item_key: row.value
-                  for row in session.query(TraktLedger).filter_by(user_id=uid)}
+        ledger = {
+            row.item_key: row.value for row in session.query(TraktLedger).filter_by(user_id=uid)
+        }
         return ledger, session.query(TraktOutbox).filter_by(user_id=uid).count()
 
 
@@ -83,39 +89,43 @@ def sandbox_now(sandbox: SandboxControl) -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def rate_on_trakt(sandbox: SandboxControl, token: str, tmdb: int, value: int,
-                  at: datetime) -> None:
+def rate_on_trakt(sandbox: SandboxControl, token: str, tmdb: int, value: int, at: datetime) -> None:
     """What the user does on trakt.tv: one rating through the API, dated ``at``."""
-    response = sandbox.api("POST", "/sync/ratings", token=token, json={"movies": [
-        {"rating": value, "rated_at": trakt_time(at), "ids": {"tmdb": tmdb}}]})
+    response = sandbox.api(
+        "POST",
+        "/sync/ratings",
+        token=token,
+        json={"movies": [{"rating": value, "rated_at": trakt_time(at), "ids": {"tmdb": tmdb}}]},
+    )
     assert response.status_code == 201, response.text
 
 
 def unrate_on_trakt(sandbox: SandboxControl, token: str, tmdb: int) -> None:
-    response = sandbox.api("POST", "/sync/ratings/remove", token=token,
-                           json={"movies": [{"ids": {"tmdb": tmdb}}]})
-    assert response.status_code == 200 and response.json()["deleted"]["movies"] == 1, \
-        response.text
+    response = sandbox.api(
+        "POST", "/sync/ratings/remove", token=token, json={"movies": [{"ids": {"tmdb": tmdb}}]}
+    )
+    assert response.status_code == 200 and response.json()["deleted"]["movies"] == 1, response.text
 
 
 def rate_on_host(host_app: Flask, name: str, tmdb: int, value: int, at: datetime) -> None:
     """What the user does on this server: the hooks see it, so it lands in the outbox."""
     with host_app.app_context():
-        services(host_app).apply_rating(user_id(host_app, name), item_id(host_app, tmdb),
-                                        value, at, "aperture")
+        services(host_app).apply_rating(
+            user_id(host_app, name), item_id(host_app, tmdb), value, at, "aperture"
+        )
 
 
 def unrate_on_host(host_app: Flask, name: str, tmdb: int, at: datetime) -> None:
     with host_app.app_context():
-        services(host_app).remove_rating(user_id(host_app, name), item_id(host_app, tmdb), at,
-                                         "aperture")
+        services(host_app).remove_rating(
+            user_id(host_app, name), item_id(host_app, tmdb), at, "aperture"
+        )
 
 
 # --- the world ----------------------------------------------------------------------------
 
 
-def fresh_connection(host_app: Flask, sandbox: SandboxControl, name: str,
-                     trakt_user: str) -> int:
+def fresh_connection(host_app: Flask, sandbox: SandboxControl, name: str, trakt_user: str) -> int:
     """A clean start inside one test: an empty Trakt world, the user's host ratings and
     everything the plugin keeps for them forgotten, a new connection and its first sync.
 

@@ -50,8 +50,12 @@ class Entry(NamedTuple):
     ids: ExternalIds
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "title": self.title, "year": self.year,
-                "ids": self.ids._asdict()}
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "year": self.year,
+            "ids": self.ids._asdict(),
+        }
 
     @classmethod
     def from_json(cls, raw: Any) -> Entry | None:
@@ -59,8 +63,12 @@ class Entry(NamedTuple):
         if not isinstance(raw, dict) or raw.get("kind") not in ("movie", "show"):
             return None
         year = raw.get("year")
-        return cls(raw["kind"], str(raw.get("title") or ""),
-                   year if isinstance(year, int) else None, cached_ids(raw.get("ids")))
+        return cls(
+            raw["kind"],
+            str(raw.get("title") or ""),
+            year if isinstance(year, int) else None,
+            cached_ids(raw.get("ids")),
+        )
 
 
 _ID_KEYS = frozenset(ExternalIds._fields)
@@ -79,8 +87,12 @@ def cached_ids(raw: Any) -> ExternalIds:
     ``bench/discovery_page.py``; anything unusual still goes through ``parse_ids``."""
     if type(raw) is dict and raw.keys() == _ID_KEYS:
         tmdb, imdb, tvdb, trakt = raw["tmdb"], raw["imdb"], raw["tvdb"], raw["trakt"]
-        if (_number(tmdb) and _number(tvdb) and _number(trakt)
-                and (imdb is None or (type(imdb) is str and imdb))):
+        if (
+            _number(tmdb)
+            and _number(tvdb)
+            and _number(trakt)
+            and (imdb is None or (type(imdb) is str and imdb))
+        ):
             return ExternalIds(tmdb, imdb, tvdb, trakt)
     return parse_ids(raw)
 
@@ -93,8 +105,9 @@ def parse_entries(data: Any, kind: str, what: str) -> list[Entry]:
         raise MalformedResponse(MSG_NOT_A_LIST.format(what=what))
     found = []
     for item in data:
-        obj = item.get(kind) if isinstance(item, dict) and isinstance(item.get(kind), dict) \
-            else item
+        obj = (
+            item.get(kind) if isinstance(item, dict) and isinstance(item.get(kind), dict) else item
+        )
         if not isinstance(obj, dict) or not isinstance(obj.get("title"), str):
             continue
         ids = parse_ids(obj.get("ids"))
@@ -146,8 +159,11 @@ def parse(scope: str, text: str | None) -> Parsed:
     try:
         found = Parsed(json.loads(text) if text else None)
     except ValueError:
-        log.warning("the cached Trakt list %s is not JSON; it is ignored until the next "
-                    "refresh replaces it", scope)
+        log.warning(
+            "the cached Trakt list %s is not JSON; it is ignored until the next "
+            "refresh replaces it",
+            scope,
+        )
         found = Parsed(None)
     with _PARSED_LOCK:
         _PARSED[key] = found
@@ -184,8 +200,7 @@ def _session() -> Any:
 
 def _row(row: TraktDiscoveryList) -> CachedList:
     parsed = parse(row.scope, row.payload)
-    return CachedList(row.scope, parsed.payload, row.fetched_at, row.error, row.error_at,
-                      parsed)
+    return CachedList(row.scope, parsed.payload, row.fetched_at, row.error, row.error_at, parsed)
 
 
 def load(scope: str) -> CachedList | None:
@@ -195,8 +210,9 @@ def load(scope: str) -> CachedList | None:
 
 def load_many(scopes: Sequence[str]) -> dict[str, CachedList]:
     """Several lists in one query (a page reads about ten)."""
-    rows = _session().scalars(select(TraktDiscoveryList).where(
-        TraktDiscoveryList.scope.in_(list(scopes))))
+    rows = _session().scalars(
+        select(TraktDiscoveryList).where(TraktDiscoveryList.scope.in_(list(scopes)))
+    )
     return {row.scope: _row(row) for row in rows}
 
 
@@ -223,8 +239,7 @@ def save_entries(scope: str, items: Iterable[Entry]) -> None:
 def record_error(scope: str, message: str) -> None:
     """Keeps the last good list and says why it could not be refreshed."""
     session = _session()
-    row = session.get(TraktDiscoveryList, scope) or TraktDiscoveryList(scope=scope,
-                                                                       payload="[]")
+    row = session.get(TraktDiscoveryList, scope) or TraktDiscoveryList(scope=scope, payload="[]")
     row.error, row.error_at = message, utcnow()
     session.add(row)
     session.commit()
@@ -233,7 +248,8 @@ def record_error(scope: str, message: str) -> None:
 def forget_user(user_id: int) -> int:
     """Drops a user's cached lists (disconnect, user deleted); global lists stay."""
     session = _session()
-    result = session.execute(delete(TraktDiscoveryList).where(
-        TraktDiscoveryList.scope.like(f"user:{user_id}:%")))
+    result = session.execute(
+        delete(TraktDiscoveryList).where(TraktDiscoveryList.scope.like(f"user:{user_id}:%"))
+    )
     session.commit()
     return result.rowcount or 0

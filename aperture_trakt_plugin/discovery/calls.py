@@ -17,24 +17,25 @@ from aperture_trakt_plugin import oauth, tokens
 from aperture_trakt_plugin.trakt_api import read_pages
 
 
-def as_user(user_id: int, method: str, path: str, params: dict[str, Any] | None = None
-            ) -> Response:
+def as_user(user_id: int, method: str, path: str, params: dict[str, Any] | None = None) -> Response:
     client = oauth.api_client()
-    return tokens.call_as_user(user_id, lambda token: client.api(
-        method, path, token=token, user_key=str(user_id), params=params))
+    return tokens.call_as_user(
+        user_id,
+        lambda token: client.api(method, path, token=token, user_key=str(user_id), params=params),
+    )
 
 
 def get_as_user(user_id: int, path: str, params: dict[str, Any] | None = None) -> Any:
     client = oauth.api_client()
-    return tokens.call_as_user(user_id, lambda token: client.get_json(
-        path, token=token, user_key=str(user_id), params=params))
+    return tokens.call_as_user(
+        user_id,
+        lambda token: client.get_json(path, token=token, user_key=str(user_id), params=params),
+    )
 
 
-def all_pages_as_user(user_id: int, path: str, params: dict[str, Any] | None = None
-                      ) -> list[Any]:
+def all_pages_as_user(user_id: int, path: str, params: dict[str, Any] | None = None) -> list[Any]:
     """Every item of a paged list of the user's; each page is one call with the token."""
-    return read_pages(lambda page: as_user(user_id, "GET", path, page), f"GET {path}",
-                      params)
+    return read_pages(lambda page: as_user(user_id, "GET", path, page), f"GET {path}", params)
 
 
 def get_as_app(path: str, params: dict[str, Any] | None = None) -> Any:
@@ -45,5 +46,6 @@ def get_as_app(path: str, params: dict[str, Any] | None = None) -> Any:
 def top_as_app(path: str, most: int, params: dict[str, Any] | None = None) -> list[Any]:
     """The first ``most`` items of a paged list, without a token (the app's budget)."""
     client = oauth.api_client()
-    return read_pages(lambda page: client.api("GET", path, params=page), f"GET {path}",
-                      params, most=most)
+    return read_pages(
+        lambda page: client.api("GET", path, params=page), f"GET {path}", params, most=most
+    )

@@ -71,19 +71,24 @@ def build_pool(user_id: int | None, media_type: str) -> Pool:
     pool = Pool(user_id, media_type)
     scopes = {t.id: t.cache_scope(user_id, media_type) for t in LISTS}
     cached = cache.load_many([s for s in scopes.values() if s])
-    lists = {list_id: cached[scope].entries() if scope in cached else []
-             for list_id, scope in scopes.items()}
+    lists = {
+        list_id: cached[scope].entries() if scope in cached else []
+        for list_id, scope in scopes.items()
+    }
     # Each entry's own key, once: the same title is on several lists, and all of them are
     # walked twice (to find what to match, then to order each list).
-    owns = {list_id: [(media_key(e.kind, e.ids), e) for e in items]
-            for list_id, items in lists.items()}
+    owns = {
+        list_id: [(media_key(e.kind, e.ids), e) for e in items] for list_id, items in lists.items()
+    }
     unique: dict[str, Entry] = {}
     for pairs in owns.values():
         for own, entry in pairs:
             if own is not None:
                 unique.setdefault(own, entry)
-    refs = [MediaRef(kind=e.kind, ids=e.ids, title=e.title, year=e.year)  # type: ignore[arg-type]
-            for e in unique.values()]
+    refs = [
+        MediaRef(kind=e.kind, ids=e.ids, title=e.title, year=e.year)  # type: ignore[arg-type]
+        for e in unique.values()
+    ]
     found = _host().find_media_bulk(refs) if refs else []
     canonical: dict[str, str] = {}
     for (own, entry), ref in zip(unique.items(), found, strict=True):
@@ -94,8 +99,7 @@ def build_pool(user_id: int | None, media_type: str) -> Pool:
         if ref is not None:
             pool.library[key] = ref
     for trakt_list in LISTS:
-        keys = dict.fromkeys(canonical[own] for own, _ in owns[trakt_list.id]
-                             if own is not None)
+        keys = dict.fromkeys(canonical[own] for own, _ in owns[trakt_list.id] if own is not None)
         pool.order[trakt_list.id] = list(keys)
         for key in keys:
             pool.labels.setdefault(key, []).append(trakt_list.id)
@@ -124,9 +128,13 @@ def seen_keys(user_id: int) -> set[str]:
             found |= alias_keys(rating.media.kind, rating.media.ids)
     for event in host.watch_history(user_id):
         found |= alias_keys(event.media.kind, event.media.ids)  # an episode: its show
-    orphans = host.db.session.scalars(select(TraktLedger).where(
-        TraktLedger.user_id == user_id, TraktLedger.item_id.is_(None),
-        TraktLedger.kind.in_(("movie", "show"))))
+    orphans = host.db.session.scalars(
+        select(TraktLedger).where(
+            TraktLedger.user_id == user_id,
+            TraktLedger.item_id.is_(None),
+            TraktLedger.kind.in_(("movie", "show")),
+        )
+    )
     for row in orphans:
         found |= alias_keys(row.kind, _ids_of(row))
     watched = cache.load(user_scope(user_id, WATCHED))
@@ -181,30 +189,38 @@ def _reason(pool: Pool, key: str, list_id: str, ranked_reason: str) -> str:
     return own.reason
 
 
-def candidate(pool: Pool, key: str, list_id: str, score: float = 0.0,
-              reason: str = "") -> DiscoveryCandidate:
+def candidate(
+    pool: Pool, key: str, list_id: str, score: float = 0.0, reason: str = ""
+) -> DiscoveryCandidate:
     entry, ref = pool.entries[key], pool.library.get(key)
     return DiscoveryCandidate(
-        kind=entry.kind, title=entry.title, year=entry.year,  # type: ignore[arg-type]
+        kind=entry.kind,
+        title=entry.title,
+        year=entry.year,  # type: ignore[arg-type]
         ids=merge_ids(entry.ids, ref.ids) if ref is not None else entry.ids,
         sources=[BY_ID[list_id].label for list_id in pool.labels.get(key, [])],
-        reason=_reason(pool, key, list_id, reason), score=score, in_library=ref)
+        reason=_reason(pool, key, list_id, reason),
+        score=score,
+        in_library=ref,
+    )
 
 
 def unseen(pool: Pool, keys: Sequence[str], excluded: set[str]) -> list[str]:
     return [key for key in keys if pool.aliases(key).isdisjoint(excluded)]
 
 
-def for_list(user_id: int | None, list_id: str, media_type: str,
-             limit: int | None = None) -> list[DiscoveryCandidate]:
+def for_list(
+    user_id: int | None, list_id: str, media_type: str, limit: int | None = None
+) -> list[DiscoveryCandidate]:
     """A list's candidates for the user, best first (``ALL``: every list merged)."""
     if media_type not in KIND_OF:
         raise ValueError(MSG_UNKNOWN_TYPE.format(media_type=media_type, known=sorted(KIND_OF)))
     pool = _memo("pool", user_id, media_type, lambda: build_pool(user_id, media_type))
     excluded = _memo("excluded", user_id, None, lambda: excluded_keys(user_id))
     # Filtered once per page and media type: the lists share most of their titles.
-    allowed = _memo("unseen", user_id, media_type,
-                    lambda: set(unseen(pool, list(pool.entries), excluded)))
+    allowed = _memo(
+        "unseen", user_id, media_type, lambda: set(unseen(pool, list(pool.entries), excluded))
+    )
     ranked = _memo("ranked", user_id, media_type, lambda: ranked_payload(user_id, media_type))
     scores = ranked.get("scores") if isinstance(ranked.get("scores"), dict) else {}
     found = []

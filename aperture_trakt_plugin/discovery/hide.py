@@ -79,10 +79,14 @@ def hide(user_id: int, kind: str, ids: ExternalIds, title: str = "") -> TraktHid
     ids, known_title = _known_ids(user_id, kind, ids)
     key = media_key(kind, ids)
     db = _db()
-    row = db.session.get(TraktHidden, (user_id, key)) or TraktHidden(user_id=user_id,
-                                                                    item_key=key)
-    row.kind, row.trakt, row.tmdb, row.imdb, row.tvdb = kind, ids.trakt, ids.tmdb, ids.imdb, \
-        ids.tvdb
+    row = db.session.get(TraktHidden, (user_id, key)) or TraktHidden(user_id=user_id, item_key=key)
+    row.kind, row.trakt, row.tmdb, row.imdb, row.tvdb = (
+        kind,
+        ids.trakt,
+        ids.tmdb,
+        ids.imdb,
+        ids.tvdb,
+    )
     row.title = (title or known_title or row.title or "")[:255]
     row.hidden_at, row.state, row.sent_at = utcnow(), PENDING, None
     row.reason = MSG_QUEUED if db.session.get(TraktConnection, user_id) else MSG_NOT_CONNECTED
@@ -96,14 +100,22 @@ def hide(user_id: int, kind: str, ids: ExternalIds, title: str = "") -> TraktHid
 
 
 def enqueue_send(user_id: int) -> str | None:
-    return enqueue.enqueue_once("aperture_trakt_plugin.discovery.hide.send_job",
-                             enqueue.user_job_id("hide", user_id), user_id,
-                             description=f"Trakt: send the titles user {user_id} hid")
+    return enqueue.enqueue_once(
+        "aperture_trakt_plugin.discovery.hide.send_job",
+        enqueue.user_job_id("hide", user_id),
+        user_id,
+        description=f"Trakt: send the titles user {user_id} hid",
+    )
 
 
 def hidden(user_id: int) -> list[TraktHidden]:
-    return list(_db().session.scalars(select(TraktHidden).where(
-        TraktHidden.user_id == user_id).order_by(TraktHidden.hidden_at.desc())))
+    return list(
+        _db().session.scalars(
+            select(TraktHidden)
+            .where(TraktHidden.user_id == user_id)
+            .order_by(TraktHidden.hidden_at.desc())
+        )
+    )
 
 
 def _path_id(user_id: int, row: TraktHidden) -> str | None:
@@ -133,9 +145,11 @@ def send_pending(user_id: int, report: Callable[[str], None] | None = None) -> S
     conn = db.session.get(TraktConnection, user_id)
     if conn is None or conn.needs_reconnect:
         return result
-    rows = db.session.scalars(select(TraktHidden).where(
-        TraktHidden.user_id == user_id, TraktHidden.state == PENDING).order_by(
-        TraktHidden.hidden_at))
+    rows = db.session.scalars(
+        select(TraktHidden)
+        .where(TraktHidden.user_id == user_id, TraktHidden.state == PENDING)
+        .order_by(TraktHidden.hidden_at)
+    )
     for row in list(rows):
         what = f"{row.kind} {row.title or row.item_key}"
         try:
@@ -167,8 +181,11 @@ def send_job(user_id: int) -> dict[str, Any]:
     passing = next((exc for exc in result.failures if exc.retryable), None)
     if passing is not None:
         retries.reschedule(passing)
-    return {"sent": result.sent, "not_found": result.not_found,
-            "failed": [str(exc) for exc in result.failures]}
+    return {
+        "sent": result.sent,
+        "not_found": result.not_found,
+        "failed": [str(exc) for exc in result.failures],
+    }
 
 
 def forget_user(user_id: int) -> None:

@@ -28,8 +28,7 @@ MAX_NUMERIC_ID = 2**31 - 1  # what the id columns (INTEGER) hold
 
 MSG_BAD_ID = "{name} {value!r} is not a valid id"
 #: Discovery works on titles: an episode or a season stands for its show.
-TITLE_KIND: dict[str, str] = {"movie": "movie", "show": "show", "season": "show",
-                              "episode": "show"}
+TITLE_KIND: dict[str, str] = {"movie": "movie", "show": "show", "season": "show", "episode": "show"}
 
 
 def _present(value: Any) -> bool:
@@ -49,8 +48,7 @@ def media_key(kind: MediaKind | str, ids: ExternalIds) -> str | None:
 def alias_keys(kind: MediaKind | str, ids: ExternalIds) -> set[str]:
     """A key for each id the title has: two titles match when any of them is shared."""
     kind = TITLE_KIND.get(kind, kind)
-    return {f"{kind}:{name}:{getattr(ids, name)}" for name in ORDER
-            if _present(getattr(ids, name))}
+    return {f"{kind}:{name}:{getattr(ids, name)}" for name in ORDER if _present(getattr(ids, name))}
 
 
 def matches(kind: str, ids: ExternalIds, known: set[str]) -> bool:
@@ -69,8 +67,7 @@ def valid_id(name: str, value: Any) -> int | str | None:
     if name in NUMERIC_IDS:
         if isinstance(value, str) and value.isascii() and value.isdigit():
             value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool) \
-                and 0 < value <= MAX_NUMERIC_ID:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_NUMERIC_ID:
             return value
         return None
     pattern = IMDB_ID if name == "imdb" else SLUG if name == "slug" else None

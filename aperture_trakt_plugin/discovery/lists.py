@@ -28,14 +28,14 @@ class TraktList:
         return user_scope(user_id, self.name, media_type) if user_id is not None else None
 
 
-RECOMMENDED = TraktList("trakt-recommended", "recommended", "Trakt Recommended", "user",
-                        "recommended by Trakt")
-WATCHLIST = TraktList("trakt-watchlist", "watchlist", "Your Trakt watchlist", "user",
-                      "on your Trakt watchlist")
-TRENDING = TraktList("trakt-trending", "trending", "Trakt Trending", "global",
-                     "trending on Trakt")
-POPULAR = TraktList("trakt-popular", "popular", "Trakt Popular", "global",
-                    "popular on Trakt")
+RECOMMENDED = TraktList(
+    "trakt-recommended", "recommended", "Trakt Recommended", "user", "recommended by Trakt"
+)
+WATCHLIST = TraktList(
+    "trakt-watchlist", "watchlist", "Your Trakt watchlist", "user", "on your Trakt watchlist"
+)
+TRENDING = TraktList("trakt-trending", "trending", "Trakt Trending", "global", "trending on Trakt")
+POPULAR = TraktList("trakt-popular", "popular", "Trakt Popular", "global", "popular on Trakt")
 LISTS: tuple[TraktList, ...] = (RECOMMENDED, WATCHLIST, TRENDING, POPULAR)
 BY_ID = {trakt_list.id: trakt_list for trakt_list in LISTS}
 GLOBAL_LISTS = tuple(t for t in LISTS if t.scope == "global")

@@ -153,8 +153,12 @@ def build_model(ratings: Iterable[Rated]) -> Model:
     return model
 
 
-def rank(model: Model, user_ratings: Mapping[str, int], candidates: Sequence[str],
-         titles: Mapping[str, str]) -> list[Ranked]:
+def rank(
+    model: Model,
+    user_ratings: Mapping[str, int],
+    candidates: Sequence[str],
+    titles: Mapping[str, str],
+) -> list[Ranked]:
     """Every candidate exactly once, best first, with the score and reason of its evidence.
 
     The order weighs each candidate's evidence against its place in ``candidates`` (the
@@ -168,20 +172,21 @@ def rank(model: Model, user_ratings: Mapping[str, int], candidates: Sequence[str
         return [Ranked(item, 0.0, "") for item in unique]
     mean = model.user_mean(user_ratings.values())
     # Sorted: the same sums, and the same strongest title on ties, in every process.
-    liked = {item: value - mean for item, value in sorted(user_ratings.items())
-             if value > mean}
+    liked = {item: value - mean for item, value in sorted(user_ratings.items()) if value > mean}
     keyed: list[tuple[float, int, Ranked]] = []
     for position, item in enumerate(unique):
         score, strongest = evidence(model.neighbours.get(item), liked)
-        found = Ranked(item, score, reason(strongest, user_ratings[strongest], True, titles)
-                       if strongest else "")
+        found = Ranked(
+            item,
+            score,
+            reason(strongest, user_ratings[strongest], True, titles) if strongest else "",
+        )
         keyed.append((order_key(score, position), position, found))
     keyed.sort(key=lambda entry: (-entry[0], entry[1]))
     return [found for _, _, found in keyed]
 
 
-def evidence(similar: Mapping[str, float] | None, liked: Mapping[str, float]
-             ) -> tuple[float, str]:
+def evidence(similar: Mapping[str, float] | None, liked: Mapping[str, float]) -> tuple[float, str]:
     """How much the user's liked titles point to a candidate (the sum, over the liked
     titles among its neighbours, of similarity times how far the rating is above the
     user's mean), and the liked title that adds most ("" with no evidence)."""

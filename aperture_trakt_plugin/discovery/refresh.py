@@ -52,8 +52,10 @@ RECOMMENDATIONS_MAX = 100  # Trakt's cap (CONTRACT 7.2)
 
 # The refresh's lines in its run log and on `flask trakt discovery refresh`; a failed
 # list's line is "{scope}: {error}" with the Trakt error (docs/troubleshooting.md).
-MSG_SUMMARY = ("{lists} list(s) fetched, {users} user(s) refreshed, {ranked} user(s) ranked, "
-               "{hides} hide(s) sent to Trakt")
+MSG_SUMMARY = (
+    "{lists} list(s) fetched, {users} user(s) refreshed, {ranked} user(s) ranked, "
+    "{hides} hide(s) sent to Trakt"
+)
 MSG_PROBLEMS = "; {count} problem(s)"
 MSG_USER_NOT_CONNECTED = "user {user_id}: not connected to Trakt; only the server's lists apply"
 MSG_RUNS_AGAIN = "runs again at {when} UTC to fetch what failed"
@@ -70,13 +72,19 @@ class RefreshResult:
     failures: list[TraktError] = field(default_factory=list, repr=False)
 
     def summary(self) -> str:
-        text = MSG_SUMMARY.format(lists=self.lists, users=self.users, ranked=self.ranked,
-                                  hides=self.hides_sent)
+        text = MSG_SUMMARY.format(
+            lists=self.lists, users=self.users, ranked=self.ranked, hides=self.hides_sent
+        )
         return text + (MSG_PROBLEMS.format(count=len(self.errors)) if self.errors else "")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lists": self.lists, "users": self.users, "ranked": self.ranked,
-                "hides_sent": self.hides_sent, "errors": self.errors}
+        return {
+            "lists": self.lists,
+            "users": self.users,
+            "ranked": self.ranked,
+            "hides_sent": self.hides_sent,
+            "errors": self.errors,
+        }
 
     def failed(self, scope: str, exc: TraktError, report: Report) -> None:
         message = f"{scope}: {exc}"
@@ -116,12 +124,20 @@ def recommendation_params() -> dict[str, Any]:
     return {"limit": limit, **{f"ignore_{name}": "true" for name in ignore}}
 
 
-def _user_list(user_id: int, path: str, media_type: str,
-               params: dict[str, Any] | None = None, paged: bool = True) -> list[Entry]:
+def _user_list(
+    user_id: int,
+    path: str,
+    media_type: str,
+    params: dict[str, Any] | None = None,
+    paged: bool = True,
+) -> list[Entry]:
     """One of the user's lists: every page of it, or (``paged=False``, recommendations,
     which Trakt does not page: CONTRACT 7.2) the one answer to ``params``' limit."""
-    data = (calls.all_pages_as_user(user_id, path, params) if paged
-            else calls.get_as_user(user_id, path, params))
+    data = (
+        calls.all_pages_as_user(user_id, path, params)
+        if paged
+        else calls.get_as_user(user_id, path, params)
+    )
     return parse_entries(data, KIND_OF[media_type], f"GET {path}")
 
 
@@ -130,10 +146,20 @@ def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> b
     conn = extension.state().host.db.session.get(TraktConnection, user_id)
     if conn is None or conn.needs_reconnect:
         return False
-    fetches = [(user_scope(user_id, RECOMMENDED.name, mt), f"/recommendations/{mt}",
-                recommendation_params(), mt, False) for mt in MEDIA_TYPES]
-    fetches += [(user_scope(user_id, WATCHLIST.name, mt), f"/sync/watchlist/{mt}", None, mt,
-                 True) for mt in MEDIA_TYPES]
+    fetches = [
+        (
+            user_scope(user_id, RECOMMENDED.name, mt),
+            f"/recommendations/{mt}",
+            recommendation_params(),
+            mt,
+            False,
+        )
+        for mt in MEDIA_TYPES
+    ]
+    fetches += [
+        (user_scope(user_id, WATCHLIST.name, mt), f"/sync/watchlist/{mt}", None, mt, True)
+        for mt in MEDIA_TYPES
+    ]
     for scope, path, params, media_type, paged in fetches:
         try:
             items = _user_list(user_id, path, media_type, params, paged)
@@ -144,9 +170,16 @@ def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> b
         result.lists += 1
     watched_scope = user_scope(user_id, WATCHED)
     try:  # shows without their seasons: any play of a show counts as having seen it
-        watched = [entry for mt in MEDIA_TYPES for entry in _user_list(
-            user_id, f"/sync/watched/{mt}", mt, {"extended": "noseasons"} if mt == "shows"
-            else None)]
+        watched = [
+            entry
+            for mt in MEDIA_TYPES
+            for entry in _user_list(
+                user_id,
+                f"/sync/watched/{mt}",
+                mt,
+                {"extended": "noseasons"} if mt == "shows" else None,
+            )
+        ]
     except TraktError as exc:
         result.failed(watched_scope, exc, report)
     else:
@@ -185,13 +218,22 @@ def collect_ratings(user_ids: Iterable[int]) -> Ratings:
     ratings = Ratings()
     for user_id in user_ids:
         for rating in host.list_ratings(user_id):
-            ratings.add(user_id, rating.media.kind, rating.media.ids, rating.value,
-                        rating.media.title)
-    orphans = host.db.session.scalars(select(TraktLedger).where(
-        TraktLedger.item_id.is_(None), TraktLedger.kind.in_(("movie", "show"))))
+            ratings.add(
+                user_id, rating.media.kind, rating.media.ids, rating.value, rating.media.title
+            )
+    orphans = host.db.session.scalars(
+        select(TraktLedger).where(
+            TraktLedger.item_id.is_(None), TraktLedger.kind.in_(("movie", "show"))
+        )
+    )
     for row in orphans:
-        ratings.add(row.user_id, row.kind, ExternalIds(row.tmdb, row.imdb, row.tvdb, row.trakt),
-                    row.value, row.title or "")
+        ratings.add(
+            row.user_id,
+            row.kind,
+            ExternalIds(row.tmdb, row.imdb, row.tvdb, row.trakt),
+            row.value,
+            row.title or "",
+        )
     return ratings
 
 
@@ -225,8 +267,9 @@ def rank_users(user_ids: Sequence[int], result: RefreshResult, report: Report) -
 # --- runs -----------------------------------------------------------------------------------
 
 
-def refresh(user_ids: Sequence[int] | None = None, report: Report | None = None,
-            global_lists: bool = True) -> RefreshResult:
+def refresh(
+    user_ids: Sequence[int] | None = None, report: Report | None = None, global_lists: bool = True
+) -> RefreshResult:
     """A refresh in the foreground: the global lists, then each connected user's (or just
     ``user_ids``), then the ranking of those users (every user when ``user_ids`` is None:
     the global lists concern everyone)."""
@@ -237,16 +280,22 @@ def refresh(user_ids: Sequence[int] | None = None, report: Report | None = None,
         if global_lists:
             refresh_global(result, report)
         everyone = [user.id for user in host.list_users()]
-        for user_id in (user_ids if user_ids is not None else everyone):
+        for user_id in user_ids if user_ids is not None else everyone:
             started, lists, errors = time.monotonic(), result.lists, len(result.errors)
             sent = hide.send_pending(user_id, report)
             result.hides_sent += sent.sent
             result.failures.extend(sent.failures)
             if refresh_user_lists(user_id, result, report):
                 failed = len(result.errors) - errors
-                runlog.user_run("discovery", user_id, "partial" if failed else "refreshed",
-                                started, lists=result.lists - lists, hides_sent=sent.sent,
-                                failed_lists=failed)
+                runlog.user_run(
+                    "discovery",
+                    user_id,
+                    "partial" if failed else "refreshed",
+                    started,
+                    lists=result.lists - lists,
+                    hides_sent=sent.sent,
+                    failed_lists=failed,
+                )
             elif user_ids is not None:
                 report(MSG_USER_NOT_CONNECTED.format(user_id=user_id))
         rank_users(list(user_ids) if user_ids is not None else everyone, result, report)
@@ -288,6 +337,9 @@ def refresh_user_job(user_id: int) -> dict[str, Any]:
 def enqueue_user_refresh(user_id: int) -> str | None:
     """Queued once per user (a fixed job id, as the sync's), with one follow-up while it
     runs; Redis down: the next scheduled run does it."""
-    return enqueue.enqueue_once("aperture_trakt_plugin.discovery.refresh.refresh_user_job",
-                             enqueue.user_job_id("discovery", user_id), user_id,
-                             description=f"Trakt discovery of user {user_id}")
+    return enqueue.enqueue_once(
+        "aperture_trakt_plugin.discovery.refresh.refresh_user_job",
+        enqueue.user_job_id("discovery", user_id),
+        user_id,
+        description=f"Trakt discovery of user {user_id}",
+    )

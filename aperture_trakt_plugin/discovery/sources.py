@@ -16,8 +16,9 @@ from aperture_trakt_plugin.discovery.lists import LISTS, TraktList
 from aperture_trakt_plugin.host import DiscoveryCandidate, DiscoverySource
 
 
-def _fetch(trakt_list: TraktList, user_id: int | None, media_type: str,
-           limit: int) -> list[DiscoveryCandidate]:
+def _fetch(
+    trakt_list: TraktList, user_id: int | None, media_type: str, limit: int
+) -> list[DiscoveryCandidate]:
     if trakt_list.scope == "user" and user_id is None:
         return []
     return for_list(user_id, trakt_list.id, media_type, limit)
@@ -28,5 +29,9 @@ HIDE_PATH = extension.URL_PREFIX + "/discover/hide"
 
 
 def discovery_sources() -> list[DiscoverySource]:
-    return [DiscoverySource(id=t.id, label=t.label, scope=t.scope, fetch=partial(_fetch, t),
-                            hide_url=HIDE_PATH) for t in LISTS]
+    return [
+        DiscoverySource(
+            id=t.id, label=t.label, scope=t.scope, fetch=partial(_fetch, t), hide_url=HIDE_PATH
+        )
+        for t in LISTS
+    ]

@@ -28,9 +28,13 @@ class WatchlistItem:
 
     def as_json(self) -> dict[str, Any]:
         ref = self.in_library
-        return {"kind": self.kind, "title": self.title, "year": self.year,
-                "ids": self.ids._asdict(),
-                "in_library": {"item_id": ref.item_id, "title": ref.title} if ref else None}
+        return {
+            "kind": self.kind,
+            "title": self.title,
+            "year": self.year,
+            "ids": self.ids._asdict(),
+            "in_library": {"item_id": ref.item_id, "title": ref.title} if ref else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,13 @@ def summary(user_id: int) -> WatchlistSummary:
     entries = [e for scope in scopes if scope in cached for e in cached[scope].entries()]
     refs = [MediaRef(kind=e.kind, ids=e.ids) for e in entries]  # type: ignore[arg-type]
     found = extension.state().host.find_media_bulk(refs) if refs else []
-    items = [WatchlistItem(e.kind, e.title, e.year, e.ids, ref)
-             for e, ref in zip(entries, found, strict=True)]
+    items = [
+        WatchlistItem(e.kind, e.title, e.year, e.ids, ref)
+        for e, ref in zip(entries, found, strict=True)
+    ]
     times = [c.fetched_at for c in cached.values() if c.fetched_at is not None]
     errors = [c.error for c in cached.values() if c.error]
-    return WatchlistSummary(items, min(times) if times else None,
-                            errors[0] if errors else None)
+    return WatchlistSummary(items, min(times) if times else None, errors[0] if errors else None)
 
 
 def watchlist(user_id: int) -> list[WatchlistItem]:

@@ -50,9 +50,13 @@ def integrations() -> str:
 @admin_required
 def job_list() -> str:
     sections = plugin_manager().hook.aperture_tpl_admin_jobs(user=to_host_user(current_user))
-    return render_template("host/admin_jobs.html", definitions=list(job_definitions().values()),
-                           schedules=jobs.schedules(), runs=jobs.recent_runs(),
-                           sections=sections)
+    return render_template(
+        "host/admin_jobs.html",
+        definitions=list(job_definitions().values()),
+        schedules=jobs.schedules(),
+        runs=jobs.recent_runs(),
+        sections=sections,
+    )
 
 
 @bp.route("/jobs/<name>/schedule", methods=["POST"])
@@ -66,11 +70,11 @@ def save_schedule(name: str) -> Response:
         return redirect(url_for("admin.job_list"))
     enabled = request.form.get("enabled") == "on"
     jobs.save_schedule(name, cron, enabled)
-    failures = notify(plugin_manager(), "aperture_job_schedule_changed", name=name, cron=cron,
-                      enabled=enabled)
+    failures = notify(
+        plugin_manager(), "aperture_job_schedule_changed", name=name, cron=cron, enabled=enabled
+    )
     if failures:
-        flash(f"{definition.label}: schedule saved, but applying it failed: {failures[0]}",
-              "error")
+        flash(f"{definition.label}: schedule saved, but applying it failed: {failures[0]}", "error")
     else:
         flash(f"{definition.label}: schedule saved.", "success")
     return redirect(url_for("admin.job_list"))
@@ -83,8 +87,7 @@ def run_now(name: str) -> Response:
     try:
         run = jobs.enqueue_now(definition)
     except Exception as exc:
-        flash(f"{definition.label}: could not queue the job (is Redis running?): {exc}",
-              "error")
+        flash(f"{definition.label}: could not queue the job (is Redis running?): {exc}", "error")
         return redirect(url_for("admin.job_list"))
     flash(f"{definition.label}: queued as run {run.id}.", "success")
     return redirect(url_for("admin.job_run", run_id=run.id))
@@ -109,10 +112,16 @@ def job_run(run_id: int) -> str:
 @admin_required
 def job_run_json(run_id: int) -> Response:
     run = _run_or_404(run_id)
-    return jsonify({
-        "id": run.id, "name": run.name, "status": run.status, "log": run.log,
-        "progress_done": run.progress_done, "progress_total": run.progress_total,
-        "error": run.error,
-        "started_at": run.started_at.isoformat() if run.started_at else None,
-        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-    })
+    return jsonify(
+        {
+            "id": run.id,
+            "name": run.name,
+            "status": run.status,
+            "log": run.log,
+            "progress_done": run.progress_done,
+            "progress_total": run.progress_total,
+            "error": run.error,
+            "started_at": run.started_at.isoformat() if run.started_at else None,
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        }
+    )

@@ -53,8 +53,12 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def safe_next(target: str | None) -> str:
     """Only same-site paths, so the login form cannot be used as an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") \
-            and not urlsplit(target).netloc:
+    if (
+        target
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    ):
         return target
     return url_for("pages.home")
 

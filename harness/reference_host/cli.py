@@ -32,8 +32,7 @@ def _iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None
-                ) -> datetime | None:
+def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
@@ -47,8 +46,9 @@ def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None
 def seed_command() -> None:
     """Create the demo users and library (adds only what is missing)."""
     report = seed()
-    click.echo(f"seeded {report.users} users, {report.items} media items, "
-               f"{report.watches} watch events")
+    click.echo(
+        f"seeded {report.users} users, {report.items} media items, {report.watches} watch events"
+    )
 
 
 @demo.command("rate")
@@ -56,17 +56,28 @@ def seed_command() -> None:
 @click.option("--tmdb", type=int)
 @click.option("--imdb")
 @click.option("--tvdb", type=int)
-@click.option("--kind", type=click.Choice(KINDS),
-              help="Defaults to movie, or show when only --tvdb is given.")
+@click.option(
+    "--kind", type=click.Choice(KINDS), help="Defaults to movie, or show when only --tvdb is given."
+)
 @click.option("--season", type=int)
 @click.option("--episode", type=int)
 @click.option("--value", type=click.IntRange(1, 10))
 @click.option("--remove", is_flag=True, help="Remove the rating instead of setting it.")
 @click.option("--at", "when", callback=_parse_time, help="ISO time of the change (UTC).")
 @click.option("--source", default=ratings.USER_SOURCE, show_default=True)
-def rate_command(username: str, tmdb: int | None, imdb: str | None, tvdb: int | None,
-                 kind: str | None, season: int | None, episode: int | None, value: int | None,
-                 remove: bool, when: datetime | None, source: str) -> None:
+def rate_command(
+    username: str,
+    tmdb: int | None,
+    imdb: str | None,
+    tvdb: int | None,
+    kind: str | None,
+    season: int | None,
+    episode: int | None,
+    value: int | None,
+    remove: bool,
+    when: datetime | None,
+    source: str,
+) -> None:
     """Rate (or unrate) a library item found by its external ids, as the UI would."""
     ids = ExternalIds(tmdb=tmdb, imdb=imdb, tvdb=tvdb)
     if not ids.any():
@@ -74,16 +85,26 @@ def rate_command(username: str, tmdb: int | None, imdb: str | None, tvdb: int | 
     if remove == (value is not None):
         raise click.UsageError("give either --value N or --remove")
     if kind is None:
-        kind = ("episode" if episode is not None else "season" if season is not None
-                else "show" if tvdb is not None and tmdb is None and imdb is None else "movie")
+        kind = (
+            "episode"
+            if episode is not None
+            else "season"
+            if season is not None
+            else "show"
+            if tvdb is not None and tmdb is None and imdb is None
+            else "movie"
+        )
     found = media.find_bulk([MediaRef(kind=kind, ids=ids, season=season, episode=episode)])[0]
     if found is None:
         raise click.ClickException(f"no {kind} with {ids} in the library")
     user_id, when = _user_id(username), when or utcnow()
     if remove:
         removed = ratings.remove_rating(user_id, found.item_id, when, source)
-        click.echo(f"removed rating of {found.title}" if removed
-                   else f"{username} had not rated {found.title}")
+        click.echo(
+            f"removed rating of {found.title}"
+            if removed
+            else f"{username} had not rated {found.title}"
+        )
     else:
         ratings.apply_rating(user_id, found.item_id, value, when, source)
         click.echo(f"{username} rated {found.title} {value}/10")
@@ -94,30 +115,41 @@ def rate_command(username: str, tmdb: int | None, imdb: str | None, tvdb: int | 
 @click.option("--json", "as_json", is_flag=True)
 def ratings_command(username: str, as_json: bool) -> None:
     """List a user's ratings, newest first."""
-    rows = [{"title": r.item.title, "year": r.item.year, "kind": r.item.kind,
-             "ids": {"tmdb": r.item.tmdb, "imdb": r.item.imdb, "tvdb": r.item.tvdb},
-             "season": r.item.season_number, "episode": r.item.episode_number,
-             "value": r.value, "rated_at": _iso(r.rated_at), "source": r.source}
-            for r in ratings.ratings_of(_user_id(username))]
+    rows = [
+        {
+            "title": r.item.title,
+            "year": r.item.year,
+            "kind": r.item.kind,
+            "ids": {"tmdb": r.item.tmdb, "imdb": r.item.imdb, "tvdb": r.item.tvdb},
+            "season": r.item.season_number,
+            "episode": r.item.episode_number,
+            "value": r.value,
+            "rated_at": _iso(r.rated_at),
+            "source": r.source,
+        }
+        for r in ratings.ratings_of(_user_id(username))
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['value']:>2}/10  {row['title']} ({row['year'] or '-'})  "
-                   f"{row['rated_at']}  [{row['source']}]")
+        click.echo(
+            f"{row['value']:>2}/10  {row['title']} ({row['year'] or '-'})  "
+            f"{row['rated_at']}  [{row['source']}]"
+        )
     if not rows:
         click.echo(f"{username} has no ratings")
 
 
 @demo.command("library")
 @click.argument("action", type=click.Choice(["add", "remove"]))
-@click.option("--kind", type=click.Choice(["movie", "show"]), default="movie",
-              show_default=True)
+@click.option("--kind", type=click.Choice(["movie", "show"]), default="movie", show_default=True)
 @click.option("--tmdb", type=int)
 @click.option("--imdb")
 @click.option("--tvdb", type=int)
-def library_command(action: str, kind: str, tmdb: int | None, imdb: str | None,
-                    tvdb: int | None) -> None:
+def library_command(
+    action: str, kind: str, tmdb: int | None, imdb: str | None, tvdb: int | None
+) -> None:
     """Add a catalogue title to the library, or remove one (tells the plugins)."""
     ids = ExternalIds(tmdb=tmdb, imdb=imdb, tvdb=tvdb)
     if not ids.any():
@@ -131,8 +163,9 @@ def library_command(action: str, kind: str, tmdb: int | None, imdb: str | None,
         return
     if found is not None:
         raise click.ClickException(f"{found.title} is already in the library")
-    key, value = next((k, v) for k, v in (("tmdb", tmdb), ("imdb", imdb), ("tvdb", tvdb))
-                      if v is not None)
+    key, value = next(
+        (k, v) for k, v in (("tmdb", tmdb), ("imdb", imdb), ("tvdb", tvdb)) if v is not None
+    )
     entry = library.catalogue_entry(kind, key, value)
     if entry is None:
         raise click.ClickException(f"no {kind} with {key} {value} in the catalogue")
@@ -151,8 +184,12 @@ def delete_user_command(name: str) -> None:
 
 @demo.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--queue", "queues", multiple=True,
-              help=f"Queue to listen on (repeatable); default: {', '.join(DEFAULT_QUEUES)}.")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    help=f"Queue to listen on (repeatable); default: {', '.join(DEFAULT_QUEUES)}.",
+)
 def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker that executes jobs inside this app."""
     db.engine.dispose()  # start with no connections opened during app setup

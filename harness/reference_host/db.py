@@ -70,7 +70,7 @@ def _sqlite_text(value: datetime | None) -> str | None:
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: the host stores aware UTC only")
         value = value.astimezone(UTC)
-    return value.isoformat(" ")[:-len("+00:00")]
+    return value.isoformat(" ")[: -len("+00:00")]
 
 
 def advance_id_sequence(table: Table) -> None:
@@ -82,8 +82,12 @@ def advance_id_sequence(table: Table) -> None:
     if db.session.get_bind().dialect.name != "postgresql":
         return
     db.session.execute(
-        text("SELECT setval(pg_get_serial_sequence(:table, 'id'), "
-             f"(SELECT COALESCE(MAX(id), 1) FROM {table.name}))"), {"table": table.name})
+        text(
+            "SELECT setval(pg_get_serial_sequence(:table, 'id'), "
+            f"(SELECT COALESCE(MAX(id), 1) FROM {table.name}))"
+        ),
+        {"table": table.name},
+    )
 
 
 def tune_sqlite(engine: Engine) -> None:

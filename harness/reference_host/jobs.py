@@ -96,8 +96,10 @@ def job_context(name: str, run_id: int | None = None) -> Iterator[RunLog]:
 
 
 def schedules() -> dict[str, JobSchedule]:
-    return {row.name: JobSchedule(name=row.name, cron=row.cron, enabled=row.enabled)
-            for row in db.session.scalars(select(JobScheduleRow))}
+    return {
+        row.name: JobSchedule(name=row.name, cron=row.cron, enabled=row.enabled)
+        for row in db.session.scalars(select(JobScheduleRow))
+    }
 
 
 def save_schedule(name: str, cron: str | None, enabled: bool) -> JobSchedule:
@@ -114,8 +116,11 @@ def enqueue_now(definition: JobDefinition) -> JobRun:
     host = current_app.extensions["aperture_host"]
     try:
         host.queue(definition.queue).enqueue(
-            definition.func, run_id=run.id, job_timeout=definition.timeout,
-            description=f"{definition.name} (run {run.id})")
+            definition.func,
+            run_id=run.id,
+            job_timeout=definition.timeout,
+            description=f"{definition.name} (run {run.id})",
+        )
     except Exception as exc:
         run.status, run.finished_at = "failed", utcnow()
         run.error = f"could not enqueue: {type(exc).__name__}: {exc}"

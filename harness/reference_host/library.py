@@ -30,8 +30,9 @@ def add_title(kind: str, entry: dict[str, Any]) -> MediaRef:
     """Adds a catalogue movie or show (with its seasons and episodes) to the library."""
     first_id = (db.session.scalar(select(func.max(MediaItem.id))) or 0) + 1
     entry = {**entry, "in_library": True}
-    rows = library_rows([entry] if kind == "movie" else [],
-                        [entry] if kind == "show" else [], first_id=first_id)
+    rows = library_rows(
+        [entry] if kind == "movie" else [], [entry] if kind == "show" else [], first_id=first_id
+    )
     db.session.execute(insert(MediaItem), rows)
     advance_id_sequence(MediaItem.__table__)
     db.session.commit()
@@ -43,8 +44,9 @@ def add_title(kind: str, entry: dict[str, Any]) -> MediaRef:
 def _with_descendants(item: MediaItem) -> list[int]:
     ids, frontier = [item.id], [item.id]
     while frontier:
-        frontier = list(db.session.scalars(
-            select(MediaItem.id).where(MediaItem.parent_id.in_(frontier))))
+        frontier = list(
+            db.session.scalars(select(MediaItem.id).where(MediaItem.parent_id.in_(frontier)))
+        )
         ids += frontier
     return ids
 

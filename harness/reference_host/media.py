@@ -31,14 +31,29 @@ ID_PRIORITY: dict[str, tuple[str, ...]] = {
 
 def to_ref(item: MediaItem) -> MediaRef:
     """From an ORM item (plain rows: ``row_to_ref``)."""
-    return MediaRef(item.kind, ExternalIds(item.tmdb, item.imdb, item.tvdb),  # type: ignore[arg-type]
-                    str(item.id), item.title, item.year, item.season_number,
-                    item.episode_number)
+    return MediaRef(
+        item.kind,
+        ExternalIds(item.tmdb, item.imdb, item.tvdb),  # type: ignore[arg-type]
+        str(item.id),
+        item.title,
+        item.year,
+        item.season_number,
+        item.episode_number,
+    )
 
 
 #: The columns a ``MediaRef`` is made of, in ``row_to_ref``'s order (``parent_id`` is not one).
-REF_COLUMNS = (MEDIA.c.id, MEDIA.c.kind, MEDIA.c.title, MEDIA.c.year, MEDIA.c.tmdb,
-               MEDIA.c.imdb, MEDIA.c.tvdb, MEDIA.c.season_number, MEDIA.c.episode_number)
+REF_COLUMNS = (
+    MEDIA.c.id,
+    MEDIA.c.kind,
+    MEDIA.c.title,
+    MEDIA.c.year,
+    MEDIA.c.tmdb,
+    MEDIA.c.imdb,
+    MEDIA.c.tvdb,
+    MEDIA.c.season_number,
+    MEDIA.c.episode_number,
+)
 #: One string object per kind: the driver returns a new one per row, 50 bytes each.
 _KINDS = {kind: kind for kind in ("movie", "show", "season", "episode")}
 _new = tuple.__new__
@@ -50,8 +65,18 @@ def row_to_ref(row: Sequence[Any]) -> MediaRef:
     item_id, kind, title, year, tmdb, imdb, tvdb, season, episode = row[:9]
     # ``tuple.__new__`` with every field: the named tuples' own constructors are Python
     # lambdas, twice the cost for 100,000 rows.
-    return _new(MediaRef, (_KINDS.get(kind, kind), _new(ExternalIds, (tmdb, imdb, tvdb, None)),
-                           str(item_id), title, year, season, episode))
+    return _new(
+        MediaRef,
+        (
+            _KINDS.get(kind, kind),
+            _new(ExternalIds, (tmdb, imdb, tvdb, None)),
+            str(item_id),
+            title,
+            year,
+            season,
+            episode,
+        ),
+    )
 
 
 def get_item(item_id: str | int) -> MediaItem | None:
@@ -67,15 +92,17 @@ def get_bulk(item_ids: Sequence[str]) -> list[MediaRef | None]:
     keys = [int(item_id) if str(item_id).isdigit() else None for item_id in item_ids]
     found: dict[int, MediaRef] = {}
     for condition in where_in(MEDIA.c.id, sorted({key for key in keys if key is not None})):
-        found.update((row[0], row_to_ref(row))
-                     for row in db.session.execute(select(*REF_COLUMNS).where(condition)))
+        found.update(
+            (row[0], row_to_ref(row))
+            for row in db.session.execute(select(*REF_COLUMNS).where(condition))
+        )
     return [found.get(key) if key is not None else None for key in keys]
 
 
 def chunks(values: list[Any]) -> Iterable[list[Any]]:
     """Slices that stay under SQLite's limit of bound parameters in ``IN (...)``."""
     for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
+        yield values[start : start + CHUNK]
 
 
 def where_in(column: ColumnElement[Any], values: list[Any]) -> Iterator[ColumnElement[bool]]:
@@ -122,8 +149,9 @@ def _top_level(kind: str, wanted: Sequence[ExternalIds]) -> list[MediaRef | None
         column = MEDIA.c[key]
         index: dict[Any, MediaRef] = {}
         for condition in where_in(column, list(values)):
-            rows = db.session.execute(select(*REF_COLUMNS, column)
-                                      .where(MEDIA.c.kind == kind, condition))
+            rows = db.session.execute(
+                select(*REF_COLUMNS, column).where(MEDIA.c.kind == kind, condition)
+            )
             for part in rows.partitions(FETCH):  # fetchmany: a row at a time costs more
                 for row in part:
                     if row[-1] not in index:
@@ -145,8 +173,9 @@ def _children(parent_ids: set[int], kind: str) -> dict[tuple[int, int], MediaRef
     number = MEDIA.c.season_number if kind == "season" else MEDIA.c.episode_number
     index: dict[tuple[int, int], MediaRef] = {}
     for condition in where_in(MEDIA.c.parent_id, sorted(parent_ids)):
-        rows = db.session.execute(select(*REF_COLUMNS, MEDIA.c.parent_id, number)
-                                  .where(MEDIA.c.kind == kind, condition))
+        rows = db.session.execute(
+            select(*REF_COLUMNS, MEDIA.c.parent_id, number).where(MEDIA.c.kind == kind, condition)
+        )
         for row in rows:
             index[(row[-2], row[-1])] = row_to_ref(row)
     return index
@@ -160,8 +189,11 @@ def find_bulk(refs: Sequence[MediaRef]) -> list[MediaRef | None]:
     for i, item in zip(movies, _top_level("movie", [refs[i].ids for i in movies]), strict=True):
         found[i] = item
     shows = _top_level("show", [refs[i].ids for i in show_level])
-    needs_season = {i: show for i, show in zip(show_level, shows, strict=True)
-                    if show is not None and refs[i].kind in ("season", "episode")}
+    needs_season = {
+        i: show
+        for i, show in zip(show_level, shows, strict=True)
+        if show is not None and refs[i].kind in ("season", "episode")
+    }
     for i, show in zip(show_level, shows, strict=True):
         if refs[i].kind == "show":
             found[i] = show
@@ -181,13 +213,15 @@ def find_bulk(refs: Sequence[MediaRef]) -> list[MediaRef | None]:
     return found
 
 
-def find_one(kind: MediaKind, ids: ExternalIds, season: int | None = None,
-             episode: int | None = None) -> MediaRef | None:
+def find_one(
+    kind: MediaKind, ids: ExternalIds, season: int | None = None, episode: int | None = None
+) -> MediaRef | None:
     return find_bulk([MediaRef(kind=kind, ids=ids, season=season, episode=episode)])[0]
 
 
-def search_items(query: str, kind: str | None, page: int, per_page: int
-                 ) -> tuple[list[MediaItem], int]:
+def search_items(
+    query: str, kind: str | None, page: int, per_page: int
+) -> tuple[list[MediaItem], int]:
     """A page of top-level library items for the library screen, and the total."""
     stmt = select(MediaItem).where(MediaItem.kind.in_([kind] if kind else ["movie", "show"]))
     if query:
@@ -197,12 +231,14 @@ def search_items(query: str, kind: str | None, page: int, per_page: int
             conditions += [MediaItem.tmdb == int(query), MediaItem.tvdb == int(query)]
         stmt = stmt.where(or_(*conditions))
     total = db.session.scalar(select(db.func.count()).select_from(stmt.subquery())) or 0
-    rows = db.session.scalars(stmt.order_by(MediaItem.title, MediaItem.year)
-                              .offset((page - 1) * per_page).limit(per_page))
+    rows = db.session.scalars(
+        stmt.order_by(MediaItem.title, MediaItem.year).offset((page - 1) * per_page).limit(per_page)
+    )
     return list(rows), total
 
 
 def children_of(item: MediaItem) -> list[MediaItem]:
     order = MediaItem.season_number if item.kind == "show" else MediaItem.episode_number
-    return list(db.session.scalars(
-        select(MediaItem).where(MediaItem.parent_id == item.id).order_by(order)))
+    return list(
+        db.session.scalars(select(MediaItem).where(MediaItem.parent_id == item.id).order_by(order))
+    )

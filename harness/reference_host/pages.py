@@ -49,8 +49,16 @@ def library() -> str:
     items, total = media.search_items(query, kind, page, per_page)
     values = ratings.rating_values(current_user.id, [i.id for i in items])
     pages = max((total + per_page - 1) // per_page, 1)
-    return render_template("host/library.html", items=items, values=values, total=total,
-                           page=page, pages=pages, q=query, kind=kind or "")
+    return render_template(
+        "host/library.html",
+        items=items,
+        values=values,
+        total=total,
+        page=page,
+        pages=pages,
+        q=query,
+        kind=kind or "",
+    )
 
 
 @bp.route("/library/<int:item_id>")
@@ -111,13 +119,18 @@ def discovery_data(user_id: int) -> list[dict[str, Any]]:
     """Each source's candidates per media type; a failing source reports its error."""
     data = []
     for source in collect(plugin_manager(), "aperture_discovery_sources"):
-        entry: dict[str, Any] = {"id": source.id, "label": source.label,
-                                 "scope": source.scope, "hide_url": source.hide_url,
-                                 "error": None}
+        entry: dict[str, Any] = {
+            "id": source.id,
+            "label": source.label,
+            "scope": source.scope,
+            "hide_url": source.hide_url,
+            "error": None,
+        }
         for media_type in MEDIA_TYPES:
             try:
-                entry[media_type] = [_candidate(c) for c in
-                                     source.fetch(user_id, media_type, DISCOVERY_LIMIT)]
+                entry[media_type] = [
+                    _candidate(c) for c in source.fetch(user_id, media_type, DISCOVERY_LIMIT)
+                ]
             except Exception as exc:
                 log.exception("discovery source %s failed", source.id)
                 entry[media_type] = []
@@ -129,8 +142,9 @@ def discovery_data(user_id: int) -> list[dict[str, Any]]:
 @bp.route("/discover")
 @login_required
 def discover() -> str:
-    return render_template("host/discover.html", sources=discovery_data(current_user.id),
-                           media_types=MEDIA_TYPES)
+    return render_template(
+        "host/discover.html", sources=discovery_data(current_user.id), media_types=MEDIA_TYPES
+    )
 
 
 @bp.route("/discover.json")

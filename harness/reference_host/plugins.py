@@ -65,7 +65,8 @@ def build_plugin_manager(app: Flask) -> pluggy.PluginManager:
             except Exception as exc:
                 raise PluginLoadError(
                     f"plugin {ep.name!r} ({ep.value}) from entry point group "
-                    f"{ENTRY_POINT_GROUP!r} failed to load: {exc}") from exc
+                    f"{ENTRY_POINT_GROUP!r} failed to load: {exc}"
+                ) from exc
             pm.register(plugin, name=ep.name)
     for plugin in _explicit_plugins(app.config["APERTURE_PLUGINS"]):
         if not pm.is_registered(plugin):

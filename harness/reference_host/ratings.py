@@ -39,8 +39,9 @@ def _check_time(when: datetime) -> None:
         raise ValueError(f"naive datetime {when!r}: pass timezone-aware UTC")
 
 
-def apply_rating(user_id: int, item_id: str | int, value: int, rated_at: datetime,
-                 source: str) -> None:
+def apply_rating(
+    user_id: int, item_id: str | int, value: int, rated_at: datetime, source: str
+) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10:
         raise ValueError(f"rating must be an integer from 1 to 10, got {value!r}")
     _check_time(rated_at)
@@ -48,15 +49,24 @@ def apply_rating(user_id: int, item_id: str | int, value: int, rated_at: datetim
     if item is None:
         raise LookupError(f"no media item {item_id!r}")
     rating = db.session.scalar(
-        select(Rating).where(Rating.user_id == user_id, Rating.item_id == item.id))
+        select(Rating).where(Rating.user_id == user_id, Rating.item_id == item.id)
+    )
     previous = rating.value if rating else None
     if rating is None:
         rating = Rating(user_id=user_id, item_id=item.id)
         db.session.add(rating)
     rating.value, rating.rated_at, rating.source = value, rated_at, source
     db.session.commit()
-    notify(plugin_manager(), "aperture_rating_changed", user_id=user_id, media=to_ref(item),
-           value=value, previous=previous, rated_at=rated_at, source=source)
+    notify(
+        plugin_manager(),
+        "aperture_rating_changed",
+        user_id=user_id,
+        media=to_ref(item),
+        value=value,
+        previous=previous,
+        rated_at=rated_at,
+        source=source,
+    )
 
 
 def remove_rating(user_id: int, item_id: str | int, removed_at: datetime, source: str) -> bool:
@@ -66,14 +76,22 @@ def remove_rating(user_id: int, item_id: str | int, removed_at: datetime, source
     if item is None:
         raise LookupError(f"no media item {item_id!r}")
     rating = db.session.scalar(
-        select(Rating).where(Rating.user_id == user_id, Rating.item_id == item.id))
+        select(Rating).where(Rating.user_id == user_id, Rating.item_id == item.id)
+    )
     if rating is None:
         return False
     previous = rating.value
     db.session.delete(rating)
     db.session.commit()
-    notify(plugin_manager(), "aperture_rating_removed", user_id=user_id, media=to_ref(item),
-           previous=previous, removed_at=removed_at, source=source)
+    notify(
+        plugin_manager(),
+        "aperture_rating_removed",
+        user_id=user_id,
+        media=to_ref(item),
+        previous=previous,
+        removed_at=removed_at,
+        source=source,
+    )
     return True
 
 
@@ -95,23 +113,41 @@ def apply_ratings(user_id: int, writes: Sequence[RatingWrite], source: str) -> N
     removals = [i for i, w in latest.items() if w.value is None and i in existing]
     # In index order: SQLite stores sorted rows about a third faster than shuffled ones.
     sets = [i for i in sorted(latest) if latest[i].value is not None]
-    change = (update(RATINGS).where(RATINGS.c.id == bindparam("rid"))
-              .values(value=bindparam("v"), rated_at=bindparam("at"), source=bindparam("src")))
+    change = (
+        update(RATINGS)
+        .where(RATINGS.c.id == bindparam("rid"))
+        .values(value=bindparam("v"), rated_at=bindparam("at"), source=bindparam("src"))
+    )
     for start in range(0, len(sets), WRITE_CHUNK):
-        part = [(i, latest[i]) for i in sets[start:start + WRITE_CHUNK]]
-        insert_rows(db.session, RATINGS, INSERT_COLUMNS,
-                    [(user_id, i, w.value, w.at, source) for i, w in part if i not in existing])
-        execute_rows(db.session, change, ("rid", "v", "at", "src"),
-                     [(existing[i][0], w.value, w.at, source) for i, w in part if i in existing])
+        part = [(i, latest[i]) for i in sets[start : start + WRITE_CHUNK]]
+        insert_rows(
+            db.session,
+            RATINGS,
+            INSERT_COLUMNS,
+            [(user_id, i, w.value, w.at, source) for i, w in part if i not in existing],
+        )
+        execute_rows(
+            db.session,
+            change,
+            ("rid", "v", "at", "src"),
+            [(existing[i][0], w.value, w.at, source) for i, w in part if i in existing],
+        )
     for condition in where_in(RATINGS.c.item_id, removals):
         db.session.execute(delete(RATINGS).where(RATINGS.c.user_id == user_id, condition))
     db.session.commit()
-    changes = [RatingChange(str(item_id), w.value, old[1] if old else None, w.at)
-               for item_id, w in latest.items()
-               if (old := existing.get(item_id)) is not None or w.value is not None]
+    changes = [
+        RatingChange(str(item_id), w.value, old[1] if old else None, w.at)
+        for item_id, w in latest.items()
+        if (old := existing.get(item_id)) is not None or w.value is not None
+    ]
     if changes:
-        notify(plugin_manager(), "aperture_ratings_changed", user_id=user_id,
-               changes=changes, source=source)
+        notify(
+            plugin_manager(),
+            "aperture_ratings_changed",
+            user_id=user_id,
+            changes=changes,
+            source=source,
+        )
 
 
 def _held(user_id: int, item_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -119,26 +155,35 @@ def _held(user_id: int, item_ids: list[int]) -> dict[int, tuple[int, int]]:
     an item is not in the library. Two queries SQLite answers by itself: how many of the
     items exist (one number, where an outer join sent 100,000 rows back to Python) and
     the user's ratings of them (none at all in a first sync)."""
-    found = sum(db.session.scalar(select(func.count()).select_from(MEDIA).where(condition))
-                for condition in where_in(MEDIA.c.id, item_ids))
+    found = sum(
+        db.session.scalar(select(func.count()).select_from(MEDIA).where(condition))
+        for condition in where_in(MEDIA.c.id, item_ids)
+    )
     if found < len(item_ids):  # the ids are distinct: fewer found means some are missing
         known = known_ids(item_ids)
         missing = [i for i in item_ids if i not in known]
         raise LookupError(f"no media items {missing[:5]!r}")
     held: dict[int, tuple[int, int]] = {}
     for condition in where_in(RATINGS.c.item_id, item_ids):
-        rows = db.session.execute(select(RATINGS.c.item_id, RATINGS.c.id, RATINGS.c.value)
-                                  .where(RATINGS.c.user_id == user_id, condition))
+        rows = db.session.execute(
+            select(RATINGS.c.item_id, RATINGS.c.id, RATINGS.c.value).where(
+                RATINGS.c.user_id == user_id, condition
+            )
+        )
         for part in rows.partitions(FETCH):
             held.update((item_id, (rid, value)) for item_id, rid, value in part)
     return held
 
 
 def ratings_of(user_id: int) -> list[Rating]:
-    return list(db.session.scalars(
-        select(Rating).where(Rating.user_id == user_id)
-        .order_by(Rating.rated_at.desc(), Rating.id.desc())
-        .options(db.joinedload(Rating.item))))
+    return list(
+        db.session.scalars(
+            select(Rating)
+            .where(Rating.user_id == user_id)
+            .order_by(Rating.rated_at.desc(), Rating.id.desc())
+            .options(db.joinedload(Rating.item))
+        )
+    )
 
 
 def rating_rows(user_id: int) -> Iterator[Row[Any]]:
@@ -151,10 +196,13 @@ def rating_rows(user_id: int) -> Iterator[Row[Any]]:
     # Core columns only: naming the ORM class's attributes made it an ORM query, whose
     # loading fetched every row at once (40 MB for 100,000) whatever the slices.
     result = db.session.execute(
-        select(*REF_COLUMNS, RATINGS.c.user_id, RATINGS.c.value, RATINGS.c.rated_at,
-               RATINGS.c.source)
-        .join(RATINGS, RATINGS.c.item_id == MEDIA.c.id).where(RATINGS.c.user_id == user_id)
-        .order_by(RATINGS.c.item_id))
+        select(
+            *REF_COLUMNS, RATINGS.c.user_id, RATINGS.c.value, RATINGS.c.rated_at, RATINGS.c.source
+        )
+        .join(RATINGS, RATINGS.c.item_id == MEDIA.c.id)
+        .where(RATINGS.c.user_id == user_id)
+        .order_by(RATINGS.c.item_id)
+    )
     for part in result.partitions(FETCH):
         yield from part
 
@@ -162,6 +210,9 @@ def rating_rows(user_id: int) -> Iterator[Row[Any]]:
 def rating_values(user_id: int, item_ids: list[int]) -> dict[int, int]:
     if not item_ids:
         return {}
-    rows = db.session.execute(select(Rating.item_id, Rating.value).where(
-        Rating.user_id == user_id, Rating.item_id.in_(item_ids)))
+    rows = db.session.execute(
+        select(Rating.item_id, Rating.value).where(
+            Rating.user_id == user_id, Rating.item_id.in_(item_ids)
+        )
+    )
     return {item_id: value for item_id, value in rows}

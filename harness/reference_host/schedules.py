@@ -19,6 +19,7 @@ def normalise_cron(text: str) -> str | None:
     if not cron:
         return None
     if len(cron.split(" ")) != 5 or not croniter.is_valid(cron):
-        raise CronError(f"{cron!r} is not a valid cron expression "
-                        "(five fields: minute hour day month weekday)")
+        raise CronError(
+            f"{cron!r} is not a valid cron expression (five fields: minute hour day month weekday)"
+        )
     return cron

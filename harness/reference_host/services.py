@@ -94,8 +94,13 @@ class DemoHostServices:
 
     # media
 
-    def find_media(self, kind: MediaKind, ids: ExternalIds, season: int | None = None,
-                   episode: int | None = None) -> MediaRef | None:
+    def find_media(
+        self,
+        kind: MediaKind,
+        ids: ExternalIds,
+        season: int | None = None,
+        episode: int | None = None,
+    ) -> MediaRef | None:
         with self._context():
             return media.find_one(kind, ids, season, episode)
 
@@ -118,17 +123,21 @@ class DemoHostServices:
         with self._context():
             sources: dict[str, str] = {}  # one string per source, not one per rating
             new, ref = tuple.__new__, media.row_to_ref  # (see ``row_to_ref``)
-            return [new(HostRating, (row[-4], ref(row), row[-3], row[-2],
-                                     sources.setdefault(row[-1], row[-1])))
-                    for row in ratings.rating_rows(user_id)]
+            return [
+                new(
+                    HostRating,
+                    (row[-4], ref(row), row[-3], row[-2], sources.setdefault(row[-1], row[-1])),
+                )
+                for row in ratings.rating_rows(user_id)
+            ]
 
-    def apply_rating(self, user_id: int, item_id: str, value: int, rated_at: datetime,
-                     source: str) -> None:
+    def apply_rating(
+        self, user_id: int, item_id: str, value: int, rated_at: datetime, source: str
+    ) -> None:
         with self._context():
             ratings.apply_rating(user_id, item_id, value, rated_at, source)
 
-    def remove_rating(self, user_id: int, item_id: str, removed_at: datetime,
-                      source: str) -> None:
+    def remove_rating(self, user_id: int, item_id: str, removed_at: datetime, source: str) -> None:
         with self._context():
             ratings.remove_rating(user_id, item_id, removed_at, source)
 
@@ -138,12 +147,18 @@ class DemoHostServices:
 
     def watch_history(self, user_id: int, since: datetime | None = None) -> list[WatchEvent]:
         with self._context():
-            stmt = (select(WatchRecord).where(WatchRecord.user_id == user_id)
-                    .order_by(WatchRecord.watched_at).options(db.joinedload(WatchRecord.item)))
+            stmt = (
+                select(WatchRecord)
+                .where(WatchRecord.user_id == user_id)
+                .order_by(WatchRecord.watched_at)
+                .options(db.joinedload(WatchRecord.item))
+            )
             if since is not None:
                 stmt = stmt.where(WatchRecord.watched_at >= since)
-            return [WatchEvent(user_id=w.user_id, media=media.to_ref(w.item),
-                               watched_at=w.watched_at) for w in db.session.scalars(stmt)]
+            return [
+                WatchEvent(user_id=w.user_id, media=media.to_ref(w.item), watched_at=w.watched_at)
+                for w in db.session.scalars(stmt)
+            ]
 
     # redis and jobs
 
@@ -161,8 +176,9 @@ class DemoHostServices:
         with self._context():
             return jobs.schedules()
 
-    def job_context(self, name: str, run_id: int | None = None
-                    ) -> AbstractContextManager[JobRunContext]:
+    def job_context(
+        self, name: str, run_id: int | None = None
+    ) -> AbstractContextManager[JobRunContext]:
         if has_app_context():
             return jobs.job_context(name, run_id)
         return self._job_context_in_app(name, run_id)

@@ -45,35 +45,70 @@ class Recorder:
         self.calls.append(("aperture_plugin_setup", {"app": app, "host": host}))
 
     @hookimpl
-    def aperture_rating_changed(self, user_id: int, media: MediaRef, value: int,
-                                previous: int | None, rated_at: datetime, source: str) -> None:
-        self.calls.append(("aperture_rating_changed", {
-            "user_id": user_id, "media": media, "value": value, "previous": previous,
-            "rated_at": rated_at, "source": source}))
+    def aperture_rating_changed(
+        self,
+        user_id: int,
+        media: MediaRef,
+        value: int,
+        previous: int | None,
+        rated_at: datetime,
+        source: str,
+    ) -> None:
+        self.calls.append(
+            (
+                "aperture_rating_changed",
+                {
+                    "user_id": user_id,
+                    "media": media,
+                    "value": value,
+                    "previous": previous,
+                    "rated_at": rated_at,
+                    "source": source,
+                },
+            )
+        )
 
     @hookimpl
-    def aperture_rating_removed(self, user_id: int, media: MediaRef, previous: int | None,
-                                removed_at: datetime, source: str) -> None:
-        self.calls.append(("aperture_rating_removed", {
-            "user_id": user_id, "media": media, "previous": previous,
-            "removed_at": removed_at, "source": source}))
+    def aperture_rating_removed(
+        self, user_id: int, media: MediaRef, previous: int | None, removed_at: datetime, source: str
+    ) -> None:
+        self.calls.append(
+            (
+                "aperture_rating_removed",
+                {
+                    "user_id": user_id,
+                    "media": media,
+                    "previous": previous,
+                    "removed_at": removed_at,
+                    "source": source,
+                },
+            )
+        )
 
     @hookimpl
-    def aperture_ratings_changed(self, user_id: int, changes: Sequence[RatingChange],
-                                 source: str) -> None:
-        self.calls.append(("aperture_ratings_changed", {
-            "user_id": user_id, "changes": list(changes), "source": source}))
+    def aperture_ratings_changed(
+        self, user_id: int, changes: Sequence[RatingChange], source: str
+    ) -> None:
+        self.calls.append(
+            (
+                "aperture_ratings_changed",
+                {"user_id": user_id, "changes": list(changes), "source": source},
+            )
+        )
 
     @hookimpl
     def aperture_job_schedule_changed(self, name: str, cron: str | None, enabled: bool) -> None:
-        self.calls.append(("aperture_job_schedule_changed",
-                           {"name": name, "cron": cron, "enabled": enabled}))
+        self.calls.append(
+            ("aperture_job_schedule_changed", {"name": name, "cron": cron, "enabled": enabled})
+        )
 
     @hookimpl
-    def aperture_library_changed(self, added: Sequence[MediaRef],
-                                 removed: Sequence[MediaRef]) -> None:
-        self.calls.append(("aperture_library_changed",
-                           {"added": list(added), "removed": list(removed)}))
+    def aperture_library_changed(
+        self, added: Sequence[MediaRef], removed: Sequence[MediaRef]
+    ) -> None:
+        self.calls.append(
+            ("aperture_library_changed", {"added": list(added), "removed": list(removed)})
+        )
 
     @hookimpl
     def aperture_user_deleted(self, user_id: int) -> None:
@@ -84,8 +119,15 @@ class BrokenRatingPlugin:
     """Fails on every rating event, as a buggy plugin would."""
 
     @hookimpl
-    def aperture_rating_changed(self, user_id: int, media: MediaRef, value: int,
-                                previous: int | None, rated_at: datetime, source: str) -> None:
+    def aperture_rating_changed(
+        self,
+        user_id: int,
+        media: MediaRef,
+        value: int,
+        previous: int | None,
+        rated_at: datetime,
+        source: str,
+    ) -> None:
         raise RuntimeError("plugin bug")
 
 
@@ -122,34 +164,57 @@ class JobsPlugin:
     @hookimpl
     def aperture_job_definitions(self) -> Sequence[JobDefinition]:
         return [
-            JobDefinition(name=COUNT_JOB, label="Count to three",
-                          description="Logs three steps.", func=f"{__name__}.count_job",
-                          default_cron="*/30 * * * *", queue="default"),
-            JobDefinition(name=FAILING_JOB, label="Always fails",
-                          description="Raises on purpose.", func=f"{__name__}.failing_job",
-                          queue="default"),
+            JobDefinition(
+                name=COUNT_JOB,
+                label="Count to three",
+                description="Logs three steps.",
+                func=f"{__name__}.count_job",
+                default_cron="*/30 * * * *",
+                queue="default",
+            ),
+            JobDefinition(
+                name=FAILING_JOB,
+                label="Always fails",
+                description="Raises on purpose.",
+                func=f"{__name__}.failing_job",
+                queue="default",
+            ),
         ]
 
 
-def _static_candidates(user_id: int | None, media_type: str, limit: int
-                       ) -> list[DiscoveryCandidate]:
+def _static_candidates(
+    user_id: int | None, media_type: str, limit: int
+) -> list[DiscoveryCandidate]:
     host: HostServices = current_app.extensions["aperture_host"]
     if media_type != "movies":
         return []
-    wanted = [("The Matrix", 1999, ExternalIds(tmdb=603, imdb="tt0133093")),
-              ("Not In Any Library", 2031, ExternalIds(tmdb=999_999_901))]
+    wanted = [
+        ("The Matrix", 1999, ExternalIds(tmdb=603, imdb="tt0133093")),
+        ("Not In Any Library", 2031, ExternalIds(tmdb=999_999_901)),
+    ]
     found = host.find_media_bulk([MediaRef(kind="movie", ids=ids) for _, _, ids in wanted])
-    return [DiscoveryCandidate(kind="movie", title=title, year=year, ids=ids,
-                               sources=["static"], reason=f"picked for user {user_id}",
-                               in_library=ref)
-            for (title, year, ids), ref in zip(wanted, found, strict=True)][:limit]
+    return [
+        DiscoveryCandidate(
+            kind="movie",
+            title=title,
+            year=year,
+            ids=ids,
+            sources=["static"],
+            reason=f"picked for user {user_id}",
+            in_library=ref,
+        )
+        for (title, year, ids), ref in zip(wanted, found, strict=True)
+    ][:limit]
 
 
 class DiscoveryPlugin:
     @hookimpl
     def aperture_discovery_sources(self) -> Sequence[DiscoverySource]:
-        return [DiscoverySource(id="static", label="Static picks", scope="user",
-                                fetch=_static_candidates)]
+        return [
+            DiscoverySource(
+                id="static", label="Static picks", scope="user", fetch=_static_candidates
+            )
+        ]
 
 
 jobs_plugin = JobsPlugin()
@@ -163,15 +228,25 @@ class CommitProbe:
         self.seen: list[int | None] = []
 
     @hookimpl
-    def aperture_rating_changed(self, user_id: int, media: MediaRef, value: int,
-                                previous: int | None, rated_at: datetime, source: str) -> None:
+    def aperture_rating_changed(
+        self,
+        user_id: int,
+        media: MediaRef,
+        value: int,
+        previous: int | None,
+        rated_at: datetime,
+        source: str,
+    ) -> None:
         from sqlalchemy import text
 
         engine = current_app.extensions["aperture_host"].db.engine
         with engine.connect() as connection:
-            self.seen.append(connection.execute(
-                text("SELECT value FROM ratings WHERE user_id = :u AND item_id = :i"),
-                {"u": user_id, "i": int(media.item_id)}).scalar())
+            self.seen.append(
+                connection.execute(
+                    text("SELECT value FROM ratings WHERE user_id = :u AND item_id = :i"),
+                    {"u": user_id, "i": int(media.item_id)},
+                ).scalar()
+            )
 
 
 class MigratingPlugin:
@@ -181,5 +256,4 @@ class MigratingPlugin:
     def aperture_migration_locations(self) -> Sequence[tuple[str, str, str]]:
         from pathlib import Path
 
-        return [("probe", str(Path(__file__).parent / "testmigrations"),
-                 "alembic_version_probe")]
+        return [("probe", str(Path(__file__).parent / "testmigrations"), "alembic_version_probe")]

@@ -96,20 +96,41 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     clock = Clock()
     catalogue = Catalogue(*_titles(settings))
-    limiter = RateLimiter(clock, {
-        "get_per_5min": settings["SANDBOX_GET_PER_5MIN"],
-        "unauthed_get_per_5min": settings["SANDBOX_UNAUTHED_GET_PER_5MIN"],
-        "writes_per_second": settings["SANDBOX_WRITES_PER_SECOND"],
-    })
+    limiter = RateLimiter(
+        clock,
+        {
+            "get_per_5min": settings["SANDBOX_GET_PER_5MIN"],
+            "unauthed_get_per_5min": settings["SANDBOX_UNAUTHED_GET_PER_5MIN"],
+            "writes_per_second": settings["SANDBOX_WRITES_PER_SECOND"],
+        },
+    )
     app.extensions[EXTENSION] = sb = Sandbox(
-        config=settings, clock=clock, catalogue=catalogue,
-        state=SandboxState(clock, catalogue, settings), limiter=limiter, faults=Faults(),
-        log=RequestLog(int(settings["SANDBOX_REQUEST_LOG_SIZE"])), behaviour=Behaviour(),
-        account_limits=AccountLimits(settings))
+        config=settings,
+        clock=clock,
+        catalogue=catalogue,
+        state=SandboxState(clock, catalogue, settings),
+        limiter=limiter,
+        faults=Faults(),
+        log=RequestLog(int(settings["SANDBOX_REQUEST_LOG_SIZE"])),
+        behaviour=Behaviour(),
+        account_limits=AccountLimits(settings),
+    )
     reset_world(sb)
 
     protocol.install(app)
-    for module in (home, oauth, device, control, users, sync_activities, sync_ratings,
-                   sync_history, sync_watched, sync_watchlist, discovery, summaries):
+    for module in (
+        home,
+        oauth,
+        device,
+        control,
+        users,
+        sync_activities,
+        sync_ratings,
+        sync_history,
+        sync_watched,
+        sync_watchlist,
+        discovery,
+        summaries,
+    ):
         app.register_blueprint(module.bp)
     return app

@@ -64,8 +64,10 @@ class AccountLimits:
     def __init__(self, config: dict[str, Any]) -> None:
         self._lock = threading.Lock()
         self._defaults = dict(DEFAULT_CAPS)
-        self._defaults["watchlist"] = (int(config["SANDBOX_WATCHLIST_LIMIT"]),
-                                       int(config["SANDBOX_VIP_WATCHLIST_LIMIT"]))
+        self._defaults["watchlist"] = (
+            int(config["SANDBOX_WATCHLIST_LIMIT"]),
+            int(config["SANDBOX_VIP_WATCHLIST_LIMIT"]),
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -80,13 +82,14 @@ class AccountLimits:
         for name, value in data.items():
             if name in ("mode", "body"):
                 if value not in (MODES if name == "mode" else BODIES):
-                    raise ValueError(f"{name} must be one of "
-                                     f"{list(MODES if name == 'mode' else BODIES)}")
+                    raise ValueError(
+                        f"{name} must be one of {list(MODES if name == 'mode' else BODIES)}"
+                    )
                 continue
             if name not in caps:
                 raise ValueError(f"unknown limit {name!r}; known: {sorted(caps)}")
             if not isinstance(value, dict) or set(value) - {"free", "vip"}:
-                raise ValueError(f"{name} takes {{\"free\": n, \"vip\": n}}")
+                raise ValueError(f'{name} takes {{"free": n, "vip": n}}')
             free, vip = caps[name]
             caps[name] = (int(value.get("free", free)), int(value.get("vip", vip)))
         with self._lock:
@@ -116,16 +119,17 @@ class AccountLimits:
         """Trakt's 420: empty by default, or a small JSON body; no limit headers."""
         if self.body == "empty":
             return error_response(420)
-        return error_response(420, "account_limit_exceeded",
-                              f"this account's {name} limit ({self.cap(name, user)}) "
-                              f"is reached")
+        return error_response(
+            420,
+            "account_limit_exceeded",
+            f"this account's {name} limit ({self.cap(name, user)}) is reached",
+        )
 
     def settings_limits(self, user: User) -> dict[str, Any]:
         """``/users/settings`` ``limits``: no ratings or history entry, as at 586224b."""
         favorites = {"item_count": self.cap("favorites", user)}
         return {
-            "list": {"count": self.cap("lists", user),
-                     "item_count": self.cap("list_items", user)},
+            "list": {"count": self.cap("lists", user), "item_count": self.cap("list_items", user)},
             "watchlist": {"item_count": self.cap("watchlist", user)},
             "favorites": favorites,
             "recommendations": dict(favorites),  # the 2023 name of favorites (CONTRACT 6.1)

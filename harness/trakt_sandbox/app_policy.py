@@ -31,11 +31,15 @@ def connected_apps(sb: Sandbox, username: str) -> dict[str, int]:
     apps: dict[str, int] = {}
     for token in sb.state.tokens.values():
         app = sb.state.apps.get(token.client_id)
-        if (token.username != username.lower() or token.revoked or token.refreshed
-                or app is None or not app.community):
+        if (
+            token.username != username.lower()
+            or token.revoked
+            or token.refreshed
+            or app is None
+            or not app.community
+        ):
             continue
-        apps[token.client_id] = min(apps.get(token.client_id, token.created_at),
-                                    token.created_at)
+        apps[token.client_id] = min(apps.get(token.client_id, token.created_at), token.created_at)
     return apps
 
 
@@ -60,7 +64,7 @@ def admit_app(sb: Sandbox, username: str, client_id: str) -> str | None:
             return None
         if sb.behaviour["app_limit"] == "refuse":
             return MSG_TOO_MANY_APPS
-        for oldest in sorted(others, key=others.__getitem__)[:len(others) - max(room, 0)]:
+        for oldest in sorted(others, key=others.__getitem__)[: len(others) - max(room, 0)]:
             revoke_grants(sb, user.username, oldest)
     return None
 

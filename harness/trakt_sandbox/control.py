@@ -88,9 +88,13 @@ def add_app() -> Response:
         raise ControlError("client_id and client_secret are required")
     uris = data.get("redirect_uri") or data.get("redirect_uris") or []
     uris = [uris] if isinstance(uris, str) else list(uris)
-    app = sandbox().state.add_app(data["client_id"], data["client_secret"], uris,
-                                  data.get("name") or "Sandbox app",
-                                  data.get("community", True) is not False)
+    app = sandbox().state.add_app(
+        data["client_id"],
+        data["client_secret"],
+        uris,
+        data.get("name") or "Sandbox app",
+        data.get("community", True) is not False,
+    )
     return json_response(app.as_json(), 201)
 
 
@@ -205,11 +209,11 @@ def _set_history(sb: Sandbox, user: User, items: list[Any], now: datetime) -> se
     plays = []
     for item in items:
         media = _media_of(sb, item)
-        moment = None if item.get("watched_at") == "unknown" else \
-            _moment(item, "watched_at", now)
+        moment = None if item.get("watched_at") == "unknown" else _moment(item, "watched_at", now)
         for one in [media] if media.kind == "movie" else media.episodes():
-            plays.append(Play(sb.state.next_id("history"), one.key, moment,
-                              item.get("action") or "watch"))
+            plays.append(
+                Play(sb.state.next_id("history"), one.key, moment, item.get("action") or "watch")
+            )
     kinds = {play.key[0] for play in (*user.history, *plays)}
     user.history = plays
     return {f"{PLURAL[kind]}.watched_at" for kind in kinds}
@@ -219,8 +223,9 @@ def _set_watchlist(sb: Sandbox, user: User, items: list[Any], now: datetime) -> 
     listed = {}
     for item in items:
         media = _media_of(sb, item)
-        listed[media.key] = Listed(sb.state.next_id("list"), _moment(item, "listed_at", now),
-                                   item.get("notes"))
+        listed[media.key] = Listed(
+            sb.state.next_id("list"), _moment(item, "listed_at", now), item.get("notes")
+        )
     kinds = {key[0] for key in (*user.watchlist, *listed)}
     user.watchlist = listed
     return {f"{PLURAL[kind]}.watchlisted_at" for kind in kinds} | {"watchlist.updated_at"}
@@ -246,7 +251,9 @@ def _collection_items(sb: Sandbox, user: User) -> list[dict[str, Any]]:
 
 
 SETTERS: dict[str, Callable[[Sandbox, User, list[Any], datetime], set[str]]] = {
-    "ratings": _set_ratings, "history": _set_history, "watchlist": _set_watchlist,
+    "ratings": _set_ratings,
+    "history": _set_history,
+    "watchlist": _set_watchlist,
     "collection": _set_collection,
 }
 
@@ -279,7 +286,7 @@ def put_list(username: str, list_name: str) -> Response:
     if isinstance(items, dict):
         items = items.get("items")
     if not isinstance(items, list):
-        raise ControlError("send a JSON list of items (or {\"items\": [...]})")
+        raise ControlError('send a JSON list of items (or {"items": [...]})')
     sb = sandbox()
     with sb.state.lock:
         user = _user(username)
@@ -295,9 +302,10 @@ def get_hidden(username: str) -> Response:
     sb = sandbox()
     with sb.state.lock:
         user = _user(username)
-        items = [{"hidden_at": iso(moment), "type": kind,
-                  kind: sb.catalogue.get(kind, trakt).obj()}
-                 for (kind, trakt), moment in user.hidden.items()]
+        items = [
+            {"hidden_at": iso(moment), "type": kind, kind: sb.catalogue.get(kind, trakt).obj()}
+            for (kind, trakt), moment in user.hidden.items()
+        ]
     return json_response(items)
 
 
@@ -360,11 +368,17 @@ def add_fault() -> Response:
     if not data.get("path"):
         raise ControlError("path is required")
     try:
-        fault = Fault(method=str(data.get("method") or "*"), path=str(data["path"]),
-                      status=data.get("status"), count=int(data.get("count", 1)),
-                      body=data.get("body"), headers=data.get("headers"),
-                      delay_ms=data.get("delay_ms"), preset=data.get("preset"),
-                      retry_after=data.get("retry_after", 300))
+        fault = Fault(
+            method=str(data.get("method") or "*"),
+            path=str(data["path"]),
+            status=data.get("status"),
+            count=int(data.get("count", 1)),
+            body=data.get("body"),
+            headers=data.get("headers"),
+            delay_ms=data.get("delay_ms"),
+            preset=data.get("preset"),
+            retry_after=data.get("retry_after", 300),
+        )
         sandbox().faults.add(fault)
     except (TypeError, ValueError) as exc:
         raise ControlError(str(exc)) from exc
@@ -402,10 +416,16 @@ def _settings(path: str, part: Callable[[Sandbox], Any], doc: str) -> None:
     bp.add_url_rule(path, f"set_{name}", write, methods=["PUT"])
 
 
-_settings("/behaviour", lambda sb: sb.behaviour,
-          "Switch how answers vary (``behaviour.py`` lists the keys).")
-_settings("/account-limits", lambda sb: sb.account_limits,
-          "Caps per tier, the reject/partial mode and the 420 body (``account_limits.py``).")
+_settings(
+    "/behaviour",
+    lambda sb: sb.behaviour,
+    "Switch how answers vary (``behaviour.py`` lists the keys).",
+)
+_settings(
+    "/account-limits",
+    lambda sb: sb.account_limits,
+    "Caps per tier, the reject/partial mode and the 420 body (``account_limits.py``).",
+)
 _settings("/limits", lambda sb: sb.limiter, "The rate-limit buckets (``ratelimit.py``).")
 
 
@@ -434,9 +454,10 @@ def catalogue() -> Response:
     cat = sandbox().catalogue
     shows = []
     for show in cat.shows:
-        seasons = [{**season.minimal,
-                    "episodes": [episode.minimal for episode in season.children]}
-                   for season in show.children]
+        seasons = [
+            {**season.minimal, "episodes": [episode.minimal for episode in season.children]}
+            for season in show.children
+        ]
         shows.append({**show.minimal, "in_library": show.in_library, "seasons": seasons})
     movies = [{**movie.minimal, "in_library": movie.in_library} for movie in cat.movies]
     return json_response({"movies": movies, "shows": shows})

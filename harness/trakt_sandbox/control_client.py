@@ -39,33 +39,56 @@ class SandboxControl:
         self.http = session or requests.Session()
 
     # -- plumbing ------------------------------------------------------------------------
-    def _call(self, method: str, path: str, json: Any = None,
-              params: dict[str, Any] | None = None) -> Any:
-        response = self.http.request(method, f"{self.url}/_sandbox{path}", json=json,
-                                     params=params, timeout=10)
+    def _call(
+        self, method: str, path: str, json: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        response = self.http.request(
+            method, f"{self.url}/_sandbox{path}", json=json, params=params, timeout=10
+        )
         if response.status_code >= 400:
-            raise SandboxError(f"{method} /_sandbox{path}: {response.status_code} "
-                               f"{response.text}")
+            raise SandboxError(f"{method} /_sandbox{path}: {response.status_code} {response.text}")
         return response.json() if response.content else None
 
-    def api(self, method: str, path: str, token: str | None = None,
-            client_id: str = DEFAULT_CLIENT_ID, **kwargs: Any) -> requests.Response:
+    def api(
+        self,
+        method: str,
+        path: str,
+        token: str | None = None,
+        client_id: str = DEFAULT_CLIENT_ID,
+        **kwargs: Any,
+    ) -> requests.Response:
         """Call the Trakt API itself (not the control API) with the required headers."""
         headers = {**api_headers(token, client_id), **kwargs.pop("headers", {})}
-        return self.http.request(method, f"{self.url}{path}", headers=headers,
-                                 timeout=kwargs.pop("timeout", 10), **kwargs)
+        return self.http.request(
+            method,
+            f"{self.url}{path}",
+            headers=headers,
+            timeout=kwargs.pop("timeout", 10),
+            **kwargs,
+        )
 
     # -- world ---------------------------------------------------------------------------
     def reset(self) -> None:
         self._call("POST", "/reset")
 
-    def add_app(self, client_id: str, client_secret: str, redirect_uri: str | list[str],
-                community: bool = True) -> dict[str, Any]:
+    def add_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uri: str | list[str],
+        community: bool = True,
+    ) -> dict[str, Any]:
         """Register an app; a community app counts against its users' app cap."""
-        return self._call("POST", "/apps", {"client_id": client_id,
-                                            "client_secret": client_secret,
-                                            "redirect_uri": redirect_uri,
-                                            "community": community})
+        return self._call(
+            "POST",
+            "/apps",
+            {
+                "client_id": client_id,
+                "client_secret": client_secret,
+                "redirect_uri": redirect_uri,
+                "community": community,
+            },
+        )
 
     def delete_app(self, client_id: str) -> None:
         """Delete an app as Trakt does: its key gets 403, its token calls invalid_client."""
@@ -79,8 +102,9 @@ class SandboxControl:
         """Change an existing user's flags (``vip`` moves it between limit tiers)."""
         return self._call("PUT", f"/users/{username}", flags)
 
-    def issue_tokens(self, username: str, client_id: str = DEFAULT_CLIENT_ID,
-                     expires_in: int | None = None) -> dict[str, Any]:
+    def issue_tokens(
+        self, username: str, client_id: str = DEFAULT_CLIENT_ID, expires_in: int | None = None
+    ) -> dict[str, Any]:
         """A token pair shaped like ``/oauth/token``'s answer (the user is created if new)."""
         body: dict[str, Any] = {"client_id": client_id}
         if expires_in is not None:
@@ -112,15 +136,13 @@ class SandboxControl:
     def watchlist(self, username: str) -> list[dict[str, Any]]:
         return self._call("GET", f"/users/{username}/watchlist")
 
-    def set_watchlist(self, username: str,
-                      items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def set_watchlist(self, username: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._call("PUT", f"/users/{username}/watchlist", items)
 
     def collection(self, username: str) -> list[dict[str, Any]]:
         return self._call("GET", f"/users/{username}/collection")
 
-    def set_collection(self, username: str,
-                       items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def set_collection(self, username: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self._call("PUT", f"/users/{username}/collection", items)
 
     def hidden(self, username: str) -> list[dict[str, Any]]:
@@ -148,25 +170,46 @@ class SandboxControl:
     def clear_requests(self) -> None:
         self._call("DELETE", "/requests")
 
-    def fault(self, method: str, path: str, status: int | None = None, count: int = 1,
-              body: Any = None, headers: dict[str, str] | None = None,
-              delay_ms: int | None = None, **preset: Any) -> dict[str, Any]:
+    def fault(
+        self,
+        method: str,
+        path: str,
+        status: int | None = None,
+        count: int = 1,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        delay_ms: int | None = None,
+        **preset: Any,
+    ) -> dict[str, Any]:
         """The next ``count`` calls (negative: all) matching get this answer and/or delay;
         ``preset="cloudflare-403"`` (or ``-429`` with ``retry_after``) builds the answer."""
-        return self._call("POST", "/faults", {
-            "method": method, "path": path, "status": status, "count": count, "body": body,
-            "headers": headers, "delay_ms": delay_ms, **preset})
+        return self._call(
+            "POST",
+            "/faults",
+            {
+                "method": method,
+                "path": path,
+                "status": status,
+                "count": count,
+                "body": body,
+                "headers": headers,
+                "delay_ms": delay_ms,
+                **preset,
+            },
+        )
 
     def cloudflare_403(self, method: str, path: str, count: int = 1) -> dict[str, Any]:
         """Cloudflare's HTML block page: ``Server: cloudflare``, ``CF-RAY``, no
         ``x-request-id``/``x-runtime``."""
         return self.fault(method, path, count=count, preset="cloudflare-403")
 
-    def cloudflare_429(self, method: str, path: str, count: int = 1,
-                       retry_after: int | None = 300) -> dict[str, Any]:
+    def cloudflare_429(
+        self, method: str, path: str, count: int = 1, retry_after: int | None = 300
+    ) -> dict[str, Any]:
         """A 429 from "Cloudflare": HTML body, ``Retry-After``, no ``X-Ratelimit``."""
-        return self.fault(method, path, count=count, preset="cloudflare-429",
-                          retry_after=retry_after)
+        return self.fault(
+            method, path, count=count, preset="cloudflare-429", retry_after=retry_after
+        )
 
     def clear_faults(self) -> None:
         self._call("DELETE", "/faults")

@@ -40,13 +40,15 @@ def device_code() -> Response:
         return exc.response()
     device = sandbox().state.new_device_code(app.client_id)
     remaining = round(device.expires_at - sandbox().clock.time())
-    return json_response({
-        "device_code": device.device_code,
-        "user_code": device.user_code,
-        "verification_url": request.host_url.rstrip("/") + "/activate",
-        "expires_in": remaining,
-        "interval": device.interval,
-    })
+    return json_response(
+        {
+            "device_code": device.device_code,
+            "user_code": device.user_code,
+            "verification_url": request.host_url.rstrip("/") + "/activate",
+            "expires_in": remaining,
+            "interval": device.interval,
+        }
+    )
 
 
 @bp.post("/oauth/device/token")
@@ -103,8 +105,11 @@ def decide(device: DeviceCode | None, username: str | None, approve: bool) -> st
 def activate(user_code: str = "") -> Any:
     if logged_in_user() is None:
         return login_page(request.full_path if request.query_string else request.path)
-    return render_template("sandbox_activate.html", user=logged_in_user(),
-                           user_code=user_code or request.args.get("code", ""))
+    return render_template(
+        "sandbox_activate.html",
+        user=logged_in_user(),
+        user_code=user_code or request.args.get("code", ""),
+    )
 
 
 @bp.post("/activate")
@@ -117,8 +122,7 @@ def activate_decide(user_code: str = "") -> Any:
     approve = request.form.get("decision") == "approve"
     problem = decide(sandbox().state.device_by_user_code(code), user.username, approve)
     if problem:
-        return message_page("Activation failed", problem, 404 if problem == "unknown code"
-                            else 400)
+        return message_page("Activation failed", problem, 404 if problem == "unknown code" else 400)
     if approve:
         return message_page("Device connected", f"Signed in as {user.username}.", 200)
     return message_page("Device denied", "The device was not connected.", 200)

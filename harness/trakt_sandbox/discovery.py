@@ -39,11 +39,14 @@ FILTER_ARGS = ("genres", "years", "ignore_watched", "ignore_collected", "ignore_
 
 def route_both(rule: str, **options: Any) -> Any:
     """One static rule per kind: ``/movies/<movie_id>`` would shadow a converter rule."""
+
     def register(view: Any) -> Any:
         for plural in ("movies", "shows"):
-            bp.add_url_rule(rule.format(plural=plural), view_func=view,
-                            defaults={"plural": plural}, **options)
+            bp.add_url_rule(
+                rule.format(plural=plural), view_func=view, defaults={"plural": plural}, **options
+            )
         return view
+
     return register
 
 
@@ -67,8 +70,7 @@ def _excluded_by_user(state: SandboxState, user: User, kind: str) -> set[tuple[s
     return keys
 
 
-def watched_keys(state: SandboxState, user: User, kind: str,
-                 started: bool) -> set[tuple[str, int]]:
+def watched_keys(state: SandboxState, user: User, kind: str, started: bool) -> set[tuple[str, int]]:
     """Watched movies; shows fully watched (or, with ``started``, with any play)."""
     plays = state.watch_count(user)
     if kind == "movie":
@@ -78,8 +80,11 @@ def watched_keys(state: SandboxState, user: User, kind: str,
         episode = state.catalogue.get(*key) if key[0] == "episode" else None
         if episode is not None and episode.show is not None:
             per_show[episode.show.trakt] = per_show.get(episode.show.trakt, 0) + 1
-    return {("show", trakt) for trakt, seen in per_show.items()
-            if started or seen >= state.catalogue.get("show", trakt).episode_count()}
+    return {
+        ("show", trakt)
+        for trakt, seen in per_show.items()
+        if started or seen >= state.catalogue.get("show", trakt).episode_count()
+    }
 
 
 def _filtered(ranked: list[Media], kind: str) -> list[Media]:
@@ -87,9 +92,12 @@ def _filtered(ranked: list[Media], kind: str) -> list[Media]:
         return ranked
     genres = {g.strip().lower() for g in request.args.get("genres", "").split(",") if g}
     years = _years(request.args.get("years", "")) if request.args.get("years") else None
-    items = [m for m in ranked
-             if (not genres or genres.intersection(m.genres))
-             and (not years or (m.year is not None and years[0] <= m.year <= years[1]))]
+    items = [
+        m
+        for m in ranked
+        if (not genres or genres.intersection(m.genres))
+        and (not years or (m.year is not None and years[0] <= m.year <= years[1]))
+    ]
     user = current_user()
     if user is not None:
         sb = sandbox()
@@ -102,8 +110,9 @@ def _filtered(ranked: list[Media], kind: str) -> list[Media]:
 MEMO_SIZE = 256  # distinct (list, kind, page, limit, full) answers kept
 
 
-def _discovery_page(name: str, kind: str,
-                    render: Callable[[Sequence[Media], bool], list[Any]]) -> Response:
+def _discovery_page(
+    name: str, kind: str, render: Callable[[Sequence[Media], bool], list[Any]]
+) -> Response:
     """A trending or popular page. Without filters the answer depends only on the
     request's paging and ``extended``, so it is serialised once and kept: the default
     page is 100 titles since 2026, and this is the sandbox's hottest GET."""
@@ -130,14 +139,18 @@ def _discovery_page(name: str, kind: str,
 @route_both("/{plural}/trending", methods=["GET"])
 def trending(plural: str) -> Response:
     kind = SINGULAR[plural]
-    return _discovery_page("trending", kind, lambda page, full: [
-        {"watchers": m.watchers, kind: m.obj(full)} for m in page])
+    return _discovery_page(
+        "trending",
+        kind,
+        lambda page, full: [{"watchers": m.watchers, kind: m.obj(full)} for m in page],
+    )
 
 
 @route_both("/{plural}/popular", methods=["GET"])
 def popular(plural: str) -> Response:
-    return _discovery_page("popular", SINGULAR[plural],
-                           lambda page, full: [m.obj(full) for m in page])
+    return _discovery_page(
+        "popular", SINGULAR[plural], lambda page, full: [m.obj(full) for m in page]
+    )
 
 
 def recommend(state: SandboxState, user: User, kind: str) -> list[Media]:
@@ -154,8 +167,7 @@ def recommend(state: SandboxState, user: User, kind: str) -> list[Media]:
     ranked = catalogue.popular[kind]
     position = {media.trakt: index for index, media in enumerate(ranked)}
     candidates = [m for m in ranked if m.key not in excluded]
-    candidates.sort(key=lambda m: (-sum(taste.get(g, 0.0) for g in m.genres),
-                                   position[m.trakt]))
+    candidates.sort(key=lambda m: (-sum(taste.get(g, 0.0) for g in m.genres), position[m.trakt]))
     return candidates
 
 
@@ -167,11 +179,14 @@ def recommendations(plural: str) -> Response:
         items = recommend(sb.state, user, SINGULAR[plural])
     page, headers = paginate(items, RECOMMENDATIONS)
     # Trakt sends only these two paging headers here (CONTRACT 7.2).
-    headers = {"X-Pagination-Page": headers["X-Pagination-Page"],
-               "X-Pagination-Limit": headers["X-Pagination-Limit"]}
+    headers = {
+        "X-Pagination-Page": headers["X-Pagination-Page"],
+        "X-Pagination-Limit": headers["X-Pagination-Limit"],
+    }
     full = wants_full()
     body: list[dict[str, Any]] = [
-        {**m.obj(full), "favorited_by": [], "recommended_by": []} for m in page]
+        {**m.obj(full), "favorited_by": [], "recommended_by": []} for m in page
+    ]
     return json_response(body, 200, headers)
 
 

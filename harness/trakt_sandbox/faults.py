@@ -46,10 +46,17 @@ class Fault:
         return self._pattern is not None and self._pattern.fullmatch(path) is not None
 
     def as_json(self) -> dict[str, Any]:
-        return {"method": self.method, "path": self.path, "status": self.status,
-                "count": self.count, "body": self.body, "headers": self.headers,
-                "delay_ms": self.delay_ms, "preset": self.preset,
-                "retry_after": self.retry_after}
+        return {
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "count": self.count,
+            "body": self.body,
+            "headers": self.headers,
+            "delay_ms": self.delay_ms,
+            "preset": self.preset,
+            "retry_after": self.retry_after,
+        }
 
 
 class Faults:
@@ -59,8 +66,9 @@ class Faults:
 
     def add(self, fault: Fault) -> None:
         if fault.status is None and not fault.delay_ms and fault.preset is None:
-            raise ValueError("a fault needs a status, a preset, a delay_ms, or a delay and "
-                             "one of the others")
+            raise ValueError(
+                "a fault needs a status, a preset, a delay_ms, or a delay and one of the others"
+            )
         with self._lock:
             self._faults.append(fault)
 

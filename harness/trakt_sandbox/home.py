@@ -12,5 +12,6 @@ bp = Blueprint("home", __name__)
 @bp.get("/")
 def index() -> str:
     users = sorted(sandbox().state.users.values(), key=lambda u: u.username)
-    return render_template("sandbox_home.html", users=users,
-                           apps=list(sandbox().state.apps.values()))
+    return render_template(
+        "sandbox_home.html", users=users, apps=list(sandbox().state.apps.values())
+    )

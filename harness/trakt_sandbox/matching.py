@@ -75,11 +75,11 @@ def resolve(catalogue: Catalogue, payload: Any, own_key: str | None = None) -> R
     return result
 
 
-def _resolve_seasons(catalogue: Catalogue, show: Media, item: dict[str, Any],
-                     own_key: str | None, result: Resolution) -> None:
+def _resolve_seasons(
+    catalogue: Catalogue, show: Media, item: dict[str, Any], own_key: str | None, result: Resolution
+) -> None:
     for entry in item["seasons"]:
-        season = catalogue.season_of(show, entry.get("number")) if isinstance(entry, dict) \
-            else None
+        season = catalogue.season_of(show, entry.get("number")) if isinstance(entry, dict) else None
         if season is None:
             result.misses.append(Miss("seasons", entry, item))
             continue
@@ -88,8 +88,11 @@ def _resolve_seasons(catalogue: Catalogue, show: Media, item: dict[str, Any],
         if not isinstance(episodes, list) or (own_key and own_key in entry):
             result.targets.append(Target(season, entry_fields))
         for ep_entry in episodes if isinstance(episodes, list) else []:
-            episode = catalogue.episode_of(show, season.number, ep_entry.get("number")) \
-                if isinstance(ep_entry, dict) else None
+            episode = (
+                catalogue.episode_of(show, season.number, ep_entry.get("number"))
+                if isinstance(ep_entry, dict)
+                else None
+            )
             if episode is None:
                 result.misses.append(Miss("episodes", ep_entry, item, entry))
             else:

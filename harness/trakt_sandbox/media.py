@@ -107,8 +107,7 @@ class Catalogue:
         self._by_id: dict[tuple[str, str], dict[Any, Media]] = {
             (kind, key): {} for kind in KINDS for key in (*ID_KEYS[kind], "slug")
         }
-        self._by_title: dict[str, dict[tuple[str, int | None], Media]] = {
-            "movie": {}, "show": {}}
+        self._by_title: dict[str, dict[tuple[str, int | None], Media]] = {"movie": {}, "show": {}}
         self._by_latest_title: dict[str, dict[str, Media]] = {"movie": {}, "show": {}}
         slugs: set[str] = set()
         for index, raw in enumerate(movies):
@@ -222,8 +221,13 @@ class Catalogue:
         title, year = str(raw["title"]), raw.get("year")
         slug = self._unique_slug(slugify(title), year, slugs, trakt)
         ext = raw.get("ids") or {}
-        ids = {"trakt": trakt, "slug": slug, "tvdb": ext.get("tvdb"), "imdb": ext.get("imdb"),
-               "tmdb": ext.get("tmdb")}
+        ids = {
+            "trakt": trakt,
+            "slug": slug,
+            "tvdb": ext.get("tvdb"),
+            "imdb": ext.get("imdb"),
+            "tmdb": ext.get("tmdb"),
+        }
         show = Media("show", trakt, title, year, ids, **_figures(slug, raw, 45))
         show.released = f"{year or 2000}-01-10T01:00:00.000Z"
         for season_raw in raw.get("seasons") or []:
@@ -279,8 +283,7 @@ def _common_full(media: Media, kind: str) -> dict[str, Any]:
         "subgenres": [],
         "certification": CERTIFICATIONS[kind][h % len(CERTIFICATIONS[kind])],
         "original_title": media.title,
-        "social_ids": {"twitter": None, "facebook": None, "instagram": None,
-                       "wikipedia": None},
+        "social_ids": {"twitter": None, "facebook": None, "instagram": None, "wikipedia": None},
     }
 
 
@@ -300,8 +303,11 @@ def _show_full(show: Media, raw: dict[str, Any]) -> dict[str, Any]:
     return {
         **_common_full(show, "show"),
         "first_aired": show.released,
-        "airs": {"day": WEEKDAYS[h % 7], "time": f"{18 + h % 5:02d}:00",
-                 "timezone": "America/New_York"},
+        "airs": {
+            "day": WEEKDAYS[h % 7],
+            "time": f"{18 + h % 5:02d}:00",
+            "timezone": "America/New_York",
+        },
         "network": str(raw.get("network") or "Sandbox TV"),
         "status": "ended" if (show.year or 0) < 2015 else "returning series",
         "aired_episodes": episodes,
@@ -316,18 +322,36 @@ def _season(show: Media, show_index: int, raw: Any) -> Media:
     count = len(episodes_raw) if isinstance(episodes_raw, list) else int(episodes_raw)
     position = show_index * 100 + number
     ids = {"trakt": 300_000 + position, "tvdb": 400_000 + position, "tmdb": 500_000 + position}
-    season = Media("season", ids["trakt"], f"Season {number}", show.year, ids,
-                   runtime=show.runtime, rating=show.rating, votes=show.votes // 10,
-                   number=number, show=show, in_library=show.in_library)
+    season = Media(
+        "season",
+        ids["trakt"],
+        f"Season {number}",
+        show.year,
+        ids,
+        runtime=show.runtime,
+        rating=show.rating,
+        votes=show.votes // 10,
+        number=number,
+        show=show,
+        in_library=show.in_library,
+    )
     season.released = f"{(show.year or 2000) + max(number - 1, 0):04d}-01-10T01:00:00.000Z"
     for ep_number in range(1, count + 1):
         season.children.append(_episode(season, position, ep_number))
     season.minimal = {"number": number, "ids": ids}
     season.full = {
-        "number": number, "ids": ids, "rating": season.rating, "votes": season.votes,
-        "episode_count": count, "aired_episodes": count, "title": season.title,
-        "overview": f"Season {number} of {show.title}.", "first_aired": season.released,
-        "updated_at": UPDATED_AT, "network": "Sandbox TV", "original_title": season.title,
+        "number": number,
+        "ids": ids,
+        "rating": season.rating,
+        "votes": season.votes,
+        "episode_count": count,
+        "aired_episodes": count,
+        "title": season.title,
+        "overview": f"Season {number} of {show.title}.",
+        "first_aired": season.released,
+        "updated_at": UPDATED_AT,
+        "network": "Sandbox TV",
+        "original_title": season.title,
     }
     return season
 
@@ -336,12 +360,27 @@ def _episode(season: Media, position: int, number: int) -> Media:
     show = season.show
     assert show is not None
     offset = position * 1000 + number
-    ids = {"trakt": 1_000_000 + offset, "tvdb": 50_000_000 + offset,
-           "imdb": None, "tmdb": 60_000_000 + offset}
+    ids = {
+        "trakt": 1_000_000 + offset,
+        "tvdb": 50_000_000 + offset,
+        "imdb": None,
+        "tmdb": 60_000_000 + offset,
+    }
     title = f"Episode {number}"
-    episode = Media("episode", ids["trakt"], title, show.year, ids, runtime=show.runtime,
-                    rating=show.rating, votes=show.votes // 100, number=number, show=show,
-                    season=season, in_library=show.in_library)
+    episode = Media(
+        "episode",
+        ids["trakt"],
+        title,
+        show.year,
+        ids,
+        runtime=show.runtime,
+        rating=show.rating,
+        votes=show.votes // 100,
+        number=number,
+        show=show,
+        season=season,
+        in_library=show.in_library,
+    )
     year = int(str(season.released)[:4])
     day = min(number - 1, 50) * 7
     month, dom = 1 + day // 28 % 12, 1 + day % 28
@@ -349,11 +388,17 @@ def _episode(season: Media, position: int, number: int) -> Media:
     episode.minimal = {"season": season.number, "number": number, "title": title, "ids": ids}
     episode_type = "season_premiere" if number == 1 else "standard"
     episode.full = {
-        **episode.minimal, "number_abs": None,
+        **episode.minimal,
+        "number_abs": None,
         "overview": f"{title} of season {season.number} of {show.title}.",
-        "rating": episode.rating, "votes": episode.votes, "comment_count": 0,
-        "first_aired": episode.released, "updated_at": UPDATED_AT,
-        "available_translations": ["en"], "runtime": episode.runtime,
-        "episode_type": episode_type, "original_title": title,
+        "rating": episode.rating,
+        "votes": episode.votes,
+        "comment_count": 0,
+        "first_aired": episode.released,
+        "updated_at": UPDATED_AT,
+        "available_translations": ["en"],
+        "runtime": episode.runtime,
+        "episode_type": episode_type,
+        "original_title": title,
     }
     return episode

@@ -81,8 +81,9 @@ SHAPERS: dict[str, Callable[[Miss], Any]] = {
 }
 
 
-def shape_not_found(misses: Iterable[Miss], mode: str,
-                    rng: random.Random | None = None) -> dict[str, list[Any]]:
+def shape_not_found(
+    misses: Iterable[Miss], mode: str, rng: random.Random | None = None
+) -> dict[str, list[Any]]:
     """The four arrays (``random`` may leave empty ones out)."""
     body: dict[str, list[Any]] = {category: [] for category in CATEGORIES}
     for miss in misses:

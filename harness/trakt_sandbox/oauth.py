@@ -43,11 +43,13 @@ OOB = "urn:ietf:wg:oauth:2.0:oob"
 SESSION_USER = "sandbox_user"
 LEGACY_DESCRIPTION = (
     "The provided authorization grant is invalid, expired, revoked, does not match the "
-    "redirection URI used in the authorization request, or was issued to another client.")
-BAD_REDIRECT_TEXT = ("The requested redirect uri is malformed or doesn't match client "
-                     "redirect URI.")
-UNKNOWN_CLIENT_TEXT = ("Client authentication failed due to unknown client, no client "
-                       "authentication included, or unsupported authentication method.")
+    "redirection URI used in the authorization request, or was issued to another client."
+)
+BAD_REDIRECT_TEXT = "The requested redirect uri is malformed or doesn't match client redirect URI."
+UNKNOWN_CLIENT_TEXT = (
+    "Client authentication failed due to unknown client, no client "
+    "authentication included, or unsupported authentication method."
+)
 
 
 class OAuthError(Exception):
@@ -65,13 +67,18 @@ class OAuthError(Exception):
             return Response(b"", self.status, content_type=JSON_TYPE)
         if form == "legacy-401" and self.error == "invalid_grant":
             # The Doorkeeper form Trakt answered with before its 2026 auth migration.
-            header = (f'Bearer realm="Doorkeeper", error="invalid_grant", '
-                      f'error_description="{LEGACY_DESCRIPTION}"')
-            return json_response({"error": "invalid_grant",
-                                  "error_description": LEGACY_DESCRIPTION},
-                                 401, {"WWW-Authenticate": header})
-        return json_response({"error": self.error, "error_description": self.description},
-                             self.status)
+            header = (
+                f'Bearer realm="Doorkeeper", error="invalid_grant", '
+                f'error_description="{LEGACY_DESCRIPTION}"'
+            )
+            return json_response(
+                {"error": "invalid_grant", "error_description": LEGACY_DESCRIPTION},
+                401,
+                {"WWW-Authenticate": header},
+            )
+        return json_response(
+            {"error": self.error, "error_description": self.description}, self.status
+        )
 
 
 def invalid_grant(description: str = "session not found") -> OAuthError:
@@ -87,13 +94,18 @@ def refuse_non_json_clients() -> None:
         return
     auth = request.authorization
     if auth is not None and auth.type == "basic":
-        raise TransportRefused(401, "invalid_client",
-                               "HTTP Basic client authentication is not supported: send "
-                               "client_id and client_secret in the JSON body")
+        raise TransportRefused(
+            401,
+            "invalid_client",
+            "HTTP Basic client authentication is not supported: send "
+            "client_id and client_secret in the JSON body",
+        )
     if not request.is_json:
-        raise TransportRefused(400, "invalid_request",
-                               "send the parameters as a JSON body "
-                               "(Content-Type: application/json)")
+        raise TransportRefused(
+            400,
+            "invalid_request",
+            "send the parameters as a JSON body (Content-Type: application/json)",
+        )
 
 
 def params() -> dict[str, Any]:
@@ -174,14 +186,16 @@ def _exchange_code(app: App, proved: bool, data: dict[str, Any]) -> Token:
             raise invalid_grant("redirect_uri does not match the authorization request")
         if code.challenge is not None:
             verifier = data.get("code_verifier")
-            if not isinstance(verifier, str) or not hmac.compare_digest(s256(verifier),
-                                                                        code.challenge):
+            if not isinstance(verifier, str) or not hmac.compare_digest(
+                s256(verifier), code.challenge
+            ):
                 raise invalid_grant("code_verifier does not match the code_challenge")
         elif not proved:
             raise OAuthError(401, "invalid_client", "client_secret is required")
         code.used = True
-        return state.issue_token(code.username, app.client_id,
-                                 public=code.challenge is not None and not proved)
+        return state.issue_token(
+            code.username, app.client_id, public=code.challenge is not None and not proved
+        )
 
 
 def _refresh(app: App, proved: bool, data: dict[str, Any]) -> Token:
@@ -212,8 +226,9 @@ def revoke() -> Response:
     value = str(data.get("token") or "")
     with state.lock:
         token = state.tokens.get(value) or state.refresh_tokens.get(value)
-        client_id = data.get("client_id") or (request.authorization.username
-                                              if request.authorization else None)
+        client_id = data.get("client_id") or (
+            request.authorization.username if request.authorization else None
+        )
         if token is not None and client_id in (None, token.client_id):
             token.revoked = True
     return json_response({}, 200)
@@ -252,18 +267,25 @@ def _authorize_request(source: dict[str, Any]) -> tuple[App | None, Any]:
         return None, _redirect_error(redirect_uri, "unsupported_response_type", state_value)
     challenge, method = source.get("code_challenge"), source.get("code_challenge_method")
     if (challenge or method) and (not challenge or method != "S256"):
-        return None, _redirect_error(redirect_uri, "invalid_request", state_value,
-                                     "PKCE needs a code_challenge with method S256")
+        return None, _redirect_error(
+            redirect_uri,
+            "invalid_request",
+            state_value,
+            "PKCE needs a code_challenge with method S256",
+        )
     return app, None
 
 
-def _redirect_error(redirect_uri: str, error: str, state_value: str | None,
-                    description: str | None = None) -> Any:
+def _redirect_error(
+    redirect_uri: str, error: str, state_value: str | None, description: str | None = None
+) -> Any:
     if redirect_uri == OOB:
         return message_page("Authorization failed", error, 400)
-    return redirect(with_query(redirect_uri, {"error": error,
-                                              "error_description": description,
-                                              "state": state_value}))
+    return redirect(
+        with_query(
+            redirect_uri, {"error": error, "error_description": description, "state": state_value}
+        )
+    )
 
 
 @bp.get("/oauth/authorize")
@@ -276,8 +298,7 @@ def authorize() -> Any:
     if user is None or source.get("prompt") == "login":
         next_url = request.full_path
         if source.get("prompt") == "login":
-            next_url = with_query(request.path, {k: v for k, v in source.items()
-                                                 if k != "prompt"})
+            next_url = with_query(request.path, {k: v for k, v in source.items() if k != "prompt"})
         return login_page(next_url)
     return render_template("sandbox_consent.html", app=app, user=user, params=source)
 
@@ -298,8 +319,9 @@ def decide() -> Any:
     refusal = admit_app(sandbox(), user.username, app.client_id)
     if refusal:
         return _redirect_error(redirect_uri, "access_denied", state_value, refusal)
-    code = sandbox().state.new_code(app.client_id, redirect_uri, user.username,
-                                    source.get("code_challenge") or None)
+    code = sandbox().state.new_code(
+        app.client_id, redirect_uri, user.username, source.get("code_challenge") or None
+    )
     if redirect_uri == OOB:
         return render_template("sandbox_oob.html", code=code.code, app=app)
     return redirect(with_query(redirect_uri, {"code": code.code, "state": state_value}))

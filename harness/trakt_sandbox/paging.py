@@ -52,8 +52,7 @@ def page_window(policy: PagePolicy) -> tuple[int, int] | None:
     """(page, effective limit) of this request, or None for "everything" (optional only)."""
     if policy.optional and "page" not in request.args and "limit" not in request.args:
         return None
-    return _positive_int("page", 1), min(_positive_int("limit", policy.default),
-                                         policy.maximum)
+    return _positive_int("page", 1), min(_positive_int("limit", policy.default), policy.maximum)
 
 
 def page_headers(page: int, limit: int, total: int) -> dict[str, str]:
@@ -65,12 +64,11 @@ def page_headers(page: int, limit: int, total: int) -> dict[str, str]:
     }
 
 
-def paginate(items: Sequence[Any],
-             policy: PagePolicy) -> tuple[Sequence[Any], dict[str, str]]:
+def paginate(items: Sequence[Any], policy: PagePolicy) -> tuple[Sequence[Any], dict[str, str]]:
     """The slice of ``items`` this request asked for, and the ``X-Pagination-*`` headers."""
     window = page_window(policy)
     if window is None:
         return items, {}
     page, limit = window
     start = (page - 1) * limit
-    return items[start:start + limit], page_headers(page, limit, len(items))
+    return items[start : start + limit], page_headers(page, limit, len(items))

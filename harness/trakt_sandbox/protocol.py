@@ -34,14 +34,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 # -- responses -------------------------------------------------------------------------
-def json_response(body: Any, status: int = 200,
-                  headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, separators=(",", ":")), status, headers,
-                    content_type=JSON_TYPE)
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, separators=(",", ":")), status, headers, content_type=JSON_TYPE
+    )
 
 
-def error_response(status: int, error: str | None = None, description: str | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int,
+    error: str | None = None,
+    description: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """Trakt's API errors carry little; an empty body unless there is something to say."""
     if error is None:
         return Response(b"", status, headers, content_type=JSON_TYPE)
@@ -84,8 +88,12 @@ def user_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if g.get("user") is None:
-            return error_response(401, "invalid_token", "OAuth authorization required",
-                                  {"WWW-Authenticate": 'Bearer realm="trakt"'})
+            return error_response(
+                401,
+                "invalid_token",
+                "OAuth authorization required",
+                {"WWW-Authenticate": 'Bearer realm="trakt"'},
+            )
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -121,8 +129,7 @@ def _classify(path: str) -> str:
 def _check_api_headers() -> Response | None:
     cfg = sandbox().config
     if cfg["SANDBOX_REQUIRE_API_VERSION"] and request.headers.get("trakt-api-version") != "2":
-        return error_response(400, "invalid_request",
-                              "the trakt-api-version header must be 2")
+        return error_response(400, "invalid_request", "the trakt-api-version header must be 2")
     client_id = request.headers.get("trakt-api-key", "")
     if client_id not in sandbox().state.apps:
         return error_response(403, "forbidden", "invalid API key or unapproved app")
@@ -139,13 +146,22 @@ def _authenticate() -> Response | None:
     token = state.valid_token(token_value.strip()) if scheme.lower() == "bearer" else None
     user = state.user(token.username) if token else None
     if user is None:
-        return error_response(401, "invalid_token", "the access token is invalid or expired",
-                              {"WWW-Authenticate": 'Bearer realm="trakt", error="invalid_token"'})
+        return error_response(
+            401,
+            "invalid_token",
+            "the access token is invalid or expired",
+            {"WWW-Authenticate": 'Bearer realm="trakt", error="invalid_token"'},
+        )
     if user.locked or user.deactivated:
-        return error_response(423, "locked", "this user account is locked", {
-            "X-Account-Locked": "true" if user.locked else "false",
-            "X-Account-Deactivated": "true" if user.deactivated else "false",
-        })
+        return error_response(
+            423,
+            "locked",
+            "this user account is locked",
+            {
+                "X-Account-Locked": "true" if user.locked else "false",
+                "X-Account-Deactivated": "true" if user.deactivated else "false",
+            },
+        )
     g.user = user
     return None
 
@@ -161,8 +177,12 @@ def _rate_limit() -> Response | None:
         rejection = limiter.hit(UNAUTHED_GET, g.client_id, request.remote_addr or "")
     if rejection is None:
         return None
-    return error_response(429, "rate_limit_exceeded", "too many requests", {
-        "Retry-After": str(rejection.retry_after), "X-Ratelimit": rejection.header})
+    return error_response(
+        429,
+        "rate_limit_exceeded",
+        "too many requests",
+        {"Retry-After": str(rejection.retry_after), "X-Ratelimit": rejection.header},
+    )
 
 
 def _parse_body() -> Response | None:
@@ -171,8 +191,7 @@ def _parse_body() -> Response | None:
     if not request.content_length and request.method == "DELETE":
         return None
     if request.mimetype != "application/json":
-        return error_response(412, "precondition_failed",
-                              "use Content-Type: application/json")
+        return error_response(412, "precondition_failed", "use Content-Type: application/json")
     raw = request.get_data(cache=True)
     if not raw.strip():
         g.body = {}
@@ -222,14 +241,16 @@ def after_request(response: Response) -> Response:
     if g.get("kind", "control") != "control":
         _application_headers(response)
         user = g.get("user")
-        sandbox().log.record({
-            "method": request.method,
-            "path": request.path,
-            "query": request.args.to_dict(),
-            "status": response.status_code,
-            "user": user.username if user else None,
-            "at": iso(sandbox().clock.now()),
-        })
+        sandbox().log.record(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.args.to_dict(),
+                "status": response.status_code,
+                "user": user.username if user else None,
+                "at": iso(sandbox().clock.now()),
+            }
+        )
     return response
 
 
@@ -238,8 +259,9 @@ def handle_http_error(exc: HTTPException) -> Response:
     headers = dict(exc.get_headers())
     headers.pop("Content-Type", None)
     names = {404: "not_found", 405: "method_not_allowed"}
-    return error_response(exc.code or 500, names.get(exc.code or 500, "error"),
-                          exc.description, headers)
+    return error_response(
+        exc.code or 500, names.get(exc.code or 500, "error"), exc.description, headers
+    )
 
 
 def handle_crash(exc: Exception) -> Response:

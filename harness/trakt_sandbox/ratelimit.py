@@ -85,8 +85,14 @@ class RateLimiter:
                 window.count += 1
                 return None
             ends = window.start + period
-        header = json.dumps({
-            "name": bucket, "period": period, "limit": limit, "remaining": 0,
-            "until": iso_seconds(datetime.fromtimestamp(math.ceil(ends), UTC)),
-        }, separators=(",", ":"))
+        header = json.dumps(
+            {
+                "name": bucket,
+                "period": period,
+                "limit": limit,
+                "remaining": 0,
+                "until": iso_seconds(datetime.fromtimestamp(math.ceil(ends), UTC)),
+            },
+            separators=(",", ":"),
+        )
         return Rejection(max(1, math.ceil(ends - now)), header)

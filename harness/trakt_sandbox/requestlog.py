@@ -23,10 +23,16 @@ class RequestLog:
         """Oldest first; filters compare as strings (``status=429``, ``user=alice``)."""
         with self._lock:
             entries = list(self._entries)
-        wanted = {key: value for key, value in filters.items()
-                  if key in ("method", "path", "status", "user")}
+        wanted = {
+            key: value
+            for key, value in filters.items()
+            if key in ("method", "path", "status", "user")
+        }
         if "path_prefix" in filters:
             prefix = filters["path_prefix"]
             entries = [entry for entry in entries if entry["path"].startswith(prefix)]
-        return [entry for entry in entries
-                if all(str(entry[key]) == value for key, value in wanted.items())]
+        return [
+            entry
+            for entry in entries
+            if all(str(entry[key]) == value for key, value in wanted.items())
+        ]

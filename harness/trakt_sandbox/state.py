@@ -23,12 +23,34 @@ DEFAULT_REDIRECT_URIS = ("urn:ietf:wg:oauth:2.0:oob",)
 # The union of the 2014, 2023 and 2026 shapes of /sync/last_activities (CONTRACT 6.1):
 # clients must tolerate extra keys, and every recorded shape then finds its keys here.
 ACTIVITY_SHAPE: dict[str, tuple[str, ...]] = {
-    "movies": ("watched_at", "collected_at", "rated_at", "watchlisted_at", "favorited_at",
-               "recommendations_at", "commented_at", "paused_at", "hidden_at"),
-    "episodes": ("watched_at", "collected_at", "rated_at", "watchlisted_at", "commented_at",
-                 "paused_at"),
-    "shows": ("rated_at", "watchlisted_at", "favorited_at", "recommendations_at",
-              "commented_at", "hidden_at", "dropped_at"),
+    "movies": (
+        "watched_at",
+        "collected_at",
+        "rated_at",
+        "watchlisted_at",
+        "favorited_at",
+        "recommendations_at",
+        "commented_at",
+        "paused_at",
+        "hidden_at",
+    ),
+    "episodes": (
+        "watched_at",
+        "collected_at",
+        "rated_at",
+        "watchlisted_at",
+        "commented_at",
+        "paused_at",
+    ),
+    "shows": (
+        "rated_at",
+        "watchlisted_at",
+        "favorited_at",
+        "recommendations_at",
+        "commented_at",
+        "hidden_at",
+        "dropped_at",
+    ),
     "seasons": ("rated_at", "watchlisted_at", "commented_at", "hidden_at"),
     "comments": ("liked_at", "reacted_at", "blocked_at"),
     "lists": ("liked_at", "reacted_at", "updated_at", "commented_at"),
@@ -53,9 +75,13 @@ class App:
     community: bool = True  # counts against a user's connected-app cap (app_policy.py)
 
     def as_json(self) -> dict[str, Any]:
-        return {"client_id": self.client_id, "client_secret": self.client_secret,
-                "redirect_uris": self.redirect_uris, "name": self.name,
-                "community": self.community}
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "redirect_uris": self.redirect_uris,
+            "name": self.name,
+            "community": self.community,
+        }
 
 
 @dataclass
@@ -67,8 +93,9 @@ class Activities:
 
     @classmethod
     def starting(cls, moment: datetime) -> Activities:
-        return cls({group: dict.fromkeys(keys, moment)
-                    for group, keys in ACTIVITY_SHAPE.items()}, moment)
+        return cls(
+            {group: dict.fromkeys(keys, moment) for group, keys in ACTIVITY_SHAPE.items()}, moment
+        )
 
     def touch(self, now: datetime, *paths: str) -> None:
         """Move ``group.key`` paths to now, at least 1 ms past ``all`` so they always move."""
@@ -131,9 +158,14 @@ class User:
         return self.username.lower()
 
     def flags(self) -> dict[str, Any]:
-        return {"username": self.username, "name": self.name, "vip": self.vip,
-                "locked": self.locked, "deactivated": self.deactivated,
-                "private": self.private}
+        return {
+            "username": self.username,
+            "name": self.name,
+            "vip": self.vip,
+            "locked": self.locked,
+            "deactivated": self.deactivated,
+            "private": self.private,
+        }
 
 
 @dataclass
@@ -153,9 +185,14 @@ class Token:
         return self.created_at + self.expires_in
 
     def as_json(self) -> dict[str, Any]:
-        return {"access_token": self.access_token, "token_type": "bearer",
-                "expires_in": self.expires_in, "refresh_token": self.refresh_token,
-                "scope": "public", "created_at": self.created_at}
+        return {
+            "access_token": self.access_token,
+            "token_type": "bearer",
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+            "scope": "public",
+            "created_at": self.created_at,
+        }
 
 
 @dataclass
@@ -227,11 +264,18 @@ class SandboxState:
             self.devices: dict[str, DeviceCode] = {}
             self.user_codes: dict[str, DeviceCode] = {}
             self._next_id = {"history": 1_000_000_001, "list": 500_000_001}
-            extra = [u.strip() for u in str(self.config.get("SANDBOX_REDIRECT_URIS") or "")
-                     .split(",") if u.strip()]
+            extra = [
+                u.strip()
+                for u in str(self.config.get("SANDBOX_REDIRECT_URIS") or "").split(",")
+                if u.strip()
+            ]
             # The built-in app stands for an official one: no user's app cap counts it.
-            self.add_app(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
-                         [*DEFAULT_REDIRECT_URIS, *extra], community=False)
+            self.add_app(
+                DEFAULT_CLIENT_ID,
+                DEFAULT_CLIENT_SECRET,
+                [*DEFAULT_REDIRECT_URIS, *extra],
+                community=False,
+            )
 
     def next_id(self, sequence: str) -> int:
         value = self._next_id[sequence]
@@ -239,8 +283,14 @@ class SandboxState:
         return value
 
     # -- apps and users ------------------------------------------------------------------
-    def add_app(self, client_id: str, client_secret: str, redirect_uris: list[str],
-                name: str = "Sandbox app", community: bool = True) -> App:
+    def add_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: list[str],
+        name: str = "Sandbox app",
+        community: bool = True,
+    ) -> App:
         with self.lock:
             app = App(client_id, client_secret, list(redirect_uris), name, community)
             ISSUED_SECRETS.record("client secret", client_secret)
@@ -263,12 +313,20 @@ class SandboxState:
             return user
 
     # -- tokens --------------------------------------------------------------------------
-    def issue_token(self, username: str, client_id: str, public: bool = False,
-                    expires_in: int | None = None) -> Token:
+    def issue_token(
+        self, username: str, client_id: str, public: bool = False, expires_in: int | None = None
+    ) -> Token:
         with self.lock:
             ttl = int(expires_in if expires_in is not None else self.config["SANDBOX_TOKEN_TTL"])
-            token = Token(secrets.token_hex(32), secrets.token_hex(32), username.lower(),
-                          client_id, int(self.clock.time()), ttl, public=public)
+            token = Token(
+                secrets.token_hex(32),
+                secrets.token_hex(32),
+                username.lower(),
+                client_id,
+                int(self.clock.time()),
+                ttl,
+                public=public,
+            )
             self.tokens[token.access_token] = token
             self.refresh_tokens[token.refresh_token] = token
             ISSUED_SECRETS.record("access token", token.access_token)
@@ -282,12 +340,18 @@ class SandboxState:
             return None
         return token
 
-    def new_code(self, client_id: str, redirect_uri: str, username: str,
-                 challenge: str | None) -> AuthCode:
+    def new_code(
+        self, client_id: str, redirect_uri: str, username: str, challenge: str | None
+    ) -> AuthCode:
         with self.lock:
-            code = AuthCode(secrets.token_hex(32), client_id, redirect_uri, username.lower(),
-                            self.clock.time() + int(self.config["SANDBOX_CODE_TTL"]),
-                            challenge)
+            code = AuthCode(
+                secrets.token_hex(32),
+                client_id,
+                redirect_uri,
+                username.lower(),
+                self.clock.time() + int(self.config["SANDBOX_CODE_TTL"]),
+                challenge,
+            )
             self.codes[code.code] = code
             ISSUED_SECRETS.record("authorization code", code.code)
             return code
@@ -296,9 +360,13 @@ class SandboxState:
         with self.lock:
             alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
             user_code = "".join(secrets.choice(alphabet) for _ in range(8))
-            device = DeviceCode(secrets.token_hex(32), user_code, client_id,
-                                self.clock.time() + int(self.config["SANDBOX_DEVICE_TTL"]),
-                                int(self.config["SANDBOX_DEVICE_INTERVAL"]))
+            device = DeviceCode(
+                secrets.token_hex(32),
+                user_code,
+                client_id,
+                self.clock.time() + int(self.config["SANDBOX_DEVICE_TTL"]),
+                int(self.config["SANDBOX_DEVICE_INTERVAL"]),
+            )
             self.devices[device.device_code] = device
             self.user_codes[user_code] = device
             ISSUED_SECRETS.record("device code", device.device_code)

@@ -37,12 +37,18 @@ def play_time(play: Play) -> datetime:
 
 
 def history_item(play: Play, media: Media, full: bool) -> dict[str, Any]:
-    return {"id": play.id, "watched_at": iso(play_time(play)), "action": play.action,
-            "type": media.kind, **media_fields(media, full)}
+    return {
+        "id": play.id,
+        "watched_at": iso(play_time(play)),
+        "action": play.action,
+        "type": media.kind,
+        **media_fields(media, full),
+    }
 
 
-def history_items(user: User, catalogue: Catalogue, scope: Media | str | None = None,
-                  full: bool = False) -> list[dict[str, Any]]:
+def history_items(
+    user: User, catalogue: Catalogue, scope: Media | str | None = None, full: bool = False
+) -> list[dict[str, Any]]:
     """Plays newest first. ``scope``: a kind ("movie"/"episode") or a title to narrow to."""
     plays = sorted(user.history, key=lambda p: (play_time(p), p.id), reverse=True)
     items = []
@@ -74,8 +80,7 @@ def _watched_at(media: Media, value: Any, now: datetime) -> tuple[bool, datetime
     return moment is not None, moment
 
 
-def history_response(user: User, type_: str | None = None,
-                     trakt_id: int | None = None) -> Response:
+def history_response(user: User, type_: str | None = None, trakt_id: int | None = None) -> Response:
     """A user's plays, for ``/sync/history/...`` and ``/users/{id}/history/...``."""
     sb = sandbox()
     scope: Media | str | None = None
@@ -93,9 +98,12 @@ def history_response(user: User, type_: str | None = None,
     start = parse_moment(request.args.get("start_at"))
     end = parse_moment(request.args.get("end_at"))
     if start or end:
-        items = [item for item in items
-                 if (not start or parse_moment(item["watched_at"]) >= start)
-                 and (not end or parse_moment(item["watched_at"]) <= end)]
+        items = [
+            item
+            for item in items
+            if (not start or parse_moment(item["watched_at"]) >= start)
+            and (not end or parse_moment(item["watched_at"]) <= end)
+        ]
     page, headers = paginate(items, HISTORY)
     return json_response(page, 200, headers)
 
@@ -117,8 +125,7 @@ def add_history() -> Response:
     planned: list[tuple[Media, datetime | None]] = []
     for target in resolution.targets:
         # A show or a season stands for all of its episodes.
-        for media in ([target.media] if target.media.kind == "movie"
-                      else target.media.episodes()):
+        for media in [target.media] if target.media.kind == "movie" else target.media.episodes():
             valid, moment = _watched_at(media, target.fields.get("watched_at"), now)
             if not valid:
                 return error_response(422, "validation_failed", "watched_at is not a date")
@@ -127,8 +134,7 @@ def add_history() -> Response:
     limits = sb.account_limits
     with sb.state.lock:
         # Trakt keeps every play: each one takes room in the watched-history cap.
-        admitted, crossed = limits.admit("history", user, len(user.history),
-                                         [True] * len(planned))
+        admitted, crossed = limits.admit("history", user, len(user.history), [True] * len(planned))
         planned = planned[:admitted]
         for media, moment in planned:
             user.history.append(Play(sb.state.next_id("history"), media.key, moment))
@@ -139,8 +145,7 @@ def add_history() -> Response:
         touch_watchlist(user, sb.clock.now(), drop_watched(user, [m for m, _ in planned]))
     if crossed:
         return limits.refusal("history", user)
-    return json_response({"added": added, "not_found": not_found_body(resolution.misses)},
-                         201)
+    return json_response({"added": added, "not_found": not_found_body(resolution.misses)}, 201)
 
 
 @bp.post("/sync/history/remove")
@@ -150,8 +155,9 @@ def remove_history() -> Response:
     payload = body()
     resolution = resolve(sb.catalogue, payload)
     wanted_ids = payload.get("ids") if isinstance(payload, dict) else None
-    wanted_ids = [i for i in wanted_ids if isinstance(i, int)] \
-        if isinstance(wanted_ids, list) else []
+    wanted_ids = (
+        [i for i in wanted_ids if isinstance(i, int)] if isinstance(wanted_ids, list) else []
+    )
     doomed_media: set[tuple[str, int]] = set()
     for target in resolution.targets:
         media = target.media

@@ -31,19 +31,29 @@ bp = Blueprint("sync_ratings", __name__)
 TYPES = {"all": None, **{plural: kind for plural, kind in SINGULAR.items()}}
 
 
-def rating_items(user: User, catalogue: Catalogue, kind: str | None = None,
-                 values: frozenset[int] | None = None, full: bool = False) -> list[dict]:
+def rating_items(
+    user: User,
+    catalogue: Catalogue,
+    kind: str | None = None,
+    values: frozenset[int] | None = None,
+    full: bool = False,
+) -> list[dict]:
     """The user's ratings as Trakt lists them: newest first, each with its ``type``."""
-    entries = sorted(user.ratings.items(), key=lambda kv: (kv[1].rated_at, kv[0]),
-                     reverse=True)
+    entries = sorted(user.ratings.items(), key=lambda kv: (kv[1].rated_at, kv[0]), reverse=True)
     items = []
     for (media_kind, trakt), rated in entries:
         if (kind and media_kind != kind) or (values and rated.rating not in values):
             continue
         media = catalogue.get(media_kind, trakt)
         if media is not None:
-            items.append({"rated_at": iso(rated.rated_at), "rating": rated.rating,
-                          "type": media_kind, **media_fields(media, full)})
+            items.append(
+                {
+                    "rated_at": iso(rated.rated_at),
+                    "rating": rated.rating,
+                    "type": media_kind,
+                    **media_fields(media, full),
+                }
+            )
     return items
 
 

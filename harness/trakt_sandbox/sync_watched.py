@@ -82,14 +82,19 @@ def _seasons_block(entries: list[Watched], specials: bool) -> list[dict[str, Any
         season = _number(entry.media.season)
         if season == 0 and not specials:
             continue
-        block.setdefault(season, []).append({
-            "number": _number(entry.media), "plays": len(entry.times),
-            "last_watched_at": iso(entry.last)})
+        block.setdefault(season, []).append(
+            {
+                "number": _number(entry.media),
+                "plays": len(entry.times),
+                "last_watched_at": iso(entry.last),
+            }
+        )
     return [{"number": season, "episodes": episodes} for season, episodes in block.items()]
 
 
-def watched_items(user: User, catalogue: Catalogue, kind: str, full: bool,
-                  seasons: bool, specials: bool) -> list[dict[str, Any]]:
+def watched_items(
+    user: User, catalogue: Catalogue, kind: str, full: bool, seasons: bool, specials: bool
+) -> list[dict[str, Any]]:
     """The array form, most recently watched first (ties: lower Trakt id first)."""
     items = []
     for trakt, entries in watched_titles(user, catalogue, kind).items():
@@ -97,13 +102,18 @@ def watched_items(user: User, catalogue: Catalogue, kind: str, full: bool,
         last = max(entry.last for entry in entries)
         item: dict[str, Any] = {
             "plays": sum(len(entry.times) for entry in entries),
-            "last_watched_at": iso(last), "last_updated_at": iso(last)}
+            "last_watched_at": iso(last),
+            "last_updated_at": iso(last),
+        }
         if kind == "movie":
             item["movie"] = title.obj(full)
         else:
             item["reset_at"] = None
-            item["show"] = title.obj(True) if full else {
-                **title.minimal, "aired_episodes": title.episode_count()}
+            item["show"] = (
+                title.obj(True)
+                if full
+                else {**title.minimal, "aired_episodes": title.episode_count()}
+            )
             if seasons:
                 item["seasons"] = _seasons_block(entries, specials)
         items.append((last, -trakt, item))
@@ -115,8 +125,7 @@ def watched_map(user: User, catalogue: Catalogue, kind: str) -> dict[str, Any]:
     """The ``extended=min`` form: ids to timestamps, every title, no paging."""
     titles = watched_titles(user, catalogue, kind)
     if kind == "movie":
-        return {str(trakt): [iso(t) for t in entries[0].times]
-                for trakt, entries in titles.items()}
+        return {str(trakt): [iso(t) for t in entries[0].times] for trakt, entries in titles.items()}
     shows: dict[str, Any] = {}
     for trakt, entries in titles.items():
         seasons: dict[str, dict[str, list[str]]] = shows.setdefault(str(trakt), {})
@@ -138,8 +147,9 @@ def watched_response(user: User, type_: str) -> Response:
             return json_response(watched_map(user, sb.catalogue, kinds[type_]))
     progress = "progress" in levels
     with sb.state.lock:
-        items = watched_items(user, sb.catalogue, kinds[type_], "full" in levels,
-                              progress, flag("specials"))
+        items = watched_items(
+            user, sb.catalogue, kinds[type_], "full" in levels, progress, flag("specials")
+        )
     policy = WATCHED.clamped(WATCHED_PROGRESS_MAX) if progress else WATCHED
     page, headers = paginate(items, policy)
     return json_response(page, 200, headers)

@@ -54,17 +54,26 @@ def _title(item: dict[str, Any]) -> str:
     return media.show.title if media.show is not None else media.title
 
 
-def watchlist_items(user: User, catalogue: Catalogue, kind: str | None = None,
-                    full: bool = False) -> list[dict[str, Any]]:
+def watchlist_items(
+    user: User, catalogue: Catalogue, kind: str | None = None, full: bool = False
+) -> list[dict[str, Any]]:
     """Items in rank order; ``_media`` is kept for sorting and stripped before answering."""
     items = []
     for rank, ((media_kind, trakt), listed) in enumerate(user.watchlist.items(), start=1):
         media = catalogue.get(media_kind, trakt)
         if media is None or (kind and media_kind != kind):
             continue
-        items.append({"rank": rank, "id": listed.id, "listed_at": iso(listed.listed_at),
-                      "notes": listed.notes, "type": media_kind,
-                      **media_fields(media, full), "_media": media})
+        items.append(
+            {
+                "rank": rank,
+                "id": listed.id,
+                "listed_at": iso(listed.listed_at),
+                "notes": listed.notes,
+                "type": media_kind,
+                **media_fields(media, full),
+                "_media": media,
+            }
+        )
     return items
 
 
@@ -73,8 +82,10 @@ def public(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def list_summary(user: User) -> dict[str, Any]:
-    return {"updated_at": iso(user.activities.values["watchlist"]["updated_at"]),
-            "item_count": len(user.watchlist)}
+    return {
+        "updated_at": iso(user.activities.values["watchlist"]["updated_at"]),
+        "item_count": len(user.watchlist),
+    }
 
 
 def touch_watchlist(user: User, now: datetime, kinds: Iterable[str]) -> None:
@@ -93,8 +104,9 @@ def drop_watched(user: User, watched: Iterable[Media]) -> set[str]:
     return removed
 
 
-def watchlist_response(user: User, type_: str = "all", sort_by: str = "rank",
-                       sort_how: str = "asc") -> Response:
+def watchlist_response(
+    user: User, type_: str = "all", sort_by: str = "rank", sort_how: str = "asc"
+) -> Response:
     """A user's watchlist, for ``/sync/watchlist/...`` and ``/users/{id}/watchlist/...``."""
     if type_ not in TYPES:
         return error_response(404, "not_found", f"unknown type {type_!r}")
@@ -105,8 +117,14 @@ def watchlist_response(user: User, type_: str = "all", sort_by: str = "rank",
     applied_how = "desc" if sort_how == "desc" else "asc"
     items.sort(key=SORTS[applied_by], reverse=applied_how == "desc")
     page, headers = paginate(items, WATCHLIST)
-    headers.update({"X-Sort-By": "rank", "X-Sort-How": "asc",
-                    "X-Applied-Sort-By": applied_by, "X-Applied-Sort-How": applied_how})
+    headers.update(
+        {
+            "X-Sort-By": "rank",
+            "X-Sort-How": "asc",
+            "X-Applied-Sort-By": applied_by,
+            "X-Applied-Sort-How": applied_how,
+        }
+    )
     return json_response(public(page), 200, headers)
 
 
@@ -115,8 +133,7 @@ def watchlist_response(user: User, type_: str = "all", sort_by: str = "rank",
 @bp.get("/sync/watchlist/<type_>/<sort_by>")
 @bp.get("/sync/watchlist/<type_>/<sort_by>/<sort_how>")
 @user_required
-def list_watchlist(type_: str = "all", sort_by: str = "rank",
-                   sort_how: str = "asc") -> Response:
+def list_watchlist(type_: str = "all", sort_by: str = "rank", sort_how: str = "asc") -> Response:
     return watchlist_response(current_user(), type_, sort_by, sort_how)
 
 
@@ -129,11 +146,15 @@ def add_to_watchlist() -> Response:
     for target in resolution.targets:
         notes = target.fields.get("notes")
         if notes and not user.vip:
-            return error_response(426, "vip_only", "notes are a VIP feature",
-                                  {"X-Upgrade-URL": UPGRADE_URL})
+            return error_response(
+                426, "vip_only", "notes are a VIP feature", {"X-Upgrade-URL": UPGRADE_URL}
+            )
         if notes is not None and (not isinstance(notes, str) or len(notes) > NOTES_MAX):
-            return error_response(422, "validation_failed",
-                                  f"notes must be a string of at most {NOTES_MAX} characters")
+            return error_response(
+                422,
+                "validation_failed",
+                f"notes must be a string of at most {NOTES_MAX} characters",
+            )
     added, existing = counts(), counts()
     limits = sb.account_limits
     with sb.state.lock:
@@ -146,14 +167,22 @@ def add_to_watchlist() -> Response:
                 continue
             listed_at = parse_moment(target.fields.get("listed_at")) or now
             user.watchlist[target.media.key] = Listed(
-                sb.state.next_id("list"), truncate_ms(listed_at), target.fields.get("notes"))
+                sb.state.next_id("list"), truncate_ms(listed_at), target.fields.get("notes")
+            )
             added[plural] += 1
         touch_watchlist(user, sb.clock.now(), [SINGULAR[p] for p, n in added.items() if n])
         summary = list_summary(user)
     if crossed:
         return limits.refusal("watchlist", user)
-    return json_response({"added": added, "existing": existing,
-                          "not_found": not_found_body(resolution.misses), "list": summary}, 201)
+    return json_response(
+        {
+            "added": added,
+            "existing": existing,
+            "not_found": not_found_body(resolution.misses),
+            "list": summary,
+        },
+        201,
+    )
 
 
 @bp.post("/sync/watchlist/remove")
@@ -168,5 +197,6 @@ def remove_from_watchlist() -> Response:
                 deleted[PLURAL[target.media.kind]] += 1
         touch_watchlist(user, sb.clock.now(), [SINGULAR[p] for p, n in deleted.items() if n])
         summary = list_summary(user)
-    return json_response({"deleted": deleted, "not_found": not_found_body(resolution.misses),
-                          "list": summary}, 200)
+    return json_response(
+        {"deleted": deleted, "not_found": not_found_body(resolution.misses), "list": summary}, 200
+    )

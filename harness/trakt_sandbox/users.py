@@ -26,18 +26,37 @@ from harness.trakt_sandbox.sync_watched import watched_response
 from harness.trakt_sandbox.sync_watchlist import watchlist_response
 
 bp = Blueprint("users", __name__)
-CONNECTIONS = ("facebook", "twitter", "mastodon", "google", "tumblr", "medium", "slack",
-               "apple", "dropbox", "microsoft")
+CONNECTIONS = (
+    "facebook",
+    "twitter",
+    "mastodon",
+    "google",
+    "tumblr",
+    "medium",
+    "slack",
+    "apple",
+    "dropbox",
+    "microsoft",
+)
 
 
 def user_object(user: User) -> dict[str, Any]:
     return {
-        "username": user.username, "private": user.private, "deleted": False,
-        "name": user.name, "vip": user.vip, "vip_ep": False,
+        "username": user.username,
+        "private": user.private,
+        "deleted": False,
+        "name": user.name,
+        "vip": user.vip,
+        "vip_ep": False,
         "ids": {"slug": user.slug, "uuid": f"sandbox-{user.slug}"},
-        "joined_at": iso(user.joined_at), "location": "", "about": "", "gender": None,
-        "age": None, "images": {"avatar": {"full": "https://example.com/avatar.png"}},
-        "vip_og": False, "vip_years": 1 if user.vip else 0,
+        "joined_at": iso(user.joined_at),
+        "location": "",
+        "about": "",
+        "gender": None,
+        "age": None,
+        "images": {"avatar": {"full": "https://example.com/avatar.png"}},
+        "vip_og": False,
+        "vip_years": 1 if user.vip else 0,
     }
 
 
@@ -45,16 +64,26 @@ def user_object(user: User) -> dict[str, Any]:
 @user_required
 def settings() -> Response:
     user = current_user()
-    return json_response({
-        "user": user_object(user),
-        "account": {"timezone": "UTC", "date_format": "dmy", "time_24hr": True,
-                    "cover_image": None, "display_ads": not user.vip},
-        "connections": dict.fromkeys(CONNECTIONS, False),
-        "sharing_text": {"watching": "I'm watching [item]", "watched": "I just watched [item]",
-                         "rated": "[item] [stars]"},
-        "limits": sandbox().account_limits.settings_limits(user),
-        "permissions": {"commenting": True, "liking": True, "following": True},
-    })
+    return json_response(
+        {
+            "user": user_object(user),
+            "account": {
+                "timezone": "UTC",
+                "date_format": "dmy",
+                "time_24hr": True,
+                "cover_image": None,
+                "display_ads": not user.vip,
+            },
+            "connections": dict.fromkeys(CONNECTIONS, False),
+            "sharing_text": {
+                "watching": "I'm watching [item]",
+                "watched": "I just watched [item]",
+                "rated": "[item] [stars]",
+            },
+            "limits": sandbox().account_limits.settings_limits(user),
+            "permissions": {"commenting": True, "liking": True, "following": True},
+        }
+    )
 
 
 def profile(user_id: str) -> User:
@@ -62,15 +91,13 @@ def profile(user_id: str) -> User:
     me = current_user()
     if user_id == "me":
         if me is None:
-            abort(error_response(401, "invalid_token",
-                                                "OAuth authorization required"))
+            abort(error_response(401, "invalid_token", "OAuth authorization required"))
         return me
     user = sandbox().state.user(user_id)
     if user is None:
         abort(error_response(404, "not_found", f"no user {user_id!r}"))
     if user.private and user is not me:
-        abort(error_response(401, "private", "this profile is private",
-                                            {"X-Private-User": "true"}))
+        abort(error_response(401, "private", "this profile is private", {"X-Private-User": "true"}))
     return user
 
 
@@ -90,16 +117,16 @@ def user_ratings(user_id: str, type_: str = "all", rating: str | None = None) ->
 @bp.get("/users/<user_id>/watchlist/<type_>")
 @bp.get("/users/<user_id>/watchlist/<type_>/<sort_by>")
 @bp.get("/users/<user_id>/watchlist/<type_>/<sort_by>/<sort_how>")
-def user_watchlist(user_id: str, type_: str = "all", sort_by: str = "rank",
-                   sort_how: str = "asc") -> Response:
+def user_watchlist(
+    user_id: str, type_: str = "all", sort_by: str = "rank", sort_how: str = "asc"
+) -> Response:
     return watchlist_response(profile(user_id), type_, sort_by, sort_how)
 
 
 @bp.get("/users/<user_id>/history")
 @bp.get("/users/<user_id>/history/<type_>")
 @bp.get("/users/<user_id>/history/<type_>/<int:trakt_id>")
-def user_history(user_id: str, type_: str | None = None,
-                 trakt_id: int | None = None) -> Response:
+def user_history(user_id: str, type_: str | None = None, trakt_id: int | None = None) -> Response:
     return history_response(profile(user_id), type_, trakt_id)
 
 

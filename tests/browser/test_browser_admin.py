@@ -15,8 +15,10 @@ UPDATE_SCREENSHOTS = os.environ.get("UPDATE_SCREENSHOTS") == "1"
 
 @pytest.fixture()
 def host_config(sandbox_server):
-    return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
-            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url}
+    return {
+        "APERTURE_TRAKT_API_URL": sandbox_server.url,
+        "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
+    }
 
 
 @pytest.fixture()
@@ -59,7 +61,8 @@ def test_admin_saves_credentials_and_sees_them_masked(page, served_host, sandbox
     page.click("#trakt-save")
     page.wait_for_selector("#trakt-admin-notice")
     assert page.inner_text("#trakt-admin-notice").startswith(
-        "Invalid credentials: Trakt rejected the Client Secret")
+        "Invalid credentials: Trakt rejected the Client Secret"
+    )
     with host_app.app_context():
         kept = host_app.extensions["aperture_trakt"].settings.values()["client_secret"]
     assert kept == "sandbox-client-secret"

@@ -17,8 +17,10 @@ CLIENT_ID, CLIENT_SECRET = "sandbox-client-id", "sandbox-client-secret"
 
 @pytest.fixture()
 def host_config(sandbox_server):
-    return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
-            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url}
+    return {
+        "APERTURE_TRAKT_API_URL": sandbox_server.url,
+        "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
+    }
 
 
 @pytest.fixture()
@@ -26,8 +28,9 @@ def site(host_app, sandbox):
     """The host served on loopback, with its callback registered at the sandbox's app."""
     with WSGIServerThread(host_app) as server:
         host_app.config["PUBLIC_BASE_URL"] = server.url
-        sandbox.add_app(CLIENT_ID, CLIENT_SECRET,
-                        [f"{server.url}/plugins/trakt/callback", OOB_REDIRECT_URI])
+        sandbox.add_app(
+            CLIENT_ID, CLIENT_SECRET, [f"{server.url}/plugins/trakt/callback", OOB_REDIRECT_URI]
+        )
         yield server.url
 
 
@@ -95,7 +98,8 @@ def test_connect_in_a_popup_reload_and_disconnect(page, user_page, site, sandbox
 
     if UPDATE_SCREENSHOTS:
         user_page.locator("#trakt-profile").screenshot(
-            path=str(REPO / "docs" / "images" / "profile-connected.png"))
+            path=str(REPO / "docs" / "images" / "profile-connected.png")
+        )
     user_page.reload()
     assert profile_state(user_page) == "connected"
     assert user_page.inner_text("#trakt-connected-as") == "Connected as alice_trakt"
@@ -108,8 +112,9 @@ def test_connect_in_a_popup_reload_and_disconnect(page, user_page, site, sandbox
 
 
 @pytest.mark.browser
-def test_connect_with_a_device_code_when_the_app_uses_the_oob_uri(page, user_page, site,
-                                                                   sandbox, browser):
+def test_connect_with_a_device_code_when_the_app_uses_the_oob_uri(
+    page, user_page, site, sandbox, browser
+):
     configure_as_admin(page, site, redirect_uri=OOB_REDIRECT_URI)
     log_in(user_page, site, "bob")
     user_page.goto(f"{site}/settings/profile")

@@ -37,8 +37,10 @@ def filled(host_app: Flask, sandbox: SandboxControl) -> dict[str, Any]:
     Returns the watchlisted movie, which the page must show with two labels."""
     configure_trakt(host_app, sandbox)
     connect_with_tokens(host_app, sandbox, "alice", "alice_trakt")
-    trending = [item["movie"] for item in sandbox.api(
-        "GET", "/movies/trending", params={"limit": 20}).json()]
+    trending = [
+        item["movie"]
+        for item in sandbox.api("GET", "/movies/trending", params={"limit": 20}).json()
+    ]
     listed = next(m for m in trending if m["ids"]["tmdb"] not in SEEN_BY_ALICE)
     sandbox.set_watchlist("alice_trakt", [{"type": "movie", "movie": listed}])
     with host_app.app_context():
@@ -54,23 +56,29 @@ def site(host_app: Flask) -> Iterator[str]:
         yield server.url
 
 
-def test_discovery_shows_trakt_labels_and_hides_a_title(page: Any, site: str, filled: dict,
-                                                        host_app: Flask,
-                                                        sandbox: SandboxControl) -> None:
+def test_discovery_shows_trakt_labels_and_hides_a_title(
+    page: Any, site: str, filled: dict, host_app: Flask, sandbox: SandboxControl
+) -> None:
     from playwright.sync_api import expect
 
     log_in(page, site, "alice")
     page.goto(f"{site}/discover")
     expect(page.locator("h1")).to_have_text("Discovery")
     labels = set(page.locator(".badge.source-label").all_inner_texts())
-    assert {"Trakt Recommended", "Your Trakt watchlist", "Trakt Trending",
-            "Trakt Popular"} <= labels, labels
+    assert {
+        "Trakt Recommended",
+        "Your Trakt watchlist",
+        "Trakt Trending",
+        "Trakt Popular",
+    } <= labels, labels
     reasons = set(page.locator(".candidate .reason").all_inner_texts())
     assert {"recommended by Trakt", "trending on Trakt"} <= reasons, reasons
 
     # The watchlisted trending movie carries the label of every list it is on.
-    listed = page.locator(f'#source-trakt-trending li.candidate[data-kind="movie"]'
-                          f'[data-tmdb="{filled["ids"]["tmdb"]}"]')
+    listed = page.locator(
+        f'#source-trakt-trending li.candidate[data-kind="movie"]'
+        f'[data-tmdb="{filled["ids"]["tmdb"]}"]'
+    )
     expect(listed).to_have_count(1)
     merged = listed.locator(".badge.source-label").all_inner_texts()
     assert {"Your Trakt watchlist", "Trakt Trending"} <= set(merged), merged
@@ -89,7 +97,8 @@ def test_discovery_shows_trakt_labels_and_hides_a_title(page: Any, site: str, fi
 
     assert page.url == f"{site}/discover"
     expect(page.locator(".flash-success")).to_contain_text(
-        f"{title} is hidden from your discovery.")
+        f"{title} is hidden from your discovery."
+    )
     expect(same_title).to_have_count(0)  # from every list it was on, not only this one
     expect(page.locator("#source-trakt-recommended li.candidate").first).to_be_visible()
     assert sandbox.requests(method="DELETE") == [], "the page itself called Trakt"
@@ -97,7 +106,8 @@ def test_discovery_shows_trakt_labels_and_hides_a_title(page: Any, site: str, fi
     run_trakt_jobs(host_app)  # the hide job the button queued
     hides = sandbox.requests(method="DELETE")
     assert [(h["path"], h["user"], h["status"]) for h in hides] == [
-        (f"/recommendations/movies/{trakt_id}", "alice_trakt", 204)]
+        (f"/recommendations/movies/{trakt_id}", "alice_trakt", 204)
+    ]
     assert [h["movie"]["ids"]["tmdb"] for h in sandbox.hidden("alice_trakt")] == [int(tmdb)]
     page.reload()
     expect(same_title).to_have_count(0)  # and it stays hidden

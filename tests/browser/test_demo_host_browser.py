@@ -55,5 +55,6 @@ def test_alice_rates_the_matrix_in_the_browser(page, host_server, host_app, reco
     services = host_app.extensions["aperture_host"]
     alice = services.get_user_by_name("alice")
     assert [(r.media.ids.tmdb, r.value, r.source) for r in services.list_ratings(alice.id)] == [
-        (603, 9, "aperture")]
+        (603, 9, "aperture")
+    ]
     assert [c["value"] for c in recorder.named("aperture_rating_changed")] == [9]

@@ -26,8 +26,17 @@ PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")
 HEX64 = re.compile(r"[0-9A-Fa-f]{64,}")
 BEARER = re.compile(r"\bBearer\s+([^\s\"\\]+)", re.IGNORECASE)
 BASIC = re.compile(r"\bBasic\s+([A-Za-z0-9+/]{8,}={0,2})(?![A-Za-z0-9+/=])", re.IGNORECASE)
-SECRET_FIELDS = ("code_verifier", "code", "device_code", "user_code", "access_token",
-                 "refresh_token", "token", "client_id", "client_secret")
+SECRET_FIELDS = (
+    "code_verifier",
+    "code",
+    "device_code",
+    "user_code",
+    "access_token",
+    "refresh_token",
+    "token",
+    "client_id",
+    "client_secret",
+)
 LITERALS = (DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
 ENCODED = re.compile(r"\b(gzip|deflate|br|compress)\b", re.IGNORECASE)
 
@@ -65,13 +74,19 @@ def encoded_bodies(text: str) -> list[str]:
 def leaks(text: str) -> list[str]:
     """Every reason this cassette text may not be committed; values are never echoed."""
     found = [f"a {len(m)}-hex-character string" for m in HEX64.findall(text)]
-    found += ["a Bearer value that is not a placeholder" for value in BEARER.findall(text)
-              if not PLACEHOLDER.fullmatch(value)]
+    found += [
+        "a Bearer value that is not a placeholder"
+        for value in BEARER.findall(text)
+        if not PLACEHOLDER.fullmatch(value)
+    ]
     found += ["a Basic credential" for _ in BASIC.findall(text)]
     found += [f"the literal {literal!r}" for literal in LITERALS if literal in text]
     for name in SECRET_FIELDS:
-        found += [f"a {name} value that is not a placeholder" for value in
-                  field_values(text, name) if value and not PLACEHOLDER.fullmatch(value)]
+        found += [
+            f"a {name} value that is not a placeholder"
+            for value in field_values(text, name)
+            if value and not PLACEHOLDER.fullmatch(value)
+        ]
     return found + encoded_bodies(text)
 
 
@@ -99,16 +114,26 @@ def test_cassette_carries_no_secret(path: Path):
 TOKEN = "9f" * 32
 
 
-def cassette_with(request_body: str = "", headers: dict[str, list[str]] | None = None,
-                  response_body: dict[str, str] | None = None) -> str:
+def cassette_with(
+    request_body: str = "",
+    headers: dict[str, list[str]] | None = None,
+    response_body: dict[str, str] | None = None,
+) -> str:
     """A minimal Betamax cassette, shaped as our serializer writes one."""
     interaction = {
-        "request": {"body": {"encoding": "utf-8", "string": request_body},
-                    "headers": headers or {}, "method": "POST",
-                    "uri": "<TRAKT_BASE_URL>/oauth/token"},
-        "response": {"body": response_body or {"encoding": "utf-8", "string": "{}"},
-                     "headers": {}, "status": {"code": 200, "message": "OK"},
-                     "url": "<TRAKT_BASE_URL>/oauth/token"}}
+        "request": {
+            "body": {"encoding": "utf-8", "string": request_body},
+            "headers": headers or {},
+            "method": "POST",
+            "uri": "<TRAKT_BASE_URL>/oauth/token",
+        },
+        "response": {
+            "body": response_body or {"encoding": "utf-8", "string": "{}"},
+            "headers": {},
+            "status": {"code": 200, "message": "OK"},
+            "url": "<TRAKT_BASE_URL>/oauth/token",
+        },
+    }
     return json.dumps({"http_interactions": [interaction]}, indent=2)
 
 
@@ -121,8 +146,9 @@ DIRTY = {
     "verifier json": cassette_with(json.dumps({"code_verifier": "abcDEF123-._~xyz"})),
     "verifier form": cassette_with("grant_type=authorization_code&code_verifier=abcDEF123"),
     "short code": cassette_with(json.dumps({"code": "ABCD1234"})),
-    "base64 body": cassette_with(response_body={"encoding": "utf-8",
-                                                "base64_string": "H4sIAAAAAAAA/w=="}),
+    "base64 body": cassette_with(
+        response_body={"encoding": "utf-8", "base64_string": "H4sIAAAAAAAA/w=="}
+    ),
     "gzip header": cassette_with(headers={"Content-Encoding": ["gzip"]}),
     "content length": cassette_with(headers={"Content-Length": ["42"]}),
 }
@@ -135,9 +161,18 @@ def test_the_checker_catches_each_kind_of_leak(name: str):
 
 def test_the_checker_accepts_placeholders_and_status_codes():
     clean = cassette_with(
-        json.dumps({"grant_type": "refresh_token", "refresh_token": "<TRAKT_REFRESH_TOKEN_1>",
-                    "client_id": "<TRAKT_CLIENT_ID>", "code_verifier": "<PKCE_CODE_VERIFIER_1>",
-                    "token_type": "bearer"}),
-        headers={"Authorization": ["Bearer <TRAKT_ACCESS_TOKEN_1>"],
-                 "Accept-Encoding": ["identity"]})
+        json.dumps(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": "<TRAKT_REFRESH_TOKEN_1>",
+                "client_id": "<TRAKT_CLIENT_ID>",
+                "code_verifier": "<PKCE_CODE_VERIFIER_1>",
+                "token_type": "bearer",
+            }
+        ),
+        headers={
+            "Authorization": ["Bearer <TRAKT_ACCESS_TOKEN_1>"],
+            "Accept-Encoding": ["identity"],
+        },
+    )
     assert leaks(clean) == []

@@ -36,8 +36,12 @@ PUBLIC_URL = "http://aperture.test"  # fixed, so the recorded redirect_uri never
 REDIRECT_URI = PUBLIC_URL + "/plugins/trakt/callback"
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 TRAKT_USER = "alice_trakt"
-RECORDED_CALLS = [("POST", "/oauth/token"), ("GET", "/users/settings"),
-                  ("POST", "/oauth/token"), ("POST", "/oauth/revoke")]
+RECORDED_CALLS = [
+    ("POST", "/oauth/token"),
+    ("GET", "/users/settings"),
+    ("POST", "/oauth/token"),
+    ("POST", "/oauth/revoke"),
+]
 
 
 @pytest.fixture()
@@ -57,8 +61,11 @@ def trakt_url(request: pytest.FixtureRequest, recording: bool) -> str:
 
 @pytest.fixture()
 def host_config(trakt_url: str) -> dict[str, Any]:
-    return {"APERTURE_TRAKT_API_URL": trakt_url, "APERTURE_TRAKT_AUTH_URL": trakt_url,
-            "PUBLIC_BASE_URL": PUBLIC_URL}
+    return {
+        "APERTURE_TRAKT_API_URL": trakt_url,
+        "APERTURE_TRAKT_AUTH_URL": trakt_url,
+        "PUBLIC_BASE_URL": PUBLIC_URL,
+    }
 
 
 @pytest.fixture()
@@ -74,12 +81,16 @@ def approve_as_user(base_url: str, authorize_url: str) -> str:
     """What the user's browser does at Trakt: sign in, approve; the code from the redirect."""
     browser = requests.Session()
     parts = urlsplit(authorize_url)
-    page = browser.get(f"{base_url}/_sandbox/login", timeout=10, params={
-        "username": TRAKT_USER, "next": f"{parts.path}?{parts.query}"})
+    page = browser.get(
+        f"{base_url}/_sandbox/login",
+        timeout=10,
+        params={"username": TRAKT_USER, "next": f"{parts.path}?{parts.query}"},
+    )
     assert page.status_code == 200 and 'id="approve"' in page.text, page.text[:500]
     form = {**dict(parse_qsl(parts.query)), "decision": "approve"}
-    answer = browser.post(f"{base_url}/oauth/authorize", data=form, timeout=10,
-                          allow_redirects=False)
+    answer = browser.post(
+        f"{base_url}/oauth/authorize", data=form, timeout=10, allow_redirects=False
+    )
     assert answer.status_code == 302, answer.text[:500]
     location = urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
@@ -89,10 +100,13 @@ def approve_as_user(base_url: str, authorize_url: str) -> str:
 
 
 def test_pkce_connect_refresh_and_revoke_replay_from_the_cassette(
-        host_app, trakt, trakt_url, recording):
+    host_app, trakt, trakt_url, recording
+):
     alice_id = host_app.extensions["aperture_host"].get_user_by_name("alice").id
-    with host_app.app_context(), recorded_trakt(trakt, CASSETTE, trakt_url, CLIENT_ID,
-                                                CLIENT_SECRET) as cassette:
+    with (
+        host_app.app_context(),
+        recorded_trakt(trakt, CASSETTE, trakt_url, CLIENT_ID, CLIENT_SECRET) as cassette,
+    ):
         grant = oauth.authorization_request()
         code = approve_as_user(trakt_url, grant.url) if recording else "unused-on-replay"
         pair = oauth.exchange_code(code, grant.code_verifier)
@@ -100,8 +114,10 @@ def test_pkce_connect_refresh_and_revoke_replay_from_the_cassette(
         assert conn.trakt_username == TRAKT_USER
         refreshed = oauth.refresh(pair.refresh_token)
         oauth.revoke(refreshed.access_token)
-        calls = [(i.data["request"]["method"], urlsplit(i.data["request"]["uri"]).path)
-                 for i in cassette.interactions]
+        calls = [
+            (i.data["request"]["method"], urlsplit(i.data["request"]["uri"]).path)
+            for i in cassette.interactions
+        ]
         used = [i.used for i in cassette.interactions]
 
     assert calls == RECORDED_CALLS
@@ -109,8 +125,14 @@ def test_pkce_connect_refresh_and_revoke_replay_from_the_cassette(
     assert pair.expires_at - pair.created_at == timedelta(days=7)
     assert refreshed.access_token != pair.access_token
     assert refreshed.refresh_token != pair.refresh_token
-    secrets = [code, grant.code_verifier, pair.access_token, pair.refresh_token,
-               refreshed.access_token, refreshed.refresh_token]
+    secrets = [
+        code,
+        grant.code_verifier,
+        pair.access_token,
+        pair.refresh_token,
+        refreshed.access_token,
+        refreshed.refresh_token,
+    ]
     if recording:
         leaked = [s for s in secrets if s in cassette_path(CASSETTE).read_text()]
         assert not leaked, "a live secret reached the cassette file"
@@ -123,14 +145,28 @@ def test_pkce_connect_refresh_and_revoke_replay_from_the_cassette(
 
 def check_live_effects(base_url: str, pair, refreshed) -> None:
     """When recording: the sandbox agrees that the rotation and the revoke took place."""
-    headers = {"trakt-api-version": "2", "trakt-api-key": CLIENT_ID,
-               "Content-Type": "application/json"}
-    revoked = requests.get(f"{base_url}/users/settings", timeout=10, headers={
-        **headers, "Authorization": f"Bearer {refreshed.access_token}"})
+    headers = {
+        "trakt-api-version": "2",
+        "trakt-api-key": CLIENT_ID,
+        "Content-Type": "application/json",
+    }
+    revoked = requests.get(
+        f"{base_url}/users/settings",
+        timeout=10,
+        headers={**headers, "Authorization": f"Bearer {refreshed.access_token}"},
+    )
     assert revoked.status_code == 401
-    reused = requests.post(f"{base_url}/oauth/token", timeout=10, json={
-        "grant_type": "refresh_token", "refresh_token": pair.refresh_token,
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "redirect_uri": REDIRECT_URI})
+    reused = requests.post(
+        f"{base_url}/oauth/token",
+        timeout=10,
+        json={
+            "grant_type": "refresh_token",
+            "refresh_token": pair.refresh_token,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uri": REDIRECT_URI,
+        },
+    )
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
 
 
@@ -138,9 +174,11 @@ def test_replay_refuses_a_call_that_was_never_recorded(host_app, trakt, trakt_ur
     """Replay mode never goes live: an unrecorded call fails instead of reaching a server."""
     if recording:
         pytest.skip("only meaningful when replaying")
-    with host_app.app_context(), recorded_trakt(trakt, CASSETTE, trakt_url, CLIENT_ID,
-                                                CLIENT_SECRET), \
-            pytest.raises(BetamaxError, match="could not be handled"):
+    with (
+        host_app.app_context(),
+        recorded_trakt(trakt, CASSETTE, trakt_url, CLIENT_ID, CLIENT_SECRET),
+        pytest.raises(BetamaxError, match="could not be handled"),
+    ):
         oauth.start_device_flow()
 
 
@@ -148,15 +186,31 @@ def test_scrubber_finds_secrets_the_recorded_flow_does_not_carry():
     """Basic credentials, device codes, form bodies and stray hex: named for replacement."""
     hex_token = "ab" * 32
     data = {
-        "request": {"body": {"encoding": "utf-8",
-                             "string": "grant_type=authorization_code&code_verifier=v3rif"},
-                    "headers": {"Authorization": ["Basic c2FuZGJveDpzZWNyZXQ="]},
-                    "uri": "<TRAKT_BASE_URL>/oauth/device/token"},
-        "response": {"body": {"encoding": "utf-8", "string": json.dumps(
-            {"device_code": "dc-1", "user_code": "UC1", "nested": {"x": hex_token}})},
-                     "headers": {}, "url": "<TRAKT_BASE_URL>/oauth/device/token"}}
+        "request": {
+            "body": {
+                "encoding": "utf-8",
+                "string": "grant_type=authorization_code&code_verifier=v3rif",
+            },
+            "headers": {"Authorization": ["Basic c2FuZGJveDpzZWNyZXQ="]},
+            "uri": "<TRAKT_BASE_URL>/oauth/device/token",
+        },
+        "response": {
+            "body": {
+                "encoding": "utf-8",
+                "string": json.dumps(
+                    {"device_code": "dc-1", "user_code": "UC1", "nested": {"x": hex_token}}
+                ),
+            },
+            "headers": {},
+            "url": "<TRAKT_BASE_URL>/oauth/device/token",
+        },
+    }
     found = set(secrets_in(data))
-    assert {("PKCE_CODE_VERIFIER", "v3rif"), ("AUTH_CREDENTIALS", "c2FuZGJveDpzZWNyZXQ="),
-            ("TRAKT_DEVICE_CODE", "dc-1"), ("TRAKT_USER_CODE", "UC1"),
-            ("TRAKT_SECRET", hex_token)} <= found
+    assert {
+        ("PKCE_CODE_VERIFIER", "v3rif"),
+        ("AUTH_CREDENTIALS", "c2FuZGJveDpzZWNyZXQ="),
+        ("TRAKT_DEVICE_CODE", "dc-1"),
+        ("TRAKT_USER_CODE", "UC1"),
+        ("TRAKT_SECRET", hex_token),
+    } <= found
     assert not any(PLACEHOLDER.match(value) for _, value in found)

@@ -23,8 +23,11 @@ MANIFEST = json.loads((REPO / "plugin.json").read_text())
 
 
 def implemented_hooks() -> set[str]:
-    return {name for name, obj in inspect.getmembers(hooks)
-            if name.startswith("aperture_") and hasattr(obj, f"{PROJECT}_impl")}
+    return {
+        name
+        for name, obj in inspect.getmembers(hooks)
+        if name.startswith("aperture_") and hasattr(obj, f"{PROJECT}_impl")
+    }
 
 
 def test_entry_point_registers_and_every_hookimpl_matches_a_spec():
@@ -55,13 +58,15 @@ def test_manifest_lists_exactly_the_config_keys_with_their_defaults():
 
 def test_manifest_lists_the_settings_jobs_and_migrations():
     assert [(s["key"], s["secret"]) for s in MANIFEST["settings"]] == [
-        (s.key, s.secret) for s in settings.SETTINGS]
+        (s.key, s.secret) for s in settings.SETTINGS
+    ]
     app = Flask(__name__)
     app.config.update(extension.CONFIG_DEFAULTS)
     with app.app_context():
         defined = hooks.aperture_job_definitions()
     assert [(j["name"], j["func"], j["default_cron"]) for j in MANIFEST["jobs"]] == [
-        (j.name, j.func, j.default_cron) for j in defined]
+        (j.name, j.func, j.default_cron) for j in defined
+    ]
     assert MANIFEST["migrations"]["version_table"] == migrate.VERSION_TABLE
     assert MANIFEST["migrations"]["lineage"] == migrate.LINEAGE
     assert MANIFEST["entry_point"]["module"] == hooks.__name__
@@ -69,9 +74,26 @@ def test_manifest_lists_the_settings_jobs_and_migrations():
 
 def test_host_services_protocol_is_complete_for_a_host_to_implement():
     members = {name for name in vars(HostServices) if not name.startswith("_")}
-    expected = {"db", "get_user", "get_user_by_name", "list_users", "current_user",
-                "login_required", "admin_required", "find_media", "find_media_bulk",
-                "get_media", "get_media_bulk", "list_ratings", "apply_rating", "remove_rating",
-                "watch_history", "redis", "queue", "job_schedules", "job_context",
-                "public_base_url"}
+    expected = {
+        "db",
+        "get_user",
+        "get_user_by_name",
+        "list_users",
+        "current_user",
+        "login_required",
+        "admin_required",
+        "find_media",
+        "find_media_bulk",
+        "get_media",
+        "get_media_bulk",
+        "list_ratings",
+        "apply_rating",
+        "remove_rating",
+        "watch_history",
+        "redis",
+        "queue",
+        "job_schedules",
+        "job_context",
+        "public_base_url",
+    }
     assert expected <= members

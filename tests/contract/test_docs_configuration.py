@@ -61,7 +61,7 @@ def documented_sections() -> dict[str, str]:
         key = match.group(1)
         assert key not in found, f"{PAGE.name}: `{key}` has two headings"
         following = ANY_HEADING.search(text, match.end())
-        found[key] = text[match.end():following.start() if following else len(text)]
+        found[key] = text[match.end() : following.start() if following else len(text)]
     return found
 
 
@@ -73,11 +73,15 @@ def test_the_code_reads_keys_at_all() -> None:
 
 @pytest.mark.parametrize("origin", ["source", "CONFIG_DEFAULTS", "plugin.json"])
 def test_every_key_has_a_section(origin: str) -> None:
-    keys = {"source": keys_in_source(), "CONFIG_DEFAULTS": set(extension.CONFIG_DEFAULTS),
-            "plugin.json": set(manifest_config())}[origin]
+    keys = {
+        "source": keys_in_source(),
+        "CONFIG_DEFAULTS": set(extension.CONFIG_DEFAULTS),
+        "plugin.json": set(manifest_config()),
+    }[origin]
     missing = sorted(keys - set(documented_sections()))
-    assert not missing, (f"keys in the {origin} without a `### \\`KEY\\`` section in "
-                         f"{PAGE.name}: {missing}")
+    assert not missing, (
+        f"keys in the {origin} without a `### \\`KEY\\`` section in {PAGE.name}: {missing}"
+    )
 
 
 def test_the_page_names_no_key_that_no_longer_exists() -> None:
@@ -90,12 +94,14 @@ def test_the_page_names_no_key_that_no_longer_exists() -> None:
 @pytest.mark.parametrize("key", sorted(extension.CONFIG_DEFAULTS))
 def test_each_section_states_the_current_default(key: str) -> None:
     expected = f"Default: `{json.dumps(extension.CONFIG_DEFAULTS[key])}`"
-    assert expected in documented_sections().get(key, ""), \
+    assert expected in documented_sections().get(key, ""), (
         f"{PAGE.name}: the section of {key} should say {expected}"
+    )
 
 
 @pytest.mark.parametrize("key", sorted(manifest_config()))
 def test_each_section_states_the_manifest_type(key: str) -> None:
     expected = f"Type: {manifest_config()[key]['type']}"
-    assert expected in documented_sections().get(key, ""), \
+    assert expected in documented_sections().get(key, ""), (
         f"{PAGE.name}: the section of {key} should say {expected!r} (as plugin.json does)"
+    )

@@ -76,9 +76,14 @@ def member_names() -> set[str]:
 
 def value_type_names() -> set[str]:
     """Every class host.py defines, apart from the spec and the Protocol themselves."""
-    return {name for name, obj in vars(host).items()
-            if inspect.isclass(obj) and obj.__module__ == host.__name__
-            and not name.startswith("_") and name not in CONTAINERS}
+    return {
+        name
+        for name, obj in vars(host).items()
+        if inspect.isclass(obj)
+        and obj.__module__ == host.__name__
+        and not name.startswith("_")
+        and name not in CONTAINERS
+    }
 
 
 def call_signature(name: str, function: Callable[..., Any]) -> str:
@@ -116,31 +121,41 @@ def test_the_page_documents_nothing_that_does_not_exist(documented: dict[str, st
 
 
 @pytest.mark.parametrize("name", sorted(hook_names()))
-def test_hook_sections_show_the_current_signature(documented: dict[str, str],
-                                                  name: str) -> None:
+def test_hook_sections_show_the_current_signature(documented: dict[str, str], name: str) -> None:
     expected = call_signature(name, getattr(AperturePluginSpec, name))
-    assert expected in documented.get(name, ""), \
+    assert expected in documented.get(name, ""), (
         f"{PAGE.name}: the section of `{name}` should show `{expected}`"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(member_names()))
-def test_member_sections_show_the_current_signature(documented: dict[str, str],
-                                                    name: str) -> None:
+def test_member_sections_show_the_current_signature(documented: dict[str, str], name: str) -> None:
     member = vars(HostServices)[name]
     if isinstance(member, property):
         expected = f"Property `{name}`"
     else:
         expected = call_signature(name, member)
-    assert expected in documented.get(name, ""), \
+    assert expected in documented.get(name, ""), (
         f"{PAGE.name}: the section of `{name}` should show `{expected}`"
+    )
 
 
 def test_the_parser_sees_headings_but_not_code_comments() -> None:
     """The checks above are only as good as ``sections``: a ``# comment`` line in an
     example must not end a section, and a plain heading must not become a name."""
-    text = "\n".join([
-        "### `alpha`", "alpha(x)", "```python", "# not a heading", "```", "tail",
-        "## Plain heading", "### `beta`", "Property `beta`"])
+    text = "\n".join(
+        [
+            "### `alpha`",
+            "alpha(x)",
+            "```python",
+            "# not a heading",
+            "```",
+            "tail",
+            "## Plain heading",
+            "### `beta`",
+            "Property `beta`",
+        ]
+    )
     found = sections(text)
     assert set(found) == {"alpha", "beta"}
     assert "tail" in found["alpha"] and "# not a heading" in found["alpha"]

@@ -46,16 +46,40 @@ from tests.fixtures_host import csrf_token_from
 DOC = REPO / "docs" / "install.md"
 #: The marked blocks of the trial, in the order the doc gives them. The test runs them
 #: in this order; the doc must hold exactly these.
-TRIAL = ["build", "install", "host", "keys", "migrate", "show", "configure", "connect",
-         "rate", "trakt-side", "pull", "serve", "uninstall", "drop-in", "drop-in-check"]
+TRIAL = [
+    "build",
+    "install",
+    "host",
+    "keys",
+    "migrate",
+    "show",
+    "configure",
+    "connect",
+    "rate",
+    "trakt-side",
+    "pull",
+    "serve",
+    "uninstall",
+    "drop-in",
+    "drop-in-check",
+]
 CLIENT_ID, CLIENT_SECRET = "docs-trial-client-id", "docs-trial-client-secret"
 OOB = "urn:ietf:wg:oauth:2.0:oob"
 MARKER = re.compile(r"<!-- docs-test: (\w+)(?: ([\w-]+))? -->\n```sh\n(.*?)```", re.S)
 EXPORTED = re.compile(r"^export (\w+)=", re.M)
 #: Directories never copied into the "fresh checkout": environments, build output, caches.
-NOT_IN_A_CLONE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info",
-                                        ".demo", "__pycache__", ".pytest_cache",
-                                        ".ruff_cache", ".hypothesis")
+NOT_IN_A_CLONE = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    "build",
+    "dist",
+    "*.egg-info",
+    ".demo",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+)
 
 
 @dataclass(frozen=True)
@@ -67,8 +91,9 @@ class Block:
 
 def doc_blocks(path: Path = DOC) -> list[Block]:
     """The marked ``sh`` blocks of the doc, in order."""
-    return [Block(kind, name or kind, script)
-            for kind, name, script in MARKER.findall(path.read_text())]
+    return [
+        Block(kind, name or kind, script) for kind, name, script in MARKER.findall(path.read_text())
+    ]
 
 
 class Trial:
@@ -83,13 +108,17 @@ class Trial:
     def environ(self) -> dict[str, str]:
         """A clean login-like environment: no virtualenv of the test run on the PATH, so
         ``python3`` is the machine's and ``flask`` only exists once the doc activates."""
-        inherited = {k: v for k, v in os.environ.items()
-                     if not k.startswith(("APERTURE_", "FLASK_", "SANDBOX_", "PYTHON"))
-                     and k not in {"VIRTUAL_ENV", "DATABASE_URL", "REDIS_URL", "SECRET_KEY",
-                                   "PUBLIC_BASE_URL"}}
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("APERTURE_", "FLASK_", "SANDBOX_", "PYTHON"))
+            and k
+            not in {"VIRTUAL_ENV", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PUBLIC_BASE_URL"}
+        }
         venv_bin = str(Path(sys.prefix) / "bin")
         inherited["PATH"] = os.pathsep.join(
-            p for p in inherited.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
+            p for p in inherited.get("PATH", "").split(os.pathsep) if p and p != venv_bin
+        )
         return {**inherited, **self.values}
 
     def script(self, name: str) -> str:
@@ -99,28 +128,44 @@ class Trial:
 
     def run(self, name: str, timeout: float = 120) -> str:
         """Runs one block to the end; fails with its output if any command fails."""
-        result = subprocess.run(["bash", "-c", self.script(name)], env=self.environ(),
-                                capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(
+            ["bash", "-c", self.script(name)],
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         (self.log_dir / f"{name}.log").write_text(result.stdout + result.stderr)
         assert result.returncode == 0, (
             f"docs/install.md block {name!r} failed ({result.returncode}):\n"
             f"{self.blocks[name].script}\n--- stdout\n{result.stdout[-4000:]}\n"
-            f"--- stderr\n{result.stderr[-4000:]}")
+            f"--- stderr\n{result.stderr[-4000:]}"
+        )
         return result.stdout
 
     def start(self, name: str) -> tuple[subprocess.Popen[str], Path]:
         """Starts a block that waits (for a person, or forever); output goes to a log."""
         log = self.log_dir / f"{name}.log"
         with open(log, "w") as out:
-            proc = subprocess.Popen(["bash", "-c", self.script(name)], env=self.environ(),
-                                    stdout=out, stderr=subprocess.STDOUT, text=True,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                ["bash", "-c", self.script(name)],
+                env=self.environ(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
         return proc, log
 
     def check(self, command: str) -> str:
         """A look behind the doc (not one of its steps), in the same terminal state."""
-        result = subprocess.run(["bash", "-c", "set -euo pipefail\n" + self.env_script + command],
-                                env=self.environ(), capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + self.env_script + command],
+            env=self.environ(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 
@@ -139,8 +184,9 @@ def stop(proc: subprocess.Popen[str]) -> None:
             proc.wait(5)
 
 
-def wait_for_text(log: Path, pattern: str, proc: subprocess.Popen[str],
-                  timeout: float = 30) -> re.Match[str]:
+def wait_for_text(
+    log: Path, pattern: str, proc: subprocess.Popen[str], timeout: float = 30
+) -> re.Match[str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = re.search(pattern, log.read_text())
@@ -169,20 +215,33 @@ def test_the_doc_marks_every_trial_step_and_exports_the_values():
     assert [b.kind for b in blocks].count("env") == 1
     (values,) = [b for b in blocks if b.kind == "values"]
     assert set(EXPORTED.findall(values.script)) == {
-        "CHECKOUT", "SITE", "PORT", "REDIS_URL", "TRAKT_URL", "TRAKT_CLIENT_ID",
-        "TRAKT_CLIENT_SECRET"}
+        "CHECKOUT",
+        "SITE",
+        "PORT",
+        "REDIS_URL",
+        "TRAKT_URL",
+        "TRAKT_CLIENT_ID",
+        "TRAKT_CLIENT_SECRET",
+    }
 
 
 @pytest.mark.slow
 @pytest.mark.trakt
-def test_an_admin_following_install_md_sees_ratings_sync(site, sandbox_server, sandbox,
-                                                          redis_url):
+def test_an_admin_following_install_md_sees_ratings_sync(site, sandbox_server, sandbox, redis_url):
     port = free_port()
-    trial = Trial(doc_blocks(), {
-        "CHECKOUT": str(site["checkout"]), "SITE": str(site["site"]), "PORT": str(port),
-        "REDIS_URL": redis_url, "TRAKT_URL": sandbox_server.url,
-        "TRAKT_CLIENT_ID": CLIENT_ID, "TRAKT_CLIENT_SECRET": CLIENT_SECRET,
-    }, site["logs"])
+    trial = Trial(
+        doc_blocks(),
+        {
+            "CHECKOUT": str(site["checkout"]),
+            "SITE": str(site["site"]),
+            "PORT": str(port),
+            "REDIS_URL": redis_url,
+            "TRAKT_URL": sandbox_server.url,
+            "TRAKT_CLIENT_ID": CLIENT_ID,
+            "TRAKT_CLIENT_SECRET": CLIENT_SECRET,
+        },
+        site["logs"],
+    )
 
     # 1-4: build the wheel, a new virtualenv with it, the reference host, the keys.
     trial.run("build")
@@ -257,8 +316,9 @@ def check_integrations_page(base: str, redirect_uri: str) -> None:
     """What the admin sees at Integrations: the card, the saved credentials masked."""
     with requests.Session() as browser:
         token = csrf_token_from(browser.get(f"{base}/login", timeout=10).text)
-        signed_in = browser.post(f"{base}/login", data={"csrf_token": token,
-                                                        "username": "admin"}, timeout=10)
+        signed_in = browser.post(
+            f"{base}/login", data={"csrf_token": token, "username": "admin"}, timeout=10
+        )
         assert signed_in.status_code == 200, signed_in.text[:500]
         card = browser.get(f"{base}/admin/settings/integrations", timeout=10)
     assert card.status_code == 200

@@ -51,8 +51,9 @@ def code_messages() -> dict[str, str]:
     """Every ``MSG_*`` str constant of the package: normalised text -> where it is defined
     (the first module seen, when another module imports the same constant)."""
     found: dict[str, str] = {}
-    modules = pkgutil.walk_packages(aperture_trakt_plugin.__path__,
-                                    aperture_trakt_plugin.__name__ + ".")
+    modules = pkgutil.walk_packages(
+        aperture_trakt_plugin.__path__, aperture_trakt_plugin.__name__ + "."
+    )
     for info in sorted(modules, key=lambda info: info.name):
         module = importlib.import_module(info.name)
         for name, value in vars(module).items():
@@ -63,8 +64,12 @@ def code_messages() -> dict[str, str]:
 
 def page_messages() -> set[str]:
     text = PAGE.read_text(encoding="utf-8")
-    return {normalise(line) for block in MESSAGE_BLOCK.findall(text)
-            for line in block.splitlines() if line.strip()}
+    return {
+        normalise(line)
+        for block in MESSAGE_BLOCK.findall(text)
+        for line in block.splitlines()
+        if line.strip()
+    }
 
 
 def test_the_convention_finds_messages_at_all() -> None:
@@ -75,23 +80,33 @@ def test_the_convention_finds_messages_at_all() -> None:
 
 def test_every_message_in_the_code_is_on_the_page() -> None:
     documented = page_messages()
-    missing = sorted(f"{where}: {text!r}" for text, where in code_messages().items()
-                     if text not in documented)
-    assert not missing, (f"messages without an entry in {PAGE.name} (quote each in a "
-                         "```message block, with its cause and fix):\n" + "\n".join(missing))
+    missing = sorted(
+        f"{where}: {text!r}" for text, where in code_messages().items() if text not in documented
+    )
+    assert not missing, (
+        f"messages without an entry in {PAGE.name} (quote each in a "
+        "```message block, with its cause and fix):\n" + "\n".join(missing)
+    )
 
 
 def test_the_page_quotes_no_message_the_code_no_longer_has() -> None:
     stale = sorted(page_messages() - set(code_messages()))
-    assert not stale, (f"{PAGE.name} quotes messages that are not (or no longer) a MSG_ "
-                       "constant in the code:\n" + "\n".join(map(repr, stale)))
+    assert not stale, (
+        f"{PAGE.name} quotes messages that are not (or no longer) a MSG_ "
+        "constant in the code:\n" + "\n".join(map(repr, stale))
+    )
 
 
 def test_templates_use_only_messages_that_exist() -> None:
     """Jinja renders an undefined name as nothing: a misspelt or removed constant would
     silently blank a notice instead of failing."""
     available = set(views._messages())
-    unknown = sorted({f"{path.name}: {name}" for path in TEMPLATES.glob("*.html")
-                      for name in TEMPLATE_NAME.findall(path.read_text(encoding="utf-8"))
-                      if name not in available})
+    unknown = sorted(
+        {
+            f"{path.name}: {name}"
+            for path in TEMPLATES.glob("*.html")
+            for name in TEMPLATE_NAME.findall(path.read_text(encoding="utf-8"))
+            if name not in available
+        }
+    )
     assert not unknown, f"templates use MSG_ names views.py does not define: {unknown}"

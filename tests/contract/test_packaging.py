@@ -16,8 +16,20 @@ from harness.services import REPO
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation",
-                    "--outdir", str(out), str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
     (path,) = out.glob("aperture_trakt_plugin-*.whl")
     with zipfile.ZipFile(path) as zf:
         yield zf
@@ -34,8 +46,9 @@ def test_wheel_holds_templates_migrations_and_manifest(wheel):
     assert "aperture_trakt_plugin/migrations/script.py.mako" in names
     manifest = json.loads(wheel.read("aperture_trakt_plugin/plugin.json"))
     assert manifest == json.loads((REPO / "plugin.json").read_text())
-    assert not any(name.startswith(("tests/", "harness/")) for name in names), \
+    assert not any(name.startswith(("tests/", "harness/")) for name in names), (
         "tests and harness must not ship"
+    )
 
 
 @pytest.mark.slow

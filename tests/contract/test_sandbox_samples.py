@@ -61,13 +61,13 @@ MISSING_IMDB = "tt0000111"  # Trakt's docs use it for the item that is never fou
 # Patterns use fnmatch over paths whose list indices are written ``[*]``.
 DROPPED: dict[str, str] = {
     "*.ids.tvrage": "CONTRACT section 5 and samples/SOURCE.md caveats: tvrage appears in "
-                    "pre-2018 captures but is gone from current responses",
+    "pre-2018 captures but is gone from current responses",
     "$.movies.recommendations_at": "CONTRACT section 6.1: the 2026 last_activities shape "
-                                   "has favorited_at in place of the 2023 recommendations_at",
+    "has favorited_at in place of the 2023 recommendations_at",
     "$.shows.recommendations_at": "CONTRACT section 6.1: the 2026 last_activities shape "
-                                  "has favorited_at in place of the 2023 recommendations_at",
+    "has favorited_at in place of the 2023 recommendations_at",
     "$.recommendations": "CONTRACT section 6.1: the 2026 last_activities shape has "
-                         "favorites in place of the 2023 recommendations group",
+    "favorites in place of the 2023 recommendations group",
 }
 
 # Keys whose value may be null although the sample shows a value: key -> source.
@@ -144,8 +144,9 @@ class Walk:
         if answer_type == "null":
             key = path.rsplit(".", 1)[-1]
             if key not in NULLABLE:
-                self.problems.append(f"{path}: expected {sample_type}, got null "
-                                     f"(not nullable by the contract)")
+                self.problems.append(
+                    f"{path}: expected {sample_type}, got null (not nullable by the contract)"
+                )
             return
         if sample_type != answer_type:
             self.problems.append(f"{path}: expected {sample_type}, got {answer_type}")
@@ -155,8 +156,7 @@ class Walk:
         elif sample_type == "list":
             self._compare_list(sample, answer, path)
 
-    def _compare_object(self, sample: dict[str, Any], answer: dict[str, Any],
-                        path: str) -> None:
+    def _compare_object(self, sample: dict[str, Any], answer: dict[str, Any], path: str) -> None:
         for key, value in sample.items():
             child = f"{path}.{key}"
             if key in answer:
@@ -170,15 +170,19 @@ class Walk:
         if not sample:
             return
         if not answer:
-            self.problems.append(f"{path}: expected a non-empty list like the sample's "
-                                 f"{len(sample)} element(s), got []")
+            self.problems.append(
+                f"{path}: expected a non-empty list like the sample's "
+                f"{len(sample)} element(s), got []"
+            )
             return
         for sample_index, element in enumerate(sample):
             kind = kind_of(element)
             peers = [(i, item) for i, item in enumerate(answer) if kind_of(item) == kind]
             if not peers:
-                self.problems.append(f"{path}: no element with keys {list(kind)} like "
-                                     f"sample element [{sample_index}]")
+                self.problems.append(
+                    f"{path}: no element with keys {list(kind)} like "
+                    f"sample element [{sample_index}]"
+                )
             for index, item in peers:
                 self.compare(element, item, f"{path}[{index}]")
 
@@ -186,8 +190,9 @@ class Walk:
         """The distinct problems (list indices folded), each once, first 40 of them."""
         seen: dict[str, str] = {}
         for problem in self.problems:
-            seen.setdefault(pattern_path(problem.split(":", 1)[0]) + problem.split(":", 1)[1],
-                            problem)
+            seen.setdefault(
+                pattern_path(problem.split(":", 1)[0]) + problem.split(":", 1)[1], problem
+            )
         lines = list(seen.values())
         more = f"\n... and {len(lines) - 40} more" if len(lines) > 40 else ""
         return "\n".join(lines[:40]) + more
@@ -204,12 +209,14 @@ class World:
         self.token = control.issue_tokens(USERNAME)["access_token"]
         # Shapes, not limits, are under test here: a scenario's write must not meet a 429
         # left by another's. The two rate-limit scenarios set the limits they need.
-        control.set_limits(writes_per_second=1000, get_per_5min=100_000,
-                           unauthed_get_per_5min=100_000)
+        control.set_limits(
+            writes_per_second=1000, get_per_5min=100_000, unauthed_get_per_5min=100_000
+        )
         self._catalogue: dict[str, Any] | None = None
 
-    def episode_ids(self, show_ids: dict[str, Any], season_number: int,
-                    number: int) -> dict[str, Any]:
+    def episode_ids(
+        self, show_ids: dict[str, Any], season_number: int, number: int
+    ) -> dict[str, Any]:
         """An episode's own ids, read from the sandbox's catalogue (its Trakt ids are its own)."""
         if self._catalogue is None:
             self._catalogue = self.control.catalogue()
@@ -221,17 +228,35 @@ class World:
                             return item["ids"]
         raise LookupError(f"no episode {season_number}x{number} of {show_ids} in the sandbox")
 
-    def call(self, method: str, path: str, *, expect: tuple[int, ...] = (200,),
-             auth: bool = True, body: Any = None, params: dict[str, str] | None = None,
-             api: bool = True, token: str | None = None) -> requests.Response:
-        headers = api_headers(token or (self.token if auth else None)) if api else {
-            "Content-Type": "application/json", "User-Agent": "sample-walker/1.0"}
-        response = self.http.request(method, self.url + path, headers=headers,
-                                     params=params, timeout=10,
-                                     data=None if body is None else json.dumps(body))
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: tuple[int, ...] = (200,),
+        auth: bool = True,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        api: bool = True,
+        token: str | None = None,
+    ) -> requests.Response:
+        headers = (
+            api_headers(token or (self.token if auth else None))
+            if api
+            else {"Content-Type": "application/json", "User-Agent": "sample-walker/1.0"}
+        )
+        response = self.http.request(
+            method,
+            self.url + path,
+            headers=headers,
+            params=params,
+            timeout=10,
+            data=None if body is None else json.dumps(body),
+        )
         assert response.status_code in expect, (
             f"{method} {path}: status {response.status_code}, expected {expect}: "
-            f"{response.text[:500]}")
+            f"{response.text[:500]}"
+        )
         return response
 
     def get(self, path: str, auth: bool = True, **params: str) -> Any:
@@ -263,41 +288,60 @@ def season(show_ids: dict[str, Any], number: int, **extra: Any) -> dict[str, Any
     return {"season": {"number": number}, "show": {"ids": show_ids}, **extra}
 
 
-def episode(show_ids: dict[str, Any], season_number: int, number: int,
-            **extra: Any) -> dict[str, Any]:
-    return {"episode": {"season": season_number, "number": number},
-            "show": {"ids": show_ids}, **extra}
+def episode(
+    show_ids: dict[str, Any], season_number: int, number: int, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "episode": {"season": season_number, "number": number},
+        "show": {"ids": show_ids},
+        **extra,
+    }
 
 
 def seed_ratings(world: World) -> None:
-    world.control.set_ratings(USERNAME, [
-        movie(MATRIX, rating=8, rated_at="2015-01-28T02:26:37.000Z"),
-        movie(BLOODY_ACRES, rating=6), movie(FIGHT_CLUB, rating=9),
-        show(BREAKING_BAD, rating=10), show(GAME_OF_THRONES, rating=7),
-        season(BREAKING_BAD, 1, rating=9), season(GAME_OF_THRONES, 2, rating=8),
-        episode(BREAKING_BAD, 1, 1, rating=8), episode(BREAKING_BAD, 1, 2, rating=7),
-    ])
+    world.control.set_ratings(
+        USERNAME,
+        [
+            movie(MATRIX, rating=8, rated_at="2015-01-28T02:26:37.000Z"),
+            movie(BLOODY_ACRES, rating=6),
+            movie(FIGHT_CLUB, rating=9),
+            show(BREAKING_BAD, rating=10),
+            show(GAME_OF_THRONES, rating=7),
+            season(BREAKING_BAD, 1, rating=9),
+            season(GAME_OF_THRONES, 2, rating=8),
+            episode(BREAKING_BAD, 1, 1, rating=8),
+            episode(BREAKING_BAD, 1, 2, rating=7),
+        ],
+    )
 
 
 def seed_history(world: World) -> None:
-    world.control.set_history(USERNAME, [
-        movie(MATRIX, watched_at="2014-03-31T09:28:53.000Z"),
-        movie(MATRIX, watched_at="2015-06-01T20:00:00.000Z"),
-        movie(INCEPTION, watched_at="2016-01-02T21:00:00.000Z"),
-        movie(FIGHT_CLUB, watched_at="2016-02-03T22:00:00.000Z"),
-        episode(BREAKING_BAD, 1, 1, watched_at="2016-03-01T20:00:00.000Z"),
-        episode(BREAKING_BAD, 1, 2, watched_at="2016-03-02T20:00:00.000Z"),
-        episode(GAME_OF_THRONES, 1, 1, watched_at="2016-04-01T20:00:00.000Z"),
-    ])
+    world.control.set_history(
+        USERNAME,
+        [
+            movie(MATRIX, watched_at="2014-03-31T09:28:53.000Z"),
+            movie(MATRIX, watched_at="2015-06-01T20:00:00.000Z"),
+            movie(INCEPTION, watched_at="2016-01-02T21:00:00.000Z"),
+            movie(FIGHT_CLUB, watched_at="2016-02-03T22:00:00.000Z"),
+            episode(BREAKING_BAD, 1, 1, watched_at="2016-03-01T20:00:00.000Z"),
+            episode(BREAKING_BAD, 1, 2, watched_at="2016-03-02T20:00:00.000Z"),
+            episode(GAME_OF_THRONES, 1, 1, watched_at="2016-04-01T20:00:00.000Z"),
+        ],
+    )
 
 
 def seed_watchlist(world: World) -> None:
-    world.control.set_watchlist(USERNAME, [
-        movie(TRON_LEGACY, listed_at="2015-03-01T10:00:00.000Z"),
-        movie(INCEPTION, notes="see it on a big screen"),
-        show(GAME_OF_THRONES), season(BREAKING_BAD, 2),
-        episode(BREAKING_BAD, 4, 1), episode(GAME_OF_THRONES, 2, 1),
-    ])
+    world.control.set_watchlist(
+        USERNAME,
+        [
+            movie(TRON_LEGACY, listed_at="2015-03-01T10:00:00.000Z"),
+            movie(INCEPTION, notes="see it on a big screen"),
+            show(GAME_OF_THRONES),
+            season(BREAKING_BAD, 2),
+            episode(BREAKING_BAD, 4, 1),
+            episode(GAME_OF_THRONES, 2, 1),
+        ],
+    )
 
 
 def sync_body(**arrays: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
@@ -310,11 +354,11 @@ def discovery(path: str, **params: str) -> Callable[[World], Any]:
     return lambda world: world.get(path, auth=False, **params)
 
 
-def seeded_get(seed: Callable[[World], None], path: str,
-               **params: str) -> Callable[[World], Any]:
+def seeded_get(seed: Callable[[World], None], path: str, **params: str) -> Callable[[World], Any]:
     def run(world: World) -> Any:
         seed(world)
         return world.get(path, **params)
+
     return run
 
 
@@ -325,15 +369,20 @@ def device_code(world: World) -> Any:
 def device_token(world: World) -> Any:
     codes = device_code(world)
     world.control.approve_device(codes["user_code"], USERNAME)
-    return world.oauth("/oauth/device/token", {"code": codes["device_code"],
-                                               "client_id": CLIENT_ID,
-                                               "client_secret": CLIENT_SECRET})
+    return world.oauth(
+        "/oauth/device/token",
+        {"code": codes["device_code"], "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+    )
 
 
 def refresh_body(refresh_token: str) -> dict[str, str]:
-    return {"refresh_token": refresh_token, "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET, "redirect_uri": OOB,
-            "grant_type": "refresh_token"}
+    return {
+        "refresh_token": refresh_token,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uri": OOB,
+        "grant_type": "refresh_token",
+    }
 
 
 def token_refresh(world: World) -> Any:
@@ -349,72 +398,104 @@ def token_invalid_grant_legacy(world: World) -> Any:
     """The pre-2026 Doorkeeper 401 is a configuration switch: a second sandbox has it on."""
     with WSGIServerThread(create_app({"SANDBOX_LEGACY_OAUTH_ERRORS": True})) as legacy:
         response = world.http.post(
-            legacy.url + "/oauth/token", data=json.dumps(refresh_body("0" * 64)),
+            legacy.url + "/oauth/token",
+            data=json.dumps(refresh_body("0" * 64)),
             headers={"Content-Type": "application/json", "User-Agent": "sample-walker/1.0"},
-            timeout=10)
+            timeout=10,
+        )
     assert response.status_code == 401, response.text
     return response.json()
 
 
 def revoke(world: World) -> Any:
     tokens = world.control.issue_tokens(USERNAME)
-    answer = world.oauth("/oauth/revoke", {"token": tokens["access_token"],
-                                           "client_id": CLIENT_ID,
-                                           "client_secret": CLIENT_SECRET})
+    answer = world.oauth(
+        "/oauth/revoke",
+        {"token": tokens["access_token"], "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+    )
     world.call("GET", "/sync/last_activities", token=tokens["access_token"], expect=(401,))
     return answer
 
 
 def ratings_add(world: World) -> Any:
-    return world.post("/sync/ratings", sync_body(
-        movies=[{"rating": 9, "ids": MATRIX},
-                {"rating": 10, "ids": {"imdb": MISSING_IMDB}}],
-        shows=[{"rating": 10, "ids": BREAKING_BAD},
-               {"ids": GAME_OF_THRONES, "seasons": [{"number": 1, "rating": 9}]}],
-        episodes=[{"rating": 7, "ids": world.episode_ids(BREAKING_BAD, 1, 3)}],
-    ), expect=(201,))
+    return world.post(
+        "/sync/ratings",
+        sync_body(
+            movies=[{"rating": 9, "ids": MATRIX}, {"rating": 10, "ids": {"imdb": MISSING_IMDB}}],
+            shows=[
+                {"rating": 10, "ids": BREAKING_BAD},
+                {"ids": GAME_OF_THRONES, "seasons": [{"number": 1, "rating": 9}]},
+            ],
+            episodes=[{"rating": 7, "ids": world.episode_ids(BREAKING_BAD, 1, 3)}],
+        ),
+        expect=(201,),
+    )
 
 
 def ratings_remove(world: World) -> Any:
     seed_ratings(world)
-    return world.post("/sync/ratings/remove", sync_body(
-        movies=[{"ids": MATRIX}, {"ids": {"imdb": MISSING_IMDB}}],
-        shows=[{"ids": BREAKING_BAD}],
-        episodes=[{"ids": world.episode_ids(BREAKING_BAD, 1, 1)}],
-    ), expect=(200,))
+    return world.post(
+        "/sync/ratings/remove",
+        sync_body(
+            movies=[{"ids": MATRIX}, {"ids": {"imdb": MISSING_IMDB}}],
+            shows=[{"ids": BREAKING_BAD}],
+            episodes=[{"ids": world.episode_ids(BREAKING_BAD, 1, 1)}],
+        ),
+        expect=(200,),
+    )
 
 
 def history_add(world: World) -> Any:
-    return world.post("/sync/history", sync_body(
-        movies=[{"ids": MATRIX, "watched_at": "2016-06-01T20:00:00.000Z"},
-                {"ids": {"imdb": MISSING_IMDB}}],
-        episodes=[{"ids": world.episode_ids(BREAKING_BAD, 1, 1)}],
-    ), expect=(200, 201))
+    return world.post(
+        "/sync/history",
+        sync_body(
+            movies=[
+                {"ids": MATRIX, "watched_at": "2016-06-01T20:00:00.000Z"},
+                {"ids": {"imdb": MISSING_IMDB}},
+            ],
+            episodes=[{"ids": world.episode_ids(BREAKING_BAD, 1, 1)}],
+        ),
+        expect=(200, 201),
+    )
 
 
 def history_remove(world: World) -> Any:
     seed_history(world)
-    return world.post("/sync/history/remove", {
-        **sync_body(movies=[{"ids": INCEPTION}, {"ids": {"imdb": MISSING_IMDB}}],
-                    shows=[{"ids": BREAKING_BAD}]),
-        "ids": [1, 2],  # never issued: the sandbox's history ids start at 10**9
-    }, expect=(200,))
+    return world.post(
+        "/sync/history/remove",
+        {
+            **sync_body(
+                movies=[{"ids": INCEPTION}, {"ids": {"imdb": MISSING_IMDB}}],
+                shows=[{"ids": BREAKING_BAD}],
+            ),
+            "ids": [1, 2],  # never issued: the sandbox's history ids start at 10**9
+        },
+        expect=(200,),
+    )
 
 
 def watchlist_add(world: World) -> Any:
-    return world.post("/sync/watchlist", sync_body(
-        movies=[{"ids": INCEPTION}, {"ids": {"imdb": MISSING_IMDB}}],
-        shows=[{"ids": BREAKING_BAD}],
-        episodes=[{"ids": world.episode_ids(GAME_OF_THRONES, 1, 1)}],
-    ), expect=(201,))
+    return world.post(
+        "/sync/watchlist",
+        sync_body(
+            movies=[{"ids": INCEPTION}, {"ids": {"imdb": MISSING_IMDB}}],
+            shows=[{"ids": BREAKING_BAD}],
+            episodes=[{"ids": world.episode_ids(GAME_OF_THRONES, 1, 1)}],
+        ),
+        expect=(201,),
+    )
 
 
 def watchlist_remove(world: World) -> Any:
     seed_watchlist(world)
-    return world.post("/sync/watchlist/remove", sync_body(
-        movies=[{"ids": TRON_LEGACY}, {"ids": {"imdb": MISSING_IMDB}}],
-        shows=[{"ids": GAME_OF_THRONES}],
-    ), expect=(200,))
+    return world.post(
+        "/sync/watchlist/remove",
+        sync_body(
+            movies=[{"ids": TRON_LEGACY}, {"ids": {"imdb": MISSING_IMDB}}],
+            shows=[{"ids": GAME_OF_THRONES}],
+        ),
+        expect=(200,),
+    )
 
 
 def rate_limited_unauthed_get(world: World) -> Any:
@@ -422,8 +503,7 @@ def rate_limited_unauthed_get(world: World) -> Any:
     world.control.set_limits(unauthed_get_per_5min=2)
     for _ in range(2):
         world.call("GET", "/movies/trending", auth=False)
-    return rate_limit_header(world.call("GET", "/movies/trending", auth=False,
-                                        expect=(429,)))
+    return rate_limit_header(world.call("GET", "/movies/trending", auth=False, expect=(429,)))
 
 
 def rate_limited_write_burst(world: World) -> Any:
@@ -437,7 +517,8 @@ def rate_limited_write_burst(world: World) -> Any:
 def rate_limit_header(response: requests.Response) -> Any:
     retry_after = response.headers.get("Retry-After", "")
     assert retry_after.isdigit() and int(retry_after) >= 1, (
-        f"Retry-After must be whole seconds (CONTRACT section 9), got {retry_after!r}")
+        f"Retry-After must be whole seconds (CONTRACT section 9), got {retry_after!r}"
+    )
     assert "X-Ratelimit" in response.headers, "a 429 from the API carries X-Ratelimit"
     return json.loads(response.headers["X-Ratelimit"])
 
@@ -452,8 +533,9 @@ SCENARIOS: dict[str, Callable[[World], Any]] = {
     "shows_trending.json": discovery("/shows/trending", extended="full"),
     "shows_trending_min.json": discovery("/shows/trending", page="1", limit="10"),
     "recommendations_movies.json": seeded_get(seed_ratings, "/recommendations/movies"),
-    "recommendations_shows.json": seeded_get(seed_ratings, "/recommendations/shows",
-                                             page="1", limit="10"),
+    "recommendations_shows.json": seeded_get(
+        seed_ratings, "/recommendations/shows", page="1", limit="10"
+    ),
     "oauth_device_code.json": device_code,
     "oauth_device_token.json": device_token,
     "oauth_token.json": token_refresh,
@@ -477,10 +559,10 @@ SCENARIOS: dict[str, Callable[[World], Any]] = {
     "sync_history_remove_response.json": history_remove,
     "sync_watched_movies.json": seeded_get(seed_history, "/sync/watched/movies"),
     # Seasons only with extended=progress since 2026-06-30 (CONTRACT 6.7).
-    "sync_watched_shows.json": seeded_get(seed_history, "/sync/watched/shows",
-                                          extended="progress"),
-    "sync_watched_shows_noseasons.json": seeded_get(seed_history, "/sync/watched/shows",
-                                                    extended="noseasons"),
+    "sync_watched_shows.json": seeded_get(seed_history, "/sync/watched/shows", extended="progress"),
+    "sync_watched_shows_noseasons.json": seeded_get(
+        seed_history, "/sync/watched/shows", extended="noseasons"
+    ),
     "sync_watchlist.json": seeded_get(seed_watchlist, "/sync/watchlist"),
     "sync_watchlist_movies.json": seeded_get(seed_watchlist, "/sync/watchlist/movies"),
     "sync_watchlist_episodes.json": seeded_get(seed_watchlist, "/sync/watchlist/episodes"),
@@ -498,6 +580,7 @@ def load_sample(name: str) -> Any:
 
 def all_sample_paths() -> Iterator[str]:
     """Every key path (list indices folded) that occurs in any sample."""
+
     def walk(value: Any, path: str) -> Iterator[str]:
         yield pattern_path(path)
         if isinstance(value, dict):
@@ -506,6 +589,7 @@ def all_sample_paths() -> Iterator[str]:
         elif isinstance(value, list):
             for child in value:
                 yield from walk(child, f"{path}[0]")
+
     for name in SAMPLE_FILES:
         yield from walk(load_sample(name), "$")
 
@@ -515,24 +599,32 @@ def test_samples_are_there_and_each_has_a_request() -> None:
     assert SAMPLES.is_dir(), f"the Trakt samples are missing: {SAMPLES}"
     assert SAMPLE_FILES, f"no *.json in {SAMPLES}"
     assert set(SCENARIOS) <= set(SAMPLE_FILES), (
-        f"requests for samples that no longer exist: {sorted(set(SCENARIOS) - set(SAMPLE_FILES))}")
+        f"requests for samples that no longer exist: {sorted(set(SCENARIOS) - set(SAMPLE_FILES))}"
+    )
 
 
 def test_every_dropped_field_occurs_in_a_sample() -> None:
     """A ``DROPPED`` entry no sample carries would be an unexplained hole in the walk."""
     paths = set(all_sample_paths())
-    unused = [pattern for pattern in DROPPED
-              if not any(fnmatch.fnmatchcase(path, pattern) for path in paths)]
+    unused = [
+        pattern
+        for pattern in DROPPED
+        if not any(fnmatch.fnmatchcase(path, pattern) for path in paths)
+    ]
     assert not unused, f"DROPPED patterns that match no sample key: {unused}"
 
 
 @pytest.mark.parametrize("name", SAMPLE_FILES)
 def test_sandbox_answers_in_the_shape_of_the_sample(
-        name: str, sandbox: SandboxControl, sandbox_server: Any,
-        record_property: Callable[[str, Any], None]) -> None:
+    name: str,
+    sandbox: SandboxControl,
+    sandbox_server: Any,
+    record_property: Callable[[str, Any], None],
+) -> None:
     scenario = SCENARIOS.get(name)
     assert scenario is not None, (
-        f"{name} has no request in SCENARIOS: say which sandbox call answers it")
+        f"{name} has no request in SCENARIOS: say which sandbox call answers it"
+    )
     world = World(sandbox, sandbox_server.url)
     try:
         answer = scenario(world)
@@ -543,47 +635,78 @@ def test_sandbox_answers_in_the_shape_of_the_sample(
     if walk.dropped:
         skipped = sorted(walk.dropped)
         record_property("dropped_fields", ", ".join(skipped))
-        print(f"{name}: keys the current API dropped, not required: " + "; ".join(
-            f"{path} ({dropped_reason(path.replace('[*]', '[0]'))})" for path in skipped))
+        print(
+            f"{name}: keys the current API dropped, not required: "
+            + "; ".join(
+                f"{path} ({dropped_reason(path.replace('[*]', '[0]'))})" for path in skipped
+            )
+        )
     assert not walk.problems, (
         f"the sandbox's answer differs from {name} in shape:\n{walk.report()}\n"
-        f"answer (first 1500 chars): {json.dumps(answer)[:1500]}")
+        f"answer (first 1500 chars): {json.dumps(answer)[:1500]}"
+    )
 
 
-def test_rate_limit_header_names_the_bucket(sandbox: SandboxControl,
-                                            sandbox_server: Any) -> None:
+def test_rate_limit_header_names_the_bucket(sandbox: SandboxControl, sandbox_server: Any) -> None:
     """Beyond shape: each 429 names the bucket the sample names, with its period."""
     world = World(sandbox, sandbox_server.url)
     try:
-        for name, scenario in (("x_ratelimit_unauthed_get_docs.json",
-                                rate_limited_unauthed_get),
-                               ("x_ratelimit_authed_post_observed.json",
-                                rate_limited_write_burst)):
+        for name, scenario in (
+            ("x_ratelimit_unauthed_get_docs.json", rate_limited_unauthed_get),
+            ("x_ratelimit_authed_post_observed.json", rate_limited_write_burst),
+        ):
             sample, header = load_sample(name), scenario(world)
             assert (header["name"], header["period"]) == (sample["name"], sample["period"]), (
-                f"{name}: {header}")
+                f"{name}: {header}"
+            )
             assert header["remaining"] == 0, header
     finally:
         world.http.close()
 
 
-@pytest.mark.parametrize(("answer", "expected"), [
-    ([{"watchers": 1, "movie": {"title": "T", "year": 1, "ids": {"trakt": 1, "tmdb": "9"}}}],
-     "$[0].movie.ids.tmdb: expected int, got str"),
-    ([{"watchers": 1, "movie": {"title": "T", "ids": {"trakt": 1, "tmdb": 9}}}],
-     "$[0].movie.year: missing (the sample has a int)"),
-    ([{"watchers": None, "movie": {"title": "T", "year": 1, "ids": {"trakt": 1, "tmdb": 9}}}],
-     "$[0].watchers: expected int, got null (not nullable by the contract)"),
-    ([{"watchers": 1.5, "movie": {"title": "T", "year": 1, "ids": {"trakt": 1, "tmdb": 9}}}],
-     "$[0].watchers: expected int, got float"),
-    ([{"watchers": 1, "show": {"title": "T", "year": 1, "ids": {"trakt": 1}}}],
-     "$: no element with keys ['movie'] like sample element [0]"),
-    ([], "$: expected a non-empty list like the sample's 1 element(s), got []"),
-])
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (
+            [{"watchers": 1, "movie": {"title": "T", "year": 1, "ids": {"trakt": 1, "tmdb": "9"}}}],
+            "$[0].movie.ids.tmdb: expected int, got str",
+        ),
+        (
+            [{"watchers": 1, "movie": {"title": "T", "ids": {"trakt": 1, "tmdb": 9}}}],
+            "$[0].movie.year: missing (the sample has a int)",
+        ),
+        (
+            [
+                {
+                    "watchers": None,
+                    "movie": {"title": "T", "year": 1, "ids": {"trakt": 1, "tmdb": 9}},
+                }
+            ],
+            "$[0].watchers: expected int, got null (not nullable by the contract)",
+        ),
+        (
+            [{"watchers": 1.5, "movie": {"title": "T", "year": 1, "ids": {"trakt": 1, "tmdb": 9}}}],
+            "$[0].watchers: expected int, got float",
+        ),
+        (
+            [{"watchers": 1, "show": {"title": "T", "year": 1, "ids": {"trakt": 1}}}],
+            "$: no element with keys ['movie'] like sample element [0]",
+        ),
+        ([], "$: expected a non-empty list like the sample's 1 element(s), got []"),
+    ],
+)
 def test_walk_names_the_first_wrong_path(answer: Any, expected: str) -> None:
     """The walk itself: each rule of the module docstring fails with a readable path."""
-    sample = [{"watchers": 3, "movie": {"title": "Tron", "year": 1982,
-                                        "ids": {"trakt": 1, "tmdb": 97, "tvrage": None}}}]
+    sample = [
+        {
+            "watchers": 3,
+            "movie": {
+                "title": "Tron",
+                "year": 1982,
+                "ids": {"trakt": 1, "tmdb": 97, "tvrage": None},
+            },
+        }
+    ]
     walk = Walk()
     walk.compare(sample, answer)
     assert walk.problems[:1] == [expected]
@@ -592,7 +715,9 @@ def test_walk_names_the_first_wrong_path(answer: Any, expected: str) -> None:
 def test_walk_accepts_extras_nullable_ids_and_dropped_keys() -> None:
     sample = {"rating": 8.1, "ids": {"trakt": 1, "imdb": "tt1", "tvrage": 5}, "gone": None}
     walk = Walk()
-    walk.compare(sample, {"rating": 7.5, "ids": {"trakt": 2, "imdb": None, "plex": {}},
-                          "gone": 3, "new": True})
+    walk.compare(
+        sample,
+        {"rating": 7.5, "ids": {"trakt": 2, "imdb": None, "plex": {}}, "gone": 3, "new": True},
+    )
     assert walk.problems == []
     assert walk.dropped == {"$.ids.tvrage"}

@@ -20,8 +20,14 @@ from harness.reference_host.testplugins import (
 )
 from tests.fixtures_host import csrf_token_from
 
-NAMED_MOVIES = {"The Matrix": 603, "Fight Club": 550, "Inception": 27205, "Pulp Fiction": 680,
-                "Forrest Gump": 13, "The Shawshank Redemption": 278}
+NAMED_MOVIES = {
+    "The Matrix": 603,
+    "Fight Club": 550,
+    "Inception": 27205,
+    "Pulp Fiction": 680,
+    "Forrest Gump": 13,
+    "The Shawshank Redemption": 278,
+}
 
 
 @pytest.fixture()
@@ -33,7 +39,9 @@ def recorder() -> Recorder:
 def host_config(request, recorder):
     """This module's plugins; a test may parametrise it (indirect) to replace them."""
     return getattr(request, "param", None) or {
-        "APERTURE_LOAD_ENTRY_POINTS": False, "APERTURE_PLUGINS": [recorder, SlotsPlugin()]}
+        "APERTURE_LOAD_ENTRY_POINTS": False,
+        "APERTURE_PLUGINS": [recorder, SlotsPlugin()],
+    }
 
 
 def host(app) -> HostServices:
@@ -48,9 +56,17 @@ def matrix_id(app) -> str:
 
 def rate_via_page(client, item_id: str, value: int | None, action: str = "rate"):
     token = csrf_token_from(client.get("/library?q=Matrix").get_data(as_text=True))
-    return client.post("/library/rate", data={
-        "csrf_token": token, "item_id": item_id, "value": value or "", "action": action,
-        "next": "/library?q=Matrix"}, follow_redirects=True)
+    return client.post(
+        "/library/rate",
+        data={
+            "csrf_token": token,
+            "item_id": item_id,
+            "value": value or "",
+            "action": action,
+            "next": "/library?q=Matrix",
+        },
+        follow_redirects=True,
+    )
 
 
 def library_row(html: str, item_id: str) -> str:
@@ -91,19 +107,25 @@ def test_seed_command_is_idempotent(host_app):
 def test_seasons_and_episodes_are_found_by_show_ids_and_numbers(host_app):
     services = host(host_app)
     with host_app.app_context():
-        episode = db.session.scalars(select(MediaItem).where(
-            MediaItem.kind == "episode", MediaItem.season_number == 1,
-            MediaItem.episode_number == 2)).first()
+        episode = db.session.scalars(
+            select(MediaItem).where(
+                MediaItem.kind == "episode",
+                MediaItem.season_number == 1,
+                MediaItem.episode_number == 2,
+            )
+        ).first()
         show = episode.parent.parent
         show_ids = ExternalIds(tmdb=show.tmdb, imdb=show.imdb, tvdb=show.tvdb)
     by_tvdb = ExternalIds(tvdb=show_ids.tvdb)
-    found = services.find_media_bulk([
-        MediaRef(kind="episode", ids=by_tvdb, season=1, episode=2),
-        MediaRef(kind="season", ids=ExternalIds(imdb=show_ids.imdb), season=1),
-        MediaRef(kind="show", ids=ExternalIds(tmdb=show_ids.tmdb)),
-        MediaRef(kind="episode", ids=by_tvdb, season=1, episode=999),
-        MediaRef(kind="movie", ids=ExternalIds(tmdb=show_ids.tmdb or -1, imdb="tt0000000")),
-    ])
+    found = services.find_media_bulk(
+        [
+            MediaRef(kind="episode", ids=by_tvdb, season=1, episode=2),
+            MediaRef(kind="season", ids=ExternalIds(imdb=show_ids.imdb), season=1),
+            MediaRef(kind="show", ids=ExternalIds(tmdb=show_ids.tmdb)),
+            MediaRef(kind="episode", ids=by_tvdb, season=1, episode=999),
+            MediaRef(kind="movie", ids=ExternalIds(tmdb=show_ids.tmdb or -1, imdb="tt0000000")),
+        ]
+    )
     assert found[0].item_id == str(episode.id) and (found[0].season, found[0].episode) == (1, 2)
     assert found[0].ids == show_ids
     assert found[1].kind == "season" and found[1].item_id == str(episode.parent_id)
@@ -117,18 +139,26 @@ def test_bulk_lookup_of_thousands_takes_a_few_queries(host_app):
     with host_app.app_context():
         movies = db.session.scalars(select(MediaItem).where(MediaItem.kind == "movie")).all()
         episodes = db.session.scalars(
-            select(MediaItem).where(MediaItem.kind == "episode").limit(1500)).all()
+            select(MediaItem).where(MediaItem.kind == "episode").limit(1500)
+        ).all()
         refs = [MediaRef(kind="movie", ids=ExternalIds(imdb=m.imdb)) for m in movies]
-        refs += [MediaRef(kind="episode", ids=ExternalIds(tvdb=e.tvdb), season=e.season_number,
-                          episode=e.episode_number) for e in episodes]
+        refs += [
+            MediaRef(
+                kind="episode",
+                ids=ExternalIds(tvdb=e.tvdb),
+                season=e.season_number,
+                episode=e.episode_number,
+            )
+            for e in episodes
+        ]
         refs += [MediaRef(kind="movie", ids=ExternalIds(tmdb=10**9 + n)) for n in range(1000)]
         statements = []
-        event.listen(db.engine, "before_cursor_execute",
-                     lambda *args: statements.append(args[2]))
+        event.listen(db.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
         found = services.find_media_bulk(refs)
-    assert [f.item_id for f in found[:len(movies)]] == [str(m.id) for m in movies]
-    assert [f.item_id for f in found[len(movies):len(movies) + len(episodes)]] == [
-        str(e.id) for e in episodes]
+    assert [f.item_id for f in found[: len(movies)]] == [str(m.id) for m in movies]
+    assert [f.item_id for f in found[len(movies) : len(movies) + len(episodes)]] == [
+        str(e.id) for e in episodes
+    ]
     assert found[-1000:] == [None] * 1000
     assert len(statements) <= 20, len(statements)
 
@@ -161,8 +191,9 @@ def test_only_admins_see_admin_pages(host_client, login, path):
 
 def test_post_without_csrf_token_is_refused(host_app, host_client, login):
     login(host_client, "alice")
-    response = host_client.post("/library/rate", data={
-        "item_id": matrix_id(host_app), "value": 7, "action": "rate"})
+    response = host_client.post(
+        "/library/rate", data={"item_id": matrix_id(host_app), "value": 7, "action": "rate"}
+    )
     assert response.status_code == 400
     assert host(host_app).list_ratings(2) == []
 
@@ -170,8 +201,9 @@ def test_post_without_csrf_token_is_refused(host_app, host_client, login):
 # --- ratings -----------------------------------------------------------------------------
 
 
-def test_rating_on_the_library_page_is_committed_then_announced(host_app, host_client, login,
-                                                                recorder):
+def test_rating_on_the_library_page_is_committed_then_announced(
+    host_app, host_client, login, recorder
+):
     probe = CommitProbe()
     host_app.extensions["aperture_plugins"].register(probe)
     login(host_client, "alice")
@@ -241,53 +273,75 @@ def test_a_bulk_write_is_one_transaction_and_one_event(host_app, recorder):
     matrix = matrix_id(host_app)
     fight_club = services.find_media("movie", ExternalIds(tmdb=550)).item_id
     services.apply_rating(3, matrix, 4, when, "aperture")
-    services.apply_ratings(3, [RatingWrite(matrix, 9, when), RatingWrite(fight_club, 7, when),
-                               RatingWrite(fight_club, 8, when)], "trakt")
-    assert sorted((r.media.item_id, r.value, r.source) for r in services.list_ratings(3)) == \
-        sorted([(matrix, 9, "trakt"), (fight_club, 8, "trakt")])  # the last write wins
+    services.apply_ratings(
+        3,
+        [
+            RatingWrite(matrix, 9, when),
+            RatingWrite(fight_club, 7, when),
+            RatingWrite(fight_club, 8, when),
+        ],
+        "trakt",
+    )
+    assert sorted((r.media.item_id, r.value, r.source) for r in services.list_ratings(3)) == sorted(
+        [(matrix, 9, "trakt"), (fight_club, 8, "trakt")]
+    )  # the last write wins
     (event,) = recorder.named("aperture_ratings_changed")
     assert event["source"] == "trakt"
-    assert sorted((c.item_id, c.value, c.previous) for c in event["changes"]) == \
-        sorted([(matrix, 9, 4), (fight_club, 8, None)])
-    services.apply_ratings(3, [RatingWrite(matrix, None, when),
-                               RatingWrite("1", None, when)], "aperture")  # "1": unrated
+    assert sorted((c.item_id, c.value, c.previous) for c in event["changes"]) == sorted(
+        [(matrix, 9, 4), (fight_club, 8, None)]
+    )
+    services.apply_ratings(
+        3, [RatingWrite(matrix, None, when), RatingWrite("1", None, when)], "aperture"
+    )  # "1": unrated
     (removed,) = recorder.named("aperture_ratings_changed")[1]["changes"]
     assert (removed.item_id, removed.value, removed.previous) == (matrix, None, 9)
     assert len(recorder.named("aperture_rating_changed")) == 1  # only the single write's
     with pytest.raises(LookupError, match="no media items \\[999999999\\]"):
-        services.apply_ratings(3, [RatingWrite(fight_club, 2, when),
-                                   RatingWrite("999999999", 5, when)], "trakt")
+        services.apply_ratings(
+            3, [RatingWrite(fight_club, 2, when), RatingWrite("999999999", 5, when)], "trakt"
+        )
     assert [r.value for r in services.list_ratings(3)] == [8]  # nothing of it was written
 
 
 def test_cli_rates_and_lists_ratings_as_json(host_app, recorder):
     runner = host_app.test_cli_runner()
-    result = runner.invoke(args=["demo", "rate", "--user", "alice", "--tmdb", "603",
-                                 "--value", "8"])
+    result = runner.invoke(
+        args=["demo", "rate", "--user", "alice", "--tmdb", "603", "--value", "8"]
+    )
     assert result.exit_code == 0, result.output
-    result = runner.invoke(args=["demo", "rate", "--user", "alice", "--imdb", "tt0137523",
-                                 "--value", "10", "--at", "2024-01-02T03:04:05Z"])
+    result = runner.invoke(
+        args=[
+            "demo",
+            "rate",
+            "--user",
+            "alice",
+            "--imdb",
+            "tt0137523",
+            "--value",
+            "10",
+            "--at",
+            "2024-01-02T03:04:05Z",
+        ]
+    )
     assert result.exit_code == 0, result.output
-    listed = json.loads(runner.invoke(args=["demo", "ratings", "--user", "alice",
-                                            "--json"]).output)
+    listed = json.loads(runner.invoke(args=["demo", "ratings", "--user", "alice", "--json"]).output)
     assert [(r["title"], r["value"], r["source"]) for r in listed] == [
-        ("The Matrix", 8, "aperture"), ("Fight Club", 10, "aperture")]
+        ("The Matrix", 8, "aperture"),
+        ("Fight Club", 10, "aperture"),
+    ]
     assert listed[1]["rated_at"] == "2024-01-02T03:04:05Z"
     assert listed[0]["ids"] == {"tmdb": 603, "imdb": "tt0133093", "tvdb": None}
     assert listed[0]["kind"] == "movie" and listed[0]["year"] == 1999
     assert listed[0]["rated_at"].endswith("Z")
     assert [c["source"] for c in recorder.named("aperture_rating_changed")] == ["aperture"] * 2
 
-    result = runner.invoke(args=["demo", "rate", "--user", "alice", "--tmdb", "603",
-                                 "--remove"])
+    result = runner.invoke(args=["demo", "rate", "--user", "alice", "--tmdb", "603", "--remove"])
     assert result.exit_code == 0, result.output
-    listed = json.loads(runner.invoke(args=["demo", "ratings", "--user", "alice",
-                                            "--json"]).output)
+    listed = json.loads(runner.invoke(args=["demo", "ratings", "--user", "alice", "--json"]).output)
     assert [r["title"] for r in listed] == ["Fight Club"]
     assert recorder.named("aperture_rating_removed")[0]["media"].ids.tmdb == 603
 
-    missing = runner.invoke(args=["demo", "rate", "--user", "alice", "--tmdb", "1",
-                                  "--value", "5"])
+    missing = runner.invoke(args=["demo", "rate", "--user", "alice", "--tmdb", "1", "--value", "5"])
     assert missing.exit_code != 0 and "no movie" in missing.output
     nobody = runner.invoke(args=["demo", "ratings", "--user", "mallory", "--json"])
     assert nobody.exit_code != 0
@@ -316,12 +370,12 @@ def test_library_changes_and_user_deletion_reach_the_plugins(host_app, recorder)
     with host_app.app_context():
         show = db.session.scalars(select(MediaItem).where(MediaItem.kind == "show")).first()
         show_tvdb = show.tvdb
-    result = runner.invoke(args=["demo", "library", "remove", "--kind", "show",
-                                 "--tvdb", str(show_tvdb)])
+    result = runner.invoke(
+        args=["demo", "library", "remove", "--kind", "show", "--tvdb", str(show_tvdb)]
+    )
     assert result.exit_code == 0, result.output
     with host_app.app_context():  # seasons and episodes went with it
-        assert not db.session.scalars(select(MediaItem).where(
-            MediaItem.tvdb == show_tvdb)).all()
+        assert not db.session.scalars(select(MediaItem).where(MediaItem.tvdb == show_tvdb)).all()
 
     result = runner.invoke(args=["demo", "delete-user", "bob"])
     assert result.exit_code == 0, result.output
@@ -335,8 +389,10 @@ def test_library_changes_and_user_deletion_reach_the_plugins(host_app, recorder)
 def test_profile_and_integrations_render_plugin_slots(host_client, login):
     login(host_client, "admin")
     profile = host_client.get("/settings/profile").get_data(as_text=True)
-    assert ('<section class="plugin-section"><p id="test-profile-slot">'
-            "Profile slot for admin</p></section>") in profile
+    assert (
+        '<section class="plugin-section"><p id="test-profile-slot">'
+        "Profile slot for admin</p></section>"
+    ) in profile
     admin = host_client.get("/admin/settings/integrations").get_data(as_text=True)
     assert '<p id="test-admin-slot">Integrations slot for admin</p>' in admin
 

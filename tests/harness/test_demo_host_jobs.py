@@ -22,7 +22,9 @@ def recorder() -> Recorder:
 def host_config(request, recorder):
     """This module's plugins; a test may parametrise it (indirect) to replace them."""
     return getattr(request, "param", None) or {
-        "APERTURE_LOAD_ENTRY_POINTS": False, "APERTURE_PLUGINS": [JOBS_PLUGIN, recorder]}
+        "APERTURE_LOAD_ENTRY_POINTS": False,
+        "APERTURE_PLUGINS": [JOBS_PLUGIN, recorder],
+    }
 
 
 @pytest.fixture()
@@ -45,14 +47,16 @@ def test_jobs_screen_lists_the_definitions(admin):
 
 
 def test_saving_a_schedule_stores_it_and_tells_the_plugins(admin, host_app, recorder):
-    html = post_form(admin, f"/admin/jobs/{COUNT_JOB}/schedule",
-                     cron=" 15  3 * * * ", enabled="on").get_data(as_text=True)
+    html = post_form(
+        admin, f"/admin/jobs/{COUNT_JOB}/schedule", cron=" 15  3 * * * ", enabled="on"
+    ).get_data(as_text=True)
     assert "Count to three: schedule saved." in html
     assert '<code class="saved-cron">15 3 * * *</code>' in html
     schedules = host_app.extensions["aperture_host"].job_schedules()
     assert (schedules[COUNT_JOB].cron, schedules[COUNT_JOB].enabled) == ("15 3 * * *", True)
     assert recorder.named("aperture_job_schedule_changed") == [
-        {"name": COUNT_JOB, "cron": "15 3 * * *", "enabled": True}]
+        {"name": COUNT_JOB, "cron": "15 3 * * *", "enabled": True}
+    ]
 
     post_form(admin, f"/admin/jobs/{COUNT_JOB}/schedule", cron="15 3 * * *")  # unticked
     assert host_app.extensions["aperture_host"].job_schedules()[COUNT_JOB].enabled is False
@@ -60,8 +64,9 @@ def test_saving_a_schedule_stores_it_and_tells_the_plugins(admin, host_app, reco
 
 
 def test_an_invalid_cron_is_refused(admin, host_app, recorder):
-    html = post_form(admin, f"/admin/jobs/{COUNT_JOB}/schedule", cron="every day",
-                     enabled="on").get_data(as_text=True)
+    html = post_form(
+        admin, f"/admin/jobs/{COUNT_JOB}/schedule", cron="every day", enabled="on"
+    ).get_data(as_text=True)
     assert "is not a valid cron expression" in html
     assert host_app.extensions["aperture_host"].job_schedules() == {}
     assert recorder.named("aperture_job_schedule_changed") == []
@@ -72,8 +77,7 @@ def test_unknown_job_is_404(admin):
 
 
 @pytest.mark.slow
-def test_run_now_runs_in_a_real_worker_and_the_run_page_shows_its_log(admin, host_app,
-                                                                      host_worker):
+def test_run_now_runs_in_a_real_worker_and_the_run_page_shows_its_log(admin, host_app, host_worker):
     response = post_form(admin, f"/admin/jobs/{COUNT_JOB}/run")
     run_id = int(re.search(r"Run #(\d+)", response.get_data(as_text=True)).group(1))
     run = wait_for_run(host_app, run_id, process=host_worker)
@@ -83,7 +87,12 @@ def test_run_now_runs_in_a_real_worker_and_the_run_page_shows_its_log(admin, hos
     assert '<strong id="run-status" class="status status-succeeded">succeeded</strong>' in html
     log = re.search(r'<pre id="run-log">(.*?)</pre>', html, re.DOTALL).group(1)
     assert [line.split("] ", 1)[1] for line in log.strip().splitlines()] == [
-        "counting to 3", "counted 1", "counted 2", "counted 3", "done counting"]
+        "counting to 3",
+        "counted 1",
+        "counted 2",
+        "counted 3",
+        "done counting",
+    ]
     assert 'http-equiv="refresh"' not in html  # finished runs stop refreshing
     listing = admin.get("/admin/jobs").get_data(as_text=True)
     assert f'href="/admin/jobs/runs/{run_id}">#{run_id}</a>' in listing
@@ -107,9 +116,17 @@ def test_a_queued_run_waits_with_a_refreshing_page(admin, host_app):
     assert job.kwargs["run_id"] == int(re.search(r"Run #(\d+)", html).group(1))
 
 
-@pytest.mark.parametrize("host_config", [{
-    "APERTURE_LOAD_ENTRY_POINTS": False, "APERTURE_PLUGINS": [JOBS_PLUGIN],
-    "REDIS_URL": DEAD_REDIS}], indirect=True)
+@pytest.mark.parametrize(
+    "host_config",
+    [
+        {
+            "APERTURE_LOAD_ENTRY_POINTS": False,
+            "APERTURE_PLUGINS": [JOBS_PLUGIN],
+            "REDIS_URL": DEAD_REDIS,
+        }
+    ],
+    indirect=True,
+)
 def test_redis_down_pages_work_and_run_now_says_why(admin, host_app):
     assert admin.get("/library").status_code == 200
     assert admin.get("/admin/jobs").status_code == 200
@@ -127,6 +144,9 @@ def test_a_scheduled_run_opens_its_own_run(host_app):
         with pytest.raises(RuntimeError):
             failing_job()
     (failed, succeeded) = [wait_for_run(host_app, n, timeout=1) for n in (2, 1)]
-    assert (succeeded.name, succeeded.status, succeeded.progress_done) == (COUNT_JOB,
-                                                                           "succeeded", 2)
+    assert (succeeded.name, succeeded.status, succeeded.progress_done) == (
+        COUNT_JOB,
+        "succeeded",
+        2,
+    )
     assert (failed.name, failed.status) == (FAILING_JOB, "failed")

@@ -106,21 +106,26 @@ def assert_nothing_reached(listener: RecordingListener, *secrets: str) -> None:
 
 
 REDIRECT_CALLS = {
-    "token exchange": ("/oauth/token",
-                       lambda conn: oauth.exchange_code("the-code", "the-pkce-verifier")),
+    "token exchange": (
+        "/oauth/token",
+        lambda conn: oauth.exchange_code("the-code", "the-pkce-verifier"),
+    ),
     "refresh": ("/oauth/token", lambda conn: oauth.refresh(conn.refresh_token)),
     "revoke": ("/oauth/revoke", lambda conn: oauth.revoke(conn.access_token)),
     "device poll": ("/oauth/device/token", lambda conn: oauth.poll_device_token("dev-code")),
     "device start": ("/oauth/device/code", lambda conn: oauth.start_device_flow()),
-    "api call": ("/users/settings", lambda conn: oauth.api_client().api(
-        "GET", "/users/settings", token=conn.access_token, what="Reading your Trakt profile")),
+    "api call": (
+        "/users/settings",
+        lambda conn: oauth.api_client().api(
+            "GET", "/users/settings", token=conn.access_token, what="Reading your Trakt profile"
+        ),
+    ),
 }
 
 
 @pytest.mark.parametrize("status", [307, 302, 308])
 @pytest.mark.parametrize("call", sorted(REDIRECT_CALLS))
-def test_no_call_to_trakt_follows_a_redirect(host_app, alice, hostile, listener, call,
-                                             status):
+def test_no_call_to_trakt_follows_a_redirect(host_app, alice, hostile, listener, call, status):
     path, make_call = REDIRECT_CALLS[call]
     hostile.arm(path, redirect(listener.url, status))
     with host_app.app_context():
@@ -130,18 +135,25 @@ def test_no_call_to_trakt_follows_a_redirect(host_app, alice, hostile, listener,
     assert raised.value.status == status
     assert str(raised.value).startswith(MSG_REDIRECTED.split("{what}")[0])
     assert f"redirect ({status})" in str(raised.value)
-    assert_nothing_reached(listener, CLIENT_SECRET, alice.refresh_token, alice.access_token,
-                           "the-code", "the-pkce-verifier", "dev-code")
+    assert_nothing_reached(
+        listener,
+        CLIENT_SECRET,
+        alice.refresh_token,
+        alice.access_token,
+        "the-code",
+        "the-pkce-verifier",
+        "dev-code",
+    )
     assert any(seen.path == path for seen in hostile.requests)
 
 
-def test_a_plain_session_from_the_extension_refuses_redirects_too(host_app, hostile,
-                                                                   listener):
+def test_a_plain_session_from_the_extension_refuses_redirects_too(host_app, hostile, listener):
     """Any future caller that takes its session from ``http_session`` is covered."""
     hostile.arm("/anything", redirect(listener.url))
     with host_app.app_context(), pytest.raises(Redirected):
-        extension.http_session().post(hostile.url + "/anything", json={"s": CLIENT_SECRET},
-                                      timeout=5)
+        extension.http_session().post(
+            hostile.url + "/anything", json={"s": CLIENT_SECRET}, timeout=5
+        )
     assert_nothing_reached(listener, CLIENT_SECRET)
 
 
@@ -151,8 +163,9 @@ HOUR = 3600
 
 
 def read_settings(conn):
-    return oauth.api_client().api("GET", "/users/settings", token=conn.access_token,
-                                  what="Reading your Trakt profile")
+    return oauth.api_client().api(
+        "GET", "/users/settings", token=conn.access_token, what="Reading your Trakt profile"
+    )
 
 
 def closed_for(conn) -> float:
@@ -160,10 +173,11 @@ def closed_for(conn) -> float:
     return extension.budgets().closed_for(USER_GET, anonymous(conn.access_token))
 
 
-@pytest.mark.parametrize("retry_after", ["999999999", "inf", "-inf", "nan", "Infinity",
-                                         "1e309", "0", "-5", "0.0001", "soon"])
-def test_retry_after_is_a_finite_wait_within_the_range(host_app, alice, hostile,
-                                                       retry_after):
+@pytest.mark.parametrize(
+    "retry_after",
+    ["999999999", "inf", "-inf", "nan", "Infinity", "1e309", "0", "-5", "0.0001", "soon"],
+)
+def test_retry_after_is_a_finite_wait_within_the_range(host_app, alice, hostile, retry_after):
     hostile.arm("/users/settings", rate_limited(retry_after=retry_after))
     with host_app.app_context():
         conn = extension.state().host.db.session.merge(alice)
@@ -177,10 +191,16 @@ def test_retry_after_is_a_finite_wait_within_the_range(host_app, alice, hostile,
 
 
 @pytest.mark.parametrize("until", ["9999-12-31T23:59:59Z", "+999999-01-01T00:00:00"])
-def test_x_ratelimit_until_far_away_closes_the_bucket_an_hour_at_most(host_app, alice,
-                                                                      hostile, until):
-    spent = {"name": "AUTHED_API_GET_LIMIT", "period": 300, "limit": 500, "remaining": 0,
-             "until": until}
+def test_x_ratelimit_until_far_away_closes_the_bucket_an_hour_at_most(
+    host_app, alice, hostile, until
+):
+    spent = {
+        "name": "AUTHED_API_GET_LIMIT",
+        "period": 300,
+        "limit": 500,
+        "remaining": 0,
+        "until": until,
+    }
     hostile.arm("/users/settings", json_answer({}, headers={"X-Ratelimit": json.dumps(spent)}))
     with host_app.app_context():
         conn = extension.state().host.db.session.merge(alice)
@@ -265,8 +285,7 @@ def test_the_refresh_lock_outlives_the_slowest_refresh(host_app):
 
 
 @pytest.mark.parametrize("fault", ["502", "503", "520", "dropped"])
-def test_two_passing_faults_in_a_row_do_not_fail_a_foreground_sync(host_app, alice, hostile,
-                                                                    fault):
+def test_two_passing_faults_in_a_row_do_not_fail_a_foreground_sync(host_app, alice, hostile, fault):
     pattern = dropped() if fault == "dropped" else status(int(fault), "<html>Bad gate</html>")
     armed = hostile.arm("/sync/last_activities", pattern, times=2)
     result = host_app.test_cli_runner().invoke(args=["trakt", "sync", "--user", USER])
@@ -288,8 +307,9 @@ def test_writes_are_not_retried_in_the_run(host_app, alice, hostile):
     handling sorts it out next run, so it is sent once here."""
     armed = hostile.arm("/sync/ratings", status(502), method="POST")
     with host_app.app_context(), pytest.raises(Exception, match=r"\(502\)"):
-        oauth.api_client().api("POST", "/sync/ratings", token=alice.access_token,
-                               body={"movies": []})
+        oauth.api_client().api(
+            "POST", "/sync/ratings", token=alice.access_token, body={"movies": []}
+        )
     assert armed.hits == 1
 
 
@@ -301,22 +321,32 @@ def test_the_quick_retries_default_to_seconds(host_app):
 
 BAD_PAGING = {
     "zero pages": {"X-Pagination-Page-Count": "0"},
-    "a million pages": {"X-Pagination-Page": "1", "X-Pagination-Limit": "10",
-                        "X-Pagination-Page-Count": "1000000"},
+    "a million pages": {
+        "X-Pagination-Page": "1",
+        "X-Pagination-Limit": "10",
+        "X-Pagination-Page-Count": "1000000",
+    },
     "negative": {"X-Pagination-Page-Count": "-1"},
     "not a number": {"X-Pagination-Page-Count": "many"},
     "huge number": {"X-Pagination-Page-Count": "9" * 5000},
-    "item count disagrees": {"X-Pagination-Page": "1", "X-Pagination-Limit": "10",
-                             "X-Pagination-Page-Count": "1",
-                             "X-Pagination-Item-Count": "5000"},
-    "not page 1": {"X-Pagination-Page": "3", "X-Pagination-Limit": "10",
-                   "X-Pagination-Page-Count": "3"},
+    "item count disagrees": {
+        "X-Pagination-Page": "1",
+        "X-Pagination-Limit": "10",
+        "X-Pagination-Page-Count": "1",
+        "X-Pagination-Item-Count": "5000",
+    },
+    "not page 1": {
+        "X-Pagination-Page": "3",
+        "X-Pagination-Limit": "10",
+        "X-Pagination-Page-Count": "3",
+    },
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_PAGING))
-def test_bad_paging_headers_fail_the_pull_and_remove_nothing(host_app, alice, hostile,
-                                                             sandbox, case):
+def test_bad_paging_headers_fail_the_pull_and_remove_nothing(
+    host_app, alice, hostile, sandbox, case
+):
     token = sandbox.issue_tokens(TRAKT_USER)["access_token"]
     rate_on_trakt(sandbox, token, INCEPTION, 7, sandbox_now(sandbox))
     with host_app.app_context():
@@ -350,17 +380,23 @@ def test_ratings_trakt_pages_anyway_are_read_page_by_page(host_app, alice, hosti
 # --- malformed answers: a clear TraktError, never a crash ------------------------------------
 
 DEEP = deep_json()
-GOOD_TOKEN = {"access_token": "a" * 64, "refresh_token": "r" * 64, "token_type": "bearer",
-              "expires_in": 86400, "created_at": 1_700_000_000, "scope": "public"}
+GOOD_TOKEN = {
+    "access_token": "a" * 64,
+    "refresh_token": "r" * 64,
+    "token_type": "bearer",
+    "expires_in": 86400,
+    "created_at": 1_700_000_000,
+    "scope": "public",
+}
 BAD_TOKEN_ANSWERS = {
     "deep json": DEEP,
     "huge number": '{"access_token": ' + huge_number() + "}",
     "a list": "[1, 2]",
     "access token a dict": json.dumps({**GOOD_TOKEN, "access_token": {"x": 1}}),
     "refresh token a number": json.dumps({**GOOD_TOKEN, "refresh_token": 12}),
-    "expires in years": json.dumps({**GOOD_TOKEN, "expires_in": 10 ** 300}),
+    "expires in years": json.dumps({**GOOD_TOKEN, "expires_in": 10**300}),
     "expires in a float": json.dumps({**GOOD_TOKEN, "expires_in": 1e308}),
-    "created in year 10^12": json.dumps({**GOOD_TOKEN, "created_at": 10 ** 20}),
+    "created in year 10^12": json.dumps({**GOOD_TOKEN, "created_at": 10**20}),
     "expires in a bool": json.dumps({**GOOD_TOKEN, "expires_in": True}),
     "scope a list": json.dumps({**GOOD_TOKEN, "scope": ["public"]}),
 }
@@ -387,12 +423,24 @@ BAD_DEVICE_CODES = {
     "deep json": DEEP,
     "huge number": '{"device_code": ' + huge_number() + "}",
     "a list": "[]",
-    "interval huge": json.dumps({"device_code": "d", "user_code": "U", "expires_in": 600,
-                                 "verification_url": "https://trakt.tv/activate",
-                                 "interval": 10 ** 30}),
-    "codes are dicts": json.dumps({"device_code": {}, "user_code": [], "expires_in": 600,
-                                   "verification_url": "https://trakt.tv/activate",
-                                   "interval": 5}),
+    "interval huge": json.dumps(
+        {
+            "device_code": "d",
+            "user_code": "U",
+            "expires_in": 600,
+            "verification_url": "https://trakt.tv/activate",
+            "interval": 10**30,
+        }
+    ),
+    "codes are dicts": json.dumps(
+        {
+            "device_code": {},
+            "user_code": [],
+            "expires_in": 600,
+            "verification_url": "https://trakt.tv/activate",
+            "interval": 5,
+        }
+    ),
 }
 
 
@@ -413,16 +461,18 @@ def test_a_malformed_api_answer_is_a_clear_error(host_app, alice, hostile, answe
 
 
 @pytest.mark.parametrize("answer", ["deep json", "huge number", "wrong types"])
-def test_malformed_ratings_fail_the_run_and_lose_nothing(host_app, alice, hostile, sandbox,
-                                                         answer):
+def test_malformed_ratings_fail_the_run_and_lose_nothing(host_app, alice, hostile, sandbox, answer):
     token = sandbox.issue_tokens(TRAKT_USER)["access_token"]
     rate_on_trakt(sandbox, token, INCEPTION, 7, sandbox_now(sandbox))
     with host_app.app_context():
         assert sync.sync_user_ratings(alice.user_id).status == "synced"
     sandbox.advance_clock(2)
     rate_on_trakt(sandbox, token, MATRIX, 9, sandbox_now(sandbox))
-    raw = {"deep json": DEEP, "huge number": "[" + huge_number() + "]",
-           "wrong types": json.dumps({"rating": "x"})}[answer]
+    raw = {
+        "deep json": DEEP,
+        "huge number": "[" + huge_number() + "]",
+        "wrong types": json.dumps({"rating": "x"}),
+    }[answer]
     hostile.arm("/sync/ratings/movies", json_answer(raw=raw))
     with host_app.app_context(), pytest.raises(MalformedResponse):
         sync.sync_user_ratings(alice.user_id)

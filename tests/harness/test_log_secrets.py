@@ -30,12 +30,16 @@ def book_of(**values: str) -> SecretBook:
 def test_a_token_in_a_log_is_found_and_shown_only_by_fingerprint(tmp_path: Path) -> None:
     token, verifier = secrets.token_hex(32), secrets.token_urlsafe(48)
     log = tmp_path / "worker.log"
-    log.write_text(f"12:00:01 starting\n12:00:02 sync: Authorization: Bearer {token}\n"
-                   f"12:00:03 exchanged code with verifier={verifier}&x=1\n")
+    log.write_text(
+        f"12:00:01 starting\n12:00:02 sync: Authorization: Bearer {token}\n"
+        f"12:00:03 exchanged code with verifier={verifier}&x=1\n"
+    )
     leaks = scan_files([log], book_of(access_token=token, PKCE_code_verifier=verifier)).leaks
 
     assert [(leak.secret.kind, leak.line, leak.count) for leak in leaks] == [
-        ("access token", 2, 1), ("PKCE code verifier", 3, 1)]
+        ("access token", 2, 1),
+        ("PKCE code verifier", 3, 1),
+    ]
     report = "\n".join(leak.describe() for leak in leaks)
     assert str(log) in report and token[:4] in report and "Bearer <access token" in report
     assert token not in report and verifier not in report
@@ -45,8 +49,10 @@ def test_a_hash_or_a_prefix_of_a_token_is_not_a_leak(tmp_path: Path) -> None:
     token = secrets.token_hex(32)
     digest = hashlib.sha256(token.encode()).hexdigest()
     log = tmp_path / "session.log"
-    log.write_text(f"refreshed the token {token[:4]}… (sha256 {digest[:12]})\n"
-                   f"full digest {digest}, first half {token[:32]}, last half {token[32:]}\n")
+    log.write_text(
+        f"refreshed the token {token[:4]}… (sha256 {digest[:12]})\n"
+        f"full digest {digest}, first half {token[:32]}, last half {token[32:]}\n"
+    )
     assert scan_files([log], book_of(access_token=token)).leaks == []
 
 
@@ -57,7 +63,8 @@ def test_short_values_are_not_secrets_they_would_match_words(tmp_path: Path) -> 
 
 
 def test_a_code_in_a_redirect_request_line_is_allowed_anywhere_else_it_leaks(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     """OAuth puts the code in the callback's query string, so HTTP access logs hold it by
     the protocol's design; the same code in any other line is still a leak."""
     code = secrets.token_hex(32)
@@ -65,12 +72,14 @@ def test_a_code_in_a_redirect_request_line_is_allowed_anywhere_else_it_leaks(
     log.write_text(
         f'127.0.0.1 - - [24/Nov/2026 14:55:57] "GET /plugins/trakt/callback?code={code}'
         f'&state=abc HTTP/1.1" 302 -\n'
-        f'127.0.0.1 - - [24/Nov/2026 14:55:58] "GET /cb?state=abc&code={code} HTTP/1.1" 200 -\n')
+        f'127.0.0.1 - - [24/Nov/2026 14:55:58] "GET /cb?state=abc&code={code} HTTP/1.1" 200 -\n'
+    )
     assert scan_files([log], book_of(authorization_code=code)).allowed == 2
     assert scan_files([log], book_of(access_token=code)).leaks  # only codes, by their kind
 
-    log.write_text(f"exchanging code={code} for tokens\n"
-                   f'"POST /oauth/token?code={code} HTTP/1.1" 200\n')
+    log.write_text(
+        f'exchanging code={code} for tokens\n"POST /oauth/token?code={code} HTTP/1.1" 200\n'
+    )
     scan = scan_files([log], book_of(authorization_code=code))
     assert [(leak.line, leak.count) for leak in scan.leaks] == [(1, 2)] and scan.allowed == 0
 
@@ -93,7 +102,8 @@ def test_the_sandbox_journal_keeps_secrets_across_resets(sandbox: SandboxControl
 
 
 def test_caplog_sees_exactly_what_it_did_without_the_scan(
-        request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture) -> None:
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> None:
     run = request.config.stash.get(log_secrets._state_key, None)
     if run is None:
         pytest.skip("the log_secrets plugin is not active in this run")
@@ -108,13 +118,17 @@ def test_caplog_sees_exactly_what_it_did_without_the_scan(
     assert caplog.records[-1].getMessage() == f"asked for {marker}"
 
     written = run.handler.path.read_text()
-    for line in (f"plugin debug {marker}", f"library info {marker}",
-                 f"library warning {marker}", f"asked for {marker}"):
+    for line in (
+        f"plugin debug {marker}",
+        f"library info {marker}",
+        f"library warning {marker}",
+        f"asked for {marker}",
+    ):
         assert line in written
     assert f"[{request.node.nodeid}]" in written  # records name the test that ran
 
 
-LEAKING_TEST = '''
+LEAKING_TEST = """
 import logging
 from pathlib import Path
 
@@ -132,20 +146,35 @@ def test_something(tmp_path: Path) -> None:
         (tmp_path / "logs" / "worker.log").write_text("refresh_token=" + REFRESH + "\\n")
     else:
         logging.getLogger("aperture_trakt_plugin.fake").info("got %s…", ACCESS[:4])
-'''
+"""
 
 
 @pytest.mark.parametrize("leak", [True, False], ids=["leaking", "clean"])
-def test_a_run_whose_logs_hold_a_secret_fails_and_names_it(tmp_path: Path, leak: bool
-                                                           ) -> None:
+def test_a_run_whose_logs_hold_a_secret_fails_and_names_it(tmp_path: Path, leak: bool) -> None:
     access, refresh = secrets.token_hex(32), secrets.token_hex(32)
     test_file = tmp_path / "test_inner.py"
-    test_file.write_text(textwrap.dedent(LEAKING_TEST.format(access=access, refresh=refresh,
-                                                             leak=leak)))
+    test_file.write_text(
+        textwrap.dedent(LEAKING_TEST.format(access=access, refresh=refresh, leak=leak))
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
-         "tests.log_secrets", "--basetemp", str(tmp_path / "inner"), str(test_file)],
-        cwd=REPO, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.log_secrets",
+            "--basetemp",
+            str(tmp_path / "inner"),
+            str(test_file),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     output = result.stdout + result.stderr
     assert access not in output and refresh not in output
     if not leak:

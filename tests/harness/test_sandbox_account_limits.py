@@ -26,8 +26,7 @@ def token_of(sandbox: SandboxControl, username: str, vip: bool = False) -> str:
 
 
 def ratings(catalogue: dict[str, Any], indices: range, rating: int = 7) -> dict[str, Any]:
-    return {"movies": [{"rating": rating, "ids": catalogue["movies"][i]["ids"]}
-                       for i in indices]}
+    return {"movies": [{"rating": rating, "ids": catalogue["movies"][i]["ids"]} for i in indices]}
 
 
 def rate(sandbox: SandboxControl, token: str, body: dict[str, Any]) -> Any:
@@ -67,8 +66,12 @@ def test_rerating_takes_no_room_and_removals_free_it(sandbox, catalogue):
     again = rate(sandbox, token, ratings(catalogue, range(3), rating=9))
     assert again.status_code == 201 and again.json()["added"]["movies"] == 3
     assert rate(sandbox, token, ratings(catalogue, range(3, 4))).status_code == 420
-    removed = sandbox.api("POST", "/sync/ratings/remove", token,
-                          json={"movies": [{"ids": catalogue["movies"][0]["ids"]}]})
+    removed = sandbox.api(
+        "POST",
+        "/sync/ratings/remove",
+        token,
+        json={"movies": [{"ids": catalogue["movies"][0]["ids"]}]},
+    )
     assert removed.status_code == 200
     assert rate(sandbox, token, ratings(catalogue, range(3, 4))).status_code == 201
 
@@ -126,17 +129,24 @@ def test_history_cap_counts_every_play(sandbox, catalogue):
     sandbox.set_account_limits(history={"free": 3})
     token = token_of(sandbox, "hal")
     play = {"ids": catalogue["movies"][0]["ids"]}
-    assert sandbox.api("POST", "/sync/history", token,
-                       json={"movies": [play, play]}).status_code == 201
-    assert sandbox.api("POST", "/sync/history", token,
-                       json={"movies": [play, play]}).status_code == 420
+    assert (
+        sandbox.api("POST", "/sync/history", token, json={"movies": [play, play]}).status_code
+        == 201
+    )
+    assert (
+        sandbox.api("POST", "/sync/history", token, json={"movies": [play, play]}).status_code
+        == 420
+    )
     assert len(sandbox.history("hal")) == 2
 
 
-@pytest.mark.parametrize("vip,expected", [
-    (False, {"list": {"count": 5, "item_count": 250}, "watchlist": {"item_count": 250}}),
-    (True, {"list": {"count": 100, "item_count": 5_000}, "watchlist": {"item_count": 5_000}}),
-])
+@pytest.mark.parametrize(
+    "vip,expected",
+    [
+        (False, {"list": {"count": 5, "item_count": 250}, "watchlist": {"item_count": 250}}),
+        (True, {"list": {"count": 100, "item_count": 5_000}, "watchlist": {"item_count": 5_000}}),
+    ],
+)
 def test_settings_limits_by_tier_without_ratings_or_history(sandbox, vip, expected):
     settings = sandbox.api("GET", "/users/settings", token_of(sandbox, "sue", vip)).json()
     assert settings["user"]["vip"] is vip
@@ -156,8 +166,13 @@ def test_settings_follow_configured_caps_and_reset(sandbox):
 
 
 def test_bad_account_limit_calls_change_nothing(sandbox):
-    for bad in ({"ratings": 3}, {"mode": "sometimes"}, {"body": "xml"}, {"karma": {"free": 1}},
-                {"ratings": {"free": 1, "gold": 2}}):
+    for bad in (
+        {"ratings": 3},
+        {"mode": "sometimes"},
+        {"body": "xml"},
+        {"karma": {"free": 1}},
+        {"ratings": {"free": 1, "gold": 2}},
+    ):
         with pytest.raises(SandboxError):
             sandbox.set_account_limits(**bad)
     assert sandbox.account_limits()["ratings"] == {"free": 10_000, "vip": 20_000}

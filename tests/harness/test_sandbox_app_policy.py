@@ -28,9 +28,17 @@ def consent(sandbox: SandboxControl, client_id: str, username: str = "fran") -> 
     browser = requests.Session()
     browser.headers.update(UA)
     browser.get(f"{sandbox.url}/_sandbox/login", params={"username": username})
-    answer = browser.post(f"{sandbox.url}/oauth/authorize", allow_redirects=False, data={
-        "response_type": "code", "client_id": client_id, "redirect_uri": CALLBACK,
-        "state": "s", "decision": "approve"})
+    answer = browser.post(
+        f"{sandbox.url}/oauth/authorize",
+        allow_redirects=False,
+        data={
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": CALLBACK,
+            "state": "s",
+            "decision": "approve",
+        },
+    )
     assert answer.status_code == 302, answer.text
     return parse_qs(urlsplit(answer.headers["Location"]).query)
 
@@ -38,23 +46,43 @@ def consent(sandbox: SandboxControl, client_id: str, username: str = "fran") -> 
 def connect(sandbox: SandboxControl, app: tuple[str, str]) -> dict:
     """The whole code flow for one app; its token pair."""
     code = consent(sandbox, app[0])["code"][0]
-    answer = requests.post(f"{sandbox.url}/oauth/token", headers=UA, timeout=10, json={
-        "code": code, "client_id": app[0], "client_secret": app[1],
-        "redirect_uri": CALLBACK, "grant_type": "authorization_code"})
+    answer = requests.post(
+        f"{sandbox.url}/oauth/token",
+        headers=UA,
+        timeout=10,
+        json={
+            "code": code,
+            "client_id": app[0],
+            "client_secret": app[1],
+            "redirect_uri": CALLBACK,
+            "grant_type": "authorization_code",
+        },
+    )
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
 def refresh(sandbox: SandboxControl, app: tuple[str, str], token: dict) -> requests.Response:
-    return requests.post(f"{sandbox.url}/oauth/token", headers=UA, timeout=10, json={
-        "refresh_token": token["refresh_token"], "client_id": app[0], "client_secret": app[1],
-        "redirect_uri": CALLBACK, "grant_type": "refresh_token"})
+    return requests.post(
+        f"{sandbox.url}/oauth/token",
+        headers=UA,
+        timeout=10,
+        json={
+            "refresh_token": token["refresh_token"],
+            "client_id": app[0],
+            "client_secret": app[1],
+            "redirect_uri": CALLBACK,
+            "grant_type": "refresh_token",
+        },
+    )
 
 
 def test_a_deleted_app_gets_403_on_the_api_and_invalid_client_on_tokens(apps):
     token = connect(apps, FIRST)
-    assert apps.api("GET", "/sync/ratings", token["access_token"],
-                    client_id=FIRST[0]).status_code == 200
+    assert (
+        apps.api("GET", "/sync/ratings", token["access_token"], client_id=FIRST[0]).status_code
+        == 200
+    )
     apps.delete_app(FIRST[0])
     refused = apps.api("GET", "/sync/ratings", token["access_token"], client_id=FIRST[0])
     assert refused.status_code == 403
@@ -71,8 +99,10 @@ def test_a_free_account_cannot_authorize_a_second_app_by_default(apps):
     refused = consent(apps, SECOND[0])
     assert refused["error"] == ["access_denied"] and refused["state"] == ["s"]
     assert "limit" in refused["error_description"][0]
-    assert apps.api("GET", "/sync/ratings", first["access_token"],
-                    client_id=FIRST[0]).status_code == 200, "the first grant keeps working"
+    assert (
+        apps.api("GET", "/sync/ratings", first["access_token"], client_id=FIRST[0]).status_code
+        == 200
+    ), "the first grant keeps working"
     assert "code" in consent(apps, FIRST[0]), "re-authorizing the connected app is fine"
 
 
@@ -84,8 +114,10 @@ def test_revoke_mode_connects_the_second_app_and_kills_the_first_grant(apps):
     assert dead.status_code == 401
     answer = refresh(apps, FIRST, first)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
-    assert apps.api("GET", "/sync/ratings", second["access_token"],
-                    client_id=SECOND[0]).status_code == 200
+    assert (
+        apps.api("GET", "/sync/ratings", second["access_token"], client_id=SECOND[0]).status_code
+        == 200
+    )
 
 
 def test_vip_and_official_apps_are_not_held_to_one(apps):
@@ -101,10 +133,15 @@ def test_vip_and_official_apps_are_not_held_to_one(apps):
 
 def test_device_approval_past_the_cap_denies_the_code(apps):
     connect(apps, FIRST)
-    codes = requests.post(f"{apps.url}/oauth/device/code", headers=UA, timeout=10,
-                          json={"client_id": SECOND[0]}).json()
+    codes = requests.post(
+        f"{apps.url}/oauth/device/code", headers=UA, timeout=10, json={"client_id": SECOND[0]}
+    ).json()
     with pytest.raises(SandboxError, match="limit of connected apps"):
         apps.approve_device(codes["user_code"], "fran")
-    poll = requests.post(f"{apps.url}/oauth/device/token", headers=UA, timeout=10, json={
-        "code": codes["device_code"], "client_id": SECOND[0], "client_secret": SECOND[1]})
+    poll = requests.post(
+        f"{apps.url}/oauth/device/token",
+        headers=UA,
+        timeout=10,
+        json={"code": codes["device_code"], "client_id": SECOND[0], "client_secret": SECOND[1]},
+    )
     assert poll.status_code == 418

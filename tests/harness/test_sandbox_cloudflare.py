@@ -40,10 +40,15 @@ def assert_application(answer: requests.Response) -> None:
 
 def test_the_applications_answers_carry_request_id_and_runtime(sandbox):
     token = sandbox.issue_tokens("ana")["access_token"]
-    answers = [sandbox.api("GET", "/movies/trending"), sandbox.api("GET", "/sync/ratings", token),
-               sandbox.api("GET", "/sync/ratings"), sandbox.api("GET", "/no/such/route"),
-               requests.post(f"{sandbox.url}/oauth/token", json={}, timeout=10,
-                             headers={"User-Agent": "t/1"})]
+    answers = [
+        sandbox.api("GET", "/movies/trending"),
+        sandbox.api("GET", "/sync/ratings", token),
+        sandbox.api("GET", "/sync/ratings"),
+        sandbox.api("GET", "/no/such/route"),
+        requests.post(
+            f"{sandbox.url}/oauth/token", json={}, timeout=10, headers={"User-Agent": "t/1"}
+        ),
+    ]
     for answer in answers:
         assert_application(answer)
     ids = {answer.headers["x-request-id"] for answer in answers}
@@ -100,9 +105,19 @@ def test_firewall_blocks_every_api_and_auth_call_until_switched_off(sandbox: San
     assert sandbox.set_behaviour(firewall="block-all")["firewall"] == "block-all"
     assert_cloudflare(sandbox.api("GET", "/sync/ratings", token), 403)
     assert_cloudflare(sandbox.api("GET", "/movies/trending"), 403)
-    assert_cloudflare(requests.post(f"{sandbox.url}/oauth/token", timeout=10, json={
-        "refresh_token": "x", "client_id": "sandbox-client-id", "grant_type": "refresh_token"},
-        headers={"User-Agent": "t/1"}), 403)
+    assert_cloudflare(
+        requests.post(
+            f"{sandbox.url}/oauth/token",
+            timeout=10,
+            json={
+                "refresh_token": "x",
+                "client_id": "sandbox-client-id",
+                "grant_type": "refresh_token",
+            },
+            headers={"User-Agent": "t/1"},
+        ),
+        403,
+    )
     assert sandbox.catalogue()["movies"], "the control API is not behind the firewall"
     sandbox.set_behaviour(firewall="off")
     assert sandbox.api("GET", "/sync/ratings", token).status_code == 200

@@ -32,8 +32,10 @@ def test_users_get_flags(sandbox):
 def test_issue_tokens_for_another_app(sandbox):
     sandbox.add_app("app-two", "secret-two", ["https://two.example.test/cb"])
     token = sandbox.issue_tokens("alice", client_id="app-two")
-    assert sandbox.api("GET", "/sync/ratings", token["access_token"],
-                       client_id="app-two").status_code == 200
+    assert (
+        sandbox.api("GET", "/sync/ratings", token["access_token"], client_id="app-two").status_code
+        == 200
+    )
     with pytest.raises(SandboxError):
         sandbox.issue_tokens("alice", client_id="nobody")
 
@@ -42,10 +44,19 @@ def test_ratings_round_trip_in_trakts_shape(sandbox):
     catalogue = sandbox.catalogue()
     film, tv = catalogue["movies"][0], catalogue["shows"][0]
     items = [
-        {"rated_at": "2015-01-28T02:26:37.000Z", "rating": 8, "type": "movie",
-         "movie": {"title": film["title"], "year": film["year"], "ids": film["ids"]}},
-        {"rated_at": "2015-01-27T02:26:37.000Z", "rating": 6, "type": "episode",
-         "episode": {"season": 1, "number": 2}, "show": {"ids": {"tvdb": tv["ids"]["tvdb"]}}},
+        {
+            "rated_at": "2015-01-28T02:26:37.000Z",
+            "rating": 8,
+            "type": "movie",
+            "movie": {"title": film["title"], "year": film["year"], "ids": film["ids"]},
+        },
+        {
+            "rated_at": "2015-01-27T02:26:37.000Z",
+            "rating": 6,
+            "type": "episode",
+            "episode": {"season": 1, "number": 2},
+            "show": {"ids": {"tvdb": tv["ids"]["tvdb"]}},
+        },
     ]
     stored = sandbox.set_ratings("alice", items)
     assert stored[0] == items[0]
@@ -69,8 +80,17 @@ def test_put_replaces_and_moves_last_activities(sandbox):
 def test_history_round_trip_expands_a_season(sandbox):
     tv = sandbox.catalogue()["shows"][1]
     season = tv["seasons"][0]
-    sandbox.set_history("alice", [{"watched_at": "2020-02-02T20:00:00.000Z",
-                                   "type": "season", "season": {"number": 1}, "show": tv}])
+    sandbox.set_history(
+        "alice",
+        [
+            {
+                "watched_at": "2020-02-02T20:00:00.000Z",
+                "type": "season",
+                "season": {"number": 1},
+                "show": tv,
+            }
+        ],
+    )
     history = sandbox.history("alice")
     assert len(history) == len(season["episodes"])
     assert {h["type"] for h in history} == {"episode"}
@@ -78,8 +98,9 @@ def test_history_round_trip_expands_a_season(sandbox):
 
 def test_unknown_titles_are_refused(sandbox):
     with pytest.raises(SandboxError, match="not_found"):
-        sandbox.set_ratings("alice", [{"rating": 5, "type": "movie",
-                                       "movie": {"ids": {"imdb": "tt0000111"}}}])
+        sandbox.set_ratings(
+            "alice", [{"rating": 5, "type": "movie", "movie": {"ids": {"imdb": "tt0000111"}}}]
+        )
 
 
 def test_control_calls_are_not_logged(sandbox):
@@ -99,8 +120,9 @@ def test_demo_users_are_seeded():
     ratings = client.get("/sync/ratings", headers=api_headers(token)).json
     assert {r["type"] for r in ratings} >= {"movie", "show", "season", "episode"}
     again = create_app({"SANDBOX_DEMO_USERS": True}).test_client()
-    assert [r["rating"] for r in again.get("/_sandbox/users/alice_trakt/ratings").json] == \
-        [r["rating"] for r in ratings], "deterministic"
+    assert [r["rating"] for r in again.get("/_sandbox/users/alice_trakt/ratings").json] == [
+        r["rating"] for r in ratings
+    ], "deterministic"
     client.post("/_sandbox/reset")
     assert len(client.get("/_sandbox/users").json) == 3, "reset seeds them again"
 
@@ -125,8 +147,10 @@ def test_front_page_lists_users(sandbox: SandboxControl):
 def test_browser_signs_in_and_approves_on_the_authorize_page(sandbox, page):
     callback = f"{sandbox.url}/_sandbox/clock"  # any page of ours: we only read the URL
     sandbox.add_app("browser-app", "browser-secret", [callback])
-    page.goto(f"{sandbox.url}/oauth/authorize?response_type=code&client_id=browser-app"
-              f"&redirect_uri={callback}&state=st8")
+    page.goto(
+        f"{sandbox.url}/oauth/authorize?response_type=code&client_id=browser-app"
+        f"&redirect_uri={callback}&state=st8"
+    )
     page.fill("#username", "bella")
     page.click("#login")
     page.click("#approve")

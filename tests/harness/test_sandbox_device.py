@@ -13,15 +13,23 @@ CLIENT = {"client_id": "sandbox-client-id", "client_secret": "sandbox-client-sec
 
 
 def new_code(sandbox: SandboxControl) -> dict:
-    answer = requests.post(f"{sandbox.url}/oauth/device/code", headers=UA, timeout=10,
-                           json={"client_id": "sandbox-client-id"})
+    answer = requests.post(
+        f"{sandbox.url}/oauth/device/code",
+        headers=UA,
+        timeout=10,
+        json={"client_id": "sandbox-client-id"},
+    )
     assert answer.status_code == 200
     return answer.json()
 
 
 def poll(sandbox: SandboxControl, device_code: str) -> requests.Response:
-    return requests.post(f"{sandbox.url}/oauth/device/token", headers=UA, timeout=10,
-                         json={"code": device_code, **CLIENT})
+    return requests.post(
+        f"{sandbox.url}/oauth/device/token",
+        headers=UA,
+        timeout=10,
+        json={"code": device_code, **CLIENT},
+    )
 
 
 @pytest.fixture()
@@ -30,8 +38,7 @@ def code(sandbox: SandboxControl) -> dict:
 
 
 def test_code_answer_is_shaped_like_trakts(sandbox, code):
-    assert set(code) == {"device_code", "user_code", "verification_url", "expires_in",
-                         "interval"}
+    assert set(code) == {"device_code", "user_code", "verification_url", "expires_in", "interval"}
     assert code["verification_url"] == f"{sandbox.url}/activate"
     assert code["expires_in"] == 600 and code["interval"] == 5
     assert len(code["user_code"]) == 8
@@ -79,8 +86,9 @@ def test_denied_code_is_418(sandbox, code):
 
 
 def test_unknown_client_is_invalid_client(sandbox):
-    answer = requests.post(f"{sandbox.url}/oauth/device/code", headers=UA, timeout=10,
-                           json={"client_id": "nobody"})
+    answer = requests.post(
+        f"{sandbox.url}/oauth/device/code", headers=UA, timeout=10, json={"client_id": "nobody"}
+    )
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
 
 
@@ -89,23 +97,29 @@ def test_activate_page_approves_for_the_signed_in_user(sandbox, code):
     browser.headers.update(UA)
     login_form = browser.get(f"{sandbox.url}/activate/{code['user_code']}")
     assert 'id="login"' in login_form.text
-    page = browser.post(f"{sandbox.url}/oauth/login", data={
-        "username": "erin", "next": f"/activate/{code['user_code']}"})
+    page = browser.post(
+        f"{sandbox.url}/oauth/login",
+        data={"username": "erin", "next": f"/activate/{code['user_code']}"},
+    )
     assert f'value="{code["user_code"]}"' in page.text and 'id="approve"' in page.text
-    done = browser.post(f"{sandbox.url}/activate", data={"user_code": code["user_code"],
-                                                         "decision": "approve"})
+    done = browser.post(
+        f"{sandbox.url}/activate", data={"user_code": code["user_code"], "decision": "approve"}
+    )
     assert done.status_code == 200 and "Device connected" in done.text
     token = poll(sandbox, code["device_code"]).json()
-    assert sandbox.api("GET", "/users/settings",
-                       token["access_token"]).json()["user"]["username"] == "erin"
+    assert (
+        sandbox.api("GET", "/users/settings", token["access_token"]).json()["user"]["username"]
+        == "erin"
+    )
 
 
 def test_activate_page_deny(sandbox, code):
     browser = requests.Session()
     browser.headers.update(UA)
     browser.get(f"{sandbox.url}/_sandbox/login", params={"username": "erin"})
-    browser.post(f"{sandbox.url}/activate", data={"user_code": code["user_code"],
-                                                  "decision": "deny"})
+    browser.post(
+        f"{sandbox.url}/activate", data={"user_code": code["user_code"], "decision": "deny"}
+    )
     assert poll(sandbox, code["device_code"]).status_code == 418
 
 

@@ -8,13 +8,47 @@ import pytest
 
 from harness.trakt_sandbox.control_client import SandboxControl
 
-FULL_MOVIE_KEYS = {"title", "year", "ids", "tagline", "overview", "released", "runtime",
-                   "country", "trailer", "homepage", "status", "rating", "votes",
-                   "comment_count", "updated_at", "language", "languages",
-                   "available_translations", "genres", "certification"}
-FULL_SHOW_KEYS = {"title", "year", "ids", "overview", "first_aired", "airs", "runtime",
-                  "certification", "network", "country", "status", "rating", "votes",
-                  "aired_episodes", "genres", "updated_at", "available_translations"}
+FULL_MOVIE_KEYS = {
+    "title",
+    "year",
+    "ids",
+    "tagline",
+    "overview",
+    "released",
+    "runtime",
+    "country",
+    "trailer",
+    "homepage",
+    "status",
+    "rating",
+    "votes",
+    "comment_count",
+    "updated_at",
+    "language",
+    "languages",
+    "available_translations",
+    "genres",
+    "certification",
+}
+FULL_SHOW_KEYS = {
+    "title",
+    "year",
+    "ids",
+    "overview",
+    "first_aired",
+    "airs",
+    "runtime",
+    "certification",
+    "network",
+    "country",
+    "status",
+    "rating",
+    "votes",
+    "aired_episodes",
+    "genres",
+    "updated_at",
+    "available_translations",
+}
 
 
 @pytest.fixture()
@@ -56,16 +90,18 @@ def test_trending_shape_paging_and_both_kinds_of_titles(sandbox, catalogue, plur
 def test_popular_is_bare_objects_and_extended_full_adds_metadata(sandbox, plural, keys):
     minimal = sandbox.api("GET", f"/{plural}/popular", params={"limit": 3}).json()
     assert len(minimal) == 3 and set(minimal[0]) == {"title", "year", "ids"}
-    full = sandbox.api("GET", f"/{plural}/popular",
-                       params={"limit": 3, "extended": "full"}).json()
+    full = sandbox.api("GET", f"/{plural}/popular", params={"limit": 3, "extended": "full"}).json()
     assert keys <= set(full[0])
     assert isinstance(full[0]["rating"], float) and isinstance(full[0]["votes"], int)
     assert [m["ids"] for m in full] == [m["ids"] for m in minimal]
 
 
 def test_popular_genre_and_year_filters(sandbox):
-    items = sandbox.api("GET", "/movies/popular", params={
-        "genres": "horror", "years": "1970-1989", "limit": 50, "extended": "full"}).json()
+    items = sandbox.api(
+        "GET",
+        "/movies/popular",
+        params={"genres": "horror", "years": "1970-1989", "limit": 50, "extended": "full"},
+    ).json()
     assert items and all("horror" in m["genres"] and 1970 <= m["year"] <= 1989 for m in items)
 
 
@@ -97,19 +133,20 @@ def test_recommendations_leave_out_rated_watched_and_hidden(sandbox, catalogue):
     assert hide_calls[-1]["path"] == f"/recommendations/movies/{hidden['ids']['slug']}"
     assert hide_calls[-1]["status"] == 204
     assert [h["movie"]["ids"] for h in sandbox.hidden("rita")] == [hidden["ids"]]
-    after = {m["ids"]["trakt"] for m in sandbox.api(
-        "GET", "/recommendations/movies", token, params={"limit": 100}).json()}
+    after = {
+        m["ids"]["trakt"]
+        for m in sandbox.api("GET", "/recommendations/movies", token, params={"limit": 100}).json()
+    }
     assert not after & {rated["ids"]["trakt"], watched["ids"]["trakt"], hidden["ids"]["trakt"]}
 
 
 def test_recommendations_follow_taste(sandbox):
     token = sandbox.issue_tokens("rita")["access_token"]
-    horror = sandbox.api("GET", "/movies/popular", params={"genres": "horror",
-                                                          "limit": 250}).json()
-    sandbox.set_ratings("rita", [{"rating": 10, "type": "movie", "movie": m}
-                                 for m in horror[:3]])
-    top = sandbox.api("GET", "/recommendations/movies", token,
-                      params={"limit": 3, "extended": "full"}).json()
+    horror = sandbox.api("GET", "/movies/popular", params={"genres": "horror", "limit": 250}).json()
+    sandbox.set_ratings("rita", [{"rating": 10, "type": "movie", "movie": m} for m in horror[:3]])
+    top = sandbox.api(
+        "GET", "/recommendations/movies", token, params={"limit": 3, "extended": "full"}
+    ).json()
     assert all("horror" in m["genres"] for m in top)
 
 
@@ -120,38 +157,54 @@ def test_recommendation_ignore_flags(sandbox):
     sandbox.set_collection("rita", [{"type": "movie", "movie": top[1]}])
     plain = [m["ids"] for m in sandbox.api("GET", "/recommendations/movies", token).json()]
     assert top[0]["ids"] in plain and top[1]["ids"] in plain
-    filtered = [m["ids"] for m in sandbox.api(
-        "GET", "/recommendations/movies", token,
-        params={"ignore_watchlisted": "true", "ignore_collected": "true"}).json()]
+    filtered = [
+        m["ids"]
+        for m in sandbox.api(
+            "GET",
+            "/recommendations/movies",
+            token,
+            params={"ignore_watchlisted": "true", "ignore_collected": "true"},
+        ).json()
+    ]
     assert top[0]["ids"] not in filtered and top[1]["ids"] not in filtered
 
 
 def test_ignore_watched_drops_started_shows(sandbox, catalogue):
     token = sandbox.issue_tokens("rita")["access_token"]
     top = sandbox.api("GET", "/recommendations/shows", token).json()[0]
-    sandbox.set_history("rita", [{"type": "episode", "show": top,
-                                  "episode": {"season": 1, "number": 1}}])
+    sandbox.set_history(
+        "rita", [{"type": "episode", "show": top, "episode": {"season": 1, "number": 1}}]
+    )
     plain = [m["ids"] for m in sandbox.api("GET", "/recommendations/shows", token).json()]
     assert top["ids"] in plain, "a started show is still recommended"
-    filtered = [m["ids"] for m in sandbox.api("GET", "/recommendations/shows", token,
-                                              params={"ignore_watched": "true"}).json()]
+    filtered = [
+        m["ids"]
+        for m in sandbox.api(
+            "GET", "/recommendations/shows", token, params={"ignore_watched": "true"}
+        ).json()
+    ]
     assert top["ids"] not in filtered
 
 
 def test_hiding_an_unknown_title_is_404(sandbox):
     token = sandbox.issue_tokens("rita")["access_token"]
-    assert sandbox.api("DELETE", "/recommendations/shows/no-such-show",
-                       token).status_code == 404
+    assert sandbox.api("DELETE", "/recommendations/shows/no-such-show", token).status_code == 404
 
 
 def test_summaries_and_id_search(sandbox, catalogue):
     film = catalogue["movies"][0]
     by_imdb = sandbox.api("GET", f"/movies/{film['ids']['imdb']}").json()
     assert by_imdb["ids"] == film["ids"]
-    found = sandbox.api("GET", f"/search/tmdb/{film['ids']['tmdb']}",
-                        params={"type": "movie"}).json()
-    assert found == [{"type": "movie", "score": None, "movie": {
-        "title": film["title"], "year": film["year"], "ids": film["ids"]}}]
+    found = sandbox.api(
+        "GET", f"/search/tmdb/{film['ids']['tmdb']}", params={"type": "movie"}
+    ).json()
+    assert found == [
+        {
+            "type": "movie",
+            "score": None,
+            "movie": {"title": film["title"], "year": film["year"], "ids": film["ids"]},
+        }
+    ]
     tv = catalogue["shows"][0]
     episode = sandbox.api("GET", f"/shows/{tv['ids']['slug']}/seasons/1/episodes/2").json()
     assert episode == tv["seasons"][0]["episodes"][1]

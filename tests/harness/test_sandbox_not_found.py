@@ -34,16 +34,24 @@ def ratings_body(catalogue: dict[str, Any]) -> dict[str, Any]:
     tv = catalogue["shows"][0]
     return {
         "movies": [{"rating": 7, "ids": catalogue["movies"][0]["ids"]}, MISSING_MOVIE],
-        "shows": [{"title": tv["title"], "ids": tv["ids"], "seasons": [
-            {"number": 2, "rating": 9}, {"number": 99, "rating": 8},
-            {"number": 1, "episodes": [{"number": 99, "rating": 5}]}]}],
-        "episodes": [{"rating": 4, "ids": tv["seasons"][0]["episodes"][0]["ids"]},
-                     MISSING_EPISODE],
+        "shows": [
+            {
+                "title": tv["title"],
+                "ids": tv["ids"],
+                "seasons": [
+                    {"number": 2, "rating": 9},
+                    {"number": 99, "rating": 8},
+                    {"number": 1, "episodes": [{"number": 99, "rating": 5}]},
+                ],
+            }
+        ],
+        "episodes": [{"rating": 4, "ids": tv["seasons"][0]["episodes"][0]["ids"]}, MISSING_EPISODE],
     }
 
 
-def post(sandbox: SandboxControl, account: dict[str, Any], path: str, body: Any,
-         status: int) -> dict[str, Any]:
+def post(
+    sandbox: SandboxControl, account: dict[str, Any], path: str, body: Any, status: int
+) -> dict[str, Any]:
     answer = sandbox.api("POST", path, account["token"], json=body)
     assert answer.status_code == status, answer.text
     return answer.json()
@@ -73,23 +81,34 @@ def test_behaviour_defaults_validation_and_reset(sandbox):
 def test_echo_repeats_each_miss_as_sent(sandbox, account):
     tv_show = ratings_body(account["catalogue"])["shows"][0]
     assert rate(sandbox, account) == {
-        "movies": [MISSING_MOVIE], "shows": [], "seasons": [tv_show["seasons"][1]],
-        "episodes": [{"number": 99, "rating": 5}, MISSING_EPISODE]}
+        "movies": [MISSING_MOVIE],
+        "shows": [],
+        "seasons": [tv_show["seasons"][1]],
+        "episodes": [{"number": 99, "rating": 5}, MISSING_EPISODE],
+    }
 
 
 def test_no_ids_drops_only_the_ids(sandbox, account):
     sandbox.set_behaviour(not_found="no_ids")
     assert rate(sandbox, account) == {
-        "movies": [{"rating": 10, "title": "Nope"}], "shows": [],
+        "movies": [{"rating": 10, "title": "Nope"}],
+        "shows": [],
         "seasons": [{"number": 99, "rating": 8}],
-        "episodes": [{"number": 99, "rating": 5},
-                     {"rating": 6, "rated_at": "2022-07-09T21:26:48.871Z"}]}
+        "episodes": [
+            {"number": 99, "rating": 5},
+            {"rating": 6, "rated_at": "2022-07-09T21:26:48.871Z"},
+        ],
+    }
 
 
 def test_empty_answers_empty_objects(sandbox, account):
     sandbox.set_behaviour(not_found="empty")
-    assert rate(sandbox, account) == {"movies": [{}], "shows": [], "seasons": [{}],
-                                      "episodes": [{}, {}]}
+    assert rate(sandbox, account) == {
+        "movies": [{}],
+        "shows": [],
+        "seasons": [{}],
+        "episodes": [{}, {}],
+    }
 
 
 def test_nested_answers_the_show_structure_and_reshaped_ids(sandbox, account):
@@ -99,13 +118,24 @@ def test_nested_answers_the_show_structure_and_reshaped_ids(sandbox, account):
     assert rate(sandbox, account) == {
         "movies": [{"rating": 10, "title": "Nope", "ids": {"imdb": "tt0000111", "tmdb": "1"}}],
         "shows": [],
-        "seasons": [{"title": tv["title"], "ids": show_ids,
-                     "seasons": [{"number": 99, "rating": 8}]}],
+        "seasons": [
+            {"title": tv["title"], "ids": show_ids, "seasons": [{"number": 99, "rating": 8}]}
+        ],
         "episodes": [
-            {"title": tv["title"], "ids": show_ids,
-             "seasons": [{"number": 1, "episodes": [{"number": 99, "rating": 5}]}]},
-            {"rating": 6, "ids": {"tvdb": "1"}, "rated_at": "2022-07-09T21:26:48.8710000Z",
-             "season": 0, "number": 0}]}
+            {
+                "title": tv["title"],
+                "ids": show_ids,
+                "seasons": [{"number": 1, "episodes": [{"number": 99, "rating": 5}]}],
+            },
+            {
+                "rating": 6,
+                "ids": {"tvdb": "1"},
+                "rated_at": "2022-07-09T21:26:48.8710000Z",
+                "season": 0,
+                "number": 0,
+            },
+        ],
+    }
 
 
 def test_random_is_reproducible_from_the_seed_and_keeps_counts(sandbox, account):
@@ -133,30 +163,44 @@ def test_ratings_remove_history_and_watchlist_use_the_shape(sandbox, account):
     history = post(sandbox, account, "/sync/history", body, 201)
     assert history["not_found"]["movies"] == [{}]
     assert history["added"]["movies"] == 1
-    history_removed = post(sandbox, account, "/sync/history/remove",
-                           {**body, "ids": [7]}, 200)
+    history_removed = post(sandbox, account, "/sync/history/remove", {**body, "ids": [7]}, 200)
     assert history_removed["not_found"]["ids"] == [7]
     assert history_removed["not_found"]["seasons"] == [{}]
-    watchlist = post(sandbox, account, "/sync/watchlist",
-                     {"movies": body["movies"], "episodes": body["episodes"]}, 201)
+    watchlist = post(
+        sandbox,
+        account,
+        "/sync/watchlist",
+        {"movies": body["movies"], "episodes": body["episodes"]},
+        201,
+    )
     assert watchlist["not_found"]["movies"] == [{}]
     assert watchlist["added"] == {"movies": 1, "shows": 0, "seasons": 0, "episodes": 1}
 
 
-MISS_ITEMS = st.dictionaries(st.sampled_from(["ids", "rating", "title", "number"]),
-                             st.integers(1, 5), max_size=3)
+MISS_ITEMS = st.dictionaries(
+    st.sampled_from(["ids", "rating", "title", "number"]), st.integers(1, 5), max_size=3
+)
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
-@given(misses=st.lists(st.tuples(st.sampled_from(["movies", "seasons", "episodes"]),
-                                 MISS_ITEMS), max_size=8),
-       seed=st.integers(0, 2**31))
+@given(
+    misses=st.lists(
+        st.tuples(st.sampled_from(["movies", "seasons", "episodes"]), MISS_ITEMS), max_size=8
+    ),
+    seed=st.integers(0, 2**31),
+)
 def test_random_shapes_keep_one_entry_per_miss(misses, seed):
     """Shape-level property: every miss gives exactly one entry in its own array."""
     shows = {"ids": {"trakt": 1}}
-    items = [Miss(category, item, shows if category != "movies" else None,
-                  {"number": 1} if category == "episodes" else None)
-             for category, item in misses]
+    items = [
+        Miss(
+            category,
+            item,
+            shows if category != "movies" else None,
+            {"number": 1} if category == "episodes" else None,
+        )
+        for category, item in misses
+    ]
     first = shape_not_found(items, "random", random.Random(seed))
     again = shape_not_found(items, "random", random.Random(seed))
     assert first == again

@@ -31,22 +31,28 @@ def pkce_pair() -> tuple[str, str]:
     return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def authorize(url: str, username: str = "alice", decision: str = "approve",
-              **params: str) -> requests.Response:
+def authorize(
+    url: str, username: str = "alice", decision: str = "approve", **params: str
+) -> requests.Response:
     """Drive the authorize pages as a browser would: sign in, then approve or deny."""
     browser = requests.Session()
     browser.headers.update(UA)
-    query = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": CALLBACK,
-             "state": "xyz", **params}
+    query = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": CALLBACK,
+        "state": "xyz",
+        **params,
+    }
     page = browser.get(f"{url}/oauth/authorize", params=query)
     assert page.status_code == 200 and 'id="login"' in page.text
     next_url = urlsplit(page.url)._replace(scheme="", netloc="").geturl()
-    consent = browser.post(f"{url}/oauth/login", data={"username": username,
-                                                       "next": next_url})
+    consent = browser.post(f"{url}/oauth/login", data={"username": username, "next": next_url})
     assert consent.status_code == 200 and 'id="approve"' in consent.text
     assert 'id="deny"' in consent.text
-    return browser.post(f"{url}/oauth/authorize", data={**query, "decision": decision},
-                        allow_redirects=False)
+    return browser.post(
+        f"{url}/oauth/authorize", data={**query, "decision": decision}, allow_redirects=False
+    )
 
 
 def code_from(answer: requests.Response) -> str:
@@ -63,8 +69,14 @@ def token_call(url: str, **body: str) -> requests.Response:
 
 
 def exchange(url: str, code: str, **extra: str) -> requests.Response:
-    body = {"code": code, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-            "redirect_uri": CALLBACK, "grant_type": "authorization_code", **extra}
+    body = {
+        "code": code,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uri": CALLBACK,
+        "grant_type": "authorization_code",
+        **extra,
+    }
     return token_call(url, **{k: v for k, v in body.items() if v is not None})
 
 
@@ -77,8 +89,14 @@ def test_code_flow_with_secret_gives_a_trakt_shaped_token(app_registered):
     answer = exchange(sandbox.url, code_from(authorize(sandbox.url)))
     assert answer.status_code == 200
     token = answer.json()
-    assert set(token) == {"access_token", "token_type", "expires_in", "refresh_token",
-                          "scope", "created_at"}
+    assert set(token) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "refresh_token",
+        "scope",
+        "created_at",
+    }
     assert token["token_type"] == "bearer" and token["scope"] == "public"
     assert token["expires_in"] == 604800
     assert abs(token["created_at"] - sandbox.clock()["time"]) < 5
@@ -107,26 +125,36 @@ def test_codes_expire(app_registered):
 def test_pkce_s256_without_a_secret(app_registered):
     sandbox = app_registered
     verifier, challenge = pkce_pair()
-    code = code_from(authorize(sandbox.url, code_challenge=challenge,
-                               code_challenge_method="S256"))
+    code = code_from(authorize(sandbox.url, code_challenge=challenge, code_challenge_method="S256"))
     wrong = exchange(sandbox.url, code, client_secret=None, code_verifier="x" * 50)
     assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
-    code = code_from(authorize(sandbox.url, code_challenge=challenge,
-                               code_challenge_method="S256"))
+    code = code_from(authorize(sandbox.url, code_challenge=challenge, code_challenge_method="S256"))
     right = exchange(sandbox.url, code, client_secret=None, code_verifier=verifier)
     assert right.status_code == 200
-    refreshed = token_call(sandbox.url, refresh_token=right.json()["refresh_token"],
-                           client_id=CLIENT_ID, grant_type="refresh_token")
+    refreshed = token_call(
+        sandbox.url,
+        refresh_token=right.json()["refresh_token"],
+        client_id=CLIENT_ID,
+        grant_type="refresh_token",
+    )
     assert refreshed.status_code == 200, "a public PKCE client refreshes without a secret"
 
 
 def test_pkce_plain_is_refused_at_the_authorize_step(app_registered):
     browser = requests.Session()
-    answer = browser.get(f"{app_registered.url}/oauth/authorize", headers=UA,
-                         allow_redirects=False, params={
-                             "response_type": "code", "client_id": CLIENT_ID,
-                             "redirect_uri": CALLBACK, "state": "s1",
-                             "code_challenge": "abc", "code_challenge_method": "plain"})
+    answer = browser.get(
+        f"{app_registered.url}/oauth/authorize",
+        headers=UA,
+        allow_redirects=False,
+        params={
+            "response_type": "code",
+            "client_id": CLIENT_ID,
+            "redirect_uri": CALLBACK,
+            "state": "s1",
+            "code_challenge": "abc",
+            "code_challenge_method": "plain",
+        },
+    )
     assert answer.status_code == 302
     query = parse_qs(urlsplit(answer.headers["Location"]).query)
     assert query["error"] == ["invalid_request"] and query["state"] == ["s1"]
@@ -145,9 +173,15 @@ def test_deny_redirects_with_access_denied(app_registered):
 
 
 def test_unregistered_redirect_uri_gets_an_html_error_page(app_registered):
-    answer = requests.get(f"{app_registered.url}/oauth/authorize", headers=UA, params={
-        "response_type": "code", "client_id": CLIENT_ID,
-        "redirect_uri": "https://elsewhere.example.test/cb"})
+    answer = requests.get(
+        f"{app_registered.url}/oauth/authorize",
+        headers=UA,
+        params={
+            "response_type": "code",
+            "client_id": CLIENT_ID,
+            "redirect_uri": "https://elsewhere.example.test/cb",
+        },
+    )
     assert answer.status_code == 400
     assert answer.headers["Content-Type"].startswith("text/html")
     assert "doesn&#39;t match client redirect URI" in answer.text
@@ -156,11 +190,15 @@ def test_unregistered_redirect_uri_gets_an_html_error_page(app_registered):
 def test_oob_shows_the_code_on_a_page(app_registered):
     browser = requests.Session()
     browser.headers.update(UA)
-    query = {"response_type": "code", "client_id": CLIENT_ID,
-             "redirect_uri": "urn:ietf:wg:oauth:2.0:oob"}
+    query = {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
+    }
     browser.get(f"{app_registered.url}/_sandbox/login", params={"username": "bob"})
-    page = browser.post(f"{app_registered.url}/oauth/authorize",
-                        data={**query, "decision": "approve"})
+    page = browser.post(
+        f"{app_registered.url}/oauth/authorize", data={**query, "decision": "approve"}
+    )
     assert page.status_code == 200
     code = page.text.split('<code id="code">')[1].split("</code>")[0]
     answer = exchange(app_registered.url, code, redirect_uri="urn:ietf:wg:oauth:2.0:oob")
@@ -169,8 +207,14 @@ def test_oob_shows_the_code_on_a_page(app_registered):
 
 def test_client_is_checked_before_the_grant(app_registered):
     url = app_registered.url
-    unknown = token_call(url, code="nope", client_id="who", client_secret="x",
-                         redirect_uri=CALLBACK, grant_type="authorization_code")
+    unknown = token_call(
+        url,
+        code="nope",
+        client_id="who",
+        client_secret="x",
+        redirect_uri=CALLBACK,
+        grant_type="authorization_code",
+    )
     assert unknown.status_code == 401 and unknown.json()["error"] == "invalid_client"
     wrong_secret = exchange(url, "not-a-code", client_secret="wrong")
     assert wrong_secret.status_code == 401
@@ -178,8 +222,10 @@ def test_client_is_checked_before_the_grant(app_registered):
     assert "error_description" in wrong_secret.json()
     right_secret_bad_code = exchange(url, "not-a-code")
     assert right_secret_bad_code.status_code == 400
-    assert right_secret_bad_code.json() == {"error": "invalid_grant",
-                                            "error_description": "session not found"}
+    assert right_secret_bad_code.json() == {
+        "error": "invalid_grant",
+        "error_description": "session not found",
+    }
     no_grant = token_call(url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     assert no_grant.status_code == 400 and no_grant.json()["error"] == "invalid_request"
 
@@ -189,8 +235,13 @@ def form_exchange(url: str, code: str, basic: bool) -> requests.Response:
     data = {"code": code, "redirect_uri": CALLBACK, "grant_type": "authorization_code"}
     if not basic:
         data |= {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
-    return requests.post(f"{url}/oauth/token", headers=UA, timeout=10, data=data,
-                         auth=(CLIENT_ID, CLIENT_SECRET) if basic else None)
+    return requests.post(
+        f"{url}/oauth/token",
+        headers=UA,
+        timeout=10,
+        data=data,
+        auth=(CLIENT_ID, CLIENT_SECRET) if basic else None,
+    )
 
 
 def test_strict_auth_server_refuses_http_basic_and_forms(app_registered):
@@ -202,10 +253,13 @@ def test_strict_auth_server_refuses_http_basic_and_forms(app_registered):
     form = form_exchange(url, code, basic=False)
     assert form.status_code == 400 and form.json()["error"] == "invalid_request"
     assert "JSON" in form.json()["error_description"]
-    json_with_basic = requests.post(f"{url}/oauth/token", headers=UA, timeout=10,
-                                    auth=(CLIENT_ID, CLIENT_SECRET), json={
-                                        "code": code, "redirect_uri": CALLBACK,
-                                        "grant_type": "authorization_code"})
+    json_with_basic = requests.post(
+        f"{url}/oauth/token",
+        headers=UA,
+        timeout=10,
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        json={"code": code, "redirect_uri": CALLBACK, "grant_type": "authorization_code"},
+    )
     assert json_with_basic.status_code == 401
     assert exchange(url, code).status_code == 200, "the refusals spent nothing"
 
@@ -213,11 +267,20 @@ def test_strict_auth_server_refuses_http_basic_and_forms(app_registered):
 def test_strict_mode_covers_revoke_and_the_device_endpoints(app_registered):
     url = app_registered.url
     for path in ("/oauth/revoke", "/oauth/device/code", "/oauth/device/token"):
-        answer = requests.post(f"{url}{path}", headers=UA, timeout=10,
-                               data={"client_id": CLIENT_ID, "token": "x", "code": "x"})
+        answer = requests.post(
+            f"{url}{path}",
+            headers=UA,
+            timeout=10,
+            data={"client_id": CLIENT_ID, "token": "x", "code": "x"},
+        )
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", path
-        basic = requests.post(f"{url}{path}", headers=UA, timeout=10, json={"token": "x"},
-                              auth=(CLIENT_ID, CLIENT_SECRET))
+        basic = requests.post(
+            f"{url}{path}",
+            headers=UA,
+            timeout=10,
+            json={"token": "x"},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+        )
         assert basic.status_code == 401 and basic.json()["error"] == "invalid_client", path
 
 
@@ -231,13 +294,16 @@ def test_lenient_mode_takes_forms_and_basic_as_authlib_sends_them(app_registered
 @pytest.mark.parametrize("form", ["json", "empty", "legacy-401"])
 def test_refresh_error_forms(sandbox, form):
     sandbox.set_behaviour(refresh_error=form)
-    body = {"refresh_token": "0" * 64, "client_id": "sandbox-client-id",
-            "client_secret": "sandbox-client-secret", "grant_type": "refresh_token"}
+    body = {
+        "refresh_token": "0" * 64,
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "grant_type": "refresh_token",
+    }
     answer = token_call(sandbox.url, **body)
     if form == "json":
         assert answer.status_code == 400
-        assert answer.json() == {"error": "invalid_grant",
-                                 "error_description": "session not found"}
+        assert answer.json() == {"error": "invalid_grant", "error_description": "session not found"}
     elif form == "empty":
         assert answer.status_code == 400 and answer.content == b""
     else:
@@ -254,9 +320,13 @@ def test_refresh_error_forms(sandbox, form):
 
 def test_refresh_rotates_and_a_reused_refresh_token_is_invalid_grant(sandbox):
     first = sandbox.issue_tokens("alice")
-    body = {"refresh_token": first["refresh_token"], "client_id": "sandbox-client-id",
-            "client_secret": "sandbox-client-secret", "redirect_uri": CALLBACK,
-            "grant_type": "refresh_token"}
+    body = {
+        "refresh_token": first["refresh_token"],
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+        "redirect_uri": CALLBACK,
+        "grant_type": "refresh_token",
+    }
     second = token_call(sandbox.url, **body)
     assert second.status_code == 200
     pair = second.json()
@@ -275,9 +345,16 @@ def test_refresh_rotates_and_a_reused_refresh_token_is_invalid_grant(sandbox):
 def test_legacy_mode_answers_the_doorkeeper_401():
     app = create_app({"SANDBOX_LEGACY_OAUTH_ERRORS": True})
     client = app.test_client()
-    answer = client.post("/oauth/token", headers=UA, json={
-        "refresh_token": "spent", "client_id": "sandbox-client-id",
-        "client_secret": "sandbox-client-secret", "grant_type": "refresh_token"})
+    answer = client.post(
+        "/oauth/token",
+        headers=UA,
+        json={
+            "refresh_token": "spent",
+            "client_id": "sandbox-client-id",
+            "client_secret": "sandbox-client-secret",
+            "grant_type": "refresh_token",
+        },
+    )
     assert answer.status_code == 401
     assert answer.json["error"] == "invalid_grant"
     assert answer.json["error_description"].startswith("The provided authorization grant")
@@ -306,12 +383,23 @@ def test_token_ttl_is_configurable():
 
 def test_revoke_is_always_200_and_kills_the_token(sandbox):
     token = sandbox.issue_tokens("alice")
-    unknown = requests.post(f"{sandbox.url}/oauth/revoke", headers=UA, timeout=10,
-                            json={"token": "nope", "client_id": "sandbox-client-id"})
+    unknown = requests.post(
+        f"{sandbox.url}/oauth/revoke",
+        headers=UA,
+        timeout=10,
+        json={"token": "nope", "client_id": "sandbox-client-id"},
+    )
     assert unknown.status_code == 200 and unknown.json() == {}
-    answer = requests.post(f"{sandbox.url}/oauth/revoke", headers=UA, timeout=10, json={
-        "token": token["access_token"], "client_id": "sandbox-client-id",
-        "client_secret": "sandbox-client-secret"})
+    answer = requests.post(
+        f"{sandbox.url}/oauth/revoke",
+        headers=UA,
+        timeout=10,
+        json={
+            "token": token["access_token"],
+            "client_id": "sandbox-client-id",
+            "client_secret": "sandbox-client-secret",
+        },
+    )
     assert answer.status_code == 200 and answer.json() == {}
     assert settings_status(sandbox, token["access_token"]) == 401
 

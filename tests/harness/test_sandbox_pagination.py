@@ -16,8 +16,12 @@ import pytest
 from harness.trakt_sandbox.control_client import SandboxControl
 
 USERNAME = "pager"
-COUNT_HEADERS = ("X-Pagination-Page", "X-Pagination-Limit", "X-Pagination-Page-Count",
-                 "X-Pagination-Item-Count")
+COUNT_HEADERS = (
+    "X-Pagination-Page",
+    "X-Pagination-Limit",
+    "X-Pagination-Page-Count",
+    "X-Pagination-Item-Count",
+)
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,16 @@ def pager(sandbox: SandboxControl) -> dict[str, Any]:
     movies = [{"type": "movie", "movie": {"ids": m["ids"]}} for m in catalogue["movies"]]
     sandbox.set_ratings(USERNAME, [{**m, "rating": 1 + i % 10} for i, m in enumerate(movies)])
     sandbox.set_watchlist(USERNAME, movies)
-    shows = [{"type": "episode", "show": {"ids": s["ids"]},
-              "episode": {"season": 1, "number": 1}} for s in catalogue["shows"]]
+    shows = [
+        {"type": "episode", "show": {"ids": s["ids"]}, "episode": {"season": 1, "number": 1}}
+        for s in catalogue["shows"]
+    ]
     sandbox.set_history(USERNAME, [*movies, *shows])
-    return {"token": sandbox.issue_tokens(USERNAME)["access_token"], "catalogue": catalogue,
-            "fresh": sandbox.issue_tokens("newcomer")["access_token"]}
+    return {
+        "token": sandbox.issue_tokens(USERNAME)["access_token"],
+        "catalogue": catalogue,
+        "fresh": sandbox.issue_tokens("newcomer")["access_token"],
+    }
 
 
 def get(sandbox: SandboxControl, pager: dict[str, Any], row: Row, **params: Any) -> Any:

@@ -48,9 +48,12 @@ def test_missing_api_version_is_400(sandbox):
 
 
 def test_oauth_endpoints_take_no_api_key(sandbox):
-    answer = requests.post(f"{sandbox.url}/oauth/device/code", timeout=10,
-                           json={"client_id": "sandbox-client-id"},
-                           headers={"User-Agent": "t/1"})
+    answer = requests.post(
+        f"{sandbox.url}/oauth/device/code",
+        timeout=10,
+        json={"client_id": "sandbox-client-id"},
+        headers={"User-Agent": "t/1"},
+    )
     assert answer.status_code == 200
 
 
@@ -63,8 +66,13 @@ def test_401_without_or_with_a_bad_token(sandbox):
 
 def test_412_for_a_body_that_is_not_json(sandbox):
     token = sandbox.issue_tokens("alice")["access_token"]
-    answer = sandbox.api("POST", "/sync/ratings", token, data="movies=1",
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    answer = sandbox.api(
+        "POST",
+        "/sync/ratings",
+        token,
+        data="movies=1",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert answer.status_code == 412
 
 
@@ -100,15 +108,21 @@ def test_users_settings_carries_the_account_limits(sandbox):
     settings = sandbox.api("GET", "/users/settings", token).json()
     assert {"user", "account", "connections", "sharing_text", "limits"} <= set(settings)
     limits = settings["limits"]
-    for group, key in [("list", "count"), ("list", "item_count"), ("watchlist", "item_count"),
-                       ("favorites", "item_count"), ("recommendations", "item_count")]:
+    for group, key in [
+        ("list", "count"),
+        ("list", "item_count"),
+        ("watchlist", "item_count"),
+        ("favorites", "item_count"),
+        ("recommendations", "item_count"),
+    ]:
         assert isinstance(limits[group][key], int)
 
 
 def test_injected_statuses_426_5xx_and_52x(sandbox):
     for status in (426, 500, 502, 503, 504, 520, 521, 522):
-        sandbox.fault("GET", "/movies/popular", status,
-                      headers={"X-Upgrade-URL": "https://app.trakt.tv/vip"})
+        sandbox.fault(
+            "GET", "/movies/popular", status, headers={"X-Upgrade-URL": "https://app.trakt.tv/vip"}
+        )
         assert sandbox.api("GET", "/movies/popular").status_code == status
     assert sandbox.api("GET", "/movies/popular").status_code == 200
 
@@ -135,8 +149,9 @@ def test_fault_delay_then_normal_answer(sandbox):
 
 def test_faults_reach_oauth_endpoints(sandbox):
     sandbox.fault("POST", "/oauth/token", 502)
-    answer = requests.post(f"{sandbox.url}/oauth/token", json={}, timeout=10,
-                           headers={"User-Agent": "t/1"})
+    answer = requests.post(
+        f"{sandbox.url}/oauth/token", json={}, timeout=10, headers={"User-Agent": "t/1"}
+    )
     assert answer.status_code == 502
 
 
@@ -162,8 +177,9 @@ def test_authed_get_limit_429_with_retry_after_and_x_ratelimit(sandbox):
     assert limit["name"] == "AUTHED_API_GET_LIMIT" and limit["period"] == 300
     assert limit["limit"] == 3 and limit["remaining"] == 0
     assert limit["until"].endswith("Z") and len(limit["until"]) == 20
-    assert "X-Ratelimit" not in sandbox.api("GET", "/movies/trending").headers, \
+    assert "X-Ratelimit" not in sandbox.api("GET", "/movies/trending").headers, (
         "other buckets are not affected, and successes carry no X-Ratelimit"
+    )
     sandbox.advance_clock(retry_after)
     assert sandbox.api("GET", "/sync/last_activities", token).status_code == 200
 
@@ -186,12 +202,16 @@ def test_buckets_are_per_user_and_per_client_id(sandbox):
 def test_default_limits_are_trakts():
     client = create_app().test_client()
     assert client.get("/_sandbox/limits").json == {
-        "get_per_5min": 500, "unauthed_get_per_5min": 500, "writes_per_second": 1}
+        "get_per_5min": 500,
+        "unauthed_get_per_5min": 500,
+        "writes_per_second": 1,
+    }
 
 
 def test_unauthed_get_limit_is_500_per_5_minutes(sandbox):
-    codes = [sandbox.api("GET", "/movies/trending", params={"limit": 1}).status_code
-             for _ in range(501)]
+    codes = [
+        sandbox.api("GET", "/movies/trending", params={"limit": 1}).status_code for _ in range(501)
+    ]
     assert codes[:500] == [200] * 500 and codes[500] == 429
 
 
@@ -201,7 +221,12 @@ def test_writes_are_one_per_second_per_user(sandbox):
     refused = sandbox.api("POST", "/sync/watchlist", token, json={})
     assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
     assert json.loads(refused.headers["X-Ratelimit"]) | {"until": "-"} == {
-        "name": "AUTHED_API_POST_LIMIT", "period": 1, "limit": 1, "remaining": 0, "until": "-"}
+        "name": "AUTHED_API_POST_LIMIT",
+        "period": 1,
+        "limit": 1,
+        "remaining": 0,
+        "until": "-",
+    }
     other = sandbox.issue_tokens("bob")["access_token"]
     assert sandbox.api("POST", "/sync/ratings", other, json={}).status_code == 201
     sandbox.advance_clock(1)
@@ -233,8 +258,10 @@ def test_request_log_records_every_api_call_oldest_first(sandbox):
     sandbox.api("GET", "/sync/ratings", "bad-token")
     entries = sandbox.requests()
     assert [(e["method"], e["path"], e["status"], e["user"]) for e in entries] == [
-        ("GET", "/movies/trending", 200, None), ("GET", "/sync/ratings", 200, "alice"),
-        ("GET", "/sync/ratings", 401, None)]
+        ("GET", "/movies/trending", 200, None),
+        ("GET", "/sync/ratings", 200, "alice"),
+        ("GET", "/sync/ratings", 401, None),
+    ]
     assert entries[0]["query"] == {"limit": "2"} and entries[0]["at"].endswith("Z")
     assert [e["status"] for e in sandbox.requests(user="alice")] == [200]
     sandbox.clear_requests()

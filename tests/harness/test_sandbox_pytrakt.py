@@ -91,8 +91,14 @@ def configure_pytrakt(monkeypatch: pytest.MonkeyPatch, url: str, config_path: Pa
     monkeypatch.setattr(trakt.core, "BASE_URL", url + "/")
     monkeypatch.setattr(trakt.core, "CONFIG_PATH", str(config_path))
     monkeypatch.setattr(trakt.core, "AUTH_METHOD", trakt.core.DEVICE_AUTH)
-    for name in ("CLIENT_ID", "CLIENT_SECRET", "OAUTH_TOKEN", "OAUTH_REFRESH",
-                 "OAUTH_EXPIRES_AT", "APPLICATION_ID"):
+    for name in (
+        "CLIENT_ID",
+        "CLIENT_SECRET",
+        "OAUTH_TOKEN",
+        "OAUTH_REFRESH",
+        "OAUTH_EXPIRES_AT",
+        "APPLICATION_ID",
+    ):
         monkeypatch.setattr(trakt.core, name, None)
     monkeypatch.setattr(trakt.core, "session", requests.Session())
     trakt.core.api.cache_clear()
@@ -100,8 +106,9 @@ def configure_pytrakt(monkeypatch: pytest.MonkeyPatch, url: str, config_path: Pa
 
 
 @pytest.fixture()
-def pytrakt_config(monkeypatch: pytest.MonkeyPatch, sandbox: SandboxControl,
-                   sandbox_server: Any, tmp_path: Path) -> Iterator[Path]:
+def pytrakt_config(
+    monkeypatch: pytest.MonkeyPatch, sandbox: SandboxControl, sandbox_server: Any, tmp_path: Path
+) -> Iterator[Path]:
     """pytrakt aimed at the sandbox, not yet signed in; everything restored afterwards."""
     config_path = tmp_path / "pytrakt.json"
     session = None
@@ -143,22 +150,26 @@ def test_reads_trending_movies_and_shows(signed_in: Pytrakt) -> None:
     expected = signed_in.control.api("GET", "/movies/trending").json()
     assert [(m.title, m.year, m.trakt, m.watchers) for m in movies] == [
         (i["movie"]["title"], i["movie"]["year"], i["movie"]["ids"]["trakt"], i["watchers"])
-        for i in expected]
+        for i in expected
+    ]
     assert len(movies) == 100  # Trakt's default page since 2026 (CONTRACT 7.1)
 
     shows = trending_shows(limit=5)
-    expected_shows = signed_in.control.api("GET", "/shows/trending",
-                                           params={"limit": 5}).json()
+    expected_shows = signed_in.control.api("GET", "/shows/trending", params={"limit": 5}).json()
     assert [(s.title, s.tvdb) for s in shows] == [
-        (i["show"]["title"], i["show"]["ids"]["tvdb"]) for i in expected_shows]
+        (i["show"]["title"], i["show"]["ids"]["tvdb"]) for i in expected_shows
+    ]
 
 
 def test_reads_recommendations_shaped_by_the_users_ratings(signed_in: Pytrakt) -> None:
-    signed_in.control.set_ratings(USERNAME, [
-        {"rating": 10, "movie": {"ids": MATRIX}}, {"rating": 9, "movie": {"ids": INCEPTION}}])
+    signed_in.control.set_ratings(
+        USERNAME,
+        [{"rating": 10, "movie": {"ids": MATRIX}}, {"rating": 9, "movie": {"ids": INCEPTION}}],
+    )
     recommended = get_recommended_movies()
-    expected = signed_in.control.api("GET", "/recommendations/movies",
-                                     token=signed_in.token()).json()
+    expected = signed_in.control.api(
+        "GET", "/recommendations/movies", token=signed_in.token()
+    ).json()
     assert [m.trakt for m in recommended] == [m["ids"]["trakt"] for m in expected]
     assert recommended, "a user with ratings gets recommendations"
     assert not {m.tmdb for m in recommended} & {603, 27205}, "rated titles are never offered"
@@ -170,10 +181,15 @@ def test_reads_recommendations_shaped_by_the_users_ratings(signed_in: Pytrakt) -
 
 
 def test_reads_the_watchlist(signed_in: Pytrakt) -> None:
-    signed_in.control.set_watchlist(USERNAME, [
-        {"movie": {"ids": TRON_LEGACY}}, {"movie": {"ids": FIGHT_CLUB}},
-        {"show": {"ids": BREAKING_BAD}},
-        {"episode": {"season": 1, "number": 2}, "show": {"ids": BREAKING_BAD}}])
+    signed_in.control.set_watchlist(
+        USERNAME,
+        [
+            {"movie": {"ids": TRON_LEGACY}},
+            {"movie": {"ids": FIGHT_CLUB}},
+            {"show": {"ids": BREAKING_BAD}},
+            {"episode": {"season": 1, "number": 2}, "show": {"ids": BREAKING_BAD}},
+        ],
+    )
     items = get_watchlist()
     movies = sorted(m.tmdb for m in items if isinstance(m, Movie))
     shows = [s.title for s in items if isinstance(s, TVShow)]
@@ -185,15 +201,25 @@ def test_reads_the_watchlist(signed_in: Pytrakt) -> None:
 
 
 def test_reads_the_whole_history_across_pages(signed_in: Pytrakt) -> None:
-    plays = [{"movie": {"ids": MATRIX},
-              "watched_at": f"2020-{1 + n // 28:02d}-{1 + n % 28:02d}T20:00:00.000Z"}
-             for n in range(104)]
-    plays.append({"episode": {"season": 1, "number": 1}, "show": {"ids": BREAKING_BAD},
-                  "watched_at": "2021-05-05T21:00:00.000Z"})
+    plays = [
+        {
+            "movie": {"ids": MATRIX},
+            "watched_at": f"2020-{1 + n // 28:02d}-{1 + n % 28:02d}T20:00:00.000Z",
+        }
+        for n in range(104)
+    ]
+    plays.append(
+        {
+            "episode": {"season": 1, "number": 1},
+            "show": {"ids": BREAKING_BAD},
+            "watched_at": "2021-05-05T21:00:00.000Z",
+        }
+    )
     signed_in.control.set_history(USERNAME, plays)
     history = paginate("sync/history")  # 105 plays: two pages of Trakt's default 100
     assert [item["id"] for item in history] == [
-        item["id"] for item in signed_in.control.history(USERNAME)]
+        item["id"] for item in signed_in.control.history(USERNAME)
+    ]
     assert len(history) == 105
     assert history[0]["type"] == "episode" and history[0]["show"]["title"] == "Breaking Bad"
     pages = signed_in.control.requests(path="/sync/history")
@@ -201,12 +227,18 @@ def test_reads_the_whole_history_across_pages(signed_in: Pytrakt) -> None:
 
 
 def test_reads_ratings(signed_in: Pytrakt) -> None:
-    signed_in.control.set_ratings(USERNAME, [
-        {"rating": 8, "movie": {"ids": BLOODY_ACRES}},
-        {"rating": 10, "show": {"ids": BREAKING_BAD}}])
+    signed_in.control.set_ratings(
+        USERNAME,
+        [
+            {"rating": 8, "movie": {"ids": BLOODY_ACRES}},
+            {"rating": 10, "show": {"ids": BREAKING_BAD}},
+        ],
+    )
     ratings = paginate("sync/ratings")
     assert sorted((r["type"], r[r["type"]]["title"], r["rating"]) for r in ratings) == [
-        ("movie", "100 Bloody Acres", 8), ("show", "Breaking Bad", 10)]
+        ("movie", "100 Bloody Acres", 8),
+        ("show", "Breaking Bad", 10),
+    ]
 
 
 def test_reads_ratings_through_the_user_object(signed_in: Pytrakt) -> None:
@@ -223,7 +255,8 @@ def test_adds_and_removes_a_rating(signed_in: Pytrakt) -> None:
     added = movie.rate(9)
     assert added["added"]["movies"] == 1
     assert [(r["movie"]["ids"]["trakt"], r["rating"]) for r in control.ratings(USERNAME)] == [
-        (movie.trakt, 9)]
+        (movie.trakt, 9)
+    ]
 
     control.advance_clock(1.5)  # Trakt allows one write per second per user
     removed = trakt.core.api().post("sync/ratings/remove", movie.to_json())
@@ -231,25 +264,42 @@ def test_adds_and_removes_a_rating(signed_in: Pytrakt) -> None:
     assert control.ratings(USERNAME) == []
     writes = control.requests(method="POST", path_prefix="/sync/ratings")
     assert [(entry["path"], entry["status"]) for entry in writes] == [
-        ("/sync/ratings", 201), ("/sync/ratings/remove", 200)]
+        ("/sync/ratings", 201),
+        ("/sync/ratings/remove", 200),
+    ]
 
 
-def test_refreshes_an_expiring_token_by_itself(pytrakt_config: Path,
-                                               sandbox: SandboxControl) -> None:
+def test_refreshes_an_expiring_token_by_itself(
+    pytrakt_config: Path, sandbox: SandboxControl
+) -> None:
     """pytrakt refreshes ten minutes before expiry; the sandbox rotates the refresh token."""
     tokens = sandbox.issue_tokens(USERNAME, expires_in=120)
-    pytrakt_config.write_text(json.dumps({
-        "CLIENT_ID": CLIENT_ID, "CLIENT_SECRET": CLIENT_SECRET,
-        "OAUTH_TOKEN": tokens["access_token"], "OAUTH_REFRESH": tokens["refresh_token"],
-        "OAUTH_EXPIRES_AT": tokens["created_at"] + tokens["expires_in"]}))
+    pytrakt_config.write_text(
+        json.dumps(
+            {
+                "CLIENT_ID": CLIENT_ID,
+                "CLIENT_SECRET": CLIENT_SECRET,
+                "OAUTH_TOKEN": tokens["access_token"],
+                "OAUTH_REFRESH": tokens["refresh_token"],
+                "OAUTH_EXPIRES_AT": tokens["created_at"] + tokens["expires_in"],
+            }
+        )
+    )
     assert get_watchlist() == []
     stored = json.loads(pytrakt_config.read_text())
     assert stored["OAUTH_REFRESH"] != tokens["refresh_token"]
     assert stored["OAUTH_EXPIRES_AT"] > tokens["created_at"] + tokens["expires_in"]
     calls = [(entry["path"], entry["status"]) for entry in sandbox.requests()]
     assert calls == [("/oauth/token", 200), ("/sync/watchlist", 200)]
-    reused = sandbox.api("POST", "/oauth/token", json={
-        "refresh_token": tokens["refresh_token"], "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET, "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
-        "grant_type": "refresh_token"})
+    reused = sandbox.api(
+        "POST",
+        "/oauth/token",
+        json={
+            "refresh_token": tokens["refresh_token"],
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
+            "grant_type": "refresh_token",
+        },
+    )
     assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"

@@ -66,24 +66,34 @@ def test_rating_add_counts_not_found_and_keeps_rated_at(alice, catalogue):
         ],
         "shows": [
             {"rating": 9, "ids": {"tvdb": tv["ids"]["tvdb"]}},
-            {"ids": {"trakt": tv["ids"]["trakt"]}, "seasons": [
-                {"number": season_two["number"], "rating": 7},
-                {"number": 1, "episodes": [{"number": 1, "rating": 6},
-                                           {"number": 2, "rating": 4}]}]},
+            {
+                "ids": {"trakt": tv["ids"]["trakt"]},
+                "seasons": [
+                    {"number": season_two["number"], "rating": 7},
+                    {
+                        "number": 1,
+                        "episodes": [{"number": 1, "rating": 6}, {"number": 2, "rating": 4}],
+                    },
+                ],
+            },
         ],
         "seasons": [{"rating": 10, "ids": {"trakt": tv["seasons"][2]["ids"]["trakt"]}}],
         "episodes": [{"rating": 3, "ids": {"trakt": season_two["episodes"][0]["ids"]["trakt"]}}],
     }
     answer = alice.post("/sync/ratings", body, 201)
-    assert answer == {"added": {"movies": 2, "shows": 1, "seasons": 2, "episodes": 3},
-                      "not_found": {"movies": [MISSING_MOVIE], "shows": [], "seasons": [],
-                                    "episodes": []}}
+    assert answer == {
+        "added": {"movies": 2, "shows": 1, "seasons": 2, "episodes": 3},
+        "not_found": {"movies": [MISSING_MOVIE], "shows": [], "seasons": [], "episodes": []},
+    }
     ratings = alice.get("/sync/ratings").json()
     assert len(ratings) == 8
     oldest = ratings[-1]
-    assert oldest == {"rated_at": "2014-09-01T09:10:11.000Z", "rating": 5, "type": "movie",
-                      "movie": {"title": first["title"], "year": first["year"],
-                                "ids": first["ids"]}}
+    assert oldest == {
+        "rated_at": "2014-09-01T09:10:11.000Z",
+        "rating": 5,
+        "type": "movie",
+        "movie": {"title": first["title"], "year": first["year"], "ids": first["ids"]},
+    }
     episode = next(r for r in ratings if r["type"] == "episode" and r["rating"] == 4)
     assert episode["episode"]["season"] == 1 and episode["episode"]["number"] == 2
     assert episode["show"]["ids"] == tv["ids"]
@@ -98,16 +108,20 @@ def test_rating_is_an_upsert(alice, catalogue):
 
 
 def test_ratings_filters_by_type_and_value(alice, catalogue):
-    body = {"movies": [{"rating": n, "ids": movie(catalogue, n)["ids"]} for n in (7, 8, 9)],
-            "shows": [{"rating": 8, "ids": show(catalogue, 1)["ids"]}]}
+    body = {
+        "movies": [{"rating": n, "ids": movie(catalogue, n)["ids"]} for n in (7, 8, 9)],
+        "shows": [{"rating": 8, "ids": show(catalogue, 1)["ids"]}],
+    }
     alice.post("/sync/ratings", body, 201)
     assert {r["type"] for r in alice.get("/sync/ratings/all").json()} == {"movie", "show"}
     assert len(alice.get("/sync/ratings/movies").json()) == 3
     eights = alice.get("/sync/ratings/movies/8").json()
     assert [r["rating"] for r in eights] == [8]
     assert sorted(r["rating"] for r in alice.get("/sync/ratings/all/8,9").json()) == [8, 8, 9]
-    assert alice.get("/sync/ratings/shows").json()[0]["show"]["ids"]["trakt"] == \
-        show(catalogue, 1)["ids"]["trakt"]
+    assert (
+        alice.get("/sync/ratings/shows").json()[0]["show"]["ids"]["trakt"]
+        == show(catalogue, 1)["ids"]["trakt"]
+    )
 
 
 def test_ratings_pagination_is_optional(alice, catalogue):
@@ -126,17 +140,30 @@ def test_ratings_pagination_is_optional(alice, catalogue):
 def test_rating_remove_counts(alice, catalogue):
     rated, unrated = movie(catalogue, 0)["ids"], movie(catalogue, 1)["ids"]
     alice.post("/sync/ratings", {"movies": [{"rating": 6, "ids": rated}]}, 201)
-    answer = alice.post("/sync/ratings/remove", {
-        "movies": [{"ids": rated}, {"ids": unrated}, {"ids": {"imdb": "tt0000111"}}]}, 200)
-    assert answer == {"deleted": {"movies": 1, "shows": 0, "seasons": 0, "episodes": 0},
-                      "not_found": {"movies": [{"ids": {"imdb": "tt0000111"}}], "shows": [],
-                                    "seasons": [], "episodes": []}}
+    answer = alice.post(
+        "/sync/ratings/remove",
+        {"movies": [{"ids": rated}, {"ids": unrated}, {"ids": {"imdb": "tt0000111"}}]},
+        200,
+    )
+    assert answer == {
+        "deleted": {"movies": 1, "shows": 0, "seasons": 0, "episodes": 0},
+        "not_found": {
+            "movies": [{"ids": {"imdb": "tt0000111"}}],
+            "shows": [],
+            "seasons": [],
+            "episodes": [],
+        },
+    }
     assert alice.get("/sync/ratings").json() == []
 
 
 def test_invalid_rating_is_422(alice, catalogue):
-    answer = alice.sandbox.api("POST", "/sync/ratings", alice.token, json={
-        "movies": [{"rating": 11, "ids": movie(catalogue, 0)["ids"]}]})
+    answer = alice.sandbox.api(
+        "POST",
+        "/sync/ratings",
+        alice.token,
+        json={"movies": [{"rating": 11, "ids": movie(catalogue, 0)["ids"]}]},
+    )
     assert answer.status_code == 422
 
 
@@ -166,8 +193,20 @@ def test_history_adds_plays_without_dedup_and_pages_newest_first(alice, catalogu
     assert answer["not_found"]["movies"] == [MISSING_MOVIE]
     tv = show(catalogue, 1)
     season = tv["seasons"][0]
-    alice.post("/sync/history", {"shows": [{"ids": tv["ids"], "seasons": [
-        {"number": season["number"], "watched_at": "2021-05-05T10:00:00.000Z"}]}]}, 201)
+    alice.post(
+        "/sync/history",
+        {
+            "shows": [
+                {
+                    "ids": tv["ids"],
+                    "seasons": [
+                        {"number": season["number"], "watched_at": "2021-05-05T10:00:00.000Z"}
+                    ],
+                }
+            ]
+        },
+        201,
+    )
     history = alice.get("/sync/history", limit=100).json()
     assert len(history) == 2 + len(season["episodes"])
     assert history[0]["type"] == "episode" and history[-1]["type"] == "movie"
@@ -179,27 +218,35 @@ def test_history_adds_plays_without_dedup_and_pages_newest_first(alice, catalogu
     assert [h["movie"]["ids"]["trakt"] for h in movies_only] == [ids["trakt"]] * 2
     one_show = alice.get(f"/sync/history/shows/{tv['ids']['trakt']}", limit=100).json()
     assert len(one_show) == len(season["episodes"])
-    window = alice.get("/sync/history", start_at="2021-01-01", end_at="2021-12-31",
-                       limit=100).json()
+    window = alice.get(
+        "/sync/history", start_at="2021-01-01", end_at="2021-12-31", limit=100
+    ).json()
     assert all(h["type"] == "episode" for h in window) and window
 
 
 def test_history_special_watched_at_values(alice, catalogue):
-    alice.post("/sync/history", {"movies": [
-        {"ids": movie(catalogue, 0)["ids"], "watched_at": "released"},
-        {"ids": movie(catalogue, 1)["ids"], "watched_at": "unknown"}]}, 201)
+    alice.post(
+        "/sync/history",
+        {
+            "movies": [
+                {"ids": movie(catalogue, 0)["ids"], "watched_at": "released"},
+                {"ids": movie(catalogue, 1)["ids"], "watched_at": "unknown"},
+            ]
+        },
+        201,
+    )
     history = alice.get("/sync/history").json()
     assert len(history) == 2 and all(h["watched_at"].endswith(".000Z") for h in history)
 
 
 def test_history_remove_by_media_and_by_history_id(alice, catalogue):
     first, second = movie(catalogue, 0)["ids"], movie(catalogue, 1)["ids"]
-    alice.post("/sync/history", {"movies": [{"ids": first}, {"ids": first},
-                                            {"ids": second}]}, 201)
+    alice.post("/sync/history", {"movies": [{"ids": first}, {"ids": first}, {"ids": second}]}, 201)
     history = alice.get("/sync/history").json()
     second_play = next(h["id"] for h in history if h["movie"]["ids"] == second)
-    answer = alice.post("/sync/history/remove", {"movies": [{"ids": first}],
-                                                 "ids": [second_play, 42]}, 200)
+    answer = alice.post(
+        "/sync/history/remove", {"movies": [{"ids": first}], "ids": [second_play, 42]}, 200
+    )
     assert answer["deleted"] == {"movies": 3, "episodes": 0}
     assert answer["not_found"]["ids"] == [42] and answer["not_found"]["movies"] == []
     assert alice.get("/sync/history").json() == []
@@ -208,11 +255,22 @@ def test_history_remove_by_media_and_by_history_id(alice, catalogue):
 def test_watched_movies_and_shows(alice, catalogue):
     ids = movie(catalogue, 2)["ids"]
     tv = show(catalogue, 2)
-    alice.post("/sync/history", {
-        "movies": [{"ids": ids, "watched_at": "2022-01-01T00:00:00.000Z"},
-                   {"ids": ids, "watched_at": "2022-02-01T00:00:00.000Z"}],
-        "shows": [{"ids": tv["ids"], "seasons": [{"number": 1, "episodes": [
-            {"number": 1}, {"number": 2}]}]}]}, 201)
+    alice.post(
+        "/sync/history",
+        {
+            "movies": [
+                {"ids": ids, "watched_at": "2022-01-01T00:00:00.000Z"},
+                {"ids": ids, "watched_at": "2022-02-01T00:00:00.000Z"},
+            ],
+            "shows": [
+                {
+                    "ids": tv["ids"],
+                    "seasons": [{"number": 1, "episodes": [{"number": 1}, {"number": 2}]}],
+                }
+            ],
+        },
+        201,
+    )
     movies = alice.get("/sync/watched/movies")
     assert movies.headers["X-Pagination-Limit"] == "100"
     first = movies.json()[0]
@@ -225,17 +283,30 @@ def test_watched_movies_and_shows(alice, catalogue):
     assert set(bare) == {"title", "year", "ids", "aired_episodes"}
     progress = alice.get("/sync/watched/shows", extended="progress").json()
     episodes = progress[0]["seasons"][0]["episodes"]
-    assert progress[0]["seasons"] == [{"number": 1, "episodes": [
-        {"number": 1, "plays": 1, "last_watched_at": episodes[0]["last_watched_at"]},
-        {"number": 2, "plays": 1, "last_watched_at": episodes[1]["last_watched_at"]}]}]
+    assert progress[0]["seasons"] == [
+        {
+            "number": 1,
+            "episodes": [
+                {"number": 1, "plays": 1, "last_watched_at": episodes[0]["last_watched_at"]},
+                {"number": 2, "plays": 1, "last_watched_at": episodes[1]["last_watched_at"]},
+            ],
+        }
+    ]
     assert "images" not in progress[0]["show"]
 
 
 def test_watched_is_most_recent_first(alice, catalogue):
-    alice.post("/sync/history", {"movies": [
-        {"ids": movie(catalogue, 0)["ids"], "watched_at": "2020-01-01T00:00:00.000Z"},
-        {"ids": movie(catalogue, 0)["ids"], "watched_at": "2020-01-02T00:00:00.000Z"},
-        {"ids": movie(catalogue, 1)["ids"], "watched_at": "2023-01-01T00:00:00.000Z"}]}, 201)
+    alice.post(
+        "/sync/history",
+        {
+            "movies": [
+                {"ids": movie(catalogue, 0)["ids"], "watched_at": "2020-01-01T00:00:00.000Z"},
+                {"ids": movie(catalogue, 0)["ids"], "watched_at": "2020-01-02T00:00:00.000Z"},
+                {"ids": movie(catalogue, 1)["ids"], "watched_at": "2023-01-01T00:00:00.000Z"},
+            ]
+        },
+        201,
+    )
     order = [m["movie"]["ids"]["trakt"] for m in alice.get("/sync/watched/movies").json()]
     assert order == [movie(catalogue, 1)["ids"]["trakt"], movie(catalogue, 0)["ids"]["trakt"]]
 
@@ -243,34 +314,50 @@ def test_watched_is_most_recent_first(alice, catalogue):
 def test_watched_min_is_unpaginated_id_maps(alice, catalogue):
     tv = show(catalogue, 2)
     first_episode = tv["seasons"][0]["episodes"][0]["ids"]["trakt"]
-    body = {"movies": [{"ids": movie(catalogue, n)["ids"],
-                        "watched_at": "2021-03-04T05:06:07.000Z"} for n in range(120)],
-            "episodes": [{"ids": {"trakt": first_episode},
-                          "watched_at": f"2022-0{month}-01T00:00:00.000Z"} for month in (1, 2)]}
+    body = {
+        "movies": [
+            {"ids": movie(catalogue, n)["ids"], "watched_at": "2021-03-04T05:06:07.000Z"}
+            for n in range(120)
+        ],
+        "episodes": [
+            {"ids": {"trakt": first_episode}, "watched_at": f"2022-0{month}-01T00:00:00.000Z"}
+            for month in (1, 2)
+        ],
+    }
     alice.post("/sync/history", body, 201)
     movies = alice.get("/sync/watched/movies", extended="min")
     assert "X-Pagination-Page" not in movies.headers
     assert len(movies.json()) == 120
-    assert movies.json()[str(movie(catalogue, 0)["ids"]["trakt"])] == [
-        "2021-03-04T05:06:07.000Z"]
+    assert movies.json()[str(movie(catalogue, 0)["ids"]["trakt"])] == ["2021-03-04T05:06:07.000Z"]
     shows = alice.get("/sync/watched/shows", extended="min").json()
-    assert shows == {str(tv["ids"]["trakt"]): {"1": {str(first_episode): [
-        "2022-02-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z"]}}}
+    assert shows == {
+        str(tv["ids"]["trakt"]): {
+            "1": {str(first_episode): ["2022-02-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z"]}
+        }
+    }
 
 
 def test_watched_specials_only_with_specials_true():
-    show_with_specials = {"title": "Specials Show", "year": 2010, "ids": {"tvdb": 1},
-                          "seasons": [{"number": 0, "episodes": 1},
-                                      {"number": 1, "episodes": 2}]}
-    client = create_app({"SANDBOX_CATALOGUE": {"movies": [], "shows": [show_with_specials]},
-                         "SANDBOX_WRITES_PER_SECOND": 100}).test_client()
+    show_with_specials = {
+        "title": "Specials Show",
+        "year": 2010,
+        "ids": {"tvdb": 1},
+        "seasons": [{"number": 0, "episodes": 1}, {"number": 1, "episodes": 2}],
+    }
+    client = create_app(
+        {
+            "SANDBOX_CATALOGUE": {"movies": [], "shows": [show_with_specials]},
+            "SANDBOX_WRITES_PER_SECOND": 100,
+        }
+    ).test_client()
     token = client.post("/_sandbox/users/sam/tokens", json={}).json["access_token"]
     headers = api_headers(token)
     client.post("/sync/history", headers=headers, json={"shows": [{"ids": {"tvdb": 1}}]})
     plain = client.get("/sync/watched/shows?extended=progress", headers=headers).json
     assert [s["number"] for s in plain[0]["seasons"]] == [1]
-    specials = client.get("/sync/watched/shows?extended=progress&specials=true",
-                          headers=headers).json
+    specials = client.get(
+        "/sync/watched/shows?extended=progress&specials=true", headers=headers
+    ).json
     assert [s["number"] for s in specials[0]["seasons"]] == [0, 1]
 
 
@@ -278,8 +365,11 @@ def test_watched_specials_only_with_specials_true():
 def test_watchlist_add_existing_not_found_and_list(alice, catalogue):
     first, second = movie(catalogue, 0)["ids"], movie(catalogue, 1)["ids"]
     tv = show(catalogue, 0)
-    answer = alice.post("/sync/watchlist", {"movies": [{"ids": first}, MISSING_MOVIE],
-                                            "shows": [{"ids": tv["ids"]}]}, 201)
+    answer = alice.post(
+        "/sync/watchlist",
+        {"movies": [{"ids": first}, MISSING_MOVIE], "shows": [{"ids": tv["ids"]}]},
+        201,
+    )
     assert answer["added"] == {"movies": 1, "shows": 1, "seasons": 0, "episodes": 0}
     assert answer["existing"] == {"movies": 0, "shows": 0, "seasons": 0, "episodes": 0}
     assert answer["not_found"]["movies"] == [MISSING_MOVIE]
@@ -303,11 +393,13 @@ def test_watchlist_add_existing_not_found_and_list(alice, catalogue):
 def test_watching_removes_from_the_watchlist(alice, catalogue):
     ids = movie(catalogue, 5)["ids"]
     tv = show(catalogue, 3)
-    alice.post("/sync/watchlist", {"movies": [{"ids": ids}], "shows": [{"ids": tv["ids"]}]},
-               201)
+    alice.post("/sync/watchlist", {"movies": [{"ids": ids}], "shows": [{"ids": tv["ids"]}]}, 201)
     before = alice.activities()
-    alice.post("/sync/history", {"movies": [{"ids": ids}], "episodes": [
-        {"ids": tv["seasons"][0]["episodes"][0]["ids"]}]}, 201)
+    alice.post(
+        "/sync/history",
+        {"movies": [{"ids": ids}], "episodes": [{"ids": tv["seasons"][0]["episodes"][0]["ids"]}]},
+        201,
+    )
     assert alice.get("/sync/watchlist").json() == []
     after = alice.activities()
     assert after["movies"]["watchlisted_at"] > before["movies"]["watchlisted_at"]
@@ -319,13 +411,21 @@ def test_watchlist_limit_is_420(alice, catalogue, sandbox):
     assert limit == 250, "free accounts since 2026-02 (CONTRACT 10)"
     items = [{"ids": m["ids"]} for m in catalogue["movies"][:limit]]
     alice.post("/sync/watchlist", {"movies": items}, 201)
-    over = sandbox.api("POST", "/sync/watchlist", alice.token,
-                       json={"movies": [{"ids": movie(catalogue, limit)["ids"]}]})
+    over = sandbox.api(
+        "POST",
+        "/sync/watchlist",
+        alice.token,
+        json={"movies": [{"ids": movie(catalogue, limit)["ids"]}]},
+    )
     assert over.status_code == 420 and over.content == b""
     assert "X-Account-Limit" not in over.headers
     sandbox.add_user("alice", vip=True)
-    vip = sandbox.api("POST", "/sync/watchlist", alice.token,
-                      json={"movies": [{"ids": movie(catalogue, limit)["ids"]}]})
+    vip = sandbox.api(
+        "POST",
+        "/sync/watchlist",
+        alice.token,
+        json={"movies": [{"ids": movie(catalogue, limit)["ids"]}]},
+    )
     assert vip.status_code == 201
 
 
@@ -338,8 +438,7 @@ def test_watchlist_notes_are_vip_only(alice, catalogue, sandbox):
 
 
 def test_extended_full_in_sync_lists(alice, catalogue):
-    alice.post("/sync/ratings", {"movies": [{"rating": 7, "ids": movie(catalogue, 0)["ids"]}]},
-               201)
+    alice.post("/sync/ratings", {"movies": [{"rating": 7, "ids": movie(catalogue, 0)["ids"]}]}, 201)
     full = alice.get("/sync/ratings", extended="full").json()[0]["movie"]
     assert {"overview", "runtime", "genres", "rating", "votes", "released"} <= set(full)
 

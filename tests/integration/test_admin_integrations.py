@@ -20,9 +20,11 @@ CLIENT_SECRET = "sandbox-client-secret"
 
 @pytest.fixture()
 def host_config(sandbox_server):
-    return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
-            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
-            "PUBLIC_BASE_URL": "http://aperture.test"}  # the callback needs a public URL
+    return {
+        "APERTURE_TRAKT_API_URL": sandbox_server.url,
+        "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
+        "PUBLIC_BASE_URL": "http://aperture.test",
+    }  # the callback needs a public URL
 
 
 def hidden(html: str, name: str) -> str:
@@ -34,8 +36,13 @@ def hidden(html: str, name: str) -> str:
 def submit(client, **fields):
     """Posts the card's form as a browser would: with the token and `next` from the page."""
     page = client.get(PAGE).get_data(as_text=True)
-    data = {"csrf_token": hidden(page, "csrf_token"), "next": hidden(page, "next"),
-            "client_id": "", "client_secret": "", "redirect_uri": ""}
+    data = {
+        "csrf_token": hidden(page, "csrf_token"),
+        "next": hidden(page, "next"),
+        "client_id": "",
+        "client_secret": "",
+        "redirect_uri": "",
+    }
     data.update(fields)
     response = client.post(SAVE, data=data, follow_redirects=True)
     assert response.status_code == 200
@@ -62,8 +69,7 @@ def test_admin_sees_the_card_with_the_exact_redirect_uri(admin, host_app):
     assert 'id="trakt-copy-redirect"' in html
 
 
-def test_the_card_sends_admins_to_developer_trakt_tv_and_says_what_keeps_an_app(
-        admin, host_app):
+def test_the_card_sends_admins_to_developer_trakt_tv_and_says_what_keeps_an_app(admin, host_app):
     """Apps moved to developer.trakt.tv (CONTRACT 4.1, 2026-10-22); they need an active
     VIP account to exist, and a free user account holds one connected app."""
     html = htmllib.unescape(admin.get(PAGE).get_data(as_text=True))
@@ -93,8 +99,11 @@ def test_saving_twice_keeps_both_values(admin, host_app, sandbox):
     submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     html = submit(admin)  # the form as shown: both fields empty
     assert "Saved." in html
-    assert stored(host_app) == {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                "redirect_uri": None}
+    assert stored(host_app) == {
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uri": None,
+    }
 
 
 def test_pasted_values_lose_spaces_and_line_breaks(admin, host_app, sandbox):
@@ -123,24 +132,31 @@ def test_unreachable_trakt_stores_nothing_unless_saved_anyway(admin, host_app):
     html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     assert "Could not check the credentials: Trakt could not be reached" in html
     assert stored(host_app)["client_id"] is None
-    html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                  save_anyway="1")
+    html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, save_anyway="1")
     assert "Saved without a successful check" in html
     assert stored(host_app)["client_secret"] == CLIENT_SECRET
 
 
-@pytest.mark.parametrize("path", ["/movies/trending", "/oauth/token"],
-                         ids=["client-id-call", "secret-call"])
+@pytest.mark.parametrize(
+    "path", ["/movies/trending", "/oauth/token"], ids=["client-id-call", "secret-call"]
+)
 def test_cloudflares_403_on_either_check_means_not_checked(path, admin, host_app, sandbox):
     """Cloudflare's firewall blocking either of the check's two calls gives no verdict on
     the credentials: "could not check" (nothing saved, "Save anyway" offered), not
     "Invalid credentials"; the Ray ID is there to quote to Trakt."""
     sandbox.cloudflare_403("*", path)
     html = submit(admin, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
-    assert re.search(re.escape("Could not check the credentials: Trakt's firewall (Cloudflare) "
-                               "blocked the check") + RAY_ID_NOTE + re.escape(
-        ", so Trakt never saw them. Nothing was saved; try again later, or tick "
-        "\u201cSave anyway\u201d."), html), html
+    assert re.search(
+        re.escape(
+            "Could not check the credentials: Trakt's firewall (Cloudflare) blocked the check"
+        )
+        + RAY_ID_NOTE
+        + re.escape(
+            ", so Trakt never saw them. Nothing was saved; try again later, or tick "
+            "\u201cSave anyway\u201d."
+        ),
+        html,
+    ), html
     assert "Invalid credentials" not in html
     assert stored(host_app)["client_id"] is None
     assert 'id="trakt-save-anyway"' in html
@@ -178,8 +194,9 @@ def test_non_admin_gets_403_on_the_page_and_the_endpoint(host_client, login, hos
     # With a valid token from a page alice can see, the answer is the admin check: 403.
     html = host_client.get("/settings/profile").get_data(as_text=True)
     token = hidden(html, "csrf_token")
-    response = host_client.post(SAVE, data={"csrf_token": token, "client_id": "x",
-                                            "client_secret": "y"})
+    response = host_client.post(
+        SAVE, data={"csrf_token": token, "client_id": "x", "client_secret": "y"}
+    )
     assert response.status_code == 403
     assert stored(host_app)["client_id"] is None
 
@@ -192,8 +209,17 @@ def test_post_without_csrf_token_is_rejected(admin, host_app):
 
 def test_cli_sets_and_shows_the_settings_masked(host_app, sandbox):
     runner = host_app.test_cli_runner()
-    result = runner.invoke(args=["trakt", "settings", "set", "--client-id", f" {CLIENT_ID} ",
-                                 "--client-secret", CLIENT_SECRET])
+    result = runner.invoke(
+        args=[
+            "trakt",
+            "settings",
+            "set",
+            "--client-id",
+            f" {CLIENT_ID} ",
+            "--client-secret",
+            CLIENT_SECRET,
+        ]
+    )
     assert result.exit_code == 0, result.output
     shown = runner.invoke(args=["trakt", "settings", "show"])
     assert "client_secret: set" in shown.output

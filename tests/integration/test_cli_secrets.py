@@ -17,8 +17,10 @@ CLIENT_SECRET = "sandbox-client-secret"
 
 @pytest.fixture()
 def host_config(sandbox_server):
-    return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
-            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url}
+    return {
+        "APERTURE_TRAKT_API_URL": sandbox_server.url,
+        "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
+    }
 
 
 @pytest.fixture()
@@ -37,8 +39,10 @@ def warned(result) -> bool:
 
 
 def test_a_bare_option_asks_without_echo(runner, host_app):
-    result = runner.invoke(args=["trakt", "settings", "set", "--client-id", CLIENT_ID,
-                                 "--client-secret"], input=CLIENT_SECRET + "\n")
+    result = runner.invoke(
+        args=["trakt", "settings", "set", "--client-id", CLIENT_ID, "--client-secret"],
+        input=CLIENT_SECRET + "\n",
+    )
     assert result.exit_code == 0, (result.output, result.stderr)
     assert cli.MSG_SECRET_PROMPT in result.stderr
     assert CLIENT_SECRET not in result.output and CLIENT_SECRET not in result.stderr
@@ -47,16 +51,20 @@ def test_a_bare_option_asks_without_echo(runner, host_app):
 
 
 def test_a_dash_reads_standard_input(runner, host_app):
-    result = runner.invoke(args=["trakt", "settings", "set", "--client-id", CLIENT_ID,
-                                 "--client-secret", "-"], input=CLIENT_SECRET + "\n")
+    result = runner.invoke(
+        args=["trakt", "settings", "set", "--client-id", CLIENT_ID, "--client-secret", "-"],
+        input=CLIENT_SECRET + "\n",
+    )
     assert result.exit_code == 0, (result.output, result.stderr)
     assert not warned(result) and CLIENT_SECRET not in result.output
     assert stored_secret(host_app) == CLIENT_SECRET
 
 
 def test_empty_standard_input_is_an_error(runner, host_app):
-    result = runner.invoke(args=["trakt", "settings", "set", "--client-id", CLIENT_ID,
-                                 "--client-secret", "-"], input="")
+    result = runner.invoke(
+        args=["trakt", "settings", "set", "--client-id", CLIENT_ID, "--client-secret", "-"],
+        input="",
+    )
     assert result.exit_code == 1
     assert cli.MSG_SECRET_EMPTY_STDIN in result.stderr
     assert stored_secret(host_app) is None
@@ -71,8 +79,17 @@ def test_the_environment_variable_is_used_without_a_warning(runner, host_app, mo
 
 
 def test_a_secret_on_argv_still_works_but_warns(runner, host_app):
-    result = runner.invoke(args=["trakt", "settings", "set", "--client-id", CLIENT_ID,
-                                 "--client-secret", CLIENT_SECRET])
+    result = runner.invoke(
+        args=[
+            "trakt",
+            "settings",
+            "set",
+            "--client-id",
+            CLIENT_ID,
+            "--client-secret",
+            CLIENT_SECRET,
+        ]
+    )
     assert result.exit_code == 0, (result.output, result.stderr)
     assert warned(result)
     assert stored_secret(host_app) == CLIENT_SECRET

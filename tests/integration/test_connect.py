@@ -51,12 +51,11 @@ def s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def test_before_an_admin_configures_trakt_the_profile_says_so_and_offers_nothing(
-        alice, sandbox):
+def test_before_an_admin_configures_trakt_the_profile_says_so_and_offers_nothing(alice, sandbox):
     html = page(alice)
     assert card_state(html) == "unconfigured"
     assert "An admin has to add a Trakt app" in text_of(html, "trakt-not-configured")
-    card = html[html.index('id="trakt-profile"'):html.index("<style>")]
+    card = html[html.index('id="trakt-profile"') : html.index("<style>")]
     assert "<button" not in card and "data-trakt-connect" not in card
     # Going to the connect URL anyway explains instead of sending anyone to Trakt.
     result = alice.get("/plugins/trakt/connect").get_data(as_text=True)
@@ -72,8 +71,7 @@ def test_configured_profile_offers_the_popup_and_the_code_fallback(alice, host_a
     assert 'id="trakt-connect"' in html and 'id="trakt-connect-device"' in html
 
 
-def test_with_the_oob_redirect_uri_the_profile_uses_the_device_flow_only(alice, host_app,
-                                                                        sandbox):
+def test_with_the_oob_redirect_uri_the_profile_uses_the_device_flow_only(alice, host_app, sandbox):
     configure_trakt(host_app, sandbox, redirect_uri=OOB_REDIRECT_URI)
     html = page(alice)
     assert card_state(html) == "disconnected"
@@ -82,7 +80,8 @@ def test_with_the_oob_redirect_uri_the_profile_uses_the_device_flow_only(alice, 
 
 
 def test_connect_sends_the_popup_to_authorize_with_pkce_s256_and_a_bound_state(
-        alice, host_app, sandbox):
+    alice, host_app, sandbox
+):
     configure_trakt(host_app, sandbox)
     url = start_web_connect(alice)
     assert url.startswith(host_app.config["APERTURE_TRAKT_AUTH_URL"] + "/oauth/authorize?")
@@ -103,15 +102,20 @@ def test_connect_sends_the_popup_to_authorize_with_pkce_s256_and_a_bound_state(
 def test_connect_never_sends_the_popup_to_another_site_afterwards(alice, host_app, sandbox):
     """Browsers read ``/\\host`` and ``/<tab>/host`` as ``//host``: all go to the profile."""
     configure_trakt(host_app, sandbox)
-    for elsewhere in ("https://evil.example/steal", "//evil.example", "/\\evil.example",
-                      "/\t/evil.example"):
+    for elsewhere in (
+        "https://evil.example/steal",
+        "//evil.example",
+        "/\\evil.example",
+        "/\t/evil.example",
+    ):
         start_web_connect(alice, next_url=elsewhere)
         with alice.session_transaction() as session:
             assert session[OAUTH_SESSION_KEY]["next"] == "/", elsewhere
 
 
 def test_popup_flow_connects_stores_the_token_encrypted_and_queues_the_first_sync(
-        alice, host_app, sandbox):
+    alice, host_app, sandbox
+):
     configure_trakt(host_app, sandbox)
     query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
     result = finish_web_connect(alice, query)
@@ -135,7 +139,9 @@ def test_popup_flow_connects_stores_the_token_encrypted_and_queues_the_first_syn
     job_id = jobs.user_sync_job_id(user_id(host_app, "alice"))
     # The first sync, then the user's discovery lists (issue 7).
     assert trakt_queue(host_app).job_ids == [
-        job_id, jobs.user_job_id("discovery", user_id(host_app, "alice"))]
+        job_id,
+        jobs.user_job_id("discovery", user_id(host_app, "alice")),
+    ]
     job = Job.fetch(job_id, connection=trakt_queue(host_app).connection)
     assert job.func_name == "aperture_trakt_plugin.jobs.sync_user"
     assert job.args == (user_id(host_app, "alice"), None, False)
@@ -210,8 +216,9 @@ def test_a_failed_code_exchange_explains_and_stores_nothing(alice, host_app, san
     sandbox.fault("POST", "/oauth/token", 503, body={"error": "temporarily_unavailable"})
     result = finish_web_connect(alice, query)
     message = text_of(result, "trakt-result")
-    assert message == ("Connecting to Trakt: Trakt answered with an error page (503); "
-                       "try again in a few minutes")
+    assert message == (
+        "Connecting to Trakt: Trakt answered with an error page (503); try again in a few minutes"
+    )
     assert 'data-ok="no"' in result
     assert text_of(page(alice), "trakt-profile-notice") == message
     assert connection(host_app, "alice") is None
@@ -221,11 +228,17 @@ def test_a_failed_code_exchange_explains_and_stores_nothing(alice, host_app, san
 def test_an_html_error_page_from_trakt_is_called_that(alice, host_app, sandbox):
     configure_trakt(host_app, sandbox)
     query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
-    sandbox.fault("POST", "/oauth/token", 502, body="<html><body>Bad gateway</body></html>",
-                  headers={"Content-Type": "text/html"})
+    sandbox.fault(
+        "POST",
+        "/oauth/token",
+        502,
+        body="<html><body>Bad gateway</body></html>",
+        headers={"Content-Type": "text/html"},
+    )
     result = finish_web_connect(alice, query)
-    assert text_of(result, "trakt-result") == ("Connecting to Trakt: Trakt answered with an "
-                                               "error page (502); try again in a few minutes")
+    assert text_of(result, "trakt-result") == (
+        "Connecting to Trakt: Trakt answered with an error page (502); try again in a few minutes"
+    )
     assert connection(host_app, "alice") is None
 
 
@@ -236,8 +249,9 @@ def test_cloudflares_429_on_the_token_call_is_a_rate_limit(alice, host_app, sand
     query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
     sandbox.cloudflare_429("POST", "/oauth/token")
     result = finish_web_connect(alice, query)
-    assert text_of(result, "trakt-result") == ("Connecting to Trakt: Trakt's rate limit was "
-                                               "reached (retry after 300 s)")
+    assert text_of(result, "trakt-result") == (
+        "Connecting to Trakt: Trakt's rate limit was reached (retry after 300 s)"
+    )
     assert connection(host_app, "alice") is None
 
 
@@ -262,7 +276,8 @@ def test_reading_the_trakt_username_failing_connects_nothing(alice, host_app, sa
 def test_the_card_alone_can_be_redrawn_after_the_popup(alice, host_app, sandbox):
     configure_trakt(host_app, sandbox)
     authorize_and_finish = finish_web_connect(
-        alice, authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt"))
+        alice, authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
+    )
     assert 'data-ok="yes"' in authorize_and_finish
     card = page(alice, PROFILE_CARD + "?next=/settings/profile")
     assert card.lstrip().startswith('<div class="trakt-card" id="trakt-profile"')

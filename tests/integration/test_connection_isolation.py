@@ -84,7 +84,8 @@ def test_bob_cannot_finish_alices_flow_with_her_redirect(alice, bob, configured,
 
 
 def test_a_flow_started_by_alice_cannot_finish_as_bob_in_the_same_browser(
-        alice, configured, sandbox):
+    alice, configured, sandbox
+):
     query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
     login_as(alice, "bob")  # someone else signs in on the shared computer meanwhile
     result = finish_web_connect(alice, query)
@@ -130,9 +131,16 @@ def test_bob_cannot_disconnect_alice(alice, bob, configured, sandbox):
     alices = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
     connect_with_tokens(configured, sandbox, "bob", "bob_on_trakt")
     sandbox.clear_requests()
-    response = bob.post(DISCONNECT, data={
-        "csrf_token": profile_csrf(bob), "next": PROFILE, "user": "alice",
-        "user_id": str(user_id(configured, "alice")), "username": "alice"})
+    response = bob.post(
+        DISCONNECT,
+        data={
+            "csrf_token": profile_csrf(bob),
+            "next": PROFILE,
+            "user": "alice",
+            "user_id": str(user_id(configured, "alice")),
+            "username": "alice",
+        },
+    )
     assert response.status_code == 302
     assert connection(configured, "bob") is None
     assert connection(configured, "alice").access_token == alices.access_token

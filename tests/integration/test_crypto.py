@@ -19,10 +19,15 @@ KEY_OLD = Fernet.generate_key().decode()
 KEY_NEW = Fernet.generate_key().decode()
 OLD_SECRET_KEY = "old-host-secret-3f9b1c7e5a2d4086b8e1f0c2a9d7e6b5"
 NEW_SECRET_KEY = "new-host-secret-8a2e4c6f0b9d1375e7c2a4f8b0d6e1c3"
-VALUES = {"client_id": "id-0123456789abcdef", "client_secret": "secret-0123456789",
-          "redirect_uri": None}
-TOKENS = {7: ("access-seven-0123", "refresh-seven-0123"),
-          8: ("access-eight-4567", "refresh-eight-4567")}
+VALUES = {
+    "client_id": "id-0123456789abcdef",
+    "client_secret": "secret-0123456789",
+    "redirect_uri": None,
+}
+TOKENS = {
+    7: ("access-seven-0123", "refresh-seven-0123"),
+    8: ("access-eight-4567", "refresh-eight-4567"),
+}
 
 
 @pytest.fixture()
@@ -49,10 +54,16 @@ def add_connections(app: Flask) -> None:
     now = datetime.now(UTC)
     with app.app_context():
         for user_id, (access, refresh) in TOKENS.items():
-            host_db(app).session.add(TraktConnection(
-                user_id=user_id, trakt_username=f"user{user_id}", access_token=access,
-                refresh_token=refresh, token_created_at=now,
-                expires_at=now + timedelta(days=90)))
+            host_db(app).session.add(
+                TraktConnection(
+                    user_id=user_id,
+                    trakt_username=f"user{user_id}",
+                    access_token=access,
+                    refresh_token=refresh,
+                    token_created_at=now,
+                    expires_at=now + timedelta(days=90),
+                )
+            )
         host_db(app).session.commit()
 
 
@@ -60,14 +71,19 @@ def tokens_of(app: Flask) -> dict[int, tuple[str, str | None]]:
     with app.app_context():
         session = host_db(app).session
         session.expire_all()
-        return {c.user_id: (c.access_token, c.refresh_token)
-                for c in session.scalars(select(TraktConnection))}
+        return {
+            c.user_id: (c.access_token, c.refresh_token)
+            for c in session.scalars(select(TraktConnection))
+        }
 
 
 def raw(app: Flask, column, where) -> str:
     with app.app_context():
-        return host_db(app).session.execute(select(type_coerce(column, Text)).where(where)
-                                            ).scalar_one()
+        return (
+            host_db(app)
+            .session.execute(select(type_coerce(column, Text)).where(where))
+            .scalar_one()
+        )
 
 
 def write_raw(app: Flask, model, column, where, value: str) -> None:
@@ -87,10 +103,20 @@ def test_without_keys_a_key_is_derived_from_secret_key_with_a_warning(caplog):
     assert crypto.derive_key(OLD_SECRET_KEY) != crypto.derive_key(NEW_SECRET_KEY)
 
 
-@pytest.mark.parametrize("secret_key", [
-    "dev", "changeme", "secret", "host-secret", "demo-host-insecure-dev-key",
-    "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf",
-    b'_5#y2L"F4Q8z\n\xec]/', "a" * 40, "CHANGEME"])
+@pytest.mark.parametrize(
+    "secret_key",
+    [
+        "dev",
+        "changeme",
+        "secret",
+        "host-secret",
+        "demo-host-insecure-dev-key",
+        "192b9bdd22ab9ed4d12e236c78afcb9a393ec15f71bbf5dc987d54727823bcbf",
+        b'_5#y2L"F4Q8z\n\xec]/',
+        "a" * 40,
+        "CHANGEME",
+    ],
+)
 def test_a_short_or_known_secret_key_is_refused_outside_debug_and_testing(secret_key):
     app = Flask(__name__)
     app.config["SECRET_KEY"] = secret_key
@@ -174,8 +200,9 @@ def test_rotate_keys_from_an_old_secret_key_loses_nothing(host_app, how):
 
 def refused_in_user_8(host_app, value: str) -> None:
     """A ciphertext put into user 8's access-token column must not open there."""
-    write_raw(host_app, TraktConnection, TraktConnection.access_token,
-              TraktConnection.user_id == 8, value)
+    write_raw(
+        host_app, TraktConnection, TraktConnection.access_token, TraktConnection.user_id == 8, value
+    )
     with pytest.raises(crypto.SecretsUnreadable):
         tokens_of(host_app)
 
@@ -191,8 +218,9 @@ def test_a_token_swapped_into_another_row_does_not_decrypt(host_app):
     secret = raw(host_app, TraktSetting.secret, TraktSetting.key == "client_secret")
     refused_in_user_8(host_app, secret)
     # Nor one user's refresh token into their own access token column.
-    refused_in_user_8(host_app, raw(host_app, TraktConnection.refresh_token,
-                                    TraktConnection.user_id == 8))
+    refused_in_user_8(
+        host_app, raw(host_app, TraktConnection.refresh_token, TraktConnection.user_id == 8)
+    )
 
 
 def test_legacy_unbound_values_still_open_and_rotation_binds_them(host_app):
@@ -202,10 +230,20 @@ def test_legacy_unbound_values_still_open_and_rotation_binds_them(host_app):
     legacy = Fernet(KEY_OLD)
     for user_id, (access, refresh) in TOKENS.items():
         where = TraktConnection.user_id == user_id
-        write_raw(host_app, TraktConnection, TraktConnection.access_token, where,
-                  legacy.encrypt(access.encode()).decode())
-        write_raw(host_app, TraktConnection, TraktConnection.refresh_token, where,
-                  legacy.encrypt(refresh.encode()).decode())
+        write_raw(
+            host_app,
+            TraktConnection,
+            TraktConnection.access_token,
+            where,
+            legacy.encrypt(access.encode()).decode(),
+        )
+        write_raw(
+            host_app,
+            TraktConnection,
+            TraktConnection.refresh_token,
+            where,
+            legacy.encrypt(refresh.encode()).decode(),
+        )
     assert tokens_of(host_app) == TOKENS
     use_keys(host_app, f"{KEY_NEW},{KEY_OLD}")
     result = host_app.test_cli_runner().invoke(args=["trakt", "rotate-keys"])

@@ -44,8 +44,9 @@ def alice(host_client, login, host_app, sandbox):
     return host_client
 
 
-def test_start_shows_the_code_and_the_verification_url_on_the_profile(alice, host_app,
-                                                                      sandbox_server):
+def test_start_shows_the_code_and_the_verification_url_on_the_profile(
+    alice, host_app, sandbox_server
+):
     started = start_device(alice)
     assert started["verification_url"] == sandbox_server.url + "/activate"
     assert len(started["user_code"]) == 8 and started["interval"] == 5
@@ -87,16 +88,20 @@ def test_pending_then_approved_connects_and_queues_the_first_sync(alice, host_ap
     assert device_grant(host_app, "alice") is None
     assert trakt_queue(host_app).job_ids == [  # the first sync, then discovery's lists
         jobs.user_sync_job_id(user_id(host_app, "alice")),
-        jobs.user_job_id("discovery", user_id(host_app, "alice"))]
+        jobs.user_job_id("discovery", user_id(host_app, "alice")),
+    ]
     html = page(alice)
     assert card_state(html) == "connected"
     assert text_of(html, "trakt-profile-notice") == "Connected as alice_on_trakt."
 
 
-@pytest.mark.parametrize(("decide", "status", "http"), [
-    ("deny_device", "denied", 418), ("expire_device", "expired", 410)])
-def test_a_denied_or_expired_code_ends_with_a_message(alice, host_app, sandbox, decide,
-                                                      status, http):
+@pytest.mark.parametrize(
+    ("decide", "status", "http"),
+    [("deny_device", "denied", 418), ("expire_device", "expired", 410)],
+)
+def test_a_denied_or_expired_code_ends_with_a_message(
+    alice, host_app, sandbox, decide, status, http
+):
     started = start_device(alice)
     getattr(sandbox, decide)(started["user_code"])
     let_poll_interval_pass(host_app, sandbox, "alice")
@@ -146,8 +151,9 @@ def test_the_form_field_token_works_and_no_token_is_refused(alice, host_app):
     assert alice.post(DEVICE_POLL).status_code == 400
 
 
-def test_with_the_oob_redirect_uri_the_profile_starts_the_device_flow(host_client, login,
-                                                                      host_app, sandbox):
+def test_with_the_oob_redirect_uri_the_profile_starts_the_device_flow(
+    host_client, login, host_app, sandbox
+):
     configure_trakt(host_app, sandbox, redirect_uri=OOB_REDIRECT_URI)
     login(host_client, "alice")
     assert 'data-trakt-device-start id="trakt-connect-device"' in page(host_client)
@@ -155,13 +161,14 @@ def test_with_the_oob_redirect_uri_the_profile_starts_the_device_flow(host_clien
     assert text_of(page(host_client), "trakt-device-code") == started["user_code"]
 
 
-def test_cli_connect_shows_the_code_and_waits_until_it_is_entered(host_app, host_config,
-                                                                  sandbox, sandbox_server,
-                                                                  tmp_path):
+def test_cli_connect_shows_the_code_and_waits_until_it_is_entered(
+    host_app, host_config, sandbox, sandbox_server, tmp_path
+):
     configure_trakt(host_app, sandbox)
     with sandbox_settings(sandbox_server, SANDBOX_DEVICE_INTERVAL=1):
-        process = flask_command(host_app, host_config, tmp_path, "trakt", "connect",
-                                "--user", "bob")
+        process = flask_command(
+            host_app, host_config, tmp_path, "trakt", "connect", "--user", "bob"
+        )
         try:
             shown = wait_for_output(process, r"open (\S+) and enter the code: (\w+)")
             assert shown.group(1) == sandbox_server.url + "/activate"
@@ -175,7 +182,8 @@ def test_cli_connect_shows_the_code_and_waits_until_it_is_entered(host_app, host
     assert row["trakt_username"] == "bob_on_trakt" and row["needs_reconnect"] is False
     assert trakt_queue(host_app).job_ids == [
         jobs.user_sync_job_id(user_id(host_app, "bob")),
-        jobs.user_job_id("discovery", user_id(host_app, "bob"))]
+        jobs.user_job_id("discovery", user_id(host_app, "bob")),
+    ]
 
 
 def test_cli_connect_explains_what_is_missing(host_app, sandbox):
@@ -229,19 +237,24 @@ def test_a_failure_after_approval_ends_the_flow_with_a_message(alice, host_app, 
 def test_cloudflares_403_is_no_refusal_of_the_apps_credentials(alice, host_app, sandbox):
     """The firewall blocking the start or a poll says nothing about the credentials: no
     admin notice; a blocked poll keeps the code, and polling goes on once it lifts."""
-    firewall = (re.escape("Trakt's firewall (Cloudflare) blocked this request") + RAY_ID_NOTE
-                + re.escape("; the app's credentials were not refused"))
+    firewall = (
+        re.escape("Trakt's firewall (Cloudflare) blocked this request")
+        + RAY_ID_NOTE
+        + re.escape("; the app's credentials were not refused")
+    )
     sandbox.cloudflare_403("POST", "/oauth/device/code")
     status, body = post_json(alice, DEVICE_START)
-    assert status == 502 and re.match("Starting the device connection: " + firewall,
-                                      body["message"]), body
+    assert status == 502 and re.match(
+        "Starting the device connection: " + firewall, body["message"]
+    ), body
 
     started = start_device(alice)
     sandbox.cloudflare_403("POST", TOKEN_POLLS)
     let_poll_interval_pass(host_app, sandbox, "alice")
     status, body = post_json(alice, DEVICE_POLL)
-    assert status == 502 and re.match("Checking the device code: " + firewall,
-                                      body["message"]), body
+    assert status == 502 and re.match("Checking the device code: " + firewall, body["message"]), (
+        body
+    )
     assert card_state(page(alice)) == "device"
     with host_app.app_context():
         assert host_app.extensions["aperture_trakt"].settings.credentials_problem() is None
@@ -253,13 +266,26 @@ def test_cloudflares_403_is_no_refusal_of_the_apps_credentials(alice, host_app, 
 # --- a verification_url that is not Trakt's (issue 15) --------------------------------
 
 
-@pytest.mark.parametrize("url", [
-    "javascript:alert(document.cookie)//", "https://trakt.tv.evil.example/activate",
-    "http://trakt.tv/activate", "https://trakt.tv@evil.example/activate",
-    "data:text/html,<script>alert(1)</script>", "//evil.example/activate", 42])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(document.cookie)//",
+        "https://trakt.tv.evil.example/activate",
+        "http://trakt.tv/activate",
+        "https://trakt.tv@evil.example/activate",
+        "data:text/html,<script>alert(1)</script>",
+        "//evil.example/activate",
+        42,
+    ],
+)
 def test_a_verification_url_not_on_trakt_is_never_a_link(alice, sandbox, url):
-    answer = {"device_code": "d" * 64, "user_code": "ABCD1234", "verification_url": url,
-              "expires_in": 600, "interval": 5}
+    answer = {
+        "device_code": "d" * 64,
+        "user_code": "ABCD1234",
+        "verification_url": url,
+        "expires_in": 600,
+        "interval": 5,
+    }
     sandbox.fault("POST", "/oauth/device/code", 200, body=answer)
     started = start_device(alice)
     assert started["verification_url"] is None and started["user_code"] == "ABCD1234"
@@ -272,9 +298,13 @@ def test_a_verification_url_not_on_trakt_is_never_a_link(alice, sandbox, url):
 
 
 def test_trakts_own_activation_page_is_a_link(alice, sandbox):
-    answer = {"device_code": "d" * 64, "user_code": "ABCD1234",
-              "verification_url": "https://trakt.tv/activate", "expires_in": 600,
-              "interval": 5}
+    answer = {
+        "device_code": "d" * 64,
+        "user_code": "ABCD1234",
+        "verification_url": "https://trakt.tv/activate",
+        "expires_in": 600,
+        "interval": 5,
+    }
     sandbox.fault("POST", "/oauth/device/code", 200, body=answer)
     start_device(alice)
     assert 'href="https://trakt.tv/activate/ABCD1234"' in page(alice)
@@ -294,9 +324,13 @@ def test_a_stored_grant_with_a_bad_url_is_shown_without_a_link(alice, host_app):
 
 
 def test_a_user_code_that_is_not_a_code_is_refused(alice, sandbox):
-    answer = {"device_code": "d" * 64, "user_code": "<b>" + "x" * 40,
-              "verification_url": "https://trakt.tv/activate", "expires_in": 600,
-              "interval": 5}
+    answer = {
+        "device_code": "d" * 64,
+        "user_code": "<b>" + "x" * 40,
+        "verification_url": "https://trakt.tv/activate",
+        "expires_in": 600,
+        "interval": 5,
+    }
     sandbox.fault("POST", "/oauth/device/code", 200, body=answer)
     status, body = post_json(alice, DEVICE_START)
     assert status == 502 and body["message"] == oauth.MSG_DEVICE_CODE_INCOMPLETE

@@ -51,8 +51,10 @@ def alice(host_client, login, host_app, sandbox):
 
 def ratings_of(host_app, name: str) -> list[tuple]:
     host = host_app.extensions["aperture_host"]
-    return sorted((r.media.item_id, r.value, r.rated_at, r.source)
-                  for r in host.list_ratings(user_id(host_app, name)))
+    return sorted(
+        (r.media.item_id, r.value, r.rated_at, r.source)
+        for r in host.list_ratings(user_id(host_app, name))
+    )
 
 
 def disconnect(client, csrf: str | None = None, next_url: str = PROFILE):
@@ -76,15 +78,16 @@ def test_disconnect_revokes_forgets_cancels_and_keeps_ratings(alice, host_app, s
     token = connection(host_app, "alice").access_token
     before = ratings_of(host_app, "alice")
     assert [(item, value, source) for item, value, _, source in before] == [
-        ("1", 7, "aperture"), ("2", 9, "trakt")]
+        ("1", 7, "aperture"),
+        ("2", 9, "trakt"),
+    ]
     # The first sync, discovery's first lists, and the push of her rating.
     assert trakt_queue(host_app).count == 3
 
     response = disconnect(alice)
     assert response.status_code == 302 and response.headers["Location"] == PROFILE
 
-    assert [(r["method"], r["status"]) for r in sandbox.requests(path=REVOKE)] == [
-        ("POST", 200)]
+    assert [(r["method"], r["status"]) for r in sandbox.requests(path=REVOKE)] == [("POST", 200)]
     assert_disconnected(host_app, sandbox, "alice", token)
     assert ratings_of(host_app, "alice") == before
     html = page(alice)
@@ -103,7 +106,7 @@ def test_a_failed_revoke_is_logged_not_shown(alice, host_app, sandbox, caplog):
     assert connection(host_app, "alice") is None
     html = page(alice)
     assert text_of(html, "trakt-profile-notice") == views.MSG_DISCONNECTED
-    assert 'trakt-notice error' not in html
+    assert "trakt-notice error" not in html
     [warning] = [r for r in caplog.records if r.name == "aperture_trakt_plugin.connections"]
     assert warning.levelno == logging.WARNING
     assert "revoking the Trakt token" in warning.getMessage()
@@ -131,8 +134,7 @@ def test_disconnect_needs_the_csrf_token(alice, host_app, sandbox):
     assert sandbox.requests(path=REVOKE) == []
 
 
-def test_disconnect_stops_a_device_connection_under_way(host_client, login, host_app,
-                                                        sandbox):
+def test_disconnect_stops_a_device_connection_under_way(host_client, login, host_app, sandbox):
     configure_trakt(host_app, sandbox)
     login(host_client, "alice")
     start_device(host_client)
@@ -148,8 +150,9 @@ def test_cli_disconnect_does_the_same(alice, host_app, sandbox):
     runner = host_app.test_cli_runner()
     result = runner.invoke(args=["trakt", "disconnect", "--user", "alice"])
     assert result.exit_code == 0
-    assert result.output.strip() == ("alice: disconnected from Trakt; ratings on this server "
-                                     "are kept")
+    assert result.output.strip() == (
+        "alice: disconnected from Trakt; ratings on this server are kept"
+    )
     assert len(sandbox.requests(path=REVOKE)) == 1
     assert_disconnected(host_app, sandbox, "alice", token)
     assert ratings_of(host_app, "alice") == before

@@ -40,20 +40,37 @@ def alice(host_app, sandbox):
 def hidden_rows(host_app, user_id: int) -> list[TraktHidden]:
     with host_app.app_context():
         db = host_app.extensions["aperture_host"].db
-        return list(db.session.scalars(select(TraktHidden).where(
-            TraktHidden.user_id == user_id)))
+        return list(db.session.scalars(select(TraktHidden).where(TraktHidden.user_id == user_id)))
 
 
-@pytest.mark.parametrize("field, value", [
-    ("imdb", "../../checkin"), ("imdb", "tt123/../../checkin"), ("trakt", "12/../../x"),
-    ("tmdb", "-5"), ("tvdb", "1e9"), ("trakt", "99999999999999999999"), ("tmdb", "²")])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("imdb", "../../checkin"),
+        ("imdb", "tt123/../../checkin"),
+        ("trakt", "12/../../x"),
+        ("tmdb", "-5"),
+        ("tvdb", "1e9"),
+        ("trakt", "99999999999999999999"),
+        ("tmdb", "²"),
+    ],
+)
 def test_the_form_refuses_a_malformed_id_and_nothing_reaches_trakt(
-        host_app, alice, sandbox, host_client, login, field, value):
+    host_app, alice, sandbox, host_client, login, field, value
+):
     login(host_client, "alice")
     html = page(host_client, "/discover")
-    response = host_client.post(HIDE, data={
-        "csrf_token": csrf_token_from(html), "next": "/discover", "kind": "movie",
-        "title": "Anything", field: value}, follow_redirects=True)
+    response = host_client.post(
+        HIDE,
+        data={
+            "csrf_token": csrf_token_from(html),
+            "next": "/discover",
+            "kind": "movie",
+            "title": "Anything",
+            field: value,
+        },
+        follow_redirects=True,
+    )
     assert response.status_code == 200
     shown = htmllib.unescape(response.get_data(as_text=True))
     assert "Could not hide that title" in shown and "is not a valid id" in shown
@@ -68,23 +85,33 @@ def test_a_stored_row_with_a_bad_id_never_climbs_out_of_its_path(host_app, alice
     movie = next(m for m in sandbox.catalogue()["movies"] if m["ids"].get("tmdb"))
     with host_app.app_context():
         db = host_app.extensions["aperture_host"].db
-        db.session.add(TraktHidden(user_id=alice, item_key="movie:imdb:../../checkin",
-                                   kind="movie", imdb="../../checkin",
-                                   tmdb=movie["ids"]["tmdb"], title="Old row",
-                                   hidden_at=utcnow(), state=hide.PENDING))
+        db.session.add(
+            TraktHidden(
+                user_id=alice,
+                item_key="movie:imdb:../../checkin",
+                kind="movie",
+                imdb="../../checkin",
+                tmdb=movie["ids"]["tmdb"],
+                title="Old row",
+                hidden_at=utcnow(),
+                state=hide.PENDING,
+            )
+        )
         db.session.commit()
         result = hide.send_pending(alice)
     assert result.sent == 1, result
     paths = [(r["method"], r["path"]) for r in sandbox.requests()]
-    assert paths == [("GET", f"/search/tmdb/{movie['ids']['tmdb']}"),
-                     ("DELETE", f"/recommendations/movies/{movie['ids']['trakt']}")]
+    assert paths == [
+        ("GET", f"/search/tmdb/{movie['ids']['tmdb']}"),
+        ("DELETE", f"/recommendations/movies/{movie['ids']['trakt']}"),
+    ]
 
 
 def test_ids_from_trakt_are_checked_as_well():
-    assert parse_ids({"imdb": "../../checkin", "trakt": "12", "tmdb": True,
-                      "tvdb": -3}) == ExternalIds(trakt=12)
-    assert parse_ids({"imdb": "tt0133093", "tmdb": 603}) == ExternalIds(tmdb=603,
-                                                                       imdb="tt0133093")
+    assert parse_ids(
+        {"imdb": "../../checkin", "trakt": "12", "tmdb": True, "tvdb": -3}
+    ) == ExternalIds(trakt=12)
+    assert parse_ids({"imdb": "tt0133093", "tmdb": 603}) == ExternalIds(tmdb=603, imdb="tt0133093")
 
 
 def test_form_ids_and_path_segments():

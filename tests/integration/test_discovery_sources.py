@@ -34,8 +34,10 @@ def catalogue_movie(sandbox, tmdb: int) -> dict:
 
 def trending(sandbox, plural: str = "movies", limit: int = 50) -> list[dict]:
     kind = plural[:-1]
-    return [item[kind] for item in sandbox.api("GET", f"/{plural}/trending",
-                                               params={"limit": limit}).json()]
+    return [
+        item[kind]
+        for item in sandbox.api("GET", f"/{plural}/trending", params={"limit": limit}).json()
+    ]
 
 
 def refresh_now(host_app) -> refresh.RefreshResult:
@@ -64,13 +66,18 @@ def alice(host_app, sandbox):
 
 
 def test_trending_and_popular_are_fetched_once_for_the_server_without_a_token(
-        host_app, host_client, login, sandbox):
+    host_app, host_client, login, sandbox
+):
     configure_trakt(host_app, sandbox)
     result = refresh_now(host_app)
     assert result.lists == 4
     calls = [(r["path"], r["user"]) for r in sandbox.requests(method="GET")]
-    assert sorted(calls) == [("/movies/popular", None), ("/movies/trending", None),
-                             ("/shows/popular", None), ("/shows/trending", None)]
+    assert sorted(calls) == [
+        ("/movies/popular", None),
+        ("/movies/trending", None),
+        ("/shows/popular", None),
+        ("/shows/trending", None),
+    ]
 
     sandbox.clear_requests()
     login(host_client, "bob")  # not connected: the server's lists still apply
@@ -81,19 +88,22 @@ def test_trending_and_popular_are_fetched_once_for_the_server_without_a_token(
     movies = sources["trakt-trending"]["movies"]
     bob_watched = {278, 13}  # the seeded watch history of bob
     expected = [m["ids"]["tmdb"] for m in top if m["ids"]["tmdb"] not in bob_watched]
-    assert [c["ids"]["tmdb"] for c in movies[:len(expected)]] == expected
+    assert [c["ids"]["tmdb"] for c in movies[: len(expected)]] == expected
     assert movies[0]["reason"] == "trending on Trakt"
     assert "Trakt Trending" in movies[0]["sources"]
-    assert sources["trakt-popular"]["shows"][0]["reason"] in ("popular on Trakt",
-                                                              "trending on Trakt")
+    assert sources["trakt-popular"]["shows"][0]["reason"] in (
+        "popular on Trakt",
+        "trending on Trakt",
+    )
     assert sources["trakt-recommended"]["movies"] == []
     library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
     for candidate in movies:
         assert (candidate["in_library"] is not None) == library[candidate["ids"]["tmdb"]]
 
 
-def test_recommendations_use_the_users_token_and_ignore_parameters(host_app, alice, sandbox,
-                                                                   host_client, login):
+def test_recommendations_use_the_users_token_and_ignore_parameters(
+    host_app, alice, sandbox, host_client, login
+):
     refresh_now(host_app)
     recs = sandbox.requests(path="/recommendations/movies")
     assert len(recs) == 1 and recs[0]["user"] == "alice_trakt"
@@ -105,15 +115,18 @@ def test_recommendations_use_the_users_token_and_ignore_parameters(host_app, ali
     assert all(c["reason"] for c in movies)
 
 
-def test_labels_merge_and_both_histories_and_ratings_filter(host_app, alice, sandbox,
-                                                            host_client, login):
+def test_labels_merge_and_both_histories_and_ratings_filter(
+    host_app, alice, sandbox, host_client, login
+):
     library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
     top = [m for m in trending(sandbox) if m["ids"]["tmdb"] not in (27205, 550, 680)]
     on_watchlist, watched_on_trakt = top[0], top[1]
     rated_here = next(m for m in top[2:] if library[m["ids"]["tmdb"]])
     sandbox.set_watchlist("alice_trakt", [{"type": "movie", "movie": on_watchlist}])
-    sandbox.set_history("alice_trakt", [{"type": "movie", "movie": watched_on_trakt,
-                                         "watched_at": "2024-01-01T20:00:00.000Z"}])
+    sandbox.set_history(
+        "alice_trakt",
+        [{"type": "movie", "movie": watched_on_trakt, "watched_at": "2024-01-01T20:00:00.000Z"}],
+    )
     host = host_app.extensions["aperture_host"]
     with host_app.app_context():
         ref = host.find_media("movie", ExternalIds(tmdb=rated_here["ids"]["tmdb"]))
@@ -131,16 +144,24 @@ def test_labels_merge_and_both_histories_and_ratings_filter(host_app, alice, san
     assert rated_here["ids"]["tmdb"] not in trending_movies  # rated here
 
 
-def test_not_interested_hides_here_at_once_and_on_trakt_by_a_job(host_app, alice, sandbox,
-                                                                 host_client, login):
+def test_not_interested_hides_here_at_once_and_on_trakt_by_a_job(
+    host_app, alice, sandbox, host_client, login
+):
     refresh_now(host_app)
     login(host_client, "alice")
     html = page(host_client, "/discover")
     assert "Not interested" in html and "Trakt Trending" in html
     target = discover_json(host_client)["trakt-trending"]["movies"][0]
-    response = host_client.post("/plugins/trakt/discover/hide", data={
-        "csrf_token": csrf_token_from(html), "next": "/discover", "kind": "movie",
-        "title": target["title"], **{k: v for k, v in target["ids"].items() if v}})
+    response = host_client.post(
+        "/plugins/trakt/discover/hide",
+        data={
+            "csrf_token": csrf_token_from(html),
+            "next": "/discover",
+            "kind": "movie",
+            "title": target["title"],
+            **{k: v for k, v in target["ids"].items() if v},
+        },
+    )
     assert response.status_code == 302 and response.headers["Location"].endswith("/discover")
     after = discover_json(host_client)
     assert all(target["ids"]["tmdb"] not in by_tmdb(s["movies"]) for s in after.values())
@@ -149,9 +170,11 @@ def test_not_interested_hides_here_at_once_and_on_trakt_by_a_job(host_app, alice
     run_trakt_jobs(host_app)
     hides = sandbox.requests(method="DELETE")
     assert [(h["path"], h["user"]) for h in hides] == [
-        (f"/recommendations/movies/{target['ids']['trakt']}", "alice_trakt")]
+        (f"/recommendations/movies/{target['ids']['trakt']}", "alice_trakt")
+    ]
     assert [h["movie"]["ids"]["tmdb"] for h in sandbox.hidden("alice_trakt")] == [
-        target["ids"]["tmdb"]]
+        target["ids"]["tmdb"]
+    ]
 
 
 def test_a_hide_made_while_trakt_is_down_stays_and_goes_later(host_app, alice, sandbox):
@@ -159,38 +182,49 @@ def test_a_hide_made_while_trakt_is_down_stays_and_goes_later(host_app, alice, s
     movie = trending(sandbox, limit=3)[0]
     sandbox.fault("DELETE", f"/recommendations/movies/{movie['ids']['trakt']}", 503, count=-1)
     runner = host_app.test_cli_runner()
-    result = runner.invoke(args=["trakt", "hide", "--user", "alice", "--tmdb",
-                                 str(movie["ids"]["tmdb"])])
+    result = runner.invoke(
+        args=["trakt", "hide", "--user", "alice", "--tmdb", str(movie["ids"]["tmdb"])]
+    )
     assert result.exit_code == 0, result.output
     assert "hidden here" in result.output and "503" in result.output
     with host_app.app_context():
         from aperture_trakt_plugin.discovery.candidates import for_list
 
-        assert movie["ids"]["tmdb"] not in {c.ids.tmdb for c in for_list(
-            alice, "trakt-trending", "movies")}
+        assert movie["ids"]["tmdb"] not in {
+            c.ids.tmdb for c in for_list(alice, "trakt-trending", "movies")
+        }
     sandbox.clear_faults()
     refresh_now(host_app)  # the refresh sends what is pending
     assert [h["movie"]["ids"]["tmdb"] for h in sandbox.hidden("alice_trakt")] == [
-        movie["ids"]["tmdb"]]
+        movie["ids"]["tmdb"]
+    ]
 
 
-def test_watchlist_on_the_profile_and_the_command_line(host_app, alice, sandbox, host_client,
-                                                      login):
+def test_watchlist_on_the_profile_and_the_command_line(
+    host_app, alice, sandbox, host_client, login
+):
     catalogue = sandbox.catalogue()
     held = next(m for m in catalogue["movies"] if m["in_library"])
     missing = next(m for m in catalogue["movies"] if not m["in_library"])
     show = catalogue["shows"][0]
-    sandbox.set_watchlist("alice_trakt", [{"type": "movie", "movie": {"ids": held["ids"]}},
-                                          {"type": "movie", "movie": {"ids": missing["ids"]}},
-                                          {"type": "show", "show": {"ids": show["ids"]}}])
+    sandbox.set_watchlist(
+        "alice_trakt",
+        [
+            {"type": "movie", "movie": {"ids": held["ids"]}},
+            {"type": "movie", "movie": {"ids": missing["ids"]}},
+            {"type": "show", "show": {"ids": show["ids"]}},
+        ],
+    )
     refresh_now(host_app)
     runner = host_app.test_cli_runner()
     result = runner.invoke(args=["trakt", "watchlist", "--user", "alice", "--json"])
     assert result.exit_code == 0, result.output
     items = json.loads(result.output)
     assert [(i["kind"], i["ids"]["tmdb"]) for i in items] == [
-        ("movie", held["ids"]["tmdb"]), ("movie", missing["ids"]["tmdb"]),
-        ("show", show["ids"]["tmdb"])]
+        ("movie", held["ids"]["tmdb"]),
+        ("movie", missing["ids"]["tmdb"]),
+        ("show", show["ids"]["tmdb"]),
+    ]
     assert items[0]["in_library"] is not None and items[1]["in_library"] is None
     login(host_client, "alice")
     html = page(host_client)
@@ -205,27 +239,37 @@ def test_cli_refresh_and_discover(host_app, alice, sandbox, caplog):
     assert result.exit_code == 0, result.output
     # One structured line per connected user's refresh (alice), none for the others.
     runs = [r.trakt_run for r in caplog.records if r.name == "aperture_trakt_plugin.runs"]
-    assert [(r["job"], r["user"], r["outcome"], r["lists"], r["failed_lists"])
-            for r in runs] == [("discovery", alice, "refreshed", 5, 0)], runs
-    result = runner.invoke(args=["trakt", "discover", "--user", "alice", "--type", "movies",
-                                 "--limit", "5", "--json"])
+    assert [(r["job"], r["user"], r["outcome"], r["lists"], r["failed_lists"]) for r in runs] == [
+        ("discovery", alice, "refreshed", 5, 0)
+    ], runs
+    result = runner.invoke(
+        args=["trakt", "discover", "--user", "alice", "--type", "movies", "--limit", "5", "--json"]
+    )
     assert result.exit_code == 0, result.output
     found = json.loads(result.output)
     assert len(found) == 5
-    assert set(found[0]) == {"kind", "title", "year", "ids", "sources", "reason", "score",
-                             "in_library"}
+    assert set(found[0]) == {
+        "kind",
+        "title",
+        "year",
+        "ids",
+        "sources",
+        "reason",
+        "score",
+        "in_library",
+    }
     assert found[0]["sources"][0] == "Trakt Recommended"  # the user's own lists first
 
 
-def test_a_trakt_outage_keeps_the_last_lists_and_says_why(host_app, sandbox, host_client,
-                                                         login):
+def test_a_trakt_outage_keeps_the_last_lists_and_says_why(host_app, sandbox, host_client, login):
     configure_trakt(host_app, sandbox)
     refresh_now(host_app)
     sandbox.fault("GET", "/movies/trending", 502, count=-1)
     with host_app.app_context():
         result = refresh.refresh()
-    assert [e for e in result.errors if e.startswith("global:trending:movies:")
-            and "(502)" in e], result.errors
+    assert [e for e in result.errors if e.startswith("global:trending:movies:") and "(502)" in e], (
+        result.errors
+    )
     login(host_client, "bob")
     assert discover_json(host_client)["trakt-trending"]["movies"], "the old list was lost"
 
@@ -255,21 +299,32 @@ def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_clien
     the second comes first for her, with a reason naming her rating."""
     configure_trakt(host_app, sandbox)
     library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
-    held = [m for m in trending(sandbox) if library[m["ids"]["tmdb"]]
-            and m["ids"]["tmdb"] not in (27205, 550, 680, 278, 13)]
+    held = [
+        m
+        for m in trending(sandbox)
+        if library[m["ids"]["tmdb"]] and m["ids"]["tmdb"] not in (27205, 550, 680, 278, 13)
+    ]
     liked, also = held[0], held[-1]
     host = host_app.extensions["aperture_host"]
     now = datetime.now(UTC)
     with host_app.app_context():
-        ref = {m["ids"]["tmdb"]: host.find_media("movie", ExternalIds(tmdb=m["ids"]["tmdb"]))
-               for m in held}
+        ref = {
+            m["ids"]["tmdb"]: host.find_media("movie", ExternalIds(tmdb=m["ids"]["tmdb"]))
+            for m in held
+        }
         for name in ("bob", "admin"):
             for movie in held:
                 value = 10 if movie in (liked, also) else 3
-                host.apply_rating(user_id(host_app, name), ref[movie["ids"]["tmdb"]].item_id,
-                                  value, now, "aperture")
-        host.apply_rating(user_id(host_app, "alice"), ref[liked["ids"]["tmdb"]].item_id, 9,
-                          now, "aperture")
+                host.apply_rating(
+                    user_id(host_app, name),
+                    ref[movie["ids"]["tmdb"]].item_id,
+                    value,
+                    now,
+                    "aperture",
+                )
+        host.apply_rating(
+            user_id(host_app, "alice"), ref[liked["ids"]["tmdb"]].item_id, 9, now, "aperture"
+        )
     refresh_now(host_app)
     login(host_client, "alice")
     movies = discover_json(host_client)["trakt-trending"]["movies"]
@@ -280,30 +335,47 @@ def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_clien
 
 def a_page(items: list, page: int, pages: int, limit: int = 250) -> dict:
     """A fault answering one page of a list, with Trakt's paging headers."""
-    return {"status": 200, "body": items, "headers": {
-        "X-Pagination-Page": str(page), "X-Pagination-Limit": str(limit),
-        "X-Pagination-Page-Count": str(pages), "X-Pagination-Item-Count": str(len(items))}}
+    return {
+        "status": 200,
+        "body": items,
+        "headers": {
+            "X-Pagination-Page": str(page),
+            "X-Pagination-Limit": str(limit),
+            "X-Pagination-Page-Count": str(pages),
+            "X-Pagination-Item-Count": str(len(items)),
+        },
+    }
 
 
 ODD_PAGING = {
     "later-page-without-headers": (
         lambda item: [a_page([item], 1, 2), {"status": 200, "body": []}],
-        "page 2 came without Trakt's paging headers; the list was not read whole", 2),
+        "page 2 came without Trakt's paging headers; the list was not read whole",
+        2,
+    ),
     "headers-change": (  # page 2 is the sandbox's own: the 2-title list has 1 page
         lambda item: [a_page([item], 1, 3)],
         "Trakt's paging headers changed while the list was read (expected page 2 of 3, "
-        "250 per page, got page 2 of 1, 250 per page); it was not read whole", 2),
+        "250 per page, got page 2 of 1, 250 per page); it was not read whole",
+        2,
+    ),
     "too-many-pages": (
         lambda item: [a_page([item], 1, 401)],
         "Trakt has 401 pages of 250 items here, more than the 100000 items read at most; "
-        "the list was not read", 1),
+        "the list was not read",
+        1,
+    ),
     "full-page-without-headers": (
         lambda item: [{"status": 200, "body": [item] * 250}],
         "Trakt sent a full page (250 items) without its paging headers, so whether more "
-        "follow is unknown; the list was not read", 1),
+        "follow is unknown; the list was not read",
+        1,
+    ),
     "page-not-a-list": (
         lambda item: [a_page([item], 1, 2), {"status": 200, "body": {"not": "a list"}}],
-        "page 2 of Trakt's answer was not a list", 2),
+        "page 2 of Trakt's answer was not a list",
+        2,
+    ),
 }
 
 
@@ -313,8 +385,9 @@ def test_a_list_trakt_pages_oddly_is_not_cached_half_read(case, host_app, alice,
     good copy, records why, and (a passing fault) runs again later."""
     faults, expected, calls = ODD_PAGING[case]
     movies = sandbox.catalogue()["movies"][:2]
-    sandbox.set_watchlist("alice_trakt", [{"type": "movie", "movie": {"ids": m["ids"]}}
-                                          for m in movies])
+    sandbox.set_watchlist(
+        "alice_trakt", [{"type": "movie", "movie": {"ids": m["ids"]}} for m in movies]
+    )
     refresh_now(host_app)  # the last good copy
     for fault in faults({"rank": 1, "type": "movie", "movie": movies[0]}):
         sandbox.fault("GET", "/sync/watchlist/movies", **fault)

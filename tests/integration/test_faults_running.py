@@ -68,8 +68,6 @@ RATINGS = "/sync/ratings"
 SYNC_ALL_ENTRY = scheduling.SCHEDULE_ID.format(name=jobs.SYNC_ALL)
 
 
-
-
 def faults_left(sandbox: SandboxControl) -> list[dict[str, Any]]:
     """The sandbox's unspent faults: empty once the slowed call has been taken."""
     return sandbox.http.get(f"{sandbox.url}/_sandbox/faults", timeout=5).json()
@@ -77,6 +75,7 @@ def faults_left(sandbox: SandboxControl) -> list[dict[str, Any]]:
 
 def wait_until_taken(sandbox: SandboxControl, process: ManagedProcess, what: str) -> None:
     """Until the worker's call has reached the sandbox and sits in its delay."""
+
     def taken() -> bool:
         assert process.alive(), process.output()[-3000:]
         return not faults_left(sandbox)
@@ -109,8 +108,12 @@ def rating_posts(sandbox: SandboxControl) -> int:
 
 
 def test_a_redis_restart_while_a_push_waits_on_trakt_loses_nothing(
-        alice: int, worker: ManagedProcess, host_app: Flask, redis_server: RedisServer,
-        sandbox: SandboxControl) -> None:
+    alice: int,
+    worker: ManagedProcess,
+    host_app: Flask,
+    redis_server: RedisServer,
+    sandbox: SandboxControl,
+) -> None:
     """The push is inside its POST (answered 3 s late) when Redis goes away and comes
     back empty (the suite's Redis keeps nothing on disk, the harsher case: the job's hash,
     its lock and the worker's registration are all gone). The job must still finish its
@@ -123,21 +126,33 @@ def test_a_redis_restart_while_a_push_waits_on_trakt_loses_nothing(
     redis_server.restart()
     assert redis(host_app).dbsize() == 0  # nothing of the running job survived in Redis
 
-    wait_for(lambda: plugin_rows(host_app, USER)[1] == 0, 10,
-             "the push finishing after the restart", worker)
+    wait_for(
+        lambda: plugin_rows(host_app, USER)[1] == 0,
+        10,
+        "the push finishing after the restart",
+        worker,
+    )
     assert_settled(host_app, sandbox, {INCEPTION: 7, MATRIX: 8})
     assert rating_posts(sandbox) == 1
     assert worker.alive(), worker.output()[-3000:]
     # Its lock vanished with Redis; the job says so in the worker's log instead of failing.
-    wait_for(lambda: "expired before it was released" in worker.output(), 5,
-             "the lost lock reported", worker)
+    wait_for(
+        lambda: "expired before it was released" in worker.output(),
+        5,
+        "the lost lock reported",
+        worker,
+    )
     assert connection(host_app, USER).last_error is None
 
     # The same worker takes the next job from the restarted Redis.
     sandbox.advance_clock(2)
     rate_on_host(host_app, USER, CASABLANCA, 5, sandbox_now(sandbox))
-    wait_for(lambda: CASABLANCA in trakt_ratings(sandbox, TRAKT_USER), 10,
-             "the next push reaching Trakt", worker)
+    wait_for(
+        lambda: CASABLANCA in trakt_ratings(sandbox, TRAKT_USER),
+        10,
+        "the next push reaching Trakt",
+        worker,
+    )
     wait_for(lambda: plugin_rows(host_app, USER)[1] == 0, 5, "the outbox empty", worker)
     assert_settled(host_app, sandbox, {INCEPTION: 7, MATRIX: 8, CASABLANCA: 5})
     assert rating_posts(sandbox) == 2
@@ -147,28 +162,39 @@ def test_a_redis_restart_while_a_push_waits_on_trakt_loses_nothing(
 # --- kill -9 in the middle of a retry cycle --------------------------------------------------
 
 
-@pytest.mark.parametrize("host_config", [{"APERTURE_TRAKT_RETRY_DELAYS": "[2, 2]"}],
-                         indirect=True)
+@pytest.mark.parametrize("host_config", [{"APERTURE_TRAKT_RETRY_DELAYS": "[2, 2]"}], indirect=True)
 def test_a_worker_killed_during_the_retry_of_a_503_loses_nothing(
-        alice: int, worker: ManagedProcess, scheduler: ManagedProcess, host_app: Flask,
-        host_config: dict[str, Any], sandbox: SandboxControl, tmp_path: Path) -> None:
+    alice: int,
+    worker: ManagedProcess,
+    scheduler: ManagedProcess,
+    host_app: Flask,
+    host_config: dict[str, Any],
+    sandbox: SandboxControl,
+    tmp_path: Path,
+) -> None:
     """A push meets a 503 and schedules its retry; the retry runs and is killed with
     SIGKILL while its write is in flight, so no retry follows it. The reason stays on the
     connection, RQ's abandoned-job handling names the kill, and the next scheduled sync
     (which the outbox is kept for) finishes the work in a new worker: the landed write is
     recognised, not sent again."""
-    sandbox.fault("GET", ACTIVITIES, 503, count=3,  # past the quick retries
-                  body={"error": "service unavailable"})
+    sandbox.fault(
+        "GET",
+        ACTIVITIES,
+        503,
+        count=3,  # past the quick retries
+        body={"error": "service unavailable"},
+    )
     sandbox.fault("POST", RATINGS, delay_ms=DELAY_MS)
     rate_on_host(host_app, USER, MATRIX, 8, sandbox_now(sandbox))  # queues the push
     push_id = jobs.USER_JOB.format(kind="push", user_id=alice)
     retry_id = push_id + "-retry"
 
     wait_for(lambda: waiting_retries(host_app, push_id), 10, "the retry scheduled", worker)
-    reason = wait_for(lambda: connection(host_app, USER).last_error, 5, "the 503 recorded",
-                      worker)
-    assert reason.startswith("GET /sync/last_activities: Trakt is having trouble (503)") \
-        and "(tries again at " in reason, reason
+    reason = wait_for(lambda: connection(host_app, USER).last_error, 5, "the 503 recorded", worker)
+    assert (
+        reason.startswith("GET /sync/last_activities: Trakt is having trouble (503)")
+        and "(tries again at " in reason
+    ), reason
     assert headline(host_app, alice).startswith("Retrying after an error at ")
     assert "Trakt is having trouble (503)" in headline(host_app, alice)
 
@@ -176,7 +202,8 @@ def test_a_worker_killed_during_the_retry_of_a_503_loses_nothing(
     retry = Job.fetch(retry_id, connection=redis(host_app))
     assert retry.get_status() == JobStatus.STARTED and retry.meta["attempt"] == 1
     assert retry.meta["reason"].startswith(
-        "GET /sync/last_activities: Trakt is having trouble (503)"), retry.meta
+        "GET /sync/last_activities: Trakt is having trouble (503)"
+    ), retry.meta
     worker.kill()
     assert not worker.alive()
 
@@ -188,8 +215,9 @@ def test_a_worker_killed_during_the_retry_of_a_503_loses_nothing(
     # no longer a retry time that will never come.
     stale = headline(host_app, alice)
     assert "Trakt is having trouble (503)" in stale and "(tries again at " not in stale
-    assert stale.endswith("its retry did not run (the worker stopped), so the next "
-                          "scheduled sync tries again"), stale
+    assert stale.endswith(
+        "its retry did not run (the worker stopped), so the next scheduled sync tries again"
+    ), stale
 
     # RQ's abandoned-job handling, as a worker's maintenance runs it once the dead job's
     # heartbeat (its timeout plus 60 s) has run out: the job fails with the reason.
@@ -207,10 +235,18 @@ def test_a_worker_killed_during_the_retry_of_a_503_loses_nothing(
     try:
         wait_for_workers(host_app, replacement)
         redis(host_app).zadd(Scheduler.scheduled_jobs_key, {SYNC_ALL_ENTRY: time.time()})
-        wait_for(lambda: plugin_rows(host_app, USER)[1] == 0, 18,
-                 "the scheduled sync finishing the push", replacement)
-        wait_for(lambda: connection(host_app, USER).last_error is None, 5,
-                 "the error cleared", replacement)
+        wait_for(
+            lambda: plugin_rows(host_app, USER)[1] == 0,
+            18,
+            "the scheduled sync finishing the push",
+            replacement,
+        )
+        wait_for(
+            lambda: connection(host_app, USER).last_error is None,
+            5,
+            "the error cleared",
+            replacement,
+        )
     finally:
         replacement.stop()
     assert_settled(host_app, sandbox, landed)
@@ -224,11 +260,16 @@ def test_a_worker_killed_during_the_retry_of_a_503_loses_nothing(
 # --- a write answered too late, though Trakt carried it out ----------------------------------
 
 
-@pytest.mark.parametrize("host_config", [{**FAST_RETRIES, "APERTURE_TRAKT_RETRY_DELAYS": "[4]"}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "host_config", [{**FAST_RETRIES, "APERTURE_TRAKT_RETRY_DELAYS": "[4]"}], indirect=True
+)
 def test_a_write_that_timed_out_but_landed_is_not_sent_twice(
-        alice: int, worker: ManagedProcess, scheduler: ManagedProcess, host_app: Flask,
-        sandbox: SandboxControl) -> None:
+    alice: int,
+    worker: ManagedProcess,
+    scheduler: ManagedProcess,
+    host_app: Flask,
+    sandbox: SandboxControl,
+) -> None:
     """The read timeout is covered in ``test_faults.py``; a write is the harder case:
     Trakt answers after the client gave up (1.1 s: 1 s and 0.1 s for its one item) but
     keeps the rating. The push records
@@ -241,17 +282,19 @@ def test_a_write_that_timed_out_but_landed_is_not_sent_twice(
     push_id = jobs.USER_JOB.format(kind="push", user_id=alice)
 
     wait_for(lambda: waiting_retries(host_app, push_id), 10, "the retry scheduled", worker)
-    reason = wait_for(lambda: connection(host_app, USER).last_error, 5,
-                      "the timeout recorded", worker)
-    assert reason.startswith("POST /sync/ratings: Trakt did not answer within 1.1 s") \
-        and "(tries again at " in reason, reason
+    reason = wait_for(
+        lambda: connection(host_app, USER).last_error, 5, "the timeout recorded", worker
+    )
+    assert (
+        reason.startswith("POST /sync/ratings: Trakt did not answer within 1.1 s")
+        and "(tries again at " in reason
+    ), reason
     assert "Trakt did not answer within 1.1 s" in headline(host_app, alice)
     assert plugin_rows(host_app, USER)[1] == 1
 
     wait_for(lambda: MATRIX in trakt_ratings(sandbox, TRAKT_USER), 5, "the late write")
     wait_for(lambda: plugin_rows(host_app, USER)[1] == 0, 15, "the retry settling", worker)
-    wait_for(lambda: connection(host_app, USER).last_error is None, 5, "the error cleared",
-             worker)
+    wait_for(lambda: connection(host_app, USER).last_error is None, 5, "the error cleared", worker)
     assert_settled(host_app, sandbox, {INCEPTION: 7, MATRIX: 8})
     assert trakt_ratings(sandbox, TRAKT_USER)[MATRIX][1] == at
     assert rating_posts(sandbox) == 1

@@ -99,12 +99,18 @@ PROFILE_ANSWERS = {
     "user is text": (json.dumps({"user": "alice_trakt"}), connections.MSG_NO_USERNAME),
     "username a number": (json.dumps({"user": {"username": 5}}), connections.MSG_NO_USERNAME),
     "username blank": (json.dumps({"user": {"username": "  "}}), connections.MSG_NO_USERNAME),
-    "username too long": (json.dumps({"user": {"username": "a" * 300}}),
-                          connections.MSG_NO_USERNAME),
-    "ids a list": (json.dumps({"user": {"username": "alice_trakt", "ids": ["x"]}}),
-                   connections.MSG_BAD_PROFILE),
-    "slug a dict": (json.dumps({"user": {"username": "alice_trakt", "ids": {"slug": {}}}}),
-                    connections.MSG_BAD_PROFILE),
+    "username too long": (
+        json.dumps({"user": {"username": "a" * 300}}),
+        connections.MSG_NO_USERNAME,
+    ),
+    "ids a list": (
+        json.dumps({"user": {"username": "alice_trakt", "ids": ["x"]}}),
+        connections.MSG_BAD_PROFILE,
+    ),
+    "slug a dict": (
+        json.dumps({"user": {"username": "alice_trakt", "ids": {"slug": {}}}}),
+        connections.MSG_BAD_PROFILE,
+    ),
     "deep json": (deep_json(), UNREADABLE),
     "huge number": ('{"user": ' + huge_number() + "}", UNREADABLE),
 }
@@ -114,20 +120,20 @@ def through_sandbox(authorize_url: str, sandbox_url: str) -> str:
     """The consent page is the sandbox's own: the hostile server only stands on the
     plugin's side of the wire (token and API calls)."""
     target = urlsplit(sandbox_url)
-    return urlunsplit(urlsplit(authorize_url)._replace(scheme=target.scheme,
-                                                         netloc=target.netloc))
+    return urlunsplit(urlsplit(authorize_url)._replace(scheme=target.scheme, netloc=target.netloc))
 
 
 @pytest.mark.parametrize("answer", sorted(PROFILE_ANSWERS))
-def test_a_malformed_profile_ends_the_web_connect_with_a_message(host_app, sandbox,
-                                                                 sandbox_server, hostile,
-                                                                 answer):
+def test_a_malformed_profile_ends_the_web_connect_with_a_message(
+    host_app, sandbox, sandbox_server, hostile, answer
+):
     raw, expected = PROFILE_ANSWERS[answer]
     configure_trakt(host_app, sandbox)
     hostile.arm("/users/settings", json_answer(raw=raw))
     client = client_as(host_app, USER)
-    query = authorize_at_sandbox(through_sandbox(start_web_connect(client),
-                                                 sandbox_server.url), TRAKT_USER)
+    query = authorize_at_sandbox(
+        through_sandbox(start_web_connect(client), sandbox_server.url), TRAKT_USER
+    )
     result = finish_web_connect(client, query)
     assert 'data-ok="no"' in result, result[:500]
     assert said(expected, result), result
@@ -138,8 +144,9 @@ def test_a_malformed_profile_ends_the_web_connect_with_a_message(host_app, sandb
 
 
 @pytest.mark.parametrize("answer", ["ids a list", "username a number", "deep json"])
-def test_a_malformed_profile_ends_the_device_connect_with_a_message(host_app, sandbox,
-                                                                    hostile, answer):
+def test_a_malformed_profile_ends_the_device_connect_with_a_message(
+    host_app, sandbox, hostile, answer
+):
     raw, expected = PROFILE_ANSWERS[answer]
     configure_trakt(host_app, sandbox)
     client = client_as(host_app, USER)
@@ -170,7 +177,8 @@ def test_a_slugless_profile_still_connects(host_app, sandbox, hostile):
 
 @pytest.mark.parametrize("settings", ['{"user": {"vip": "yes"}}', deep_json(), "[]"])
 def test_a_malformed_profile_reads_as_a_free_account_for_the_ratings_cap(
-        host_app, sandbox, hostile, settings):
+    host_app, sandbox, hostile, settings
+):
     uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
     hostile.arm("/users/settings", json_answer(raw=settings))
     with host_app.app_context():
@@ -193,7 +201,8 @@ def watchlist_card(client) -> str:
 
 @pytest.mark.parametrize("answer", sorted(LIST_ANSWERS))
 def test_a_malformed_watchlist_is_logged_shown_and_loses_the_titles_read_before(
-        host_app, sandbox, hostile, answer):
+    host_app, sandbox, hostile, answer
+):
     uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
     held = next(m for m in sandbox.catalogue()["movies"] if m["in_library"])
     sandbox.set_watchlist(TRAKT_USER, [{"type": "movie", "movie": {"ids": held["ids"]}}])
@@ -211,18 +220,22 @@ def test_a_malformed_watchlist_is_logged_shown_and_loses_the_titles_read_before(
     message = line.split("] ", 1)[1]
     assert message in re.sub(r"\s+", " ", shown.replace("&#39;", "'"))
     client = client_as(host_app, USER)
-    assert watchlist_card(client) == MSG_WATCHLIST_FAILED.format(
-        error=message.split(": ", 1)[1])
+    assert watchlist_card(client) == MSG_WATCHLIST_FAILED.format(error=message.split(": ", 1)[1])
     assert held["title"] in page(client)  # the watchlist read before is still shown
 
 
-def test_malformed_items_in_a_list_are_skipped_and_the_good_ones_kept(host_app, sandbox,
-                                                                      hostile):
+def test_malformed_items_in_a_list_are_skipped_and_the_good_ones_kept(host_app, sandbox, hostile):
     uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
     good = sandbox.catalogue()["movies"][0]
-    items = [7, None, "text", {"movie": "x"}, {"movie": {"title": 5, "ids": good["ids"]}},
-             {"movie": {"title": "No ids", "ids": {"tmdb": "x", "imdb": 12}}},
-             {"movie": {"title": good["title"], "year": "soon", "ids": good["ids"]}}]
+    items = [
+        7,
+        None,
+        "text",
+        {"movie": "x"},
+        {"movie": {"title": 5, "ids": good["ids"]}},
+        {"movie": {"title": "No ids", "ids": {"tmdb": "x", "imdb": 12}}},
+        {"movie": {"title": good["title"], "year": "soon", "ids": good["ids"]}},
+    ]
     hostile.arm("/movies/trending", json_answer(items))
     with host_app.app_context():
         result = refresh.refresh([uid])
@@ -231,14 +244,16 @@ def test_malformed_items_in_a_list_are_skipped_and_the_good_ones_kept(host_app, 
 
         entries = cache.entries(cache.global_scope("trending", "movies"))
     assert [(e.title, e.year, e.ids.tmdb) for e in entries] == [
-        (good["title"], None, good["ids"]["tmdb"])]
+        (good["title"], None, good["ids"]["tmdb"])
+    ]
 
 
 # --- ratings in a scheduled run --------------------------------------------------------------
 
 
-def test_malformed_ratings_reach_the_run_log_the_status_view_and_the_card(host_app, sandbox,
-                                                                          hostile):
+def test_malformed_ratings_reach_the_run_log_the_status_view_and_the_card(
+    host_app, sandbox, hostile
+):
     uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
     token = sandbox.issue_tokens(TRAKT_USER)["access_token"]
     rate_on_trakt(sandbox, token, INCEPTION, 7, sandbox_now(sandbox))
@@ -251,13 +266,13 @@ def test_malformed_ratings_reach_the_run_log_the_status_view_and_the_card(host_a
         run = new_run(jobs.SYNC_ALL, status="running")
         assert jobs.sync_user(uid, run.id)["status"] == "failed"
         log = host_app.extensions["aperture_host"].db.session.get(JobRun, run.id).log
-        error = host_app.extensions["aperture_host"].db.session.get(
-            TraktConnection, uid).last_error
+        error = host_app.extensions["aperture_host"].db.session.get(TraktConnection, uid).last_error
     assert error is not None and error.startswith("GET /sync/ratings/movies: Trakt's answer")
     assert error in log
     admin = client_as(host_app, "admin")
     assert error in admin.get(f"/admin/jobs/runs/{run.id}").get_data(as_text=True).replace(
-        "&#39;", "'")
+        "&#39;", "'"
+    )
     assert error in (text_of(page(admin, f"{STATUS}/{uid}"), "trakt-status-last-error") or "")
     assert error in (text_of(page(client_as(host_app, USER)), "trakt-sync-headline") or "")
     assert values(host_ratings(host_app, USER)) == {INCEPTION: 7}

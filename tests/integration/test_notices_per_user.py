@@ -68,9 +68,16 @@ def test_the_notice_still_shows_to_its_own_user(alice):
 
 def test_a_hide_outcome_does_not_show_to_the_next_user(alice, login):
     html = page(alice, "/discover")
-    response = alice.post("/plugins/trakt/discover/hide", data={
-        "csrf_token": csrf_token_from(html), "next": "/discover", "kind": "movie",
-        "title": "Alice's secret title", "tmdb": "603"})
+    response = alice.post(
+        "/plugins/trakt/discover/hide",
+        data={
+            "csrf_token": csrf_token_from(html),
+            "next": "/discover",
+            "kind": "movie",
+            "title": "Alice's secret title",
+            "tmdb": "603",
+        },
+    )
     assert response.status_code == 302
     logout(alice, csrf_token_from(html))
     shown = htmllib.unescape(alice.get("/login").get_data(as_text=True))
@@ -82,8 +89,16 @@ def test_a_hide_outcome_does_not_show_to_the_next_user(alice, login):
 
 def test_a_hide_outcome_shows_on_the_users_next_page(alice):
     html = page(alice, "/discover")
-    response = alice.post("/plugins/trakt/discover/hide", data={
-        "csrf_token": csrf_token_from(html), "next": "/discover", "kind": "movie",
-        "title": "Some title", "tmdb": "603"}, follow_redirects=True)
+    response = alice.post(
+        "/plugins/trakt/discover/hide",
+        data={
+            "csrf_token": csrf_token_from(html),
+            "next": "/discover",
+            "kind": "movie",
+            "title": "Some title",
+            "tmdb": "603",
+        },
+        follow_redirects=True,
+    )
     shown = htmllib.unescape(response.get_data(as_text=True))
     assert views.MSG_HIDDEN.format(title="Some title") in shown

@@ -39,8 +39,9 @@ def unescaped(response) -> str:
 def login_at(client, username: str) -> None:
     """Logs in through the forged host, so the session cookie is sent there."""
     token = csrf_token_from(client.get("/login", base_url=FORGED).get_data(as_text=True))
-    response = client.post("/login", base_url=FORGED,
-                           data={"csrf_token": token, "username": username})
+    response = client.post(
+        "/login", base_url=FORGED, data={"csrf_token": token, "username": username}
+    )
     assert response.status_code == 302
 
 
@@ -51,7 +52,8 @@ def redirect_uri_of(response) -> str:
 
 @pytest.mark.parametrize("host_config", [{"PUBLIC_BASE_URL": None}], indirect=True)
 def test_without_a_public_url_a_forged_host_never_becomes_the_callback(
-        host_app, host_client, sandbox):
+    host_app, host_client, sandbox
+):
     configure_trakt(host_app, sandbox)
     login_at(host_client, "admin")
     html = unescaped(host_client.get(ADMIN_PAGE, base_url=FORGED))
@@ -69,21 +71,24 @@ def test_without_a_public_url_a_forged_host_never_becomes_the_callback(
         assert extension.effective_redirect_uri() == OOB_REDIRECT_URI
 
 
-def test_a_configured_host_url_wins_over_a_forged_host(host_app, host_client,
-                                                       sandbox):
+def test_a_configured_host_url_wins_over_a_forged_host(host_app, host_client, sandbox):
     configure_trakt(host_app, sandbox)  # PUBLIC_BASE_URL is http://host.test
     login_at(host_client, "admin")
     html = unescaped(host_client.get(ADMIN_PAGE, base_url=FORGED))
     assert text_of(html, "trakt-redirect-uri") == "http://host.test/plugins/trakt/callback"
     assert text_of(html, "trakt-public-url-missing") is None
     login_at(host_client, "alice")
-    assert redirect_uri_of(host_client.get(CONNECT, base_url=FORGED)) == \
-        "http://host.test/plugins/trakt/callback"
+    assert (
+        redirect_uri_of(host_client.get(CONNECT, base_url=FORGED))
+        == "http://host.test/plugins/trakt/callback"
+    )
 
 
-@pytest.mark.parametrize("host_config", [{"PUBLIC_BASE_URL": None,
-                                          "APERTURE_TRAKT_PUBLIC_URL": "https://media.test/"}],
-                         indirect=True)
+@pytest.mark.parametrize(
+    "host_config",
+    [{"PUBLIC_BASE_URL": None, "APERTURE_TRAKT_PUBLIC_URL": "https://media.test/"}],
+    indirect=True,
+)
 def test_the_plugins_own_public_url_is_used(host_app, host_client):
     login_at(host_client, "admin")
     html = unescaped(host_client.get(ADMIN_PAGE, base_url=FORGED))

@@ -36,22 +36,38 @@ def redis(redis_url):
 
 def two(redis: Redis, limits: dict[str, str] | None = None) -> tuple[Budgets, Budgets]:
     """Two processes' budgets on one Redis (each with its own connection pool)."""
-    other = Redis(connection_pool=type(redis.connection_pool)(
-        **redis.connection_pool.connection_kwargs))
+    other = Redis(
+        connection_pool=type(redis.connection_pool)(**redis.connection_pool.connection_kwargs)
+    )
     return Budgets(redis, limits), Budgets(other, limits)
 
 
 def trakt_429(retry_after: float, name: str | None) -> RateLimited:
-    ratelimit = None if name is None else {"name": name, "period": 300, "limit": 1000,
-                                           "remaining": 0, "until": None}
-    return RateLimited("GET /sync/last_activities: Trakt's rate limit was reached",
-                       retry_after, ratelimit, status=429)
+    ratelimit = (
+        None
+        if name is None
+        else {"name": name, "period": 300, "limit": 1000, "remaining": 0, "until": None}
+    )
+    return RateLimited(
+        "GET /sync/last_activities: Trakt's rate limit was reached",
+        retry_after,
+        ratelimit,
+        status=429,
+    )
 
 
 def x_ratelimit(name: str, remaining: int, until: datetime | None = None) -> dict[str, str]:
-    return {"X-Ratelimit": json.dumps({
-        "name": name, "period": 300, "limit": 10, "remaining": remaining,
-        "until": until.isoformat() if until else None})}
+    return {
+        "X-Ratelimit": json.dumps(
+            {
+                "name": name,
+                "period": 300,
+                "limit": 10,
+                "remaining": remaining,
+                "until": until.isoformat() if until else None,
+            }
+        )
+    }
 
 
 def test_two_processes_spend_one_budget(redis):
@@ -92,8 +108,13 @@ def test_a_429_names_the_bucket_trakt_counted(redis):
 def test_a_cloudflare_429_closes_every_bucket_of_the_server(redis):
     first, second = two(redis)
     first.after(Ticket(USER_GET, "7"), None, trakt_429(3000, None))
-    for bucket, key in ((USER_GET, "7"), (USER_GET, "8"), (APP_GET, "any"),
-                        (USER_WRITE, "9"), (SERVER, "all")):
+    for bucket, key in (
+        (USER_GET, "7"),
+        (USER_GET, "8"),
+        (APP_GET, "any"),
+        (USER_WRITE, "9"),
+        (SERVER, "all"),
+    ):
         assert 2995 <= second.closed_for(bucket, key) <= 3000, (bucket, key)
     with pytest.raises(RateLimited):
         second.before("GET", None, None, CLIENT_ID, "GET /movies/trending")
@@ -112,8 +133,7 @@ def test_what_trakt_reports_left_wins_when_it_is_less(redis):
     assert stats.remaining == 4
     # Trakt saying more is left than we counted changes nothing.
     first.after(Ticket(USER_GET, "7"), x_ratelimit("AUTHED_API_GET_LIMIT", 8), None)
-    assert second.limiter.get_window_stats(second.items[USER_GET], USER_GET,
-                                           "7").remaining == 4
+    assert second.limiter.get_window_stats(second.items[USER_GET], USER_GET, "7").remaining == 4
     for n in range(4):
         second.take(USER_GET, "7", f"call {n}")
     with pytest.raises(RateLimited):
@@ -170,21 +190,31 @@ def test_a_typo_fails_the_app_at_start(redis_url, tmp_path):
     from harness.reference_host import create_app
 
     with pytest.raises(ValueError, match="known: \\['app_get', 'user_get', 'user_write'\\]"):
-        create_app({"TESTING": True, "SECRET_KEY": "x", "REDIS_URL": redis_url,
-                    "DATABASE_URL": f"sqlite:///{tmp_path / 'host.db'}",
-                    "APERTURE_TRAKT_RATE_LIMITS": {"usr_get": "1 per second"}})
+        create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "x",
+                "REDIS_URL": redis_url,
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'host.db'}",
+                "APERTURE_TRAKT_RATE_LIMITS": {"usr_get": "1 per second"},
+            }
+        )
 
 
 def test_with_redis_unreachable_calls_go_ahead_uncounted(caplog):
-    down = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5,
-                          socket_timeout=0.5)
+    down = Redis.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5, socket_timeout=0.5
+    )
     budgets = Budgets(down, {USER_GET: "1 per 5 minutes"})
     started = time.monotonic()
     for n in range(3):  # over the limit: nothing counts it
         budgets.take(USER_GET, "7", f"call {n}")
     ticket = budgets.before("GET", "a-token", "7", CLIENT_ID, "GET /sync/last_activities")
-    budgets.after(ticket, x_ratelimit("AUTHED_API_GET_LIMIT", 0,
-                                      datetime.now(UTC) + timedelta(seconds=60)), None)
+    budgets.after(
+        ticket,
+        x_ratelimit("AUTHED_API_GET_LIMIT", 0, datetime.now(UTC) + timedelta(seconds=60)),
+        None,
+    )
     budgets.after(ticket, None, trakt_429(3000, None))
     write = budgets.before("POST", "a-token", "7", CLIENT_ID, "POST /sync/ratings")
     budgets.after(write, {}, None)

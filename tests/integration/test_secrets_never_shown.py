@@ -61,9 +61,16 @@ def served(host_app) -> Iterator[list[str]]:
 def admin_saves_credentials(client) -> None:
     login_as(client, "admin")
     token = csrf_token_from(client.get(ADMIN_PAGE).get_data(as_text=True))
-    client.post("/plugins/trakt/admin/settings", data={
-        "csrf_token": token, "next": ADMIN_PAGE, "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET, "redirect_uri": ""})
+    client.post(
+        "/plugins/trakt/admin/settings",
+        data={
+            "csrf_token": token,
+            "next": ADMIN_PAGE,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uri": "",
+        },
+    )
     assert "Trakt accepted" in page(client, ADMIN_PAGE)
 
 
@@ -85,16 +92,18 @@ def test_no_secret_is_ever_logged_or_served(host_app, sandbox, served, caplog):
     secrets["authorization code"] = query["code"]
     assert 'data-ok="yes"' in finish_web_connect(alice, query)
     page(alice)
-    secrets["alice's first access token"], secrets["alice's first refresh token"] = \
-        tokens_of(host_app, "alice")
+    secrets["alice's first access token"], secrets["alice's first refresh token"] = tokens_of(
+        host_app, "alice"
+    )
 
     run_trakt_jobs(host_app)  # the first sync
     sandbox.fault("GET", "/sync/last_activities", 401)  # the next sync must refresh
     with host_app.app_context():
         jobs.enqueue_user_sync(user_id(host_app, "alice"), "again")
     run_trakt_jobs(host_app)
-    secrets["alice's second access token"], secrets["alice's second refresh token"] = \
-        tokens_of(host_app, "alice")
+    secrets["alice's second access token"], secrets["alice's second refresh token"] = tokens_of(
+        host_app, "alice"
+    )
     assert secrets["alice's second access token"] != secrets["alice's first access token"]
 
     bob = host_app.test_client()
@@ -111,24 +120,26 @@ def test_no_secret_is_ever_logged_or_served(host_app, sandbox, served, caplog):
     secrets["bob's access token"], secrets["bob's refresh token"] = tokens_of(host_app, "bob")
 
     runner = host_app.test_cli_runner()
-    terminal = [runner.invoke(args=["trakt", "status"]).output,
-                runner.invoke(args=["trakt", "status", "--json"]).output,
-                runner.invoke(args=["trakt", "settings", "show"]).output]
-    alice.post("/plugins/trakt/disconnect", data={"csrf_token": csrf_token_from(page(alice)),
-                                                  "next": "/settings/profile"})
+    terminal = [
+        runner.invoke(args=["trakt", "status"]).output,
+        runner.invoke(args=["trakt", "status", "--json"]).output,
+        runner.invoke(args=["trakt", "settings", "show"]).output,
+    ]
+    alice.post(
+        "/plugins/trakt/disconnect",
+        data={"csrf_token": csrf_token_from(page(alice)), "next": "/settings/profile"},
+    )
     page(alice)
     sandbox.fault("POST", "/oauth/revoke", 500)
     terminal.append(runner.invoke(args=["trakt", "disconnect", "--user", "bob"]).output)
     assert connection(host_app, "alice") is None and connection(host_app, "bob") is None
 
-    logged = [caplog.text] + [f"{r.getMessage()} {r.args!r} {r.__dict__!r}"
-                              for r in caplog.records]
+    logged = [caplog.text] + [f"{r.getMessage()} {r.args!r} {r.__dict__!r}" for r in caplog.records]
     assert any("refreshed the Trakt token" in line for line in logged)
     assert any("revoking the Trakt token of user" in line for line in logged)
     assert len(served) > 20 and len(caplog.records) > 20  # the capture saw the cycle
     for what, secret in secrets.items():
         assert secret and len(secret) >= 8, what
-        for where, texts in (("logs", logged), ("responses", served),
-                             ("terminal", terminal)):
+        for where, texts in (("logs", logged), ("responses", served), ("terminal", terminal)):
             leaks = [text for text in texts if secret in text]
             assert not leaks, f"the {what} appears in the {where}: {leaks[0][:2000]}"

@@ -62,15 +62,15 @@ def outbox_states(host_app, uid: int) -> list[str]:
 
 
 def posts(sandbox) -> int:
-    return len([r for r in sandbox.requests() if r["method"] == "POST"
-                and r["path"] == "/sync/ratings"])
+    return len(
+        [r for r in sandbox.requests() if r["method"] == "POST" and r["path"] == "/sync/ratings"]
+    )
 
 
 @pytest.mark.parametrize("vip", [False, True], ids=["free", "vip"])
 @pytest.mark.parametrize("body", ["empty", "json"])
 @pytest.mark.parametrize("mode", ["partial", "reject"])
-def test_what_did_not_fit_stays_and_waits_for_room(alice, host_app, sandbox, vip, body,
-                                                    mode):
+def test_what_did_not_fit_stays_and_waits_for_room(alice, host_app, sandbox, vip, body, mode):
     cap_ratings(sandbox, vip, mode, body)
     rate_four_on_host(host_app, sandbox)
     with host_app.app_context():
@@ -79,8 +79,7 @@ def test_what_did_not_fit_stays_and_waits_for_room(alice, host_app, sandbox, vip
     assert (result.pushed, result.over_limit, result.not_found) == (took, 4 - took, 0), result
     limit = 20_000 if vip else 10_000
     assert result.ratings_limit == limit
-    assert f"{4 - took} wait for room on Trakt (its {limit:,}-rating limit)" in \
-        result.summary()
+    assert f"{4 - took} wait for room on Trakt (its {limit:,}-rating limit)" in result.summary()
     assert len(trakt_ratings(sandbox, TRAKT_USER)) == took
     assert len(host_ratings(host_app, USER)) == 4  # nothing lost here
     assert outbox_states(host_app, alice) == [sync.OVER_LIMIT] * (4 - took)
@@ -152,8 +151,10 @@ def test_the_profile_card_says_so_with_the_limit(alice, host_app, sandbox):
     login_as(client, USER)
     html = page(client)
     headline = text_of(html, "trakt-sync-headline")
-    assert headline == ("4 ratings made here wait for room on Trakt: a free Trakt account "
-                        "holds at most 10,000 ratings; remove some on Trakt or upgrade to "
-                        "VIP and it goes with the next sync."), headline
+    assert headline == (
+        "4 ratings made here wait for room on Trakt: a free Trakt account "
+        "holds at most 10,000 ratings; remove some on Trakt or upgrade to "
+        "VIP and it goes with the next sync."
+    ), headline
     listed = text_of(html, "trakt-status-over-limit")
     assert listed is not None and listed.count("rated") == 4, html

@@ -42,20 +42,29 @@ def item(host_app, tmdb: int) -> str:
 
 def host_ratings(host_app, name: str) -> dict[str, tuple[int, str]]:
     with host_app.app_context():
-        return {r.media.item_id: (r.value, r.source) for r in
-                host_app.extensions["aperture_host"].list_ratings(user_id(host_app, name))}
+        return {
+            r.media.item_id: (r.value, r.source)
+            for r in host_app.extensions["aperture_host"].list_ratings(user_id(host_app, name))
+        }
 
 
 def trakt_ratings(sandbox, username: str) -> dict[int, tuple[int, str]]:
-    return {r["movie"]["ids"]["tmdb"]: (r["rating"], r["rated_at"])
-            for r in sandbox.ratings(username) if r.get("type", "movie") == "movie"}
+    return {
+        r["movie"]["ids"]["tmdb"]: (r["rating"], r["rated_at"])
+        for r in sandbox.ratings(username)
+        if r.get("type", "movie") == "movie"
+    }
 
 
 def rate_on_trakt(sandbox, username: str, tmdb: int, value: int, at: datetime) -> None:
     token = sandbox.issue_tokens(username)["access_token"]
     sandbox.advance_clock(2)  # past the one-write-per-second window
-    response = sandbox.api("POST", "/sync/ratings", token=token, json={"movies": [
-        {"rating": value, "rated_at": trakt_time(at), "ids": {"tmdb": tmdb}}]})
+    response = sandbox.api(
+        "POST",
+        "/sync/ratings",
+        token=token,
+        json={"movies": [{"rating": value, "rated_at": trakt_time(at), "ids": {"tmdb": tmdb}}]},
+    )
     assert response.status_code == 201, response.text
     sandbox.advance_clock(2)  # and past it again, so the plugin's own write is not refused
 
@@ -63,16 +72,25 @@ def rate_on_trakt(sandbox, username: str, tmdb: int, value: int, at: datetime) -
 def test_a_host_rating_is_pushed_with_its_own_time(alice, host_app, sandbox):
     uid = user_id(host_app, "alice")
     with host_app.app_context():
-        host_app.extensions["aperture_host"].apply_rating(uid, item(host_app, MATRIX), 8, T0,
-                                                          "aperture")
-        assert host_app.extensions["aperture_host"].db.session.get(
-            TraktOutbox, (uid, item(host_app, MATRIX))) is not None
+        host_app.extensions["aperture_host"].apply_rating(
+            uid, item(host_app, MATRIX), 8, T0, "aperture"
+        )
+        assert (
+            host_app.extensions["aperture_host"].db.session.get(
+                TraktOutbox, (uid, item(host_app, MATRIX))
+            )
+            is not None
+        )
         result = jobs.push_user(uid)
     assert (result["status"], result["pushed"]) == ("pushed", 1)
     assert trakt_ratings(sandbox, "alice_trakt") == {MATRIX: (8, "2026-11-01T12:00:00.000Z")}
     with host_app.app_context():
-        assert host_app.extensions["aperture_host"].db.session.get(
-            TraktOutbox, (uid, item(host_app, MATRIX))) is None
+        assert (
+            host_app.extensions["aperture_host"].db.session.get(
+                TraktOutbox, (uid, item(host_app, MATRIX))
+            )
+            is None
+        )
 
 
 def test_trakt_changes_are_pulled_and_never_echoed_back(alice, host_app, sandbox):
@@ -87,8 +105,12 @@ def test_trakt_changes_are_pulled_and_never_echoed_back(alice, host_app, sandbox
 
     token = sandbox.issue_tokens("alice_trakt")["access_token"]
     sandbox.advance_clock(2)
-    sandbox.api("POST", "/sync/ratings/remove", token=token,
-                json={"movies": [{"ids": {"tmdb": FIGHT_CLUB}}]})
+    sandbox.api(
+        "POST",
+        "/sync/ratings/remove",
+        token=token,
+        json={"movies": [{"ids": {"tmdb": FIGHT_CLUB}}]},
+    )
     with host_app.app_context():
         result = sync.sync_user_ratings(uid)
     assert result.pulled_removals == 1
@@ -108,8 +130,7 @@ def test_both_changed_the_newer_wins_and_equal_times_go_to_the_host(alice, host_
     host = host_app.extensions["aperture_host"]
     with host_app.app_context():
         host.apply_rating(uid, item(host_app, MATRIX), 5, T0, "aperture")
-        host.apply_rating(uid, item(host_app, INCEPTION), 6, T0 + timedelta(hours=2),
-                          "aperture")
+        host.apply_rating(uid, item(host_app, INCEPTION), 6, T0 + timedelta(hours=2), "aperture")
     rate_on_trakt(sandbox, "alice_trakt", MATRIX, 9, T0 + timedelta(hours=1))  # newer
     rate_on_trakt(sandbox, "alice_trakt", INCEPTION, 3, T0 + timedelta(hours=2))  # same time
     with host_app.app_context():
@@ -123,49 +144,59 @@ def test_both_changed_the_newer_wins_and_equal_times_go_to_the_host(alice, host_
 def test_dry_run_plans_and_changes_nothing(alice, host_app, sandbox):
     rate_on_trakt(sandbox, "alice_trakt", FIGHT_CLUB, 9, T0)
     result = host_app.test_cli_runner().invoke(
-        args=["trakt", "sync", "--user", "alice", "--dry-run"])
+        args=["trakt", "sync", "--user", "alice", "--dry-run"]
+    )
     assert result.exit_code == 0, result.output
     assert "this server: movie Fight Club set to 9" in result.output
     assert host_ratings(host_app, "alice") == {}
 
 
-def test_a_pull_that_would_remove_most_ratings_waits_for_confirmation(alice, host_app,
-                                                                      sandbox):
+def test_a_pull_that_would_remove_most_ratings_waits_for_confirmation(alice, host_app, sandbox):
     uid = user_id(host_app, "alice")
     movies = [m for m in sandbox.catalogue()["movies"] if m.get("in_library")][:30]
     token = sandbox.issue_tokens("alice_trakt")["access_token"]
     sandbox.advance_clock(2)
-    sandbox.api("POST", "/sync/ratings", token=token, json={"movies": [
-        {"rating": 7, "rated_at": trakt_time(T0), "ids": {"tmdb": m["ids"]["tmdb"]}}
-        for m in movies]})
+    sandbox.api(
+        "POST",
+        "/sync/ratings",
+        token=token,
+        json={
+            "movies": [
+                {"rating": 7, "rated_at": trakt_time(T0), "ids": {"tmdb": m["ids"]["tmdb"]}}
+                for m in movies
+            ]
+        },
+    )
     with host_app.app_context():
         assert sync.sync_user_ratings(uid).pulled == 30
     sandbox.advance_clock(2)
-    sandbox.api("POST", "/sync/ratings/remove", token=token, json={"movies": [
-        {"ids": {"tmdb": m["ids"]["tmdb"]}} for m in movies[:25]]})
+    sandbox.api(
+        "POST",
+        "/sync/ratings/remove",
+        token=token,
+        json={"movies": [{"ids": {"tmdb": m["ids"]["tmdb"]}} for m in movies[:25]]},
+    )
     with host_app.app_context():
         blocked = sync.sync_user_ratings(uid)
     assert blocked.status == "blocked" and "remove 25 of the 30" in blocked.message
     assert len(host_ratings(host_app, "alice")) == 30
-    forced = host_app.test_cli_runner().invoke(args=["trakt", "sync", "--user", "alice",
-                                                     "--force"])
+    forced = host_app.test_cli_runner().invoke(args=["trakt", "sync", "--user", "alice", "--force"])
     assert forced.exit_code == 0, forced.output
     assert len(host_ratings(host_app, "alice")) == 5
 
 
-def test_items_trakt_does_not_know_are_kept_with_the_reason_in_status(alice, host_app,
-                                                                      sandbox):
+def test_items_trakt_does_not_know_are_kept_with_the_reason_in_status(alice, host_app, sandbox):
     from harness.reference_host.db import db
     from harness.reference_host.models import MediaItem
 
     uid = user_id(host_app, "alice")
     with host_app.app_context():
-        unknown = MediaItem(kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001,
-                            imdb="tt99999901")
+        unknown = MediaItem(
+            kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001, imdb="tt99999901"
+        )
         db.session.add(unknown)
         db.session.commit()
-        host_app.extensions["aperture_host"].apply_rating(uid, str(unknown.id), 10, T0,
-                                                          "aperture")
+        host_app.extensions["aperture_host"].apply_rating(uid, str(unknown.id), 10, T0, "aperture")
         result = jobs.push_user(uid)
         assert (result["pushed"], result["not_found"]) == (0, 1)
         again = jobs.push_user(uid)  # not retried until the user changes that rating

@@ -54,7 +54,8 @@ def two_users(host_app, sandbox, monkeypatch):
 
 
 def test_a_waiting_sync_carries_the_next_users_sync_instead_of_a_push(
-        two_users, host_app, sandbox, caplog):
+    two_users, host_app, sandbox, caplog
+):
     alice, bob = two_users
     with host_app.app_context():
         ids = [jobs.enqueue_user_sync(uid, "test") for uid in (alice, bob)]
@@ -65,14 +66,21 @@ def test_a_waiting_sync_carries_the_next_users_sync_instead_of_a_push(
     assert first.get_status() == second.get_status() == JobStatus.FINISHED
     for job in (first, second):
         result = job.return_value()
-        assert (result["status"], result["pushed"], result["deferred"]) == \
-            ("synced", 2, 0), result
-    assert not any(Job.exists(jobs.user_job_id("push", uid), connection=redis(host_app))
-                   for uid in (alice, bob))
-    assert values(trakt_ratings(sandbox, "alice_trakt")) == values(host_ratings(
-        host_app, "alice")) == {MATRIX: 8, FIGHT_CLUB: 6}
-    assert values(trakt_ratings(sandbox, "bob_trakt")) == values(host_ratings(
-        host_app, "bob")) == {INCEPTION: 9, CASABLANCA: 5}
+        assert (result["status"], result["pushed"], result["deferred"]) == ("synced", 2, 0), result
+    assert not any(
+        Job.exists(jobs.user_job_id("push", uid), connection=redis(host_app))
+        for uid in (alice, bob)
+    )
+    assert (
+        values(trakt_ratings(sandbox, "alice_trakt"))
+        == values(host_ratings(host_app, "alice"))
+        == {MATRIX: 8, FIGHT_CLUB: 6}
+    )
+    assert (
+        values(trakt_ratings(sandbox, "bob_trakt"))
+        == values(host_ratings(host_app, "bob"))
+        == {INCEPTION: 9, CASABLANCA: 5}
+    )
     assert plugin_rows(host_app, "alice")[1] == plugin_rows(host_app, "bob")[1] == 0
 
     # Bob's first write went while Alice waited for her second; each user read Trakt's
@@ -81,17 +89,21 @@ def test_a_waiting_sync_carries_the_next_users_sync_instead_of_a_push(
     posts = [entry["user"] for entry in log if entry["method"] == "POST"]
     assert posts == ["alice_trakt", "bob_trakt", "alice_trakt", "bob_trakt"], posts
     for user in ("alice_trakt", "bob_trakt"):
-        marker_reads = [e for e in log if e["user"] == user and e["path"].endswith(
-            "/sync/last_activities")]
+        marker_reads = [
+            e for e in log if e["user"] == user and e["path"].endswith("/sync/last_activities")
+        ]
         assert len(marker_reads) == 2, (user, marker_reads)
     runs = [r.trakt_run for r in caplog.records if r.name == "aperture_trakt_plugin.runs"]
-    assert sorted((r["user"], r["outcome"], r["deferred"]) for r in runs) == \
-        [(alice, "synced", 0), (bob, "synced", 0)]
+    assert sorted((r["user"], r["outcome"], r["deferred"]) for r in runs) == [
+        (alice, "synced", 0),
+        (bob, "synced", 0),
+    ]
 
 
 @pytest.mark.parametrize("error", [TraktServerError, AccountLocked])
 def test_a_carried_run_that_fails_ends_its_own_job_as_a_worker_would(
-        error, two_users, host_app, sandbox, monkeypatch):
+    error, two_users, host_app, sandbox, monkeypatch
+):
     """Bob's first write fails inside Alice's job: a passing fault reschedules Bob's job
     (its retry under his job's id), a refusal fails it with the reason on his connection;
     Alice's run goes on either way."""
@@ -130,8 +142,7 @@ def test_a_carried_run_that_fails_ends_its_own_job_as_a_worker_would(
         assert waiting == {}
 
 
-def test_a_killed_carrier_leaves_its_jobs_to_rq_and_blocks_no_later_request(
-        two_users, host_app):
+def test_a_killed_carrier_leaves_its_jobs_to_rq_and_blocks_no_later_request(two_users, host_app):
     """The claim takes the job off the queue and marks it started in one step; with the
     carrier gone, RQ's cleanup fails the job, and a new request queues a fresh one."""
     alice, bob = two_users
@@ -153,7 +164,6 @@ def test_a_killed_carrier_leaves_its_jobs_to_rq_and_blocks_no_later_request(
         queue.empty()
 
         StartedJobRegistry(queue=queue).cleanup(time.time() + carrier.CLAIM_TTL + 1)
-        assert Job.fetch(bob_id, connection=redis(host_app)).get_status() == \
-            JobStatus.FAILED
+        assert Job.fetch(bob_id, connection=redis(host_app)).get_status() == JobStatus.FAILED
         assert jobs.enqueue_user_sync(bob, "later") == bob_id
         assert queue.job_ids == [bob_id]

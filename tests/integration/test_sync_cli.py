@@ -46,8 +46,12 @@ def users(host_app, sandbox):
     trakt_queue(host_app).empty()  # the first syncs the connections queued: done above
     token = sandbox.issue_tokens("alice_trakt")["access_token"]
     sandbox.advance_clock(2)
-    response = sandbox.api("POST", "/sync/ratings", token=token, json={"movies": [
-        {"rating": 9, "rated_at": trakt_time(T0), "ids": {"tmdb": FIGHT_CLUB}}]})
+    response = sandbox.api(
+        "POST",
+        "/sync/ratings",
+        token=token,
+        json={"movies": [{"rating": 9, "rated_at": trakt_time(T0), "ids": {"tmdb": FIGHT_CLUB}}]},
+    )
     assert response.status_code == 201, response.text
     sandbox.advance_clock(2)
     sandbox.clear_requests()
@@ -67,8 +71,10 @@ def plugin_state(host_app) -> list[tuple]:
     """What a sync would change on the plugin's side: each connection's marker and error."""
     with host_app.app_context():
         db = host_app.extensions["aperture_host"].db
-        return [(c.user_id, c.ratings_marker, c.last_error, c.blocked_reason)
-                for c in db.session.query(TraktConnection).order_by(TraktConnection.user_id)]
+        return [
+            (c.user_id, c.ratings_marker, c.last_error, c.blocked_reason)
+            for c in db.session.query(TraktConnection).order_by(TraktConnection.user_id)
+        ]
 
 
 def test_sync_all_prints_a_summary_per_user(host_app, host_config, users, sandbox, tmp_path):
@@ -76,12 +82,16 @@ def test_sync_all_prints_a_summary_per_user(host_app, host_config, users, sandbo
     one call."""
     process = flask_command(host_app, host_config, tmp_path / "logs", "trakt", "sync", "--all")
     assert process.proc.wait(60) == 0, process.output()
-    lines = [line.split(" (")[0] for line in process.output().splitlines()
-             if line.startswith(("alice", "bob"))]  # without the count of calls
+    lines = [
+        line.split(" (")[0]
+        for line in process.output().splitlines()
+        if line.startswith(("alice", "bob"))
+    ]  # without the count of calls
     assert lines == [
         "alice: synced: 0 pushed, 0 removed on Trakt, 1 pulled, 0 removed here, 0 conflicts, "
         "0 not found on Trakt, 0 waiting for the library",
-        "bob: unchanged: nothing changed on Trakt"], process.output()
+        "bob: unchanged: nothing changed on Trakt",
+    ], process.output()
     assert host_ratings(host_app, "alice") == {"Fight Club": 9}
     assert len(sandbox.requests(path="/sync/last_activities")) >= 2
 
@@ -92,14 +102,17 @@ def test_enqueue_queues_one_job_per_user_and_calls_nobody(host_app, users, sandb
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"alice: queued as {jobs.user_sync_job_id(alice)}",
-        f"bob: queued as {jobs.user_sync_job_id(bob)}"]
+        f"bob: queued as {jobs.user_sync_job_id(bob)}",
+    ]
     assert sandbox.requests() == []  # the foreground never talked to Trakt
     assert host_ratings(host_app, "alice") == {}
     queue = trakt_queue(host_app)
     assert queue.job_ids == [jobs.user_sync_job_id(alice), jobs.user_sync_job_id(bob)]
     job = Job.fetch(jobs.user_sync_job_id(alice), connection=queue.connection)
-    assert (job.func_name, job.args) == ("aperture_trakt_plugin.jobs.sync_user",
-                                         (alice, None, False))
+    assert (job.func_name, job.args) == (
+        "aperture_trakt_plugin.jobs.sync_user",
+        (alice, None, False),
+    )
 
     again = trakt_sync(host_app, "--user", "alice", "--enqueue", "--force")
     assert again.output.strip() == f"alice: queued as {jobs.user_sync_job_id(alice)}"
@@ -117,8 +130,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(host_app, users, sandbox):
         matrix = host.find_media("movie", ExternalIds(tmdb=MATRIX)).item_id
         host.apply_rating(bob, matrix, 4, T0, "aperture")
     trakt_queue(host_app).empty()  # bob's push waits in the outbox
-    before = (plugin_state(host_app), sandbox.ratings("alice_trakt"),
-              sandbox.ratings("bob_trakt"))
+    before = (plugin_state(host_app), sandbox.ratings("alice_trakt"), sandbox.ratings("bob_trakt"))
 
     result = trakt_sync(host_app, "--all", "--dry-run")
     assert result.exit_code == 0, result.output
@@ -126,16 +138,21 @@ def test_dry_run_prints_the_plan_and_changes_nothing(host_app, users, sandbox):
     assert "bob: Trakt: movie The Matrix set to 4" in result.output
     assert "alice: dry-run: 0 pushed, 0 removed on Trakt, 1 pulled" in result.output
     assert [r["method"] for r in sandbox.requests()] == ["GET"] * len(sandbox.requests())
-    assert (plugin_state(host_app), sandbox.ratings("alice_trakt"),
-            sandbox.ratings("bob_trakt")) == before
+    assert (
+        plugin_state(host_app),
+        sandbox.ratings("alice_trakt"),
+        sandbox.ratings("bob_trakt"),
+    ) == before
     assert host_ratings(host_app, "alice") == {} and host_ratings(host_app, "bob") == {
-        "The Matrix": 4}
+        "The Matrix": 4
+    }
 
     done = trakt_sync(host_app, "--all")  # the real one still finds all of it to do
     assert done.exit_code == 0, done.output
     assert host_ratings(host_app, "alice") == {"Fight Club": 9}
     assert {r["movie"]["ids"]["tmdb"]: r["rating"] for r in sandbox.ratings("bob_trakt")} == {
-        MATRIX: 4}
+        MATRIX: 4
+    }
 
 
 def test_exit_codes(host_app, host_config, users, sandbox, tmp_path):
@@ -148,24 +165,39 @@ def test_exit_codes(host_app, host_config, users, sandbox, tmp_path):
     sandbox.fault("GET", "/sync/last_activities", 503, count=3)  # past the quick retries
     failed = trakt_sync(host_app, "--all")
     assert failed.exit_code == 1
-    assert failed.stderr.strip() == ("alice: failed: GET /sync/last_activities: Trakt is "
-                                     "having trouble (503)")
+    assert failed.stderr.strip() == (
+        "alice: failed: GET /sync/last_activities: Trakt is having trouble (503)"
+    )
     assert "bob: unchanged" in failed.stdout  # one user's failure does not stop the others
     assert trakt_sync(host_app, "--all").exit_code == 0
 
-    process = flask_command(host_app, {**host_config, "REDIS_URL": DEAD_REDIS},
-                            tmp_path / "logs", "trakt", "sync", "--all", "--enqueue")
+    process = flask_command(
+        host_app,
+        {**host_config, "REDIS_URL": DEAD_REDIS},
+        tmp_path / "logs",
+        "trakt",
+        "sync",
+        "--all",
+        "--enqueue",
+    )
     assert process.proc.wait(60) == 1, process.output()
     assert "alice: could not queue (Redis unreachable)" in process.output()
 
 
 def test_a_blocked_user_fails_the_command(host_app, users, sandbox):
-    movies = [m["ids"]["tmdb"] for m in sandbox.catalogue()["movies"] if m.get("in_library")
-              and m["ids"]["tmdb"] != FIGHT_CLUB][:20]
+    movies = [
+        m["ids"]["tmdb"]
+        for m in sandbox.catalogue()["movies"]
+        if m.get("in_library") and m["ids"]["tmdb"] != FIGHT_CLUB
+    ][:20]
     token = sandbox.issue_tokens("bob_trakt")["access_token"]
-    for path, body in (("/sync/ratings", [{"rating": 6, "rated_at": trakt_time(T0),
-                                           "ids": {"tmdb": tmdb}} for tmdb in movies]),
-                       ("/sync/ratings/remove", [{"ids": {"tmdb": tmdb}} for tmdb in movies])):
+    for path, body in (
+        (
+            "/sync/ratings",
+            [{"rating": 6, "rated_at": trakt_time(T0), "ids": {"tmdb": tmdb}} for tmdb in movies],
+        ),
+        ("/sync/ratings/remove", [{"ids": {"tmdb": tmdb}} for tmdb in movies]),
+    ):
         sandbox.advance_clock(2)
         assert sandbox.api("POST", path, token=token, json={"movies": body}).ok
         if path == "/sync/ratings":
@@ -175,7 +207,6 @@ def test_a_blocked_user_fails_the_command(host_app, users, sandbox):
     assert "bob: blocked: this sync would remove 20 of the 20 ratings" in blocked.output
     assert "alice: synced" in blocked.output
     assert len(host_ratings(host_app, "bob")) == 20
-    status = host_app.test_cli_runner().invoke(args=["trakt", "status", "--json", "--user",
-                                                     "bob"])
+    status = host_app.test_cli_runner().invoke(args=["trakt", "status", "--json", "--user", "bob"])
     status = json.loads(status.output)
     assert status[0]["blocked"].startswith("this sync would remove 20 of the 20 ratings")

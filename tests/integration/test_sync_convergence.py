@@ -85,8 +85,11 @@ class Timeline:
                 continue
             for movie in LIBRARY_MOVIES:
                 others = [v for v in range(1, 11) if v != shown.get(movie)]
-                choices.append(st.tuples(st.just(side), st.just("rate"), st.just(movie),
-                                         st.sampled_from(others)))
+                choices.append(
+                    st.tuples(
+                        st.just(side), st.just("rate"), st.just(movie), st.sampled_from(others)
+                    )
+                )
                 if movie in shown and (side == "host" or movie in self.held_at_open):
                     choices.append(st.just((side, "unrate", movie)))
         return st.one_of(choices)
@@ -134,9 +137,12 @@ class Timeline:
         self.trakt_frozen = False
 
 
-@settings(max_examples=60, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate,
-                                                Phase.shrink],
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_both_sides_converge_to_the_newest_rating(host_app, sandbox, data):
     uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
@@ -157,14 +163,17 @@ def test_both_sides_converge_to_the_newest_rating(host_app, sandbox, data):
     assert sorted(ledger.values()) == sorted(expected.values()), story
 
 
-
 def test_a_rating_removed_on_the_host_last_does_not_come_back(host_app, sandbox):
     """The smallest timeline hypothesis found before ``decide`` weighed times: rated on
     the host, then on Trakt, then unrated on the host, all before one sync. The host's
     value is back to the agreed "unrated", but its removal is the newest word."""
     uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
     timeline = Timeline(host_app, sandbox, uid, sandbox.issue_tokens(TRAKT_USER)["access_token"])
-    for step in [("host", "rate", LIBRARY_MOVIES[0], 5), ("trakt", "rate", LIBRARY_MOVIES[0], 7),
-                 ("host", "unrate", LIBRARY_MOVIES[0]), ("sync",)]:
+    for step in [
+        ("host", "rate", LIBRARY_MOVIES[0], 5),
+        ("trakt", "rate", LIBRARY_MOVIES[0], 7),
+        ("host", "unrate", LIBRARY_MOVIES[0]),
+        ("sync",),
+    ]:
         timeline.play(step)
     assert host_ratings(host_app, USER) == {} and trakt_ratings(sandbox, TRAKT_USER) == {}

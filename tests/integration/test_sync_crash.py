@@ -117,7 +117,8 @@ def assert_settled(host_app, sandbox, uid: int, expected: dict[int, int]) -> Non
 
 
 def test_a_push_killed_during_its_write_is_finished_by_the_next_run(
-        alice, host_app, host_config, sandbox, tmp_path):
+    alice, host_app, host_config, sandbox, tmp_path
+):
     uid, _ = alice
     at = sandbox_now(sandbox)
     rate_on_host(host_app, USER, MATRIX, 8, at)  # each queues the push job
@@ -126,8 +127,7 @@ def test_a_push_killed_during_its_write_is_finished_by_the_next_run(
     push_job = jobs.USER_JOB.format(kind="push", user_id=uid)
     assert trakt_queue(host_app).job_ids == [push_job]
 
-    kill_worker_inside(host_app, host_config, sandbox, tmp_path / "killed", "POST",
-                       "/sync/ratings")
+    kill_worker_inside(host_app, host_config, sandbox, tmp_path / "killed", "POST", "/sync/ratings")
     landed = {FIGHT_CLUB: 9, MATRIX: 8, INCEPTION: 7}  # the dead worker's write, done late
     wait_until(lambda: values(trakt_ratings(sandbox, TRAKT_USER)) == landed, "the write")
     assert plugin_rows(host_app, USER)[1] == 3  # the host never heard back: all pending
@@ -140,11 +140,14 @@ def test_a_push_killed_during_its_write_is_finished_by_the_next_run(
     assert_settled(host_app, sandbox, uid, {MATRIX: 8, INCEPTION: 7})
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/sync/ratings/movies"),
-                                              ("POST", "/sync/ratings")],
-                         ids=["reading-trakt", "after-host-writes"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/sync/ratings/movies"), ("POST", "/sync/ratings")],
+    ids=["reading-trakt", "after-host-writes"],
+)
 def test_a_pull_killed_midway_is_finished_by_the_next_run(
-        alice, host_app, host_config, sandbox, tmp_path, method, path):
+    alice, host_app, host_config, sandbox, tmp_path, method, path
+):
     uid, token = alice
     trakt_act(sandbox, lambda at: rate_on_trakt(sandbox, token, MATRIX, 6, at))
     trakt_act(sandbox, lambda at: rate_on_trakt(sandbox, token, INCEPTION, 9, at))
@@ -157,8 +160,7 @@ def test_a_pull_killed_midway_is_finished_by_the_next_run(
 
     kill_worker_inside(host_app, host_config, sandbox, tmp_path / "killed", method, path)
     if method == "POST":  # the host was written before Trakt: the ledger was not
-        assert values(host_ratings(host_app, USER)) == {MATRIX: 6, INCEPTION: 9,
-                                                        CASABLANCA: 5}
+        assert values(host_ratings(host_app, USER)) == {MATRIX: 6, INCEPTION: 9, CASABLANCA: 5}
         assert plugin_rows(host_app, USER)[0] == {f"h:{item_id(host_app, FIGHT_CLUB)}": 9}
 
     sandbox.advance_clock(2)

@@ -56,8 +56,10 @@ def item(host_app, tmdb: int) -> str:
 
 def host_ratings(host_app, name: str) -> dict[str, tuple[int, str]]:
     with host_app.app_context():
-        return {r.media.item_id: (r.value, r.source) for r in
-                host_app.extensions["aperture_host"].list_ratings(user_id(host_app, name))}
+        return {
+            r.media.item_id: (r.value, r.source)
+            for r in host_app.extensions["aperture_host"].list_ratings(user_id(host_app, name))
+        }
 
 
 def trakt_write(sandbox, username: str, path: str, movies: list[dict[str, Any]]) -> None:
@@ -71,14 +73,21 @@ def trakt_write(sandbox, username: str, path: str, movies: list[dict[str, Any]])
 
 
 def rate_on_trakt(sandbox, username: str, ratings: dict[int, tuple[int, datetime]]) -> None:
-    trakt_write(sandbox, username, "/sync/ratings", [
-        {"rating": value, "rated_at": trakt_time(at), "ids": {"tmdb": tmdb}}
-        for tmdb, (value, at) in ratings.items()])
+    trakt_write(
+        sandbox,
+        username,
+        "/sync/ratings",
+        [
+            {"rating": value, "rated_at": trakt_time(at), "ids": {"tmdb": tmdb}}
+            for tmdb, (value, at) in ratings.items()
+        ],
+    )
 
 
 def unrate_on_trakt(sandbox, username: str, tmdbs: list[int]) -> None:
-    trakt_write(sandbox, username, "/sync/ratings/remove",
-                [{"ids": {"tmdb": tmdb}} for tmdb in tmdbs])
+    trakt_write(
+        sandbox, username, "/sync/ratings/remove", [{"ids": {"tmdb": tmdb}} for tmdb in tmdbs]
+    )
 
 
 def connect_and_sync(host_app, sandbox, name: str) -> None:
@@ -104,8 +113,9 @@ def run_now(admin) -> int:
     return int(re.search(r"Run #(\d+)", html).group(1))
 
 
-def wait_for_log(admin, run_id: int, *needles: str, worker=None,
-                 timeout: float = RUN_TIMEOUT) -> dict[str, Any]:
+def wait_for_log(
+    admin, run_id: int, *needles: str, worker=None, timeout: float = RUN_TIMEOUT
+) -> dict[str, Any]:
     """The run as its ``.json`` page shows it, once it has finished with every ``needle``
     in its log: the fan-out finishes first, the per-user jobs then add their lines."""
     deadline = time.monotonic() + timeout
@@ -155,8 +165,9 @@ def test_setup_schedules_the_default_and_the_jobs_screen_replaces_it(admin, host
     html = admin.get("/admin/jobs").get_data(as_text=True)
     assert f'id="job-{JOB}"' in html and "<code>0 */2 * * *</code>" in html
 
-    html = post_form(admin, f"/admin/jobs/{JOB}/schedule", cron="*/15 * * * *",
-                     enabled="on").get_data(as_text=True)
+    html = post_form(
+        admin, f"/admin/jobs/{JOB}/schedule", cron="*/15 * * * *", enabled="on"
+    ).get_data(as_text=True)
     assert "Sync Trakt ratings: schedule saved." in html
     cron, at = the_entry(host_app)
     assert cron == "*/15 * * * *" and at.minute % 15 == 0
@@ -179,8 +190,7 @@ def test_setup_schedules_the_default_and_the_jobs_screen_replaces_it(admin, host
     assert the_entry(host_app)[0] == "30 4 * * *"
 
 
-def test_a_redis_that_comes_back_empty_gets_the_schedule_again(admin, host_app,
-                                                               monkeypatch):
+def test_a_redis_that_comes_back_empty_gets_the_schedule_again(admin, host_app, monkeypatch):
     """Redis restarted without persistence loses rq-scheduler's entries; the next request
     (or job) of any process puts the saved schedule back, without a restart."""
     post_form(admin, f"/admin/jobs/{JOB}/schedule", cron="*/15 * * * *", enabled="on")
@@ -215,8 +225,9 @@ def worker(two_users, host_worker):
 
 
 @pytest.mark.slow
-def test_run_now_syncs_every_user_in_the_worker_and_logs_each(admin, host_app, host_config,
-                                                             sandbox, two_users, tmp_path):
+def test_run_now_syncs_every_user_in_the_worker_and_logs_each(
+    admin, host_app, host_config, sandbox, two_users, tmp_path
+):
     alice = user_id(host_app, "alice")
     with host_app.app_context():
         host = host_app.extensions["aperture_host"]
@@ -225,8 +236,9 @@ def test_run_now_syncs_every_user_in_the_worker_and_logs_each(admin, host_app, h
     # The push the hooks queued is lost (as when Redis restarts before a worker took it):
     # the outbox still holds both changes, and the run must take them.
     trakt_queue(host_app).empty()
-    rate_on_trakt(sandbox, "alice_trakt", {FIGHT_CLUB: (9, T0),
-                                           MATRIX: (9, T0 + timedelta(hours=1))})
+    rate_on_trakt(
+        sandbox, "alice_trakt", {FIGHT_CLUB: (9, T0), MATRIX: (9, T0 + timedelta(hours=1))}
+    )
     unrate_on_trakt(sandbox, "alice_trakt", [PULP_FICTION])
     worker = start_worker(host_app, host_config, tmp_path / "logs")
     try:
@@ -247,18 +259,26 @@ def run_and_check_the_log(admin, host_app, sandbox, worker) -> None:
         "alice: this server: movie Fight Club set to 9",
         "alice: this server: movie Pulp Fiction removed",
         "alice: this server: movie The Matrix set to 9 (both changed; trakt's is newer)",
-        "alice: Trakt: movie Inception set to 6"}, lines
+        "alice: Trakt: movie Inception set to 6",
+    }, lines
     assert alice_lines[-1].startswith(
         "alice: synced: 1 pushed, 0 removed on Trakt, 2 pulled, 1 removed here, "
-        "1 conflicts, 0 not found on Trakt, 0 waiting for the library"), lines
+        "1 conflicts, 0 not found on Trakt, 0 waiting for the library"
+    ), lines
     assert [line for line in lines if line.startswith("bob: ")] == [
-        "bob: unchanged: nothing changed on Trakt"]
+        "bob: unchanged: nothing changed on Trakt"
+    ]
 
     assert host_ratings(host_app, "alice") == {
-        item(host_app, FIGHT_CLUB): (9, "trakt"), item(host_app, MATRIX): (9, "trakt"),
-        item(host_app, INCEPTION): (6, "aperture")}
-    assert {r["movie"]["ids"]["tmdb"]: r["rating"] for r in sandbox.ratings("alice_trakt")
-            } == {FIGHT_CLUB: 9, MATRIX: 9, INCEPTION: 6}
+        item(host_app, FIGHT_CLUB): (9, "trakt"),
+        item(host_app, MATRIX): (9, "trakt"),
+        item(host_app, INCEPTION): (6, "aperture"),
+    }
+    assert {r["movie"]["ids"]["tmdb"]: r["rating"] for r in sandbox.ratings("alice_trakt")} == {
+        FIGHT_CLUB: 9,
+        MATRIX: 9,
+        INCEPTION: 6,
+    }
 
     # Trakt down: each user's failure is a line of the run, the run goes on, and each
     # user's sync waits in rq-scheduler to run again (the worker is not held).
@@ -267,14 +287,19 @@ def run_and_check_the_log(admin, host_app, sandbox, worker) -> None:
     run = wait_for_log(admin, run_id, "alice: rescheduled", "bob: rescheduled", worker=worker)
     assert run["status"] == "succeeded"
     for name in ("alice", "bob"):
-        assert any(line.startswith(
-            f"{name}: rescheduled: GET /sync/last_activities: Trakt is having trouble (503) "
-            "(tries again at ") for line in log_lines(run)), run["log"]
+        assert any(
+            line.startswith(
+                f"{name}: rescheduled: GET /sync/last_activities: Trakt is having trouble (503) "
+                "(tries again at "
+            )
+            for line in log_lines(run)
+        ), run["log"]
     html = admin.get(f"/admin/jobs/runs/{run_id}").get_data(as_text=True)
     assert "bob: rescheduled: GET /sync/last_activities" in html
     with host_app.app_context():
-        waiting = retries.scheduled_at([jobs.user_sync_job_id(user_id(host_app, name))
-                                        for name in ("alice", "bob")])
+        waiting = retries.scheduled_at(
+            [jobs.user_sync_job_id(user_id(host_app, name)) for name in ("alice", "bob")]
+        )
     assert len(waiting) == 2, waiting
 
 
@@ -283,27 +308,26 @@ def run_and_check_the_log(admin, host_app, sandbox, worker) -> None:
 
 def blocked_card(admin) -> str | None:
     html = admin.get("/admin/jobs").get_data(as_text=True)
-    match = re.search(r'<div class="trakt-card" id="trakt-blocked-syncs">.*?</form>', html,
-                      re.S)
+    match = re.search(r'<div class="trakt-card" id="trakt-blocked-syncs">.*?</form>', html, re.S)
     return match.group(0) if match else None
 
 
 @pytest.mark.slow
 def test_a_blocked_sync_waits_on_the_jobs_screen_until_an_admin_confirms(
-        admin, host_app, sandbox, two_users, worker):
-    movies = [m["ids"]["tmdb"] for m in sandbox.catalogue()["movies"]
-              if m.get("in_library")][:30]
+    admin, host_app, sandbox, two_users, worker
+):
+    movies = [m["ids"]["tmdb"] for m in sandbox.catalogue()["movies"] if m.get("in_library")][:30]
     rate_on_trakt(sandbox, "alice_trakt", {tmdb: (7, T0) for tmdb in movies})
-    run = wait_for_log(admin, run_now(admin), "alice: synced", "bob: unchanged",
-                       worker=worker)
+    run = wait_for_log(admin, run_now(admin), "alice: synced", "bob: unchanged", worker=worker)
     assert len(host_ratings(host_app, "alice")) == 31  # with Pulp Fiction from before
     assert blocked_card(admin) is None
 
     unrate_on_trakt(sandbox, "alice_trakt", movies[:25])
-    run = wait_for_log(admin, run_now(admin), "alice: blocked", "bob: unchanged",
-                       worker=worker)
-    assert ("alice: blocked: this sync would remove 25 of the 31 ratings on this server; it "
-            "waits for an admin's confirmation") in run["log"]
+    run = wait_for_log(admin, run_now(admin), "alice: blocked", "bob: unchanged", worker=worker)
+    assert (
+        "alice: blocked: this sync would remove 25 of the 31 ratings on this server; it "
+        "waits for an admin's confirmation"
+    ) in run["log"]
     assert len(host_ratings(host_app, "alice")) == 31
     card = blocked_card(admin)
     alice = user_id(host_app, "alice")
@@ -314,8 +338,10 @@ def test_a_blocked_sync_waits_on_the_jobs_screen_until_an_admin_confirms(
     wait_for_log(admin, run_now(admin), "alice: blocked", worker=worker)
     assert len(host_ratings(host_app, "alice")) == 31
 
-    response = admin.post(f"/plugins/trakt/admin/confirm-sync/{alice}", data={
-        "csrf_token": csrf_token_from(card), "next": "/admin/jobs", "decision": "confirm"})
+    response = admin.post(
+        f"/plugins/trakt/admin/confirm-sync/{alice}",
+        data={"csrf_token": csrf_token_from(card), "next": "/admin/jobs", "decision": "confirm"},
+    )
     assert (response.status_code, response.headers["Location"]) == (302, "/admin/jobs")
     deadline = time.monotonic() + RUN_TIMEOUT
     while len(host_ratings(host_app, "alice")) != 6 and time.monotonic() < deadline:
@@ -328,8 +354,7 @@ def test_a_blocked_sync_waits_on_the_jobs_screen_until_an_admin_confirms(
 
 def test_an_admin_may_dismiss_a_blocked_sync(admin, host_app, sandbox, two_users):
     """Dismissing only hides the card: the next run asks again, nothing is removed."""
-    movies = [m["ids"]["tmdb"] for m in sandbox.catalogue()["movies"]
-              if m.get("in_library")][:30]
+    movies = [m["ids"]["tmdb"] for m in sandbox.catalogue()["movies"] if m.get("in_library")][:30]
     rate_on_trakt(sandbox, "alice_trakt", {tmdb: (7, T0) for tmdb in movies})
     alice = user_id(host_app, "alice")
     with host_app.app_context():
@@ -338,8 +363,10 @@ def test_an_admin_may_dismiss_a_blocked_sync(admin, host_app, sandbox, two_users
     with host_app.app_context():
         assert sync.sync_user_ratings(alice).status == "blocked"
     card = blocked_card(admin)
-    admin.post(f"/plugins/trakt/admin/confirm-sync/{alice}", data={
-        "csrf_token": csrf_token_from(card), "next": "/admin/jobs", "decision": "dismiss"})
+    admin.post(
+        f"/plugins/trakt/admin/confirm-sync/{alice}",
+        data={"csrf_token": csrf_token_from(card), "next": "/admin/jobs", "decision": "dismiss"},
+    )
     assert blocked_card(admin) is None
     assert trakt_queue(host_app).job_ids == []  # nothing was let through
     with host_app.app_context():
@@ -351,9 +378,9 @@ def test_an_admin_may_dismiss_a_blocked_sync(admin, host_app, sandbox, two_users
 
 
 @pytest.mark.slow
-def test_the_scheduler_process_enqueues_the_sync_when_it_is_due(admin, host_app, host_config,
-                                                               sandbox, two_users, worker,
-                                                               tmp_path):
+def test_the_scheduler_process_enqueues_the_sync_when_it_is_due(
+    admin, host_app, host_config, sandbox, two_users, worker, tmp_path
+):
     before = datetime.now(UTC).replace(tzinfo=None)
     post_form(admin, f"/admin/jobs/{JOB}/schedule", cron="* * * * *", enabled="on")
     cron, at = the_entry(host_app)
@@ -367,8 +394,9 @@ def test_the_scheduler_process_enqueues_the_sync_when_it_is_due(admin, host_app,
     moved_to = datetime.now(UTC).replace(tzinfo=None)
     scheduler.change_execution_time(entry, moved_to)
     rate_on_trakt(sandbox, "bob_trakt", {FIGHT_CLUB: (10, T0)})
-    process = flask_command(host_app, host_config, tmp_path / "logs", "demo", "scheduler",
-                            "--interval", "1")
+    process = flask_command(
+        host_app, host_config, tmp_path / "logs", "demo", "scheduler", "--interval", "1"
+    )
     try:
         run = wait_for_run(host_app, 1, process=worker)  # a scheduled run opens its own
         assert run.name == JOB

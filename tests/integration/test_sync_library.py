@@ -45,8 +45,11 @@ def waiting(host_app, sandbox):
     sandbox.advance_clock(2)
     with host_app.app_context():
         result = sync.sync_user_ratings(uid)
-        orphans = host_app.extensions["aperture_host"].db.session.scalars(
-            select(TraktLedger).where(TraktLedger.user_id == uid)).all()
+        orphans = (
+            host_app.extensions["aperture_host"]
+            .db.session.scalars(select(TraktLedger).where(TraktLedger.user_id == uid))
+            .all()
+        )
         kept = [(row.item_id, row.tmdb, row.value, row.rated_at) for row in orphans]
     assert (result.status, result.waiting_for_library, result.pulled) == ("synced", 1, 0)
     assert kept == [(None, RASHOMON, 8, rated_at)]
@@ -56,8 +59,7 @@ def waiting(host_app, sandbox):
 
 
 def add_to_library(host_app, tmdb: int) -> None:
-    result = host_app.test_cli_runner().invoke(
-        args=["demo", "library", "add", "--tmdb", str(tmdb)])
+    result = host_app.test_cli_runner().invoke(args=["demo", "library", "add", "--tmdb", str(tmdb)])
     assert result.exit_code == 0, result.output
     assert trakt_queue(host_app).job_ids == [jobs.LIBRARY_JOB]
 
@@ -77,8 +79,9 @@ def test_the_rating_reaches_the_host_when_the_title_arrives(waiting, host_app, s
 
 
 @pytest.mark.parametrize("newer", ["host", "trakt"])
-def test_a_title_the_host_rated_meanwhile_goes_to_the_newer_rating(waiting, host_app,
-                                                                   sandbox, newer):
+def test_a_title_the_host_rated_meanwhile_goes_to_the_newer_rating(
+    waiting, host_app, sandbox, newer
+):
     uid, token, _ = waiting
     add_to_library(host_app, RASHOMON)
     sandbox.advance_clock(10)
@@ -97,8 +100,11 @@ def test_a_title_the_host_rated_meanwhile_goes_to_the_newer_rating(waiting, host
         result = sync.sync_user_ratings(uid)
     # With Trakt untouched since its rating was kept, the host's newer rating is simply
     # pushed; a newer one on Trakt is read back and wins the conflict.
-    assert result.conflicts == ([] if newer == "host" else [
-        "this server: movie Rashomon set to 9 (both changed; trakt's is newer)"])
+    assert result.conflicts == (
+        []
+        if newer == "host"
+        else ["this server: movie Rashomon set to 9 (both changed; trakt's is newer)"]
+    )
 
     host, trakt = host_ratings(host_app, USER), trakt_ratings(sandbox, TRAKT_USER)
     assert host[RASHOMON][:2] == trakt[RASHOMON] == expected
@@ -109,7 +115,8 @@ def test_a_title_the_host_rated_meanwhile_goes_to_the_newer_rating(waiting, host
 
 def remove_from_library(host_app, tmdb: int) -> None:
     result = host_app.test_cli_runner().invoke(
-        args=["demo", "library", "remove", "--tmdb", str(tmdb)])
+        args=["demo", "library", "remove", "--tmdb", str(tmdb)]
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -126,8 +133,9 @@ def test_a_title_that_leaves_the_library_keeps_its_trakt_rating(waiting, host_ap
     with host_app.app_context():
         result = sync.sync_user_ratings(uid, force=True)  # Trakt unchanged: not read
     assert result.status == "synced" and result.pushed_removals == 0
-    assert result.plan == ["the ledger: movie Rashomon let go (it left the library; its "
-                           "Trakt rating stays)"]
+    assert result.plan == [
+        "the ledger: movie Rashomon let go (it left the library; its Trakt rating stays)"
+    ]
     assert trakt_ratings(sandbox, TRAKT_USER) == {RASHOMON: (8, rated_at)}
     assert plugin_rows(host_app, USER) == ({}, 0)
 

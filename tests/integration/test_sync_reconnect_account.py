@@ -57,8 +57,9 @@ def switch_account(host_app, sandbox, uid: int, needs_reconnect: bool) -> None:
     connect_with_tokens(host_app, sandbox, USER, NEW)
 
 
-@pytest.mark.parametrize("needs_reconnect", [True, False],
-                         ids=["after-needs-reconnecting", "while-connected"])
+@pytest.mark.parametrize(
+    "needs_reconnect", [True, False], ids=["after-needs-reconnecting", "while-connected"]
+)
 def test_another_account_gets_a_first_sync(alice, host_app, sandbox, needs_reconnect):
     switch_account(host_app, sandbox, alice, needs_reconnect)
     with host_app.app_context():
@@ -88,9 +89,15 @@ def test_the_same_account_again_keeps_the_agreement(alice, host_app, sandbox):
 
 def test_a_change_waiting_for_the_old_account_goes_to_the_new_one(alice, host_app, sandbox):
     """A rating Trakt did not take for the old account is offered to the new one."""
-    sandbox.fault("POST", "/sync/ratings", status=201, body={
-        "added": {"movies": 0, "shows": 0, "seasons": 0, "episodes": 0},
-        "not_found": {"movies": [{}]}})
+    sandbox.fault(
+        "POST",
+        "/sync/ratings",
+        status=201,
+        body={
+            "added": {"movies": 0, "shows": 0, "seasons": 0, "episodes": 0},
+            "not_found": {"movies": [{}]},
+        },
+    )
     let_write_spacing_pass(host_app, alice)
     rate_on_host(host_app, USER, INCEPTION, 4, sandbox_now(sandbox))
     from aperture_trakt_plugin import jobs

@@ -92,11 +92,13 @@ def test_a_disabled_schedule_says_so(alice, host_app):
     with host_app.app_context():
         host_jobs.save_schedule(jobs.SYNC_ALL, "0 */2 * * *", False)
     assert headline(page(client_as(host_app, USER))) == (
-        "In sync; scheduled syncs are switched off.")
+        "In sync; scheduled syncs are switched off."
+    )
 
 
 def test_a_trakt_rating_of_a_title_the_library_lacks_is_listed_with_its_ids(
-        alice, host_app, sandbox):
+    alice, host_app, sandbox
+):
     token = sandbox.issue_tokens(TRAKT_USER)["access_token"]
     sandbox.advance_clock(2)
     rate_on_trakt(sandbox, token, RASHOMON, 8, sandbox_now(sandbox))
@@ -116,12 +118,14 @@ def test_a_rating_trakt_does_not_know_is_listed_with_the_reason(alice, host_app)
     from harness.reference_host.models import MediaItem
 
     with host_app.app_context():
-        unknown = MediaItem(kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001,
-                            imdb="tt99999901")
+        unknown = MediaItem(
+            kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001, imdb="tt99999901"
+        )
         db.session.add(unknown)
         db.session.commit()
-        services(host_app).apply_rating(alice, str(unknown.id), 10,
-                                        datetime(2026, 11, 1, 12, tzinfo=UTC), "aperture")
+        services(host_app).apply_rating(
+            alice, str(unknown.id), 10, datetime(2026, 11, 1, 12, tzinfo=UTC), "aperture"
+        )
         assert jobs.push_user(alice)["not_found"] == 1
     html = page(client_as(host_app, USER))
     listed = text_of(html, "trakt-status-not-found")
@@ -137,9 +141,19 @@ def wait_in_scheduler(host_app, uid: int, at: datetime, rate_limited: bool) -> N
     leaves one: the ``-retry`` id, the reason and the kind of wait in its meta."""
     job_id = retries.retry_id(jobs.user_sync_job_id(uid))
     Scheduler(queue_name="trakt", connection=services(host_app).redis).enqueue_at(
-        at, "aperture_trakt_plugin.jobs.sync_user", uid, None, False, job_id=job_id,
-        queue_name="trakt", meta={retries.ATTEMPT: 0, "reason": "Trakt's rate limit",
-                                  retries.RATE_LIMITED: rate_limited})
+        at,
+        "aperture_trakt_plugin.jobs.sync_user",
+        uid,
+        None,
+        False,
+        job_id=job_id,
+        queue_name="trakt",
+        meta={
+            retries.ATTEMPT: 0,
+            "reason": "Trakt's rate limit",
+            retries.RATE_LIMITED: rate_limited,
+        },
+    )
 
 
 def test_a_waiting_retry_shows_queued_until_on_profile_and_admin_pages(alice, host_app):
@@ -149,7 +163,8 @@ def test_a_waiting_retry_shows_queued_until_on_profile_and_admin_pages(alice, ho
     html = page(client_as(host_app, USER))
     assert headline(html) == f"Waiting for Trakt's rate limit until {at:%H:%M} UTC."
     assert text_of(html, "trakt-status-queued-until") == (
-        f"{at:%d %b %Y, %H:%M} UTC (Trakt's rate limit)")
+        f"{at:%d %b %Y, %H:%M} UTC (Trakt's rate limit)"
+    )
     admin = client_as(host_app, "admin")
     row = text_of(page(admin, STATUS), f"trakt-status-user-{alice}")
     assert row is not None and f"{at:%d %b %Y, %H:%M} UTC" in row
@@ -167,7 +182,8 @@ def test_a_retry_after_an_error_names_the_error(alice, host_app):
         wait_in_scheduler(host_app, alice, at, rate_limited=False)
     assert headline(page(client_as(host_app, USER))) == (
         f"Retrying after an error at {at:%H:%M} UTC: Reading your Trakt ratings: Trakt did "
-        "not answer (timeout)")
+        "not answer (timeout)"
+    )
 
 
 def test_an_unreachable_redis_makes_the_queue_unknown_not_an_error(alice, host_app):
@@ -226,8 +242,9 @@ def test_invalid_credentials_are_shown_to_admins_only(alice, host_app, sandbox):
     assert headline(page(admin, f"{STATUS}/{alice}")) == PROBLEM
     html = page(client_as(host_app, USER))
     assert "Invalid credentials" not in html
-    assert headline(html) == ("The server's Trakt app needs attention; nothing syncs until "
-                              "an admin fixes it.")
+    assert headline(html) == (
+        "The server's Trakt app needs attention; nothing syncs until an admin fixes it."
+    )
 
 
 def test_no_secret_reaches_any_of_these_pages(alice, host_app, sandbox):

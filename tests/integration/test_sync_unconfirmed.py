@@ -55,11 +55,19 @@ def add_unknown_episode(host_app, season: int = 1, number: int = 99) -> str:
     from harness.reference_host.models import MediaItem
 
     with host_app.app_context():
-        season_row = db.session.query(MediaItem).filter_by(
-            kind="season", tmdb=SEINFELD["tmdb"], season_number=season).one()
-        episode = MediaItem(kind="episode", title=f"Seinfeld S{season:02d}E{number:02d}",
-                            parent_id=season_row.id, season_number=season,
-                            episode_number=number, **SEINFELD)
+        season_row = (
+            db.session.query(MediaItem)
+            .filter_by(kind="season", tmdb=SEINFELD["tmdb"], season_number=season)
+            .one()
+        )
+        episode = MediaItem(
+            kind="episode",
+            title=f"Seinfeld S{season:02d}E{number:02d}",
+            parent_id=season_row.id,
+            season_number=season,
+            episode_number=number,
+            **SEINFELD,
+        )
         db.session.add(episode)
         db.session.commit()
         return str(episode.id)
@@ -70,8 +78,9 @@ def add_unknown_movie(host_app) -> str:
     from harness.reference_host.models import MediaItem
 
     with host_app.app_context():
-        movie = MediaItem(kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001,
-                          imdb="tt99999901")
+        movie = MediaItem(
+            kind="movie", title="A Home Movie", year=2025, tmdb=999_999_001, imdb="tt99999901"
+        )
         db.session.add(movie)
         db.session.commit()
         return str(movie.id)
@@ -79,14 +88,17 @@ def add_unknown_movie(host_app) -> str:
 
 def rate_item_on_host(host_app, sandbox, item: str, value: int) -> None:
     with host_app.app_context():
-        services(host_app).apply_rating(user_id(host_app, USER), item, value,
-                                        sandbox_now(sandbox), "aperture")
+        services(host_app).apply_rating(
+            user_id(host_app, USER), item, value, sandbox_now(sandbox), "aperture"
+        )
 
 
 def host_value(host_app, item: str) -> int | None:
     with host_app.app_context():
-        held = {r.media.item_id: r.value
-                for r in services(host_app).list_ratings(user_id(host_app, USER))}
+        held = {
+            r.media.item_id: r.value
+            for r in services(host_app).list_ratings(user_id(host_app, USER))
+        }
     return held.get(item)
 
 
@@ -94,9 +106,19 @@ def rate_episode_on_trakt(sandbox, number: int, value: int) -> None:
     """What the user does on trakt.tv: rate a Seinfeld episode Trakt knows (moves
     ``episodes.rated_at``, so the next pull reads the episodes)."""
     token = sandbox.issue_tokens(TRAKT_USER)["access_token"]
-    response = sandbox.api("POST", "/sync/ratings", token=token, json={"shows": [
-        {"ids": {"tmdb": SEINFELD["tmdb"]},
-         "seasons": [{"number": 1, "episodes": [{"number": number, "rating": value}]}]}]})
+    response = sandbox.api(
+        "POST",
+        "/sync/ratings",
+        token=token,
+        json={
+            "shows": [
+                {
+                    "ids": {"tmdb": SEINFELD["tmdb"]},
+                    "seasons": [{"number": 1, "episodes": [{"number": number, "rating": value}]}],
+                }
+            ]
+        },
+    )
     assert response.status_code == 201, response.text
 
 
@@ -112,8 +134,7 @@ def next_moment(host_app, sandbox, uid: int) -> None:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_an_episode_trakt_does_not_know_keeps_its_host_rating(alice, host_app, sandbox,
-                                                               shape):
+def test_an_episode_trakt_does_not_know_keeps_its_host_rating(alice, host_app, sandbox, shape):
     """The reviewer's example: rate Seinfeld S01E99 here; Trakt does not know it. The
     push must say so, and a later pull that reads episodes must leave the rating."""
     set_not_found_shape(sandbox, shape, seed=14)
@@ -197,12 +218,16 @@ class ReshapedTimeline(Timeline):
     unknown: dict[int, str]
 
     def steps(self) -> st.SearchStrategy[tuple]:
-        held = {tmdb for tmdb, item in self.unknown.items()
-                if host_value(self.host_app, item) is not None}
+        held = {
+            tmdb
+            for tmdb, item in self.unknown.items()
+            if host_value(self.host_app, item) is not None
+        }
         choices = [super().steps()]
         for tmdb in self.unknown:
-            choices.append(st.tuples(st.just("host"), st.just("rate"), st.just(tmdb),
-                                     st.integers(1, 10)))
+            choices.append(
+                st.tuples(st.just("host"), st.just("rate"), st.just(tmdb), st.integers(1, 10))
+            )
             if tmdb in held:
                 choices.append(st.just(("host", "unrate", tmdb)))
         return st.one_of(choices)
@@ -229,15 +254,20 @@ def unknown_titles(host_app) -> dict[int, str]:
     return {999_999_001: add_unknown_movie(host_app), -1: add_unknown_episode(host_app)}
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
-def test_randomly_reshaped_answers_still_converge_and_lose_nothing(host_app, sandbox, data,
-                                                                  unknown_titles):
+def test_randomly_reshaped_answers_still_converge_and_lose_nothing(
+    host_app, sandbox, data, unknown_titles
+):
     uid = fresh_connection(host_app, sandbox, USER, TRAKT_USER)
     set_not_found_shape(sandbox, "random", seed=data.draw(st.integers(0, 2**16), label="seed"))
-    timeline = ReshapedTimeline(host_app, sandbox, uid,
-                                sandbox.issue_tokens(TRAKT_USER)["access_token"])
+    timeline = ReshapedTimeline(
+        host_app, sandbox, uid, sandbox.issue_tokens(TRAKT_USER)["access_token"]
+    )
     timeline.unknown = unknown_titles
     timeline.open_window()
     for _ in range(data.draw(st.integers(1, MAX_STEPS), label="steps")):
@@ -249,7 +279,8 @@ def test_randomly_reshaped_answers_still_converge_and_lose_nothing(host_app, san
     truth = {key: v for key, v in timeline.truth.items() if v is not None}
     known = {key: v for key, v in truth.items() if key not in unknown_titles}
     assert values(host_ratings(host_app, USER)) == {
-        key: v for key, v in truth.items() if key > 0}, story  # movies; -1 is the episode
+        key: v for key, v in truth.items() if key > 0
+    }, story  # movies; -1 is the episode
     for key, item in unknown_titles.items():  # every host rating Trakt lacks is still here
         assert host_value(host_app, item) == truth.get(key), story
     assert values(trakt_ratings(sandbox, TRAKT_USER)) == known, story

@@ -41,8 +41,10 @@ RESULT_TIMEOUT = 30  # seconds from "go" to both probes having answered
 
 @pytest.fixture()
 def host_config(sandbox_server) -> dict[str, Any]:
-    return {"APERTURE_TRAKT_API_URL": sandbox_server.url,
-            "APERTURE_TRAKT_AUTH_URL": sandbox_server.url}
+    return {
+        "APERTURE_TRAKT_API_URL": sandbox_server.url,
+        "APERTURE_TRAKT_AUTH_URL": sandbox_server.url,
+    }
 
 
 def sha256(value: str) -> str:
@@ -56,8 +58,7 @@ def alice(host_app: Flask, sandbox) -> dict[str, Any]:
     with host_app.app_context():
         state.settings.save({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}, None)
         user_id = host_app.extensions["aperture_host"].get_user_by_name("alice").id
-        issued = aged(sandbox.issue_tokens("alice_trakt", expires_in=EXPIRES_SOON),
-                      EXPIRES_SOON)
+        issued = aged(sandbox.issue_tokens("alice_trakt", expires_in=EXPIRES_SOON), EXPIRES_SOON)
         pair = TokenPair.from_response(issued)
         tokens.store().set(user_id, pair, "alice_trakt", "alice_trakt")
     sandbox.fault("POST", "/oauth/token", count=2, delay_ms=DELAY_MS)
@@ -69,25 +70,42 @@ def probe_result(process: ManagedProcess) -> dict[str, Any]:
     try:
         process.proc.wait(RESULT_TIMEOUT)
     except subprocess.TimeoutExpired:
-        raise AssertionError(f"{process.name} did not finish:\n{process.output()[-3000:]}"
-                             ) from None
+        raise AssertionError(
+            f"{process.name} did not finish:\n{process.output()[-3000:]}"
+        ) from None
     lines = [line for line in process.output().splitlines() if line.startswith('{"name"')]
     assert process.proc.returncode == 0 and lines, process.output()[-3000:]
     return json.loads(lines[-1])
 
 
-def race(host_app: Flask, host_config: dict[str, Any], log_dir: Path, user_id: int,
-         *extra: str) -> list[dict[str, Any]]:
+def race(
+    host_app: Flask, host_config: dict[str, Any], log_dir: Path, user_id: int, *extra: str
+) -> list[dict[str, Any]]:
     """Starts two probes, waits until both are ready, releases them at once; their results."""
     redis = host_app.extensions["aperture_host"].redis
     run = uuid.uuid4().hex
     ready, go = f"refresh-probe:{run}:ready", f"refresh-probe:{run}:go"
     env = worker_env(host_app, host_config)
     processes = [
-        ManagedProcess(f"probe-{name}", python_module(
-            "tests.refresh_probe", "--user-id", str(user_id), "--name", name,
-            "--ready-key", ready, "--go-key", go, *extra), env=env, log_dir=log_dir).start()
-        for name in ("a", "b")]
+        ManagedProcess(
+            f"probe-{name}",
+            python_module(
+                "tests.refresh_probe",
+                "--user-id",
+                str(user_id),
+                "--name",
+                name,
+                "--ready-key",
+                ready,
+                "--go-key",
+                go,
+                *extra,
+            ),
+            env=env,
+            log_dir=log_dir,
+        ).start()
+        for name in ("a", "b")
+    ]
     try:
         for _ in processes:
             if redis.blpop([ready], timeout=READY_TIMEOUT) is None:
@@ -101,7 +119,8 @@ def race(host_app: Flask, host_config: dict[str, Any], log_dir: Path, user_id: i
 
 
 def test_two_processes_refreshing_at_once_make_one_call_and_share_a_working_token(
-        host_app, host_config, tmp_path, sandbox, alice):
+    host_app, host_config, tmp_path, sandbox, alice
+):
     results = race(host_app, host_config, tmp_path / "logs", alice["user_id"])
 
     assert [r["error"] for r in results] == [None, None], results
@@ -124,10 +143,17 @@ def test_two_processes_refreshing_at_once_make_one_call_and_share_a_working_toke
     assert profile.status_code == 200
     assert profile.json()["user"]["username"] == "alice_trakt"
 
-    reused = sandbox.http.post(f"{sandbox.url}/oauth/token", timeout=10, json={
-        "grant_type": "refresh_token", "refresh_token": alice["issued"]["refresh_token"],
-        "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "redirect_uri": "urn:ietf:wg:oauth:2.0:oob"})
+    reused = sandbox.http.post(
+        f"{sandbox.url}/oauth/token",
+        timeout=10,
+        json={
+            "grant_type": "refresh_token",
+            "refresh_token": alice["issued"]["refresh_token"],
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
+        },
+    )
     assert reused.status_code == 400
     assert reused.json()["error"] == "invalid_grant"
 
@@ -142,7 +168,8 @@ def test_two_processes_refreshing_at_once_make_one_call_and_share_a_working_toke
 
 
 def test_negative_control_without_the_lock_the_same_race_burns_the_grant(
-        host_app, host_config, tmp_path, sandbox, alice):
+    host_app, host_config, tmp_path, sandbox, alice
+):
     """The same harness, calling ``oauth.refresh`` directly: two calls, one dead grant."""
     results = race(host_app, host_config, tmp_path / "logs", alice["user_id"], "--unlocked")
 

@@ -57,8 +57,8 @@ def last_activities_as(host_app, name: str):
     with host_app.app_context():
         client = oauth.api_client()
         return tokens.call_as_user(
-            user_id(host_app, name),
-            lambda token: client.get_json(LAST_ACTIVITIES, token=token))
+            user_id(host_app, name), lambda token: client.get_json(LAST_ACTIVITIES, token=token)
+        )
 
 
 def sync(host_app, name: str) -> dict:
@@ -69,17 +69,22 @@ def sync(host_app, name: str) -> dict:
 def spend_refresh_token(sandbox, conn) -> None:
     """Another installation with the same pair refreshes first: the stored refresh token
     is used up at Trakt (they rotate and are single-use)."""
-    response = sandbox.http.post(sandbox.url + "/oauth/token", json={
-        "grant_type": "refresh_token", "refresh_token": conn.refresh_token,
-        "client_id": "sandbox-client-id", "client_secret": "sandbox-client-secret"},
-        timeout=10)
+    response = sandbox.http.post(
+        sandbox.url + "/oauth/token",
+        json={
+            "grant_type": "refresh_token",
+            "refresh_token": conn.refresh_token,
+            "client_id": "sandbox-client-id",
+            "client_secret": "sandbox-client-secret",
+        },
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
 
 
 def test_expiry_is_created_at_plus_expires_in(configured, sandbox):
     sandbox.advance_clock(30 * 86400)  # Trakt's clock, not ours, sets created_at
-    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
-                               expires_in=12345)
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", expires_in=12345)
     issued_at = datetime.fromisoformat(sandbox.clock()["now"].replace("Z", "+00:00"))
     assert abs(conn.token_created_at - issued_at) < timedelta(seconds=5)
     assert conn.expires_at - conn.token_created_at == timedelta(seconds=12345)
@@ -96,15 +101,15 @@ def test_a_token_far_from_expiry_is_used_as_it_is(configured, sandbox):
 def test_a_fresh_24_hour_token_is_used_not_refreshed(configured, sandbox):
     """Trakt's tokens last a day since March 2025; the one-day margin meant for 90-day
     tokens must not turn every call into a refresh (each spends a single-use token)."""
-    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
-                               expires_in=24 * HOUR)
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", expires_in=24 * HOUR)
     assert token_for(configured, "alice") == conn.access_token
     assert sandbox.requests(path="/oauth/token") == []
 
 
 def test_a_token_within_the_margin_is_refreshed_and_stored_before_use(configured, sandbox):
-    old = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
-                              seconds_left=HOUR)  # within the margin
+    old = connect_with_tokens(
+        configured, sandbox, "alice", "alice_on_trakt", seconds_left=HOUR
+    )  # within the margin
     fresh = token_for(configured, "alice")
     assert fresh != old.access_token
     assert [r["status"] for r in sandbox.requests(path="/oauth/token")] == [200]
@@ -169,15 +174,16 @@ def test_a_second_401_with_a_fresh_token_marks_the_connection(configured, sandbo
 
 
 @pytest.mark.parametrize("legacy", [False, True], ids=["400 now", "401 legacy host"])
-def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
-                                                           sandbox_server, host_client,
-                                                           login, legacy):
-    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
-                               seconds_left=HOUR)
+def test_invalid_grant_on_refresh_means_needs_reconnecting(
+    configured, sandbox, sandbox_server, host_client, login, legacy
+):
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", seconds_left=HOUR)
     spend_refresh_token(sandbox, conn)
     sandbox.clear_requests()
-    with (sandbox_settings(sandbox_server, SANDBOX_LEGACY_OAUTH_ERRORS=legacy),
-          pytest.raises(tokens.NeedsReconnect)):
+    with (
+        sandbox_settings(sandbox_server, SANDBOX_LEGACY_OAUTH_ERRORS=legacy),
+        pytest.raises(tokens.NeedsReconnect),
+    ):
         token_for(configured, "alice")
     [refresh] = sandbox.requests(path="/oauth/token")
     assert refresh["status"] == (401 if legacy else 400)
@@ -191,8 +197,10 @@ def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
     html = page(host_client)
     assert card_state(html) == "reconnect"
     assert tokens.MSG_NEEDS_RECONNECT in text_of(html, "trakt-reconnect-reason")
-    assert 'data-trakt-connect="/plugins/trakt/connect?next=/settings/profile" ' \
-           'id="trakt-reconnect"' in html
+    assert (
+        'data-trakt-connect="/plugins/trakt/connect?next=/settings/profile" '
+        'id="trakt-reconnect"' in html
+    )
 
     # Scheduled work skips alice without asking Trakt, and no second refresh is tried.
     sandbox.clear_requests()
@@ -203,19 +211,25 @@ def test_invalid_grant_on_refresh_means_needs_reconnecting(configured, sandbox,
     assert sandbox.requests() == []
 
 
-@pytest.mark.parametrize("answer", [
-    {},  # trakt/trakt-api#888: "HTTP 400, no further detail"
-    {"body": "<html><body><h1>400 Bad Request</h1></body></html>",
-     "headers": {"Content-Type": "text/html"}},
-    None,  # the sandbox's own dead grant, answered as #888 saw it (refresh_error=empty)
-], ids=["empty-body", "html-body", "sandbox-dead-grant"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {},  # trakt/trakt-api#888: "HTTP 400, no further detail"
+        {
+            "body": "<html><body><h1>400 Bad Request</h1></body></html>",
+            "headers": {"Content-Type": "text/html"},
+        },
+        None,  # the sandbox's own dead grant, answered as #888 saw it (refresh_error=empty)
+    ],
+    ids=["empty-body", "html-body", "sandbox-dead-grant"],
+)
 def test_a_400_without_an_oauth_error_on_refresh_is_a_dead_grant_not_retried(
-        answer, configured, sandbox, host_client, login):
+    answer, configured, sandbox, host_client, login
+):
     """Trakt refuses a dead (pre-migration) grant's refresh with a bare 400 (CONTRACT 4.4).
     Read as "Trakt is down" it was retried for ever; it is invalid_grant: the connection
     needs reconnecting, the job fails without a retry, and later runs skip the user."""
-    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
-                               seconds_left=HOUR)
+    conn = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", seconds_left=HOUR)
     uid = user_id(configured, "alice")
     trakt_queue(configured).empty()  # the first sync and refresh the connection queued
     if answer is None:
@@ -248,7 +262,8 @@ def test_a_400_without_an_oauth_error_on_refresh_is_a_dead_grant_not_retried(
 
 
 def test_a_400_without_an_oauth_error_on_the_code_exchange_says_connect_again(
-        configured, sandbox, host_client, login):
+    configured, sandbox, host_client, login
+):
     login(host_client, "alice")
     query = authorize_at_sandbox(start_web_connect(host_client, PROFILE), "alice_on_trakt")
     sandbox.fault("POST", "/oauth/token", 400)
@@ -260,12 +275,12 @@ def test_a_400_without_an_oauth_error_on_the_code_exchange_says_connect_again(
 
 @pytest.mark.parametrize("edge", ["cloudflare-403", "cloudflare-429"])
 def test_the_edge_in_front_of_the_token_endpoint_is_no_dead_grant_and_no_bad_credentials(
-        edge, configured, sandbox):
+    edge, configured, sandbox
+):
     """Cloudflare's pages on a refresh: the firewall's 403 and its rate limit are passing
     faults (retried, the 429 after its Retry-After), never invalid_client or
     invalid_grant; once they lift, the same pair refreshes."""
-    old = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt",
-                              seconds_left=HOUR)
+    old = connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt", seconds_left=HOUR)
     if edge == "cloudflare-403":
         sandbox.cloudflare_403("POST", "/oauth/token")
     else:
@@ -274,8 +289,13 @@ def test_the_edge_in_front_of_the_token_endpoint_is_no_dead_grant_and_no_bad_cre
         token_for(configured, "alice")
     assert caught.value.retryable
     if edge == "cloudflare-403":
-        assert re.match(re.escape("Refreshing the Trakt token: Trakt's firewall (Cloudflare) "
-                                  "blocked this request") + RAY_ID_NOTE, str(caught.value))
+        assert re.match(
+            re.escape(
+                "Refreshing the Trakt token: Trakt's firewall (Cloudflare) blocked this request"
+            )
+            + RAY_ID_NOTE,
+            str(caught.value),
+        )
         assert re.fullmatch("[0-9a-f]{16}", caught.value.ray_id or ""), caught.value.ray_id
     else:
         assert caught.value.retry_after == 300
@@ -286,8 +306,9 @@ def test_the_edge_in_front_of_the_token_endpoint_is_no_dead_grant_and_no_bad_cre
     assert token_for(configured, "alice") != old.access_token
 
 
-def test_no_token_call_sends_http_basic_or_a_form_body(configured, sandbox, sandbox_server,
-                                                      host_client, login):
+def test_no_token_call_sends_http_basic_or_a_form_body(
+    configured, sandbox, sandbox_server, host_client, login
+):
     """Trakt's auth server takes the credentials in a JSON body and refuses HTTP Basic
     (CONTRACT 4.2), while Authlib sends a form with Basic unless told otherwise: every
     POST of the plugin to /oauth/* is looked at as it arrives."""
@@ -302,8 +323,7 @@ def test_no_token_call_sends_http_basic_or_a_form_body(configured, sandbox, sand
             code = oauth.start_device_flow()
             assert oauth.poll_device_token(code.device_code).status == oauth.DEVICE_PENDING
             assert connections.disconnect(user_id(configured, "bob"))  # revoke
-    plugin_calls = {"/oauth/token", "/oauth/revoke", "/oauth/device/code",
-                    "/oauth/device/token"}
+    plugin_calls = {"/oauth/token", "/oauth/revoke", "/oauth/device/code", "/oauth/device/token"}
     posts = [r for r in seen if r["method"] == "POST" and r["path"] in plugin_calls]
     assert {r["path"] for r in posts} == plugin_calls, seen
     assert len([r for r in posts if r["path"] == "/oauth/token"]) == 3, posts
@@ -312,16 +332,26 @@ def test_no_token_call_sends_http_basic_or_a_form_body(configured, sandbox, sand
 
 
 def test_a_free_account_connecting_another_app_finds_this_one_needs_reconnecting(
-        configured, sandbox, host_client, login):
+    configured, sandbox, host_client, login
+):
     """A free Trakt account keeps one connected community app (CONTRACT 4.1); with Trakt
     revoking the older grant (as one client author saw), this server's access dies: the
     card says reconnect, and why it may have happened."""
     sandbox.set_behaviour(app_limit="revoke")
     connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
     sandbox.add_app("another-app", "another-secret", CALLBACK_URL)
-    query = authorize_at_sandbox(f"{sandbox.url}/oauth/authorize?" + urlencode({
-        "response_type": "code", "client_id": "another-app", "redirect_uri": CALLBACK_URL,
-        "state": "elsewhere"}), "alice_on_trakt")  # alice connects another app on Trakt
+    query = authorize_at_sandbox(
+        f"{sandbox.url}/oauth/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": "another-app",
+                "redirect_uri": CALLBACK_URL,
+                "state": "elsewhere",
+            }
+        ),
+        "alice_on_trakt",
+    )  # alice connects another app on Trakt
     assert query.get("code"), query
     with pytest.raises(tokens.NeedsReconnect):
         last_activities_as(configured, "alice")
@@ -333,8 +363,7 @@ def test_a_free_account_connecting_another_app_finds_this_one_needs_reconnecting
     assert "free Trakt account" in views.MSG_RECONNECT_HELP
 
 
-def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, host_client,
-                                                          login):
+def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, host_client, login):
     connect_with_tokens(configured, sandbox, "alice", "alice_on_trakt")
     with configured.app_context():
         tokens.store().mark_needs_reauth(user_id(configured, "alice"), "grant revoked")
@@ -350,8 +379,7 @@ def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, h
     assert connection(configured, "alice").last_sync_at is not None
 
 
-def test_device_only_servers_offer_reconnecting_with_a_code(host_app, sandbox, host_client,
-                                                            login):
+def test_device_only_servers_offer_reconnecting_with_a_code(host_app, sandbox, host_client, login):
     configure_trakt(host_app, sandbox, redirect_uri=OOB_REDIRECT_URI)
     connect_with_tokens(host_app, sandbox, "alice", "alice_on_trakt")
     with host_app.app_context():
@@ -385,15 +413,16 @@ def test_status_lists_every_connection_without_tokens(configured, sandbox):
     sync(configured, "alice")
     rows = status_json(configured)
     assert [(r["user"], r["trakt_username"], r["needs_reconnect"]) for r in rows] == [
-        ("alice", "alice_on_trakt", False), ("bob", "bob_on_trakt", True)]
+        ("alice", "alice_on_trakt", False),
+        ("bob", "bob_on_trakt", True),
+    ]
     assert rows[0]["last_sync_at"] and rows[0]["connected_since"]
     assert rows[1]["last_error"] == "grant revoked"
     text = configured.test_cli_runner().invoke(args=["trakt", "status"]).output
     assert "alice: Trakt alice_on_trakt (ok); connected " in text
     assert "bob: Trakt bob_on_trakt (NEEDS RECONNECTING)" in text
     assert "last error grant revoked" in text
-    for secret in (alice.access_token, alice.refresh_token, bob.access_token,
-                   bob.refresh_token):
+    for secret in (alice.access_token, alice.refresh_token, bob.access_token, bob.refresh_token):
         assert secret not in text and secret not in str(rows)
     empty = configured.test_cli_runner().invoke(args=["trakt", "status", "--user", "admin"])
     assert empty.output.strip() == "no Trakt connections for admin"

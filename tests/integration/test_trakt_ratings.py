@@ -41,16 +41,29 @@ def strict_road_taken(content: bytes) -> bool:
 # --- well-formed items, as Trakt sends them ------------------------------------------------
 
 small_ids = st.integers(min_value=1, max_value=10**9)
-times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1),
-                     timezones=st.just(UTC)).map(
-    lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z")
-good_ids = st.fixed_dictionaries({}, optional={
-    "trakt": small_ids, "tmdb": small_ids | st.none(), "tvdb": small_ids | st.none(),
-    "imdb": st.sampled_from(["", "tt0111161", "tt1486217"]) | st.none(),
-    "slug": st.text(max_size=5), "tvrage": st.none()})
-good_object = st.fixed_dictionaries({"ids": good_ids}, optional={
-    "title": st.text(max_size=8), "year": st.integers(1900, 2030),
-    "season": st.integers(0, 30), "number": st.integers(0, 30)})
+times = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+).map(lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z")
+good_ids = st.fixed_dictionaries(
+    {},
+    optional={
+        "trakt": small_ids,
+        "tmdb": small_ids | st.none(),
+        "tvdb": small_ids | st.none(),
+        "imdb": st.sampled_from(["", "tt0111161", "tt1486217"]) | st.none(),
+        "slug": st.text(max_size=5),
+        "tvrage": st.none(),
+    },
+)
+good_object = st.fixed_dictionaries(
+    {"ids": good_ids},
+    optional={
+        "title": st.text(max_size=8),
+        "year": st.integers(1900, 2030),
+        "season": st.integers(0, 30),
+        "number": st.integers(0, 30),
+    },
+)
 
 
 @st.composite
@@ -66,18 +79,42 @@ def good_items(draw: Any) -> dict[str, Any]:
 
 # --- anything near that shape -----------------------------------------------------------------
 
-scalars = (st.none() | st.booleans() | st.integers(-5, 10**10) | st.text(max_size=6)
-           | st.floats(allow_nan=False, allow_infinity=False))
-odd_ids = st.dictionaries(st.sampled_from(["trakt", "tmdb", "imdb", "tvdb", "slug"]), scalars,
-                          max_size=4) | scalars
-odd_object = st.fixed_dictionaries({}, optional={
-    "ids": odd_ids, "title": scalars, "year": scalars, "season": scalars,
-    "number": scalars}) | scalars
-odd_items = st.fixed_dictionaries({}, optional={
-    "rated_at": times | st.sampled_from(["2024-01-01T00:00:00", "yesterday", ""]) | scalars,
-    "rating": st.integers(-1, 12) | scalars,
-    "type": st.sampled_from([*KINDS, "person", ""]) | scalars,
-    **{kind: odd_object for kind in KINDS}}) | scalars
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 10**10)
+    | st.text(max_size=6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
+odd_ids = (
+    st.dictionaries(st.sampled_from(["trakt", "tmdb", "imdb", "tvdb", "slug"]), scalars, max_size=4)
+    | scalars
+)
+odd_object = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "ids": odd_ids,
+            "title": scalars,
+            "year": scalars,
+            "season": scalars,
+            "number": scalars,
+        },
+    )
+    | scalars
+)
+odd_items = (
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "rated_at": times | st.sampled_from(["2024-01-01T00:00:00", "yesterday", ""]) | scalars,
+            "rating": st.integers(-1, 12) | scalars,
+            "type": st.sampled_from([*KINDS, "person", ""]) | scalars,
+            **{kind: odd_object for kind in KINDS},
+        },
+    )
+    | scalars
+)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -94,9 +131,17 @@ def test_any_answer_reads_as_the_tolerant_reader_reads_it(items: list) -> None:
     assert read_ratings(json.dumps(items).encode(), "GET /sync/ratings/all") == tolerant(items)
 
 
-@pytest.mark.parametrize("name", ["sync_ratings", "sync_ratings_movies", "sync_ratings_shows",
-                                  "sync_ratings_seasons", "sync_ratings_episodes",
-                                  "sync_ratings_movies_8"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sync_ratings",
+        "sync_ratings_movies",
+        "sync_ratings_shows",
+        "sync_ratings_seasons",
+        "sync_ratings_episodes",
+        "sync_ratings_movies_8",
+    ],
+)
 def test_recorded_trakt_answers_take_the_strict_road(name: str) -> None:
     content = (SAMPLES / f"{name}.json").read_bytes()
     items = json.loads(content)
@@ -110,9 +155,11 @@ def test_empty_answers_hold_no_ratings(content: bytes) -> None:
     assert read_ratings(content, "GET /sync/ratings/movies") == []
 
 
-@pytest.mark.parametrize("content", [b'{"error": "x"}', b"<html>502</html>", b"[{}, ",
-                                     b"\xff\xfe[]", b""])
+@pytest.mark.parametrize(
+    "content", [b'{"error": "x"}', b"<html>502</html>", b"[{}, ", b"\xff\xfe[]", b""]
+)
 def test_an_answer_that_is_not_a_list_says_so(content: bytes) -> None:
-    with pytest.raises(MalformedResponse, match="GET /sync/ratings/movies: Trakt's answer "
-                                                "was not a JSON list"):
+    with pytest.raises(
+        MalformedResponse, match="GET /sync/ratings/movies: Trakt's answer was not a JSON list"
+    ):
         read_ratings(content, "GET /sync/ratings/movies")

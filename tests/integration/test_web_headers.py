@@ -24,8 +24,11 @@ pytestmark = [pytest.mark.trakt]
 
 
 def frame_ancestors(response) -> list[str]:
-    return [value for value in response.headers.getlist("Content-Security-Policy")
-            if "frame-ancestors" in value]
+    return [
+        value
+        for value in response.headers.getlist("Content-Security-Policy")
+        if "frame-ancestors" in value
+    ]
 
 
 def assert_own_page(response) -> None:
@@ -58,8 +61,7 @@ def test_connect_result_and_redirects_are_not_frameable_or_cached(alice):
     assert_own_page(alice.get("/plugins/trakt/connect"))  # the redirect to Trakt
 
 
-def test_admin_status_pages_are_not_frameable_or_cached(host_client, login, host_app,
-                                                        sandbox):
+def test_admin_status_pages_are_not_frameable_or_cached(host_client, login, host_app, sandbox):
     configure_trakt(host_app, sandbox)
     login(host_client, "admin")
     response = host_client.get("/plugins/trakt/admin/status")
@@ -67,8 +69,9 @@ def test_admin_status_pages_are_not_frameable_or_cached(host_client, login, host
     assert_own_page(response)
 
 
-def test_host_pages_showing_a_card_are_kept_out_of_other_sites_frames(host_client, login,
-                                                                      host_app, sandbox):
+def test_host_pages_showing_a_card_are_kept_out_of_other_sites_frames(
+    host_client, login, host_app, sandbox
+):
     configure_trakt(host_app, sandbox)
     login(host_client, "admin")
     for path in (PROFILE, "/admin/settings/integrations"):
@@ -84,4 +87,3 @@ def test_a_host_page_without_our_card_is_left_alone(host_client, login):
     response = host_client.get("/login")
     assert "X-Frame-Options" not in response.headers
     assert frame_ancestors(response) == []
-

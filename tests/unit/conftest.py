@@ -6,10 +6,21 @@ from __future__ import annotations
 
 import pytest
 
-SERVICE_FIXTURES = frozenset({
-    "redis_server", "redis_url", "sandbox_server", "sandbox", "host_app", "host_client",
-    "host_worker", "postgres_server", "database", "browser", "page",
-})
+SERVICE_FIXTURES = frozenset(
+    {
+        "redis_server",
+        "redis_url",
+        "sandbox_server",
+        "sandbox",
+        "host_app",
+        "host_client",
+        "host_worker",
+        "postgres_server",
+        "database",
+        "browser",
+        "page",
+    }
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -20,4 +31,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if used:
             raise pytest.UsageError(
                 f"{item.nodeid} uses {', '.join(sorted(used))}: the unit tier needs no "
-                "services; move it to another tier")
+                "services; move it to another tier"
+            )

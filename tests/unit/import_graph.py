@@ -28,7 +28,7 @@ def _resolved(module: str, level: int, name: str | None, is_package: bool) -> st
     if not level:
         return name or ""
     base = module.split(".") if is_package else module.split(".")[:-1]
-    base = base[:len(base) - (level - 1)]
+    base = base[: len(base) - (level - 1)]
     return ".".join([*base, name] if name else base)
 
 
@@ -113,8 +113,9 @@ def layer_of(module: str, layers: Mapping[str, int]) -> int | None:
     return None
 
 
-def upward(edges: Mapping[str, set[str]], layers: Mapping[str, int],
-           exempt: Iterable[str] = ()) -> list[str]:
+def upward(
+    edges: Mapping[str, set[str]], layers: Mapping[str, int], exempt: Iterable[str] = ()
+) -> list[str]:
     """Each import of a module from a higher layer, as "low -> high" lines. A package's
     ``__init__`` may import its own modules (it is the folder's front door)."""
     exempt = set(exempt)

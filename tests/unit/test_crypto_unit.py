@@ -84,13 +84,16 @@ def test_configured_keys_are_checked_when_read() -> None:
         parse_keys("not-a-key")
 
 
-@pytest.mark.parametrize(("secret", "weak"), [
-    ("demo-host-insecure-dev-key", True),
-    ("short", True),
-    ("a" * 64, True),
-    ("abababababababababababababababababab", True),
-    ("Kq3v9Zr2LmX8pT4nWb7yHc1fGd6sJe5u", False),
-])
+@pytest.mark.parametrize(
+    ("secret", "weak"),
+    [
+        ("demo-host-insecure-dev-key", True),
+        ("short", True),
+        ("a" * 64, True),
+        ("abababababababababababababababababab", True),
+        ("Kq3v9Zr2LmX8pT4nWb7yHc1fGd6sJe5u", False),
+    ],
+)
 def test_a_guessable_secret_key_is_told_apart(secret: str, weak: bool) -> None:
     assert (secret_key_weakness(secret) is not None) is weak
     if secret == "demo-host-insecure-dev-key":

@@ -5,6 +5,7 @@ importing to the same callable after any module move (issue 16).
 Needs no Redis, database or network: it resolves each path the way an rq
 worker does, with ``rq.utils.import_attribute``.
 """
+
 import pytest
 from rq.utils import import_attribute
 

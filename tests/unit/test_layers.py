@@ -22,8 +22,14 @@ PACKAGE = "aperture_trakt_plugin"
 #: Layer → its modules (a package name covers its modules). Lowest first.
 LAYERS: dict[str, tuple[str, ...]] = {
     "the host contract": ("", "host"),
-    "Trakt's API and the pure rules": ("trakt_api", "rate_limits", "mapping", "trakt_ratings",
-                                       "discovery.ranking", "discovery.keys"),
+    "Trakt's API and the pure rules": (
+        "trakt_api",
+        "rate_limits",
+        "mapping",
+        "trakt_ratings",
+        "discovery.ranking",
+        "discovery.keys",
+    ),
     "the plugin's storage": ("models", "crypto", "bulk", "settings", "migrate"),
     "the Flask extension state": ("extension",),
     "Trakt with the plugin's credentials": ("oauth", "tokens", "credentials"),
@@ -40,15 +46,21 @@ FRAMEWORKS = {"flask", "flask_sqlalchemy", "sqlalchemy", "redis", "rq"}
 
 
 def layer_table(package: str = PACKAGE) -> dict[str, int]:
-    return {(f"{package}.{module}" if module else package): n
-            for n, modules in enumerate(LAYERS.values()) for module in modules}
+    return {
+        (f"{package}.{module}" if module else package): n
+        for n, modules in enumerate(LAYERS.values())
+        for module in modules
+    }
 
 
 def check(root: Path, package: str = PACKAGE) -> tuple[list[list[str]], list[str], list[str]]:
     edges = import_graph.graph(root, package)
     layers = layer_table(package)
-    return (import_graph.cycles(edges), import_graph.upward(edges, layers),
-            import_graph.unplaced(edges, layers))
+    return (
+        import_graph.cycles(edges),
+        import_graph.upward(edges, layers),
+        import_graph.unplaced(edges, layers),
+    )
 
 
 def test_the_package_has_no_import_cycle_and_no_upward_import() -> None:
@@ -67,13 +79,17 @@ def test_the_pure_parts_import_no_framework(module: str) -> None:
 def test_the_check_fails_on_an_upward_import_added_to_the_real_tree(tmp_path: Path) -> None:
     """The test of the test on the package itself: the host contract importing the views
     (the kind of shortcut that made the old 20-module cycle) is caught twice over."""
-    shutil.copytree(ROOT / PACKAGE, tmp_path / PACKAGE,
-                    ignore=shutil.ignore_patterns("__pycache__", "templates", "migrations"))
+    shutil.copytree(
+        ROOT / PACKAGE,
+        tmp_path / PACKAGE,
+        ignore=shutil.ignore_patterns("__pycache__", "templates", "migrations"),
+    )
     host = tmp_path / PACKAGE / "host.py"
-    host.write_text(host.read_text(encoding="utf-8") + "\n\ndef _shortcut():\n"
-                    "    from aperture_trakt_plugin import views\n    return views\n",
-                    encoding="utf-8")
+    host.write_text(
+        host.read_text(encoding="utf-8") + "\n\ndef _shortcut():\n"
+        "    from aperture_trakt_plugin import views\n    return views\n",
+        encoding="utf-8",
+    )
     cycles, upward, _ = check(tmp_path)
     assert f"{PACKAGE}.host (layer 0) -> {PACKAGE}.views (layer 8)" in upward
-    assert any(f"{PACKAGE}.host" in group and f"{PACKAGE}.views" in group
-               for group in cycles)
+    assert any(f"{PACKAGE}.host" in group and f"{PACKAGE}.views" in group for group in cycles)

@@ -37,8 +37,7 @@ CASES = {
     # nothing to do
     "nothing anywhere": Case(None, UNRATED, UNRATED, Action.NONE, None),
     "both still agree": Case(s(7, T1), s(7, T1), s(7, T1), Action.NONE, 7),
-    "both removed what was never agreed": Case(None, s(None, T2), s(None, T3), Action.NONE,
-                                               None),
+    "both removed what was never agreed": Case(None, s(None, T2), s(None, T3), Action.NONE, None),
     # one side changed
     "rated on the host only": Case(None, s(8, T2), UNRATED, Action.TO_TRAKT, 8),
     "rated on Trakt only": Case(None, UNRATED, s(8, T2), Action.TO_HOST, 8),
@@ -47,41 +46,53 @@ CASES = {
     "removed on the host": Case(s(7, T1), s(None, T2), s(7, T1), Action.TO_TRAKT, None),
     "removed on Trakt": Case(s(7, T1), s(7, T1), s(None, T2), Action.TO_HOST, None),
     # both changed
-    "both changed, the host later": Case(s(7, T1), s(9, T3), s(5, T2), Action.TO_TRAKT, 9,
-                                         True, "host"),
-    "both changed, Trakt later": Case(s(7, T1), s(9, T2), s(5, T3), Action.TO_HOST, 5,
-                                      True, "trakt"),
-    "both changed at the same time: the host's": Case(s(7, T1), s(9, T2), s(5, T2),
-                                                      Action.TO_TRAKT, 9, True, "host"),
+    "both changed, the host later": Case(
+        s(7, T1), s(9, T3), s(5, T2), Action.TO_TRAKT, 9, True, "host"
+    ),
+    "both changed, Trakt later": Case(
+        s(7, T1), s(9, T2), s(5, T3), Action.TO_HOST, 5, True, "trakt"
+    ),
+    "both changed at the same time: the host's": Case(
+        s(7, T1), s(9, T2), s(5, T2), Action.TO_TRAKT, 9, True, "host"
+    ),
     "both changed to the same value": Case(s(7, T1), s(9, T2), s(9, T3), Action.AGREE, 9),
     "both removed": Case(s(7, T1), s(None, T2), s(None, T3), Action.AGREE, None),
-    "changed on the host, removed on Trakt later": Case(s(7, T1), s(9, T2), s(None, T3),
-                                                        Action.TO_HOST, None, True, "trakt"),
-    "removed on Trakt, changed on the host later": Case(s(7, T1), s(9, T3), s(None, T2),
-                                                        Action.TO_TRAKT, 9, True, "host"),
+    "changed on the host, removed on Trakt later": Case(
+        s(7, T1), s(9, T2), s(None, T3), Action.TO_HOST, None, True, "trakt"
+    ),
+    "removed on Trakt, changed on the host later": Case(
+        s(7, T1), s(9, T3), s(None, T2), Action.TO_TRAKT, 9, True, "host"
+    ),
     # never agreed before (first sync)
     "first sync, the same rating on both": Case(None, s(8, T1), s(8, T2), Action.AGREE, 8),
-    "first sync, Trakt's rating newer": Case(None, s(8, T1), s(6, T2), Action.TO_HOST, 6,
-                                             True, "trakt"),
-    "first sync, the host's rating newer": Case(None, s(8, T2), s(6, T1), Action.TO_TRAKT, 8,
-                                                True, "host"),
+    "first sync, Trakt's rating newer": Case(
+        None, s(8, T1), s(6, T2), Action.TO_HOST, 6, True, "trakt"
+    ),
+    "first sync, the host's rating newer": Case(
+        None, s(8, T2), s(6, T1), Action.TO_TRAKT, 8, True, "host"
+    ),
     # a side that spoke again with the agreed value: its time is the user's last word
-    "host changed, then re-rated on Trakt as agreed": Case(s(7, T1), s(9, T2), s(7, T3),
-                                                           Action.TO_HOST, 7, True, "trakt"),
-    "host removed, then re-rated on Trakt as agreed": Case(s(7, T1), s(None, T2), s(7, T3),
-                                                           Action.TO_HOST, 7, True, "trakt"),
-    "Trakt changed, then re-rated on the host as agreed": Case(s(7, T1), s(7, T3), s(9, T2),
-                                                               Action.TO_TRAKT, 7, True,
-                                                               "host"),
-    "Trakt removed, then re-rated on the host as agreed": Case(s(7, T1), s(7, T3),
-                                                               s(None, T2), Action.TO_TRAKT,
-                                                               7, True, "host"),
-    "re-rated on Trakt before the host's change": Case(s(7, T1), s(9, T3), s(7, T2),
-                                                       Action.TO_TRAKT, 9),
-    "re-rated on the host before Trakt's change": Case(s(7, T1), s(7, T2), s(9, T3),
-                                                       Action.TO_HOST, 9),
-    "host removed what Trakt rated, later": Case(None, s(None, T3), s(6, T2),
-                                                 Action.TO_TRAKT, None, True, "host"),
+    "host changed, then re-rated on Trakt as agreed": Case(
+        s(7, T1), s(9, T2), s(7, T3), Action.TO_HOST, 7, True, "trakt"
+    ),
+    "host removed, then re-rated on Trakt as agreed": Case(
+        s(7, T1), s(None, T2), s(7, T3), Action.TO_HOST, 7, True, "trakt"
+    ),
+    "Trakt changed, then re-rated on the host as agreed": Case(
+        s(7, T1), s(7, T3), s(9, T2), Action.TO_TRAKT, 7, True, "host"
+    ),
+    "Trakt removed, then re-rated on the host as agreed": Case(
+        s(7, T1), s(7, T3), s(None, T2), Action.TO_TRAKT, 7, True, "host"
+    ),
+    "re-rated on Trakt before the host's change": Case(
+        s(7, T1), s(9, T3), s(7, T2), Action.TO_TRAKT, 9
+    ),
+    "re-rated on the host before Trakt's change": Case(
+        s(7, T1), s(7, T2), s(9, T3), Action.TO_HOST, 9
+    ),
+    "host removed what Trakt rated, later": Case(
+        None, s(None, T3), s(6, T2), Action.TO_TRAKT, None, True, "host"
+    ),
 }
 
 
@@ -90,7 +101,11 @@ def test_decide(name: str) -> None:
     case = CASES[name]
     decision = decide(case.base, case.host, case.trakt)
     assert (decision.action, decision.value, decision.conflict, decision.winner) == (
-        case.action, case.value, case.conflict, case.winner)
+        case.action,
+        case.value,
+        case.conflict,
+        case.winner,
+    )
 
 
 def test_the_decision_carries_the_winning_sides_time() -> None:

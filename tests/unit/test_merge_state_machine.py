@@ -75,8 +75,11 @@ class OneUser(RuleBasedStateMachine):
             self.trakt_removed[title] = self.tick()
             # Removing a rating the ledger never agreed on is no word the merge can hear
             # (Trakt keeps no removal time per title): the host's own word stands.
-            self.last_word[title] = None if title in self.ledger else (
-                self.host[title].value if title in self.host else None)
+            self.last_word[title] = (
+                None
+                if title in self.ledger
+                else (self.host[title].value if title in self.host else None)
+            )
 
     # --- the sync ----------------------------------------------------------------------
 
@@ -92,11 +95,11 @@ class OneUser(RuleBasedStateMachine):
 
     def run_sync(self) -> list[Action]:
         actions = []
-        titles = sorted(set(self.host) | set(self.host_removed) | set(self.trakt)
-                        | set(self.ledger))
+        titles = sorted(
+            set(self.host) | set(self.host_removed) | set(self.trakt) | set(self.ledger)
+        )
         for title in titles:
-            decision = decide(self.ledger.get(title), self.host_side(title),
-                              self.trakt_side(title))
+            decision = decide(self.ledger.get(title), self.host_side(title), self.trakt_side(title))
             actions.append(decision.action)
             if decision.action is Action.TO_TRAKT:
                 if decision.value is None:
@@ -123,7 +126,8 @@ class OneUser(RuleBasedStateMachine):
         for title, word in words.items():
             agreed = self.ledger.get(title)
             assert (agreed.value if agreed else None) == word, (
-                f"{title}: the user's last word was {word}, the sync agreed on {agreed}")
+                f"{title}: the user's last word was {word}, the sync agreed on {agreed}"
+            )
         self.last_word.clear()
         self.synced = True
         assert set(self.run_sync()) <= {Action.NONE}, "a second sync changed something"
@@ -135,10 +139,10 @@ class OneUser(RuleBasedStateMachine):
         for title in titles:
             host, trakt = self.host.get(title), self.trakt.get(title)
             agreed = self.ledger.get(title)
-            assert (host and host.value) == (trakt and trakt.value) == (
-                agreed and agreed.value), title
+            assert (host and host.value) == (trakt and trakt.value) == (agreed and agreed.value), (
+                title
+            )
 
 
-OneUser.TestCase.settings = settings(max_examples=300, stateful_step_count=30,
-                                     deadline=None)
+OneUser.TestCase.settings = settings(max_examples=300, stateful_step_count=30, deadline=None)
 test_one_user = OneUser.TestCase

@@ -6,8 +6,14 @@ import random
 
 from aperture_trakt_plugin.discovery.ranking import Ranked, Rated, build_model, rank
 
-TITLES = {"heat": "Heat", "ronin": "Ronin", "thief": "Thief", "notebook": "The Notebook",
-          "titanic": "Titanic", "amelie": "Amélie"}
+TITLES = {
+    "heat": "Heat",
+    "ronin": "Ronin",
+    "thief": "Thief",
+    "notebook": "The Notebook",
+    "titanic": "Titanic",
+    "amelie": "Amélie",
+}
 
 
 def two_tastes(users: int = 10) -> list[Rated]:
@@ -27,8 +33,9 @@ def items(ranked: list[Ranked]) -> list[str]:
 
 def test_similar_users_tastes_surface():
     model = build_model(two_tastes())
-    ranked = rank(model, {"heat": 9, "notebook": 2}, ["titanic", "amelie", "ronin", "thief"],
-                  TITLES)
+    ranked = rank(
+        model, {"heat": 9, "notebook": 2}, ["titanic", "amelie", "ronin", "thief"], TITLES
+    )
     # The crime films the user's liked Heat points to pass the more popular romances.
     assert items(ranked) == ["ronin", "thief", "titanic", "amelie"]
     assert ranked[0].score > 0.0 and ranked[1].score > 0.0
@@ -51,8 +58,9 @@ def test_weak_evidence_only_reorders_titles_of_similar_popularity():
 def test_reason_names_the_strongest_rating():
     model = build_model(two_tastes())
     ranked = rank(model, {"heat": 9, "notebook": 2}, ["ronin"], TITLES)
-    assert ranked == [Ranked("ronin", ranked[0].score,
-                             "users who rated Heat 9 also rated this highly")]
+    assert ranked == [
+        Ranked("ronin", ranked[0].score, "users who rated Heat 9 also rated this highly")
+    ]
     untitled = rank(model, {"heat": 9}, ["ronin"], {})
     assert untitled[0].reason == "users who rated heat 9 also rated this highly"
 
@@ -94,7 +102,9 @@ def test_a_later_rating_of_the_same_item_replaces_the_earlier():
 
 def test_empty_server_and_single_user():
     assert rank(build_model([]), {"heat": 9}, ["ronin", "heat"], TITLES) == [
-        Ranked("ronin", 0.0, ""), Ranked("heat", 0.0, "")]
+        Ranked("ronin", 0.0, ""),
+        Ranked("heat", 0.0, ""),
+    ]
     single = build_model([Rated(1, "heat", 9), Rated(1, "ronin", 8), Rated(1, "notebook", 2)])
     ranked = rank(single, {"heat": 10}, ["notebook", "ronin"], TITLES)
     assert items(ranked) == ["ronin", "notebook"]
@@ -115,5 +125,4 @@ def test_all_same_rating_gives_no_signal():
     # The server's mean is 7 and so is every user's: no deviation, no similarity.
     assert flat.neighbours == {}
     candidates = ["ronin", "thief"]
-    assert rank(flat, {"heat": 7}, candidates, TITLES) == [
-        Ranked(c, 0.0, "") for c in candidates]
+    assert rank(flat, {"heat": 7}, candidates, TITLES) == [Ranked(c, 0.0, "") for c in candidates]
