@@ -26,10 +26,10 @@ from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktError
 log = logging.getLogger(__name__)
 
 SLOW_DOWN_STEP = 5  # seconds added to the polling interval when Trakt says "slow down"
+NAME_MOST = 255  # characters: the columns that keep a username and a slug
 
 MSG_NO_USERNAME = "Reading your Trakt profile: Trakt's answer had no username"
 MSG_BAD_PROFILE = "Reading your Trakt profile: Trakt's answer named the account oddly"
-NAME_MOST = 255  # characters: the columns that keep a username and a slug
 MSG_ENTER_CODE = "Enter the code on Trakt to connect."
 MSG_NO_DEVICE_FLOW = "No device connection is under way."
 MSG_CONNECTED = "Connected as {username}."
@@ -76,9 +76,11 @@ def account_of(settings: Any) -> tuple[str, str | None]:
     username = user.get("username") if isinstance(user, dict) else None
     if not _account_name(username):
         raise MalformedResponse(MSG_NO_USERNAME)
-    ids = user.get("ids", {})
-    slug = ids.get("slug") if isinstance(ids, dict) else False
-    if slug is not None and not _account_name(slug):
+    ids = user.get("ids")
+    if ids is None:  # no ids at all: the account is known by its username alone
+        return username, None
+    slug = ids.get("slug") if isinstance(ids, dict) else None
+    if not isinstance(ids, dict) or (slug is not None and not _account_name(slug)):
         raise MalformedResponse(MSG_BAD_PROFILE)
     return username, slug
 

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures_sandbox",
     "tests.fixtures_host",
     "tests.fixtures_browser",
+    "tests.fixtures_hostile",
     "tests.log_secrets",
 ]
 

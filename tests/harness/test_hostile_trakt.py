@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,7 +25,6 @@ from aperture_trakt_plugin.trakt_api import (
     TraktError,
 )
 from harness.hostile_trakt import (
-    HostileTrakt,
     RecordingListener,
     deep_json,
     dropped,
@@ -44,8 +42,8 @@ from tests.connect_helpers import (
     CLIENT_SECRET,
     configure_trakt,
     connect_with_tokens,
-    trakt_host_config,
 )
+from tests.fixtures_hostile import hostile_host_config
 from tests.sync_helpers import (
     INCEPTION,
     MATRIX,
@@ -58,33 +56,9 @@ from tests.sync_helpers import (
 USER, TRAKT_USER = "alice", "alice_trakt"
 
 
-@pytest.fixture(scope="session")
-def listener() -> Iterator[RecordingListener]:
-    server = RecordingListener().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def hostile_server(sandbox_server) -> Iterator[HostileTrakt]:
-    server = HostileTrakt(sandbox_server.url).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def hostile(hostile_server, listener, sandbox) -> Iterator[HostileTrakt]:
-    hostile_server.disarm()
-    listener.requests.clear()
-    yield hostile_server
-    hostile_server.disarm()
-
-
 @pytest.fixture()
 def host_config(hostile_server, sandbox_server):
-    config = trakt_host_config(sandbox_server)
-    config["APERTURE_TRAKT_API_URL"] = config["APERTURE_TRAKT_AUTH_URL"] = hostile_server.url
-    return config
+    return hostile_host_config(hostile_server, sandbox_server)
 
 
 @pytest.fixture()

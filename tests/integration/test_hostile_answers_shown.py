@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -24,7 +23,7 @@ from aperture_trakt_plugin import connections, jobs, sync
 from aperture_trakt_plugin.discovery import refresh
 from aperture_trakt_plugin.models import TraktConnection
 from aperture_trakt_plugin.views import MSG_WATCHLIST_FAILED
-from harness.hostile_trakt import HostileTrakt, deep_json, huge_number, json_answer
+from harness.hostile_trakt import deep_json, huge_number, json_answer
 from harness.reference_host.jobs import new_run
 from harness.reference_host.models import JobRun
 from tests.connect_helpers import (
@@ -40,10 +39,10 @@ from tests.connect_helpers import (
     start_device,
     start_web_connect,
     text_of,
-    trakt_host_config,
     user_id,
 )
 from tests.fixtures_host import login_as
+from tests.fixtures_hostile import hostile_host_config
 from tests.sync_helpers import (
     INCEPTION,
     MATRIX,
@@ -60,25 +59,9 @@ UNREADABLE = ("Trakt's answer could not be read", "Trakt's answer was not readab
 STATUS = "/plugins/trakt/admin/status"
 
 
-@pytest.fixture(scope="session")
-def hostile_server(sandbox_server) -> Iterator[HostileTrakt]:
-    server = HostileTrakt(sandbox_server.url).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture()
-def hostile(hostile_server, sandbox) -> Iterator[HostileTrakt]:
-    hostile_server.disarm()
-    yield hostile_server
-    hostile_server.disarm()
-
-
 @pytest.fixture()
 def host_config(hostile_server, sandbox_server):
-    config = trakt_host_config(sandbox_server)
-    config["APERTURE_TRAKT_API_URL"] = config["APERTURE_TRAKT_AUTH_URL"] = hostile_server.url
-    return config
+    return hostile_host_config(hostile_server, sandbox_server)
 
 
 def said(expected: str | tuple[str, ...], text: str | None) -> bool:
