@@ -18,11 +18,11 @@ import requests
 from flask import Blueprint, Flask, current_app
 from requests.adapters import BaseAdapter
 
-from aperture_trakt_plugin import crypto
 from aperture_trakt_plugin.host import HostServices
-from aperture_trakt_plugin.rate_limits import Budgets, parse_limits
-from aperture_trakt_plugin.settings import OOB_REDIRECT_URI, SettingsStore
-from aperture_trakt_plugin.trakt_api import (
+from aperture_trakt_plugin.storage import crypto
+from aperture_trakt_plugin.storage.budgets import Budgets, parse_limits
+from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI, SettingsStore
+from aperture_trakt_plugin.trakt.client import (
     DEFAULT_API_URL,
     DEFAULT_AUTH_URL,
     DEFAULT_USER_AGENT,

@@ -14,7 +14,8 @@ import click
 from flask import Blueprint, Flask
 from markupsafe import Markup
 
-from aperture_trakt_plugin import extension, jobs, migrate, outbox, scheduling, tokens
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.accounts import tokens
 from aperture_trakt_plugin.discovery import cache as discovery_cache
 from aperture_trakt_plugin.discovery import hide as discovery_hide
 from aperture_trakt_plugin.host import (
@@ -26,11 +27,14 @@ from aperture_trakt_plugin.host import (
     RatingChange,
     hookimpl,
 )
+from aperture_trakt_plugin.queueing import scheduling
+from aperture_trakt_plugin.storage import migrate
+from aperture_trakt_plugin.usecases import jobs, outbox
 
 
 @hookimpl
 def aperture_plugin_setup(app: Flask, host: HostServices) -> None:
-    from aperture_trakt_plugin.views import create_blueprint
+    from aperture_trakt_plugin.web.views import create_blueprint
 
     extension.init_app(app, host).blueprint = create_blueprint(host)
     with app.app_context():
@@ -59,14 +63,14 @@ def aperture_cli_commands() -> Sequence[click.Command]:
 def aperture_tpl_admin_integrations(user: HostUser) -> Markup | None:
     if not user.is_admin:
         return None
-    from aperture_trakt_plugin.views import render_admin_card
+    from aperture_trakt_plugin.web.views import render_admin_card
 
     return render_admin_card(user)
 
 
 @hookimpl
 def aperture_tpl_profile_sections(user: HostUser) -> Markup | None:
-    from aperture_trakt_plugin.views import render_profile_card
+    from aperture_trakt_plugin.web.views import render_profile_card
 
     return render_profile_card(user)
 
@@ -121,7 +125,7 @@ def aperture_job_schedule_changed(name: str, cron: str | None, enabled: bool) ->
 def aperture_tpl_admin_jobs(user: HostUser) -> Markup | None:
     if not user.is_admin:
         return None
-    from aperture_trakt_plugin.views import render_blocked_syncs
+    from aperture_trakt_plugin.web.views import render_blocked_syncs
 
     return render_blocked_syncs()
 

@@ -58,7 +58,7 @@ from aperture_trakt_plugin.discovery.cache import MEDIA_TYPES, Entry, global_sco
 from aperture_trakt_plugin.discovery.keys import media_key
 from aperture_trakt_plugin.discovery.lists import POPULAR, RECOMMENDED, TRENDING, WATCHLIST
 from aperture_trakt_plugin.host import ExternalIds
-from aperture_trakt_plugin.models import TraktHidden
+from aperture_trakt_plugin.storage.models import TraktHidden
 from bench.common import host_config
 from harness.services import RedisServer
 from tests.fixtures_host import login_as

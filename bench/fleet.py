@@ -224,7 +224,7 @@ def finished(app: Any, since: datetime) -> tuple[int, int]:
     once that push has sent them."""
     from sqlalchemy import func, select
 
-    from aperture_trakt_plugin.models import TraktConnection, TraktOutbox
+    from aperture_trakt_plugin.storage.models import TraktConnection, TraktOutbox
     from harness.reference_host.db import db
 
     with app.app_context():
@@ -285,7 +285,7 @@ def job_durations(redis: Any, users: int) -> dict[str, list[float]]:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
 
-    from aperture_trakt_plugin import jobs
+    from aperture_trakt_plugin.usecases import jobs
 
     found: dict[str, list[float]] = {"sync": [], "push": []}
     for n in range(1, users + 1):
@@ -301,7 +301,7 @@ def job_durations(redis: Any, users: int) -> dict[str, list[float]]:
 
 
 def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
-    from aperture_trakt_plugin import jobs
+    from aperture_trakt_plugin.usecases import jobs
 
     label = "no limits" if unlimited else "real limits"
     work = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
@@ -378,7 +378,7 @@ def run(args: argparse.Namespace, unlimited: bool) -> dict[str, Any]:
         with app.app_context():
             from sqlalchemy import func, select
 
-            from aperture_trakt_plugin.models import TraktConnection
+            from aperture_trakt_plugin.storage.models import TraktConnection
             from harness.reference_host.db import db
             from harness.reference_host.models import Rating
 

@@ -168,8 +168,8 @@ def build_world(app: Any, sandbox: SandboxControl, users: int) -> World:
     """Users 1..N each rate titles 0..BASE-1 on both sides, connected and in step."""
     from sqlalchemy import insert, update
 
-    from aperture_trakt_plugin.mapping import ratings_marker
-    from aperture_trakt_plugin.models import TraktConnection, TraktLedger
+    from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger
+    from aperture_trakt_plugin.trakt.wire import ratings_marker
     from harness.reference_host.db import db
     from harness.reference_host.models import Rating
     from tests.connect_helpers import configure_trakt, connect_with_tokens
@@ -253,7 +253,7 @@ def add_changes(app: Any, sandbox: SandboxControl, world: World) -> None:
     made on Trakt. Fresh titles each round, so nothing conflicts."""
     from sqlalchemy import delete, insert
 
-    from aperture_trakt_plugin.models import TraktOutbox
+    from aperture_trakt_plugin.storage.models import TraktOutbox
     from harness.reference_host.db import db
     from harness.reference_host.models import Rating
 
@@ -426,7 +426,7 @@ def finished(app: Any, since: datetime) -> tuple[int, int]:
     error recorded) — the same test as bench.fleet."""
     from sqlalchemy import func, select
 
-    from aperture_trakt_plugin.models import TraktConnection, TraktOutbox
+    from aperture_trakt_plugin.storage.models import TraktConnection, TraktOutbox
     from harness.reference_host.db import db
 
     with app.app_context():
@@ -477,7 +477,7 @@ def measure(
     spacing: float,
     timeout: float,
 ) -> dict[str, Any]:
-    from aperture_trakt_plugin.rate_limits import LAST_WRITE_KEY
+    from aperture_trakt_plugin.storage.budgets import LAST_WRITE_KEY
 
     host = app.extensions["aperture_host"]
     workers.grow_to(count, host.redis)
@@ -492,7 +492,7 @@ def measure(
     since = datetime.now(UTC).replace(microsecond=0)
     started = time.perf_counter()
     host.queue("trakt").enqueue(
-        "aperture_trakt_plugin.jobs.run_sync_all",
+        "aperture_trakt_plugin.usecases.jobs.run_sync_all",
         None,
         job_id=f"bench-scale-run-{world.rounds}",
         job_timeout=3600,

@@ -103,7 +103,7 @@ def add_host_app_secrets(book: SecretBook, app: Any) -> None:
     items = keys.split(",") if isinstance(keys, str) else list(keys or ())
     for key in items:
         book.add("APERTURE_TRAKT_ENCRYPTION_KEYS key", key)
-    crypto = sys.modules.get("aperture_trakt_plugin.crypto")
+    crypto = sys.modules.get("aperture_trakt_plugin.storage.crypto")
     if crypto is not None and isinstance(secret_key, str | bytes) and secret_key:
         book.add("encryption key derived from SECRET_KEY", crypto.derive_key(secret_key))
 

@@ -49,8 +49,8 @@ def digest(token: str) -> str:
 
 def contend(user_id: int, unlocked: bool) -> dict[str, Any]:
     """The timed call itself; errors are reported by class name, never with their text."""
-    from aperture_trakt_plugin import oauth, tokens  # imported by the plugin already
-    from aperture_trakt_plugin.trakt_api import TraktError
+    from aperture_trakt_plugin.accounts import oauth, tokens  # imported by the plugin already
+    from aperture_trakt_plugin.trakt.client import TraktError
 
     started = time.time()
     try:
@@ -81,8 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = create_app()
     seen = RefreshSeen()
-    logging.getLogger("aperture_trakt_plugin.tokens").addHandler(seen)
-    logging.getLogger("aperture_trakt_plugin.tokens").setLevel(logging.INFO)
+    logging.getLogger("aperture_trakt_plugin.accounts.tokens").addHandler(seen)
+    logging.getLogger("aperture_trakt_plugin.accounts.tokens").setLevel(logging.INFO)
     with app.app_context():
         host = app.extensions["aperture_host"]
         host.db.session.execute(text("SELECT 1"))  # connect now, not inside the timed call

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from flask import Flask
 from sqlalchemy import delete
 
-from aperture_trakt_plugin import rate_limits, sync
+from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.host import ExternalIds
-from aperture_trakt_plugin.mapping import trakt_time
-from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox
+from aperture_trakt_plugin.storage import budgets as rate_limits
+from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger, TraktOutbox
+from aperture_trakt_plugin.trakt.wire import trakt_time
 from harness.trakt_sandbox.control_client import SandboxControl
 from tests.connect_helpers import configure_trakt, connect_with_tokens, user_id
 

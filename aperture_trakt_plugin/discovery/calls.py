@@ -13,8 +13,8 @@ from typing import Any
 
 from requests import Response
 
-from aperture_trakt_plugin import oauth, tokens
-from aperture_trakt_plugin.trakt_api import read_pages
+from aperture_trakt_plugin.accounts import oauth, tokens
+from aperture_trakt_plugin.trakt.client import read_pages
 
 
 def as_user(user_id: int, method: str, path: str, params: dict[str, Any] | None = None) -> Response:

@@ -23,7 +23,7 @@ from aperture_trakt_plugin.discovery.cache import KIND_OF, Entry, user_scope
 from aperture_trakt_plugin.discovery.keys import alias_keys, media_key, merge_ids
 from aperture_trakt_plugin.discovery.lists import ALL, BY_ID, LISTS
 from aperture_trakt_plugin.host import DiscoveryCandidate, ExternalIds, MediaRef
-from aperture_trakt_plugin.models import TraktHidden, TraktLedger
+from aperture_trakt_plugin.storage.models import TraktHidden, TraktLedger
 
 RANKED = "ranked"
 WATCHED = "watched"

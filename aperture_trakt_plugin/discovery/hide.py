@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from aperture_trakt_plugin import enqueue, extension, retries
+from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.discovery import calls
 from aperture_trakt_plugin.discovery.cache import TYPE_OF, parse_entries
 from aperture_trakt_plugin.discovery.candidates import build_pool, forget_memo
@@ -31,8 +31,9 @@ from aperture_trakt_plugin.discovery.keys import (
     valid_id,
 )
 from aperture_trakt_plugin.host import ExternalIds
-from aperture_trakt_plugin.models import TraktConnection, TraktHidden, utcnow
-from aperture_trakt_plugin.trakt_api import NotFound, TraktError
+from aperture_trakt_plugin.queueing import enqueue, retries
+from aperture_trakt_plugin.storage.models import TraktConnection, TraktHidden, utcnow
+from aperture_trakt_plugin.trakt.client import NotFound, TraktError
 
 log = logging.getLogger(__name__)
 

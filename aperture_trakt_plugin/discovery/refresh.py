@@ -22,7 +22,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from aperture_trakt_plugin import enqueue, extension, retries, runlog, scheduling
+from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.discovery import cache, calls, hide, keys
 from aperture_trakt_plugin.discovery.cache import (
     KIND_OF,
@@ -42,8 +42,9 @@ from aperture_trakt_plugin.discovery.candidates import (
 from aperture_trakt_plugin.discovery.lists import ALL, GLOBAL_LISTS, LISTS, RECOMMENDED, WATCHLIST
 from aperture_trakt_plugin.discovery.ranking import Model, Rated, build_model, rank
 from aperture_trakt_plugin.host import ExternalIds
-from aperture_trakt_plugin.models import TraktConnection, TraktLedger
-from aperture_trakt_plugin.trakt_api import TraktError
+from aperture_trakt_plugin.queueing import enqueue, retries, runlog, scheduling
+from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger
+from aperture_trakt_plugin.trakt.client import TraktError
 
 log = logging.getLogger(__name__)
 

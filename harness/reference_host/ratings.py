@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, select, update
 
-from aperture_trakt_plugin.bulk import execute_rows, insert_rows
 from aperture_trakt_plugin.host import RatingChange, RatingWrite
+from aperture_trakt_plugin.storage.bulk import execute_rows, insert_rows
 from harness.reference_host.db import db
 from harness.reference_host.media import (
     FETCH,

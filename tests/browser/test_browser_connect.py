@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
 from harness.services import REPO, WSGIServerThread
 from tests.browser.test_browser_admin import UPDATE_SCREENSHOTS
 

@@ -19,7 +19,8 @@ import pytest
 import requests
 from betamax.exceptions import BetamaxError
 
-from aperture_trakt_plugin import connections, oauth
+from aperture_trakt_plugin.accounts import oauth
+from aperture_trakt_plugin.usecases import connections
 from harness.services import free_port
 from tests.recorded_http import (
     PLACEHOLDER,

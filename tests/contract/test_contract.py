@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 import pluggy
 from flask import Flask
 
-from aperture_trakt_plugin import extension, hooks, migrate, settings
+from aperture_trakt_plugin import extension, hooks
 from aperture_trakt_plugin.host import (
     ENTRY_POINT_GROUP,
     PROJECT,
@@ -17,6 +17,7 @@ from aperture_trakt_plugin.host import (
     HostServices,
     iter_hook_names,
 )
+from aperture_trakt_plugin.storage import migrate, settings
 from harness.services import REPO
 
 MANIFEST = json.loads((REPO / "plugin.json").read_text())

@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "aperture_trakt_plugin"
 PAGE = REPO / "docs" / "configuration.md"
 MANIFESTS = (REPO / "plugin.json", PACKAGE / "plugin.json")
-#: Where a key can be read: the package's code, and the templates mapped into it.
-SOURCES = (*PACKAGE.rglob("*.py"), *(REPO / "templates").rglob("*.html"))
+#: Where a key can be read: the package's code, and its templates.
+SOURCES = (*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.html"))
 KEY = re.compile(r"\bAPERTURE_TRAKT_[A-Z][A-Z0-9_]*\b")
 KEY_HEADING = re.compile(r"^#{1,6}\s+`(APERTURE_TRAKT_[A-Z0-9_]+)`\s*$", re.MULTILINE)
 ANY_HEADING = re.compile(r"^#{1,6}\s", re.MULTILINE)

@@ -32,11 +32,11 @@ import re
 from pathlib import Path
 
 import aperture_trakt_plugin
-from aperture_trakt_plugin import views
+from aperture_trakt_plugin.web import views
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "troubleshooting.md"
-TEMPLATES = REPO / "templates" / "trakt"
+TEMPLATES = REPO / "aperture_trakt_plugin" / "web" / "templates" / "trakt"
 MESSAGE_BLOCK = re.compile(r"^```message\n(.*?)^```", re.MULTILINE | re.DOTALL)
 FIELD = re.compile(r"\{[^{}]*\}")
 TEMPLATE_NAME = re.compile(r"\bMSG_[A-Z0-9_]+\b")
@@ -55,6 +55,8 @@ def code_messages() -> dict[str, str]:
         aperture_trakt_plugin.__path__, aperture_trakt_plugin.__name__ + "."
     )
     for info in sorted(modules, key=lambda info: info.name):
+        if ".migrations" in info.name:  # Alembic's scripts run inside Alembic only
+            continue
         module = importlib.import_module(info.name)
         for name, value in vars(module).items():
             if name.startswith("MSG_") and isinstance(value, str):

@@ -38,12 +38,12 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
 @pytest.mark.slow
 def test_wheel_holds_templates_migrations_and_manifest(wheel):
     names = set(wheel.namelist())
-    for template in (REPO / "templates" / "trakt").glob("*.html"):
-        assert f"aperture_trakt_plugin/templates/trakt/{template.name}" in names
-    for revision in (REPO / "migrations" / "versions").glob("*.py"):
-        assert f"aperture_trakt_plugin/migrations/versions/{revision.name}" in names
-    assert "aperture_trakt_plugin/migrations/env.py" in names
-    assert "aperture_trakt_plugin/migrations/script.py.mako" in names
+    for template in (REPO / "aperture_trakt_plugin" / "web" / "templates" / "trakt").glob("*.html"):
+        assert f"aperture_trakt_plugin/web/templates/trakt/{template.name}" in names
+    for revision in (REPO / "aperture_trakt_plugin" / "storage" / "migrations" / "versions").glob("*.py"):
+        assert f"aperture_trakt_plugin/storage/migrations/versions/{revision.name}" in names
+    assert "aperture_trakt_plugin/storage/migrations/env.py" in names
+    assert "aperture_trakt_plugin/storage/migrations/script.py.mako" in names
     manifest = json.loads(wheel.read("aperture_trakt_plugin/plugin.json"))
     assert manifest == json.loads((REPO / "plugin.json").read_text())
     assert not any(name.startswith(("tests/", "harness/")) for name in names), (
@@ -62,8 +62,8 @@ def test_wheel_registers_the_entry_point(wheel):
 def test_package_files_resolve_from_the_installed_package():
     from importlib.resources import files
 
-    templates = files("aperture_trakt_plugin.templates")
+    templates = files("aperture_trakt_plugin.web.templates")
     assert (templates / "trakt" / "admin_integrations.html").is_file()
-    assert (files("aperture_trakt_plugin.migrations") / "env.py").is_file()
+    assert (files("aperture_trakt_plugin.storage.migrations") / "env.py").is_file()
     assert json.loads((files("aperture_trakt_plugin") / "plugin.json").read_text())["id"] == "trakt"
-    assert Path(str(files("aperture_trakt_plugin.migrations"))).name == "migrations"
+    assert Path(str(files("aperture_trakt_plugin.storage.migrations"))).name == "migrations"

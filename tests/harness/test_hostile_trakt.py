@@ -13,9 +13,11 @@ import time
 
 import pytest
 
-from aperture_trakt_plugin import extension, oauth, retries, sync, tokens
-from aperture_trakt_plugin.rate_limits import USER_GET, anonymous
-from aperture_trakt_plugin.trakt_api import (
+from aperture_trakt_plugin import extension, sync
+from aperture_trakt_plugin.accounts import oauth, tokens
+from aperture_trakt_plugin.queueing import retries
+from aperture_trakt_plugin.storage.budgets import USER_GET, anonymous
+from aperture_trakt_plugin.trakt.client import (
     MSG_REDIRECTED,
     AnswerTooLarge,
     AnswerTooSlow,

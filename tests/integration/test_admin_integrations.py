@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aperture_trakt_plugin import credentials, views
+from aperture_trakt_plugin.accounts import credentials
+from aperture_trakt_plugin.web import views
 from harness.services import free_port
 from tests.connect_helpers import RAY_ID_NOTE
 

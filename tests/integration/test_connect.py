@@ -13,8 +13,9 @@ import time
 import pytest
 from rq.job import Job
 
-from aperture_trakt_plugin import jobs, views
-from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.usecases import jobs
+from aperture_trakt_plugin.web import views
 from tests.connect_helpers import (
     CALLBACK_URL,
     CLIENT_ID,
@@ -143,7 +144,7 @@ def test_popup_flow_connects_stores_the_token_encrypted_and_queues_the_first_syn
         jobs.user_job_id("discovery", user_id(host_app, "alice")),
     ]
     job = Job.fetch(job_id, connection=trakt_queue(host_app).connection)
-    assert job.func_name == "aperture_trakt_plugin.jobs.sync_user"
+    assert job.func_name == "aperture_trakt_plugin.usecases.jobs.sync_user"
     assert job.args == (user_id(host_app, "alice"), None, False)
 
     profile = page(alice)

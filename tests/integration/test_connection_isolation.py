@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from aperture_trakt_plugin import views
+from aperture_trakt_plugin.web import views
 from tests.connect_helpers import (
     CALLBACK,
     CONNECT,

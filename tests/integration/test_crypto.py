@@ -12,8 +12,8 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import Text, select, type_coerce, update
 
-from aperture_trakt_plugin import crypto, migrate
-from aperture_trakt_plugin.models import TraktConnection, TraktSetting
+from aperture_trakt_plugin.storage import crypto, migrate
+from aperture_trakt_plugin.storage.models import TraktConnection, TraktSetting
 
 KEY_OLD = Fernet.generate_key().decode()
 KEY_NEW = Fernet.generate_key().decode()
@@ -96,7 +96,7 @@ def write_raw(app: Flask, model, column, where, value: str) -> None:
 def test_without_keys_a_key_is_derived_from_secret_key_with_a_warning(caplog):
     app = Flask(__name__)
     app.config["SECRET_KEY"] = OLD_SECRET_KEY
-    with caplog.at_level(logging.WARNING, logger="aperture_trakt_plugin.crypto"):
+    with caplog.at_level(logging.WARNING, logger="aperture_trakt_plugin.storage.crypto"):
         ring = crypto.configure(app)
     assert "APERTURE_TRAKT_ENCRYPTION_KEYS is not set" in caplog.text
     assert ring.fernet_keys == (crypto.derive_key(OLD_SECRET_KEY),)
@@ -128,7 +128,7 @@ def test_a_short_or_known_secret_key_is_refused_outside_debug_and_testing(secret
 def test_a_weak_secret_key_is_accepted_in_debug_and_testing(switch, caplog):
     app = Flask(__name__)
     app.config.update({"SECRET_KEY": "dev", switch: True})
-    with caplog.at_level(logging.WARNING, logger="aperture_trakt_plugin.crypto"):
+    with caplog.at_level(logging.WARNING, logger="aperture_trakt_plugin.storage.crypto"):
         crypto.configure(app)
     assert "APERTURE_TRAKT_ENCRYPTION_KEYS is not set" in caplog.text
 

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from aperture_trakt_plugin import jobs, oauth
-from aperture_trakt_plugin.models import TraktDeviceGrant
-from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.accounts import oauth
+from aperture_trakt_plugin.storage.models import TraktDeviceGrant
+from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import (
     DEVICE_POLL,
     DEVICE_START,

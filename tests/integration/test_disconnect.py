@@ -10,7 +10,8 @@ import pytest
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
-from aperture_trakt_plugin import jobs, views
+from aperture_trakt_plugin.usecases import jobs
+from aperture_trakt_plugin.web import views
 from harness.services import free_port
 from tests.connect_helpers import (
     DISCONNECT,
@@ -107,7 +108,9 @@ def test_a_failed_revoke_is_logged_not_shown(alice, host_app, sandbox, caplog):
     html = page(alice)
     assert text_of(html, "trakt-profile-notice") == views.MSG_DISCONNECTED
     assert "trakt-notice error" not in html
-    [warning] = [r for r in caplog.records if r.name == "aperture_trakt_plugin.connections"]
+    [warning] = [
+        r for r in caplog.records if r.name == "aperture_trakt_plugin.usecases.connections"
+    ]
     assert warning.levelno == logging.WARNING
     assert "revoking the Trakt token" in warning.getMessage()
     assert token not in caplog.text

@@ -19,7 +19,7 @@ from aperture_trakt_plugin.discovery.keys import (
     path_segment,
 )
 from aperture_trakt_plugin.host import ExternalIds
-from aperture_trakt_plugin.models import TraktHidden, utcnow
+from aperture_trakt_plugin.storage.models import TraktHidden, utcnow
 from tests.connect_helpers import configure_trakt, connect_with_tokens, page, run_trakt_jobs
 from tests.connect_helpers import user_id as user_id_of
 from tests.fixtures_host import csrf_token_from

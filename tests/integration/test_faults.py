@@ -23,15 +23,17 @@ from rq import Worker
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from aperture_trakt_plugin import diagnosis, extension, jobs, retries, sync
-from aperture_trakt_plugin.models import TraktOutbox
-from aperture_trakt_plugin.rate_limits import (
+from aperture_trakt_plugin import extension, sync
+from aperture_trakt_plugin.queueing import retries
+from aperture_trakt_plugin.storage.budgets import (
     APP_GET,
     LAST_WRITE_KEY,
     USER_GET,
     USER_WRITE,
 )
-from aperture_trakt_plugin.trakt_api import RateLimited
+from aperture_trakt_plugin.storage.models import TraktOutbox
+from aperture_trakt_plugin.trakt.client import RateLimited
+from aperture_trakt_plugin.usecases import diagnosis, jobs
 from harness.services import ManagedProcess
 from tests.connect_helpers import (
     NO_RAY_BLOCK,
@@ -276,7 +278,7 @@ def test_a_run_with_more_writes_hands_the_worker_over_and_a_push_sends_the_rest(
     queue.empty()  # the hooks' push: the sync below takes the outbox along
     with host_app.app_context():
         sync_id = jobs.enqueue_user_sync(alice, "test")
-        queue.enqueue("aperture_trakt_plugin.jobs.library_arrivals")  # another job waiting
+        queue.enqueue("aperture_trakt_plugin.usecases.jobs.library_arrivals")  # another job waiting
     with caplog.at_level("INFO", logger="aperture_trakt_plugin.runs"):
         run_trakt_jobs(host_app)
 

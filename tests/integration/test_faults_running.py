@@ -28,7 +28,8 @@ from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq_scheduler import Scheduler
 
-from aperture_trakt_plugin import diagnosis, jobs, scheduling
+from aperture_trakt_plugin.queueing import scheduling
+from aperture_trakt_plugin.usecases import diagnosis, jobs
 from harness.services import ManagedProcess, RedisServer
 from harness.trakt_sandbox.control_client import SandboxControl
 from tests.connect_helpers import connection

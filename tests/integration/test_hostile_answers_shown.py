@@ -19,10 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from aperture_trakt_plugin import connections, jobs, sync
+from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.discovery import refresh
-from aperture_trakt_plugin.models import TraktConnection
-from aperture_trakt_plugin.views import MSG_WATCHLIST_FAILED
+from aperture_trakt_plugin.storage.models import TraktConnection
+from aperture_trakt_plugin.usecases import connections, jobs
+from aperture_trakt_plugin.web.views import MSG_WATCHLIST_FAILED
 from harness.hostile_trakt import deep_json, huge_number, json_answer
 from harness.reference_host.jobs import new_run
 from harness.reference_host.models import JobRun

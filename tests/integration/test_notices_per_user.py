@@ -12,7 +12,7 @@ import html as htmllib
 
 import pytest
 
-from aperture_trakt_plugin import views
+from aperture_trakt_plugin.web import views
 from tests.connect_helpers import (
     DISCONNECT,
     PROFILE,

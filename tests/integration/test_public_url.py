@@ -14,8 +14,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from aperture_trakt_plugin import extension, views
-from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.web import views
 from tests.connect_helpers import (
     CONNECT,
     PROFILE,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis import Redis
 
-from aperture_trakt_plugin.rate_limits import (
+from aperture_trakt_plugin.storage.budgets import (
     APP_GET,
     SERVER,
     USER_GET,
@@ -21,7 +21,7 @@ from aperture_trakt_plugin.rate_limits import (
     Budgets,
     Ticket,
 )
-from aperture_trakt_plugin.trakt_api import RateLimited
+from aperture_trakt_plugin.trakt.client import RateLimited
 from harness.services import free_port
 
 CLIENT_ID = "client-id"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from flask import request_finished
 
-from aperture_trakt_plugin import jobs
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,

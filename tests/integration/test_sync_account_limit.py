@@ -13,8 +13,9 @@ from datetime import timedelta
 
 import pytest
 
-from aperture_trakt_plugin import jobs, sync
-from aperture_trakt_plugin.models import TraktOutbox
+from aperture_trakt_plugin import sync
+from aperture_trakt_plugin.storage.models import TraktOutbox
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import page, text_of
 from tests.fixtures_host import login_as
 from tests.sync_helpers import (

@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aperture_trakt_plugin import jobs, sync
-from aperture_trakt_plugin.mapping import trakt_time
-from aperture_trakt_plugin.models import TraktOutbox
+from aperture_trakt_plugin import sync
+from aperture_trakt_plugin.storage.models import TraktOutbox
+from aperture_trakt_plugin.trakt.wire import trakt_time
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import configure_trakt, connect_with_tokens, user_id
 
 pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]

@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 import pytest
 from rq.job import Job
 
-from aperture_trakt_plugin import jobs, sync
+from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.host import ExternalIds
-from aperture_trakt_plugin.mapping import trakt_time
-from aperture_trakt_plugin.models import TraktConnection
+from aperture_trakt_plugin.storage.models import TraktConnection
+from aperture_trakt_plugin.trakt.wire import trakt_time
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import (
     configure_trakt,
     connect_with_tokens,
@@ -110,7 +111,7 @@ def test_enqueue_queues_one_job_per_user_and_calls_nobody(host_app, users, sandb
     assert queue.job_ids == [jobs.user_sync_job_id(alice), jobs.user_sync_job_id(bob)]
     job = Job.fetch(jobs.user_sync_job_id(alice), connection=queue.connection)
     assert (job.func_name, job.args) == (
-        "aperture_trakt_plugin.jobs.sync_user",
+        "aperture_trakt_plugin.usecases.jobs.sync_user",
         (alice, None, False),
     )
 

@@ -38,7 +38,8 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from aperture_trakt_plugin import jobs, sync
+from aperture_trakt_plugin import sync
+from aperture_trakt_plugin.usecases import jobs
 from tests.sync_helpers import (
     LIBRARY_MOVIES,
     fresh_connection,

@@ -19,7 +19,8 @@ from datetime import timedelta
 import pytest
 from rq.job import Job, JobStatus
 
-from aperture_trakt_plugin import jobs, sync
+from aperture_trakt_plugin import sync
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import trakt_queue
 from tests.fixtures_host import start_worker
 from tests.sync_helpers import (

@@ -17,9 +17,11 @@ import pytest
 from rq.job import Job
 from rq_scheduler import Scheduler
 
-from aperture_trakt_plugin import jobs, retries, scheduling, sync
+from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.host import ExternalIds
-from aperture_trakt_plugin.mapping import trakt_time
+from aperture_trakt_plugin.queueing import retries, scheduling
+from aperture_trakt_plugin.trakt.wire import trakt_time
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import (
     configure_trakt,
     connect_with_tokens,
@@ -148,7 +150,7 @@ def the_entry(host_app) -> tuple[str, datetime]:
     entries = [(job, at) for job, at in entries if job.id == ENTRY_ID]
     assert len(entries) == 1, entries
     job, at = entries[0]
-    assert job.func_name == "aperture_trakt_plugin.jobs.run_sync_all"
+    assert job.func_name == "aperture_trakt_plugin.usecases.jobs.run_sync_all"
     assert job.origin == "trakt"
     return job.meta["cron_string"], at
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from aperture_trakt_plugin import jobs, sync
-from aperture_trakt_plugin.models import TraktLedger
+from aperture_trakt_plugin import sync
+from aperture_trakt_plugin.storage.models import TraktLedger
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import run_trakt_jobs, trakt_queue
 from tests.sync_helpers import (
     RASHOMON,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from aperture_trakt_plugin import sync, tokens
+from aperture_trakt_plugin import sync
+from aperture_trakt_plugin.accounts import tokens
 from tests.connect_helpers import connect_with_tokens
 from tests.sync_helpers import (
     FIGHT_CLUB,
@@ -100,7 +101,7 @@ def test_a_change_waiting_for_the_old_account_goes_to_the_new_one(alice, host_ap
     )
     let_write_spacing_pass(host_app, alice)
     rate_on_host(host_app, USER, INCEPTION, 4, sandbox_now(sandbox))
-    from aperture_trakt_plugin import jobs
+    from aperture_trakt_plugin.usecases import jobs
 
     with host_app.app_context():
         assert jobs.push_user(alice)["not_found"] == 1

@@ -13,7 +13,9 @@ import pytest
 from flask.testing import FlaskClient
 from rq_scheduler import Scheduler
 
-from aperture_trakt_plugin import jobs, retries, sync
+from aperture_trakt_plugin import sync
+from aperture_trakt_plugin.queueing import retries
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -58,7 +60,7 @@ def headline(html: str) -> str | None:
 
 def secrets_of(host_app, sandbox, name: str) -> list[str]:
     """Everything that must never reach a page: the app's secret and the user's tokens."""
-    from aperture_trakt_plugin import tokens
+    from aperture_trakt_plugin.accounts import tokens
 
     with host_app.app_context():
         conn = tokens.store().get(user_id(host_app, name))
@@ -78,7 +80,7 @@ def test_a_fresh_connection_after_its_sync_is_in_sync_with_the_next_run(alice, h
     assert text_of(html, "trakt-status-pending") == "0 rating changes"
     # the default "0 */2 * * *": on an even hour, on the minute zero
     with host_app.app_context():
-        from aperture_trakt_plugin import diagnosis
+        from aperture_trakt_plugin.usecases import diagnosis
 
         found = diagnosis.diagnose(alice)
     assert found.connected and found.next_run_at is not None
@@ -142,7 +144,7 @@ def wait_in_scheduler(host_app, uid: int, at: datetime, rate_limited: bool) -> N
     job_id = retries.retry_id(jobs.user_sync_job_id(uid))
     Scheduler(queue_name="trakt", connection=services(host_app).redis).enqueue_at(
         at,
-        "aperture_trakt_plugin.jobs.sync_user",
+        "aperture_trakt_plugin.usecases.jobs.sync_user",
         uid,
         None,
         False,
@@ -173,7 +175,7 @@ def test_a_waiting_retry_shows_queued_until_on_profile_and_admin_pages(alice, ho
 def test_a_retry_after_an_error_names_the_error(alice, host_app):
     at = (datetime.now(UTC) + timedelta(minutes=5)).replace(second=0, microsecond=0)
     with host_app.app_context():
-        from aperture_trakt_plugin import tokens
+        from aperture_trakt_plugin.accounts import tokens
 
         conn = tokens.store().get(alice)
         conn.last_error = "Reading your Trakt ratings: Trakt did not answer (timeout)"
@@ -190,7 +192,8 @@ def test_an_unreachable_redis_makes_the_queue_unknown_not_an_error(alice, host_a
     with host_app.app_context():
         from redis import Redis
 
-        from aperture_trakt_plugin import diagnosis, extension
+        from aperture_trakt_plugin import extension
+        from aperture_trakt_plugin.usecases import diagnosis
 
         host = extension.state().host
         working = host.redis

@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aperture_trakt_plugin import jobs, sync
-from aperture_trakt_plugin.models import TraktOutbox
+from aperture_trakt_plugin import sync
+from aperture_trakt_plugin.storage.models import TraktOutbox
+from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import user_id
 from tests.integration.test_sync_convergence import MAX_STEPS, STEP_SECONDS, Timeline
 from tests.sync_helpers import (

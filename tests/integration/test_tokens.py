@@ -11,9 +11,12 @@ from urllib.parse import urlencode
 import pytest
 from rq.job import Job, JobStatus
 
-from aperture_trakt_plugin import connections, jobs, oauth, retries, tokens, views
-from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.trakt_api import FirewallBlocked, RateLimited, TraktServerError
+from aperture_trakt_plugin.accounts import oauth, tokens
+from aperture_trakt_plugin.queueing import retries
+from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.trakt.client import FirewallBlocked, RateLimited, TraktServerError
+from aperture_trakt_plugin.usecases import connections, jobs
+from aperture_trakt_plugin.web import views
 from tests.connect_helpers import (
     CALLBACK_URL,
     PROFILE,

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aperture_trakt_plugin import trakt_ratings
-from aperture_trakt_plugin.mapping import trakt_rating
-from aperture_trakt_plugin.trakt_api import MalformedResponse
-from aperture_trakt_plugin.trakt_ratings import read_ratings
+from aperture_trakt_plugin.trakt import ratings as trakt_ratings
+from aperture_trakt_plugin.trakt.client import MalformedResponse
+from aperture_trakt_plugin.trakt.ratings import read_ratings
+from aperture_trakt_plugin.trakt.wire import trakt_rating
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "trakt-api"
 KINDS = ("movie", "show", "season", "episode")

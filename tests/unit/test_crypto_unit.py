@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from aperture_trakt_plugin.crypto import (
+from aperture_trakt_plugin.storage.crypto import (
     MSG_WEAK_KNOWN,
     SEALED_PREFIX,
     KeyRing,

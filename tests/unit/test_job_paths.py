@@ -19,6 +19,11 @@ OLD_JOB_PATHS = [
     "aperture_trakt_plugin.discovery.refresh.run_refresh",
     "aperture_trakt_plugin.discovery.refresh.refresh_user_job",
     "aperture_trakt_plugin.discovery.hide.send_job",
+    # since the layered layout (issue 16); the four above stay through jobs.py
+    "aperture_trakt_plugin.usecases.jobs.sync_user",
+    "aperture_trakt_plugin.usecases.jobs.push_user",
+    "aperture_trakt_plugin.usecases.jobs.library_arrivals",
+    "aperture_trakt_plugin.usecases.jobs.run_sync_all",
 ]
 
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import pytest
 
-from aperture_trakt_plugin.mapping import EPOCH, Action, Decision, Side, decide
+from aperture_trakt_plugin.trakt.wire import EPOCH, Action, Decision, Side, decide
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1, T2, T3 = (T0 + timedelta(minutes=n) for n in (1, 2, 3))

@@ -27,7 +27,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from aperture_trakt_plugin.mapping import EPOCH, Action, Side, decide
+from aperture_trakt_plugin.trakt.wire import EPOCH, Action, Side, decide
 
 TITLES = st.sampled_from(["heat", "ronin", "alien", "fargo"])
 VALUES = st.integers(min_value=1, max_value=10)

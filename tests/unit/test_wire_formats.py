@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from aperture_trakt_plugin.host import ExternalIds, MediaRef
-from aperture_trakt_plugin.mapping import (
+from aperture_trakt_plugin.trakt.wire import (
     EPOCH,
     HeldRatings,
     TraktRating,

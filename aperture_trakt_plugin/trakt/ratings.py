@@ -25,8 +25,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from aperture_trakt_plugin.host import ExternalIds, MediaRef
-from aperture_trakt_plugin.mapping import TraktRating, trakt_rating
-from aperture_trakt_plugin.trakt_api import UNREADABLE_JSON, MalformedResponse
+from aperture_trakt_plugin.trakt.client import UNREADABLE_JSON, MalformedResponse
+from aperture_trakt_plugin.trakt.wire import TraktRating, trakt_rating
 
 MSG_NOT_A_LIST = "{what}: Trakt's answer was not a JSON list"
 

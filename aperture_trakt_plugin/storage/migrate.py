@@ -18,7 +18,7 @@ LINEAGE = "trakt"
 
 
 def script_location() -> str:
-    return str(files("aperture_trakt_plugin.migrations"))
+    return str(files("aperture_trakt_plugin.storage.migrations"))
 
 
 def location() -> tuple[str, str, str]:

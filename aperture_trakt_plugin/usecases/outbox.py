@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from aperture_trakt_plugin import extension, jobs
-from aperture_trakt_plugin.models import TraktConnection, TraktOutbox
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.storage.models import TraktConnection, TraktOutbox
 from aperture_trakt_plugin.sync import SOURCE
+from aperture_trakt_plugin.usecases import jobs
 
 
 def record_many(
@@ -46,7 +47,7 @@ def forget_user(user_id: int) -> None:
     """Drops what the plugin keeps for a user (disconnect, user deleted); host ratings stay."""
     from sqlalchemy import delete
 
-    from aperture_trakt_plugin.models import TraktLedger
+    from aperture_trakt_plugin.storage.models import TraktLedger
 
     db = extension.state().host.db
     for model in (TraktOutbox, TraktLedger):

@@ -32,8 +32,8 @@ from rq.job import Job
 from rq_scheduler import Scheduler
 
 from aperture_trakt_plugin import extension
-from aperture_trakt_plugin.rate_limits import NO_RETRY_AFTER
-from aperture_trakt_plugin.trakt_api import (
+from aperture_trakt_plugin.storage.budgets import NO_RETRY_AFTER
+from aperture_trakt_plugin.trakt.client import (
     FirewallBlocked,
     RateLimited,
     TraktError,

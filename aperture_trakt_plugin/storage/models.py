@@ -15,7 +15,7 @@ from sqlalchemy import DateTime, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-from aperture_trakt_plugin.crypto import EncryptedText, bind_rows
+from aperture_trakt_plugin.storage.crypto import EncryptedText, bind_rows
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -16,12 +16,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from aperture_trakt_plugin import extension, jobs, oauth, outbox, sync, tokens
+from aperture_trakt_plugin import extension, sync
+from aperture_trakt_plugin.accounts import oauth, tokens
+from aperture_trakt_plugin.accounts.oauth import TokenPair
 from aperture_trakt_plugin.discovery import cache as discovery_cache
 from aperture_trakt_plugin.discovery import refresh as discovery_refresh
-from aperture_trakt_plugin.models import TraktConnection, TraktDeviceGrant, TraktOutbox
-from aperture_trakt_plugin.oauth import TokenPair
-from aperture_trakt_plugin.trakt_api import MalformedResponse, TraktError
+from aperture_trakt_plugin.storage.models import TraktConnection, TraktDeviceGrant, TraktOutbox
+from aperture_trakt_plugin.trakt.client import MalformedResponse, TraktError
+from aperture_trakt_plugin.usecases import jobs, outbox
 
 log = logging.getLogger(__name__)
 

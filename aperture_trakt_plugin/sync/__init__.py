@@ -25,10 +25,23 @@ from typing import Any, NamedTuple
 from redis.exceptions import LockError, RedisError
 from sqlalchemy import bindparam, delete, select
 
-from aperture_trakt_plugin import extension, oauth, tokens
-from aperture_trakt_plugin.bulk import execute_rows, insert_rows
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.accounts import oauth, tokens
 from aperture_trakt_plugin.host import ExternalIds, HostRating, MediaRef, RatingWrite
-from aperture_trakt_plugin.mapping import (
+from aperture_trakt_plugin.storage.bulk import execute_rows, insert_rows
+from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger, TraktOutbox, utcnow
+from aperture_trakt_plugin.trakt.client import (
+    MSG_NOT_JSON,
+    UNREADABLE_JSON,
+    AccountLimit,
+    MalformedResponse,
+    Paging,
+    TraktClient,
+    TraktError,
+    checked_paging,
+)
+from aperture_trakt_plugin.trakt.ratings import read_ratings
+from aperture_trakt_plugin.trakt.wire import (
     EPOCH,
     PLURAL,
     Action,
@@ -43,18 +56,6 @@ from aperture_trakt_plugin.mapping import (
     short_types,
     sync_body,
 )
-from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox, utcnow
-from aperture_trakt_plugin.trakt_api import (
-    MSG_NOT_JSON,
-    UNREADABLE_JSON,
-    AccountLimit,
-    MalformedResponse,
-    Paging,
-    TraktClient,
-    TraktError,
-    checked_paging,
-)
-from aperture_trakt_plugin.trakt_ratings import read_ratings
 
 log = logging.getLogger(__name__)
 

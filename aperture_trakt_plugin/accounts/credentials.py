@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aperture_trakt_plugin import extension
-from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.trakt_api import (
+from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.trakt.client import (
     FirewallBlocked,
     InvalidClient,
     InvalidGrant,

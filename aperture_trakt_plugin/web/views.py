@@ -26,23 +26,18 @@ from flask import (
 )
 from markupsafe import Markup
 
-from aperture_trakt_plugin import (
-    connections,
-    credentials,
-    csrf,
-    diagnosis,
-    extension,
-    oauth,
-    scheduling,
-    tokens,
-)
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.accounts import credentials, oauth, tokens
+from aperture_trakt_plugin.accounts.oauth import MSG_DEVICE_URL_UNTRUSTED  # noqa: F401 (templates)
 from aperture_trakt_plugin.discovery import hide, watchlist
 from aperture_trakt_plugin.discovery.keys import form_ids
 from aperture_trakt_plugin.host import HostServices, HostUser
-from aperture_trakt_plugin.models import TraktDeviceGrant
-from aperture_trakt_plugin.oauth import MSG_DEVICE_URL_UNTRUSTED  # noqa: F401 (templates)
-from aperture_trakt_plugin.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.trakt_api import TraktError
+from aperture_trakt_plugin.queueing import scheduling
+from aperture_trakt_plugin.storage.models import TraktDeviceGrant
+from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.trakt.client import TraktError
+from aperture_trakt_plugin.usecases import connections, diagnosis
+from aperture_trakt_plugin.web import csrf
 
 NOTICE_KEY = "aperture_trakt.notice"
 FLASH_CARD = "flash"  # a notice for the host's flashed messages, not for one of our cards
@@ -307,7 +302,7 @@ def render_blocked_syncs() -> Markup | None:
     _card_rendered()
     from sqlalchemy import select
 
-    from aperture_trakt_plugin.models import TraktConnection
+    from aperture_trakt_plugin.storage.models import TraktConnection
 
     state = extension.state()
     blocked = state.host.db.session.scalars(
@@ -341,7 +336,7 @@ def create_blueprint(host: HostServices) -> Blueprint:
         BLUEPRINT_NAME,
         __name__,
         url_prefix=extension.URL_PREFIX,
-        template_folder=str(files("aperture_trakt_plugin.templates")),
+        template_folder=str(files("aperture_trakt_plugin.web.templates")),
     )
     bp.before_request(csrf.protect)
     bp.before_app_request(scheduling.keep_scheduled)
@@ -373,7 +368,7 @@ def create_blueprint(host: HostServices) -> Blueprint:
     @host.admin_required
     def confirm_sync(user_id: int):  # type: ignore[no-untyped-def]
         """An admin lets a sync that would remove many ratings go ahead, once."""
-        from aperture_trakt_plugin import jobs
+        from aperture_trakt_plugin.usecases import jobs
 
         if request.form.get("decision") == "dismiss":
             conn = tokens.store().get(user_id)

@@ -16,7 +16,8 @@ from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from aperture_trakt_plugin import extension, retries
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.queueing import retries
 
 log = logging.getLogger(__name__)
 

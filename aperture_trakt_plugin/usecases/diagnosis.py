@@ -25,16 +25,11 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import func, select
 
-from aperture_trakt_plugin import (
-    connections,
-    extension,
-    jobs,
-    retries,
-    scheduling,
-    sync,
-    tokens,
-)
-from aperture_trakt_plugin.models import TraktConnection, TraktLedger, TraktOutbox
+from aperture_trakt_plugin import extension, sync
+from aperture_trakt_plugin.accounts import tokens
+from aperture_trakt_plugin.queueing import retries, scheduling
+from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger, TraktOutbox
+from aperture_trakt_plugin.usecases import connections, jobs
 
 log = logging.getLogger(__name__)
 

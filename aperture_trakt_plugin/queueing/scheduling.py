@@ -56,7 +56,7 @@ def definitions() -> list[JobDefinition]:
                 "here, this server's go to Trakt, the newest wins. Users whose Trakt "
                 "has not changed cost one call."
             ),
-            func="aperture_trakt_plugin.jobs.run_sync_all",
+            func="aperture_trakt_plugin.usecases.jobs.run_sync_all",
             default_cron="0 */2 * * *",
             queue=queue,
             timeout=3600,

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from aperture_trakt_plugin.models import TraktSetting
+from aperture_trakt_plugin.storage.models import TraktSetting
 
 OOB_REDIRECT_URI = "urn:ietf:wg:oauth:2.0:oob"
 

@@ -37,7 +37,7 @@ from limits.strategies import MovingWindowRateLimiter
 from redis import Redis
 from redis.exceptions import RedisError
 
-from aperture_trakt_plugin.trakt_api import (
+from aperture_trakt_plugin.trakt.client import (
     DEFAULT_WAIT_RANGE,
     RateLimited,
     TraktError,

@@ -1,13 +1,13 @@
 """Alembic environment of the plugin's own lineage.
 
-Run through :mod:`aperture_trakt_plugin.migrate` (or a host's migration hook), which
+Run through :mod:`aperture_trakt_plugin.storage.migrate` (or a host's migration hook), which
 hands over an open connection and the version table; the plugin never opens its own
 database connection, so it always migrates the host's database.
 """
 
 from alembic import context
 
-from aperture_trakt_plugin.models import metadata
+from aperture_trakt_plugin.storage.models import metadata
 
 config = context.config
 connection = config.attributes.get("connection")

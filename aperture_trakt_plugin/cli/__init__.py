@@ -19,9 +19,12 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import Text, select, type_coerce, update
 
-from aperture_trakt_plugin import connections, credentials, crypto, extension, migrate, oauth
-from aperture_trakt_plugin.models import metadata
-from aperture_trakt_plugin.trakt_api import TraktError
+from aperture_trakt_plugin import extension
+from aperture_trakt_plugin.accounts import credentials, oauth
+from aperture_trakt_plugin.storage import crypto, migrate
+from aperture_trakt_plugin.storage.models import metadata
+from aperture_trakt_plugin.trakt.client import TraktError
+from aperture_trakt_plugin.usecases import connections
 
 # What the commands print (besides the shared messages of the modules they call); each is
 # in docs/troubleshooting.md under "On the command line".
@@ -376,8 +379,9 @@ def sync_command(
     name: str | None, everyone: bool, dry_run: bool, force: bool, enqueue: bool
 ) -> None:
     """The two-way rating sync in the foreground (the same code the jobs run)."""
-    from aperture_trakt_plugin import jobs, sync
-    from aperture_trakt_plugin.models import TraktConnection
+    from aperture_trakt_plugin import sync
+    from aperture_trakt_plugin.storage.models import TraktConnection
+    from aperture_trakt_plugin.usecases import jobs
 
     if bool(name) == everyone:
         raise click.UsageError(MSG_USER_OR_ALL)

@@ -23,7 +23,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
 from aperture_trakt_plugin import extension
-from aperture_trakt_plugin.trakt_api import (
+from aperture_trakt_plugin.trakt.client import (
     InvalidClient,
     InvalidGrant,
     TraktClient,

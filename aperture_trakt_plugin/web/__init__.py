@@ -1,0 +1,1 @@
+"""The pages: the blueprint, its views and forms, CSRF, and the templates."""

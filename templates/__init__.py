@@ -1,1 +1,0 @@
-"""Jinja templates of the plugin, under trakt/ (installed as aperture_trakt_plugin.templates)."""
