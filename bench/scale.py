@@ -20,7 +20,7 @@ Design choices:
   must send them), and two new ratings made on Trakt (the marker moves). The adds and
   the removal are two writes (``POST /sync/ratings``, ``.../remove``) a second apart, so
   while other users wait the removal goes from a push queued behind them
-  (``sync.DEFER_OVER``): a user costs a sync job and a push job. Then the
+  (``sync.steps.DEFER_OVER``): a user costs a sync job and a push job. Then the
   ``sync-trakt-ratings`` job (``jobs.run_sync_all``) is queued once; it queues a sync per
   user. Every round uses fresh titles, so rounds stack on the same world: a round
   starts where the previous one left everything in step, and the world is not rebuilt
@@ -46,7 +46,7 @@ Design choices:
   side and nothing draws a 429). A user's two writes (the adds, then the removal) then
   stand for a user with ``spacing + 1`` batches of 500 changes at Trakt's real 1 per
   second. The first write goes at once; the removal waits out the spacing (the worker is
-  handed to other users: ``sync.DEFER_OVER``; the push behind them is rescheduled through
+  handed to other users: ``sync.steps.DEFER_OVER``; the push behind them is rescheduled through
   rq-scheduler when the wait is longer than the budget's ``max_sleep``). Users per minute
   then stays near ``users / spacing`` x 60 whatever the worker count: the budget, not the
   workers, is the bound.

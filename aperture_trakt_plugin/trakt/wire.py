@@ -1,7 +1,9 @@
-"""Pure translation and decision: Trakt items ↔ host references, and the three-way merge.
+"""Trakt's wire formats: its items ↔ host references, times, activity markers, sync
+bodies and what a write's answer confirms.
 
-No I/O here, so the rules that decide whose rating wins can be tested exhaustively (and
-property-tested) without a server. Items are matched by ids only, never by title.
+No I/O here, so what is read from and sent to Trakt can be tested with plain values.
+Items are matched by ids only, never by title. (The merge that decides with these is
+``sync.merge``.)
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from enum import Enum
 from typing import Any, NamedTuple
 
 from aperture_trakt_plugin.host import ExternalIds, MediaKind, MediaRef
@@ -230,60 +231,3 @@ class HeldRatings:
 
 def _ordered(ids: ExternalIds) -> tuple[Any, ...]:
     return ids.trakt, ids.tmdb, ids.imdb, ids.tvdb
-
-
-# --- the three-way merge -----------------------------------------------------------------------
-
-
-class Action(Enum):
-    NONE = "none"  # both sides still agree with the ledger
-    TO_TRAKT = "to_trakt"  # only the host changed
-    TO_HOST = "to_host"  # only Trakt changed
-    AGREE = "agree"  # both changed to the same value: only the ledger moves
-    LET_GO = "let_go"  # the item left the library: the ledger forgets it, no side is written
-
-
-class Side(NamedTuple):
-    """A side's current rating (``value`` None: unrated) and when it last changed."""
-
-    value: int | None
-    at: datetime
-
-
-class Decision(NamedTuple):
-    action: Action
-    value: int | None
-    at: datetime
-    conflict: bool = False
-    winner: str = ""  # "host" or "trakt" when both changed to different values
-
-
-def decide(base: Side | None, host: Side, trakt: Side) -> Decision:
-    """Whose rating stands. A side changed when its value differs from the ledger's;
-    when both changed to different values the newer time wins, and equal times go to
-    the host (the user's own server).
-
-    A side can also have spoken after the agreement and come back to the agreed value
-    (rated and unrated on the host, re-rated on Trakt): its time is then newer than the
-    ledger's. If that is newer than the other side's change, it is the user's last word
-    and the agreed value stands on both; without this, a rating removed on the host came
-    back from Trakt. A removal on Trakt has no time of its own, so only a Trakt rating
-    can speak this way."""
-    agreed = base.value if base else None
-    since = base.at if base else EPOCH
-    host_changed, trakt_changed = host.value != agreed, trakt.value != agreed
-    if not host_changed and not trakt_changed:
-        return Decision(Action.NONE, agreed, base.at if base else host.at)
-    if host_changed and not trakt_changed:
-        if trakt.value is not None and trakt.at > max(since, host.at):
-            return Decision(Action.TO_HOST, trakt.value, trakt.at, conflict=True, winner="trakt")
-        return Decision(Action.TO_TRAKT, host.value, host.at)
-    if trakt_changed and not host_changed:
-        if host.at > since and host.at >= trakt.at:
-            return Decision(Action.TO_TRAKT, host.value, host.at, conflict=True, winner="host")
-        return Decision(Action.TO_HOST, trakt.value, trakt.at)
-    if host.value == trakt.value:
-        return Decision(Action.AGREE, host.value, max(host.at, trakt.at))
-    if host.at >= trakt.at:
-        return Decision(Action.TO_TRAKT, host.value, host.at, conflict=True, winner="host")
-    return Decision(Action.TO_HOST, trakt.value, trakt.at, conflict=True, winner="trakt")

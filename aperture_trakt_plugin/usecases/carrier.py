@@ -1,7 +1,7 @@
 """A job's wait for Trakt's write spacing, filled with other users' queued syncs.
 
 Trakt takes one write per second per user, so a sync with a second batch to send
-(``sync.BATCH``) waits about a second after its first POST. A worker that sleeps through
+(``sync.writes.BATCH``) waits about a second after its first POST. A worker that sleeps through
 it idles; a push job queued behind the others (what a run did before) costs most of a
 sync again: its job, the user's lock, the token, Trakt's marker read before and after,
 the outbox written, read back and deleted. Here the job that must wait takes the next
@@ -142,7 +142,7 @@ class Carrier:
             # jobs with it, once their started-registry entries expire
         except Exception as exc:  # the run recorded it (``jobs._recorded_steps``)
             # What it left in the session (a half-written transaction) must not reach the
-            # next run's commit; the paused runs hold nothing there (``sync._apply``).
+            # next run's commit; the paused runs hold nothing there (``sync.run.apply``).
             extension.state().host.db.session.rollback()
             self._ended(run, None, exc, outcome)
             return

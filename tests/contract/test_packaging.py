@@ -38,9 +38,10 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
 @pytest.mark.slow
 def test_wheel_holds_templates_migrations_and_manifest(wheel):
     names = set(wheel.namelist())
-    for template in (REPO / "aperture_trakt_plugin" / "web" / "templates" / "trakt").glob("*.html"):
+    package = REPO / "aperture_trakt_plugin"
+    for template in (package / "web" / "templates" / "trakt").glob("*.html"):
         assert f"aperture_trakt_plugin/web/templates/trakt/{template.name}" in names
-    for revision in (REPO / "aperture_trakt_plugin" / "storage" / "migrations" / "versions").glob("*.py"):
+    for revision in (package / "storage" / "migrations" / "versions").glob("*.py"):
         assert f"aperture_trakt_plugin/storage/migrations/versions/{revision.name}" in names
     assert "aperture_trakt_plugin/storage/migrations/env.py" in names
     assert "aperture_trakt_plugin/storage/migrations/script.py.mako" in names

@@ -32,6 +32,7 @@ from aperture_trakt_plugin.storage.budgets import (
     USER_WRITE,
 )
 from aperture_trakt_plugin.storage.models import TraktOutbox
+from aperture_trakt_plugin.sync import writes
 from aperture_trakt_plugin.trakt.client import RateLimited
 from aperture_trakt_plugin.usecases import diagnosis, jobs
 from harness.services import ManagedProcess
@@ -270,7 +271,7 @@ def test_a_run_with_more_writes_hands_the_worker_over_and_a_push_sends_the_rest(
     """Trakt takes one write per second per user. A run with a second batch to send, while
     other jobs wait, does not sleep through that second: it leaves the rest in the outbox,
     queues a push behind the waiting jobs and ends; the push sends the rest."""
-    monkeypatch.setattr(sync, "BATCH", 1)  # two ratings to send: two batches
+    monkeypatch.setattr(writes, "BATCH", 1)  # two ratings to send: two batches
     at = sandbox_now(sandbox)
     rate_on_host(host_app, USER, MATRIX, 8, at)
     rate_on_host(host_app, USER, FIGHT_CLUB, 6, at)
@@ -317,7 +318,7 @@ def test_a_write_wait_too_long_to_sleep_schedules_the_rest_even_with_nothing_que
     """With writes spaced further apart than a worker may sleep (a lowered limit), a run
     whose first batch went leaves the rest to a push in rq-scheduler at the next write
     slot, instead of failing half-way; the person reads a wait, not an error."""
-    monkeypatch.setattr(sync, "BATCH", 1)
+    monkeypatch.setattr(writes, "BATCH", 1)
     at = sandbox_now(sandbox)
     rate_on_host(host_app, USER, MATRIX, 8, at)
     rate_on_host(host_app, USER, FIGHT_CLUB, 6, at)

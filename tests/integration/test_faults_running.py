@@ -231,7 +231,7 @@ def test_a_worker_killed_during_the_retry_of_a_503_loses_nothing(
 
     # The next scheduled sync comes due: the running rqscheduler enqueues it (and sets
     # the entry's next cron time), a new worker runs it. It waits out the dead worker's
-    # lock (at most sync.LOCK_TIMEOUT s) and finishes the push.
+    # lock (at most sync.lock.LOCK_TIMEOUT s) and finishes the push.
     replacement = start_worker(host_app, host_config, tmp_path / "after")
     try:
         wait_for_workers(host_app, replacement)

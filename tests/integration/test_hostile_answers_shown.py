@@ -22,6 +22,7 @@ import pytest
 from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.discovery import refresh
 from aperture_trakt_plugin.storage.models import TraktConnection
+from aperture_trakt_plugin.sync import trakt_side
 from aperture_trakt_plugin.usecases import connections, jobs
 from aperture_trakt_plugin.web.views import MSG_WATCHLIST_FAILED
 from harness.hostile_trakt import deep_json, huge_number, json_answer
@@ -167,7 +168,7 @@ def test_a_malformed_profile_reads_as_a_free_account_for_the_ratings_cap(
     hostile.arm("/users/settings", json_answer(raw=settings))
     with host_app.app_context():
         side = sync.TraktSide(uid, sync.SyncResult(uid))
-        assert side.ratings_limit() == (sync.RATINGS_LIMITS[False], False)
+        assert side.ratings_limit() == (trakt_side.RATINGS_LIMITS[False], False)
 
 
 # --- lists: discovery -----------------------------------------------------------------------

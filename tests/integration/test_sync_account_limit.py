@@ -15,6 +15,7 @@ import pytest
 
 from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.storage.models import TraktOutbox
+from aperture_trakt_plugin.sync import trakt_side
 from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import page, text_of
 from tests.fixtures_host import login_as
@@ -133,7 +134,7 @@ def test_a_day_later_they_are_tried_again(alice, host_app, sandbox):
         assert sync.push_user(alice).over_limit == 4
     sandbox.set_account_limits(ratings={"free": 10, "vip": 10})  # room, unseen by the marker
     with host_app.app_context():  # the hold a refusal sets runs out (a day)
-        services(host_app).redis.delete(sync.LIMIT_HOLD_KEY.format(user_id=alice))
+        services(host_app).redis.delete(trakt_side.LIMIT_HOLD_KEY.format(user_id=alice))
     sandbox.advance_clock(5)
     let_write_spacing_pass(host_app, alice)
     with host_app.app_context():

@@ -14,6 +14,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.queueing import retries
+from aperture_trakt_plugin.sync import store, writes
 from aperture_trakt_plugin.trakt.client import AccountLocked, TraktServerError
 from aperture_trakt_plugin.usecases import carrier, jobs
 from tests.connect_helpers import connect_with_tokens, run_trakt_jobs, trakt_queue, user_id
@@ -42,7 +43,7 @@ def redis(host_app):
 def two_users(host_app, sandbox, monkeypatch):
     """Alice and Bob with two ratings each to send, a batch a write: each first sync
     needs two POSTs a second apart. Nothing queued yet."""
-    monkeypatch.setattr(sync, "BATCH", 1)
+    monkeypatch.setattr(writes, "BATCH", 1)
     alice = fresh_connection(host_app, sandbox, "alice", "alice_trakt")
     at = sandbox_now(sandbox)
     rate_on_host(host_app, "alice", MATRIX, 8, at)
@@ -131,7 +132,7 @@ def test_a_carried_run_that_fails_ends_its_own_job_as_a_worker_would(
     assert values(trakt_ratings(sandbox, "alice_trakt")) == {MATRIX: 8, FIGHT_CLUB: 6}
     with host_app.app_context():
         waiting = retries.scheduled_at([carried.id])
-        conn = sync._connection(bob)
+        conn = store.connection(bob)
         assert "refused for the test" in (conn.last_error or "")
     if error.retryable:
         assert carried.get_status() == JobStatus.FINISHED

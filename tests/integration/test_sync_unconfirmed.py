@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.storage.models import TraktOutbox
+from aperture_trakt_plugin.sync import settlement
 from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import user_id
 from tests.integration.test_sync_convergence import MAX_STEPS, STEP_SECONDS, Timeline
@@ -155,7 +156,7 @@ def test_an_episode_trakt_does_not_know_keeps_its_host_rating(alice, host_app, s
     ledger, _ = plugin_rows(host_app, USER)
     assert f"h:{episode}" not in ledger  # never recorded as agreed with Trakt
     shown = status_output(host_app)
-    assert "Seinfeld S01E99" in shown and sync.MSG_UNKNOWN_IDS in shown, shown
+    assert "Seinfeld S01E99" in shown and settlement.MSG_UNKNOWN_IDS in shown, shown
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -33,7 +33,14 @@ LAYERS: dict[str, tuple[str, ...]] = {
 }
 #: Modules that must run without a web framework, a database or Redis: the rules that
 #: decide (the merge, the ranking) and the wire formats, testable with plain values.
-PURE = ("trakt", "discovery.ranking", "discovery.keys")
+PURE = (
+    "trakt",
+    "sync.merge",
+    "sync.settlement",
+    "sync.result",
+    "discovery.ranking",
+    "discovery.keys",
+)
 FRAMEWORKS = {"flask", "flask_sqlalchemy", "sqlalchemy", "redis", "rq"}
 
 

@@ -1,9 +1,9 @@
-"""The three-way merge's rule, case by case: ``mapping.decide(ledger, host, trakt)``.
+"""The three-way merge's rule, case by case: ``sync.merge.decide(ledger, host, trakt)``.
 
 Each row is one situation a user can make, named in words, with the ledger's agreed
 rating (``base``), each side's rating now and when it last changed, and what must happen.
 Times are minutes on one clock (T1 < T2 < T3); ``None`` is "unrated". A Trakt removal
-carries the time of Trakt's ratings activity, as ``sync.plan`` gives it."""
+carries the time of Trakt's ratings activity, as ``sync.merge.plan`` gives it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import pytest
 
-from aperture_trakt_plugin.trakt.wire import EPOCH, Action, Decision, Side, decide
+from aperture_trakt_plugin.sync.merge import EPOCH, Action, Decision, Side, decide
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T1, T2, T3 = (T0 + timedelta(minutes=n) for n in (1, 2, 3))

@@ -2,7 +2,7 @@
 and the ledger, all in memory.
 
 Rules rate and unrate titles on either side as time goes on; ``sync`` decides every
-title with ``mapping.decide`` and applies the decisions as ``sync.plan`` and the run do
+title with ``sync.merge.decide`` and applies the decisions as ``sync.merge.plan`` and the run do
 (a write to Trakt carries the host's time, a removal on Trakt moves Trakt's removal
 time to the moment of the write, the host's pending removal is settled). After each
 sync:
@@ -27,7 +27,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from aperture_trakt_plugin.trakt.wire import EPOCH, Action, Side, decide
+from aperture_trakt_plugin.sync.merge import EPOCH, Action, Side, decide
 
 TITLES = st.sampled_from(["heat", "ronin", "alien", "fargo"])
 VALUES = st.integers(min_value=1, max_value=10)
