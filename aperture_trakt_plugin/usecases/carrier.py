@@ -39,21 +39,17 @@ import heapq
 import itertools
 import logging
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
-from rq.registry import StartedJobRegistry
-from rq.results import Result
+from rq.job import Job
 from rq.timeouts import JobTimeoutException
-from rq.utils import now, utcformat
 
 from aperture_trakt_plugin import extension, sync
+from aperture_trakt_plugin.queueing.claims import Claims
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +66,6 @@ LOOKAHEAD = 4
 #: carrier still alive by then has finished it (``CARRY_FOR`` plus the last waits).
 CLAIM_TTL = int(CARRY_FOR * 2 + 60)
 
-# LREM, then the job marked started and registered, in one step: a carrier killed in
-# between could otherwise leave a job that is in no queue but still says "queued", which
-# would make every later request for the user look already queued.
-_CLAIM = """
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[2], 'status', ARGV[2], 'started_at', ARGV[3], 'worker_name', ARGV[4])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
-return 1
-"""
-
 
 @dataclass(eq=False)
 class _Run:
@@ -95,14 +81,12 @@ class Carrier:
     def __init__(self, job: Job, carried: Callable[[Job], sync.Steps | None]) -> None:
         self.job = job
         self.carried = carried
-        self.redis = extension.state().host.redis
-        self.queue = extension.state().host.queue(job.origin)
-        self.started = StartedJobRegistry(queue=self.queue)
+        host = extension.state().host
+        self.claims = Claims(host.redis, host.queue(job.origin), job, CLAIM_TTL)
         self.horizon = time.monotonic() + CARRY_FOR
         self.ready: deque[_Run] = deque()
         self.paused: list[tuple[float, int, _Run]] = []
         self.order = itertools.count()
-        self.claim = self.redis.register_script(_CLAIM)
 
     def run(self, own: sync.Steps) -> sync.SyncResult:
         """The own run's result (or its error), once every run taken on has ended."""
@@ -168,9 +152,9 @@ class Carrier:
         if run.job is None:
             outcome.append(error if error is not None else result)
         elif error is not None:
-            self._fail(run.job, error)
+            self.claims.fail(run.job, error)
         else:
-            self._finish(run.job, asdict(result))
+            self.claims.finish(run.job, asdict(result))
 
     # --- taking queued jobs on -----------------------------------------------------------
 
@@ -184,16 +168,11 @@ class Carrier:
         ):
             return None
         try:
-            for raw in self.redis.lrange(self.queue.key, 0, LOOKAHEAD - 1):
-                job_id = raw.decode() if isinstance(raw, bytes) else raw
-                try:
-                    job = Job.fetch(job_id, connection=self.redis)
-                except NoSuchJobError:
-                    continue  # deleted meanwhile (a cancel): RQ skips it too
+            for job in self.claims.head(LOOKAHEAD):
                 steps = self.carried(job)
                 if steps is None:
                     return None  # not ours to run: it keeps its turn
-                if self._claim(job):
+                if self.claims.claim(job):
                     return _Run(steps, job)
                 steps.close()  # a worker took it meanwhile: try the next one
         except RedisError as exc:
@@ -202,73 +181,6 @@ class Carrier:
                 type(exc).__name__,
             )
         return None
-
-    def _entry(self, job: Job) -> str:
-        return f"{job.id}:carried-by-{self.job.id}"
-
-    def _claim(self, job: Job) -> bool:
-        job.started_at = now()
-        job.worker_name = self.job.worker_name
-        return bool(
-            self.claim(
-                keys=[self.queue.key, job.key, self.started.key],
-                args=[
-                    job.id,
-                    JobStatus.STARTED.value,
-                    utcformat(job.started_at),
-                    job.worker_name or "",
-                    time.time() + CLAIM_TTL,
-                    self._entry(job),
-                ],
-            )
-        )
-
-    # --- ending a carried job as a worker would --------------------------------------------
-
-    def _finish(self, job: Job, value: dict) -> None:
-        ttl = job.get_result_ttl(500)
-        try:
-            with self.redis.pipeline() as pipe:
-                self._ended_at(job, pipe)
-                job.set_status(JobStatus.FINISHED, pipeline=pipe)
-                Result.create(
-                    job,
-                    Result.Type.SUCCESSFUL,
-                    ttl=ttl,
-                    return_value=value,
-                    worker_name=job.worker_name or "",
-                    pipeline=pipe,
-                )
-                job.finished_job_registry.add(job, ttl, pipe)
-                job.cleanup(ttl, pipeline=pipe, remove_from_queue=False)
-                pipe.execute()
-        except RedisError as exc:
-            log.warning("could not record the end of %s (%s)", job.id, type(exc).__name__)
-
-    def _fail(self, job: Job, error: Exception) -> None:
-        exc_string = "".join(traceback.format_exception(error))
-        try:
-            with self.redis.pipeline() as pipe:
-                self._ended_at(job, pipe)
-                job.set_status(JobStatus.FAILED, pipeline=pipe)
-                job.failed_job_registry.add(
-                    job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe
-                )
-                Result.create_failure(
-                    job,
-                    job.failure_ttl,
-                    exc_string=exc_string,
-                    worker_name=job.worker_name or "",
-                    pipeline=pipe,
-                )
-                pipe.execute()
-        except RedisError as exc:
-            log.warning("could not record the failure of %s (%s)", job.id, type(exc).__name__)
-
-    def _ended_at(self, job: Job, pipe: Any) -> None:
-        job.ended_at = now()
-        pipe.hset(job.key, "ended_at", utcformat(job.ended_at))
-        pipe.zrem(self.started.key, self._entry(job))
 
 
 def carry(
