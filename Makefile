@@ -57,9 +57,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-# The unit tier alone: no Redis, database server, sandbox or browser (seconds).
+# The unit tier alone, with only the virtualenv's programs on the PATH: no Redis,
+# database server, sandbox or browser can start, so a unit test that needs one fails.
 test-unit: $(STAMP)
-	$(PY) -m pytest -q tests/unit
+	env PATH="$(abspath $(VENV))/bin" $(PY) -m pytest -q -p no:cacheprovider tests/unit
 
 # After changing a floor in setup.cfg.
 constraints:
