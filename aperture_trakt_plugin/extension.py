@@ -26,10 +26,9 @@ from aperture_trakt_plugin.trakt.client import (
     DEFAULT_API_URL,
     DEFAULT_AUTH_URL,
     DEFAULT_USER_AGENT,
-    BoundedAdapter,
     TraktEndpoints,
-    refuse_redirects,
 )
+from aperture_trakt_plugin.trakt.transport import BoundedAdapter, refuse_redirects
 
 EXTENSION_KEY = "aperture_trakt"
 URL_PREFIX = "/plugins/trakt"
@@ -173,8 +172,8 @@ def endpoints(app: Flask | None = None) -> TraktEndpoints:
 
 def http_session(session: requests.Session | None = None) -> requests.Session:
     """A session for talking to Trakt, with the app's transport adapters mounted, that
-    never follows a redirect (``trakt_api.refuse_redirects``) and reads every answer
-    under a size cap and a deadline (``trakt_api.BoundedAdapter``)."""
+    never follows a redirect (``trakt.transport.refuse_redirects``) and reads every answer
+    under a size cap and a deadline (``trakt.transport.BoundedAdapter``)."""
     session = session if session is not None else requests.Session()
     session.max_redirects = 0  # a second lock: requests refuses before sending anything
     config = current_app.config

@@ -26,9 +26,9 @@ from rq import Queue
 from sqlalchemy import inspect, text
 
 from aperture_trakt_plugin.accounts import credentials, tokens
-from aperture_trakt_plugin.accounts.oauth import TokenPair
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktDeviceGrant, utcnow
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.trakt.oauth import TokenPair
 from aperture_trakt_plugin.usecases import connections
 from harness.services import ManagedProcess, python_module
 from harness.trakt_sandbox.control_client import SandboxControl

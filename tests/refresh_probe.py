@@ -50,7 +50,7 @@ def digest(token: str) -> str:
 def contend(user_id: int, unlocked: bool) -> dict[str, Any]:
     """The timed call itself; errors are reported by class name, never with their text."""
     from aperture_trakt_plugin.accounts import oauth, tokens  # imported by the plugin already
-    from aperture_trakt_plugin.trakt.client import TraktError
+    from aperture_trakt_plugin.trakt.errors import TraktError
 
     started = time.time()
     try:

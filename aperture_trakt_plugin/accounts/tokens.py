@@ -18,9 +18,9 @@ from redis.exceptions import LockError, RedisError
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.accounts import oauth
-from aperture_trakt_plugin.accounts.oauth import TokenPair
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktDeviceGrant, utcnow
-from aperture_trakt_plugin.trakt.client import InvalidGrant, TraktError
+from aperture_trakt_plugin.trakt.errors import InvalidGrant, TraktError
+from aperture_trakt_plugin.trakt.oauth import TokenPair
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ def call_as_user(user_id: int, call: Any) -> Any:
     A second 401 with a fresh token means the grant is dead: the connection is marked
     "needs reconnecting" and scheduled work skips the user until they reconnect.
     """
-    from aperture_trakt_plugin.trakt.client import Unauthorized
+    from aperture_trakt_plugin.trakt.errors import Unauthorized
 
     token = access_token(user_id)
     try:

@@ -20,10 +20,11 @@ from flask.cli import with_appcontext
 from sqlalchemy import Text, select, type_coerce, update
 
 from aperture_trakt_plugin import extension
-from aperture_trakt_plugin.accounts import credentials, oauth
+from aperture_trakt_plugin.accounts import credentials
 from aperture_trakt_plugin.storage import crypto, migrate
 from aperture_trakt_plugin.storage.models import metadata
-from aperture_trakt_plugin.trakt.client import TraktError
+from aperture_trakt_plugin.trakt import device_flow
+from aperture_trakt_plugin.trakt.errors import TraktError
 from aperture_trakt_plugin.usecases import connections
 
 # What the commands print (besides the shared messages of the modules they call); each is
@@ -301,7 +302,7 @@ def connect_command(name: str) -> None:
     if state.verification_url:
         click.echo(MSG_DEVICE_OPEN.format(url=state.verification_url, code=state.user_code))
     else:
-        click.echo(f"{oauth.MSG_DEVICE_URL_UNTRUSTED} {state.user_code}")
+        click.echo(f"{device_flow.MSG_DEVICE_URL_UNTRUSTED} {state.user_code}")
     click.echo(MSG_DEVICE_WAITING)
     while not state.finished:
         time.sleep(state.interval or 5)

@@ -23,7 +23,7 @@ from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.discovery.keys import parse_ids
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.storage.models import TraktDiscoveryList, utcnow
-from aperture_trakt_plugin.trakt.client import MalformedResponse
+from aperture_trakt_plugin.trakt.errors import MalformedResponse
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Calls for a user carry the user's token (refreshed once on a 401) and spend from that
 user's budget (``user_key``); calls without a token spend from the app's budget, the one
 trending and popular belong to. Lists Trakt pages are read through
-``trakt_api.read_pages``: every page of a user's watchlist or watch history, or as many
+``trakt.paging.read_pages``: every page of a user's watchlist or watch history, or as many
 pages of trending and popular as the wanted number of titles needs.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from requests import Response
 
 from aperture_trakt_plugin.accounts import oauth, tokens
-from aperture_trakt_plugin.trakt.client import read_pages
+from aperture_trakt_plugin.trakt.paging import read_pages
 
 
 def as_user(user_id: int, method: str, path: str, params: dict[str, Any] | None = None) -> Response:

@@ -33,7 +33,7 @@ from aperture_trakt_plugin.discovery.keys import (
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.queueing import enqueue, retries
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktHidden, utcnow
-from aperture_trakt_plugin.trakt.client import NotFound, TraktError
+from aperture_trakt_plugin.trakt.errors import NotFound, TraktError
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ from aperture_trakt_plugin.discovery.ranking import Model, Rated, build_model, r
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.queueing import enqueue, retries, runlog, scheduling
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger
-from aperture_trakt_plugin.trakt.client import TraktError
+from aperture_trakt_plugin.trakt.errors import TraktError
 
 log = logging.getLogger(__name__)
 

@@ -32,13 +32,8 @@ from rq.job import Job
 from rq_scheduler import Scheduler
 
 from aperture_trakt_plugin import extension
-from aperture_trakt_plugin.storage.budgets import NO_RETRY_AFTER
-from aperture_trakt_plugin.trakt.client import (
-    FirewallBlocked,
-    RateLimited,
-    TraktError,
-    bounded_wait,
-)
+from aperture_trakt_plugin.trakt.errors import FirewallBlocked, RateLimited, TraktError
+from aperture_trakt_plugin.trakt.rate_limits import NO_RETRY_AFTER, bounded_wait
 
 log = logging.getLogger(__name__)
 

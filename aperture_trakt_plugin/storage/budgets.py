@@ -24,12 +24,9 @@ next 429, if any, is handled as usual.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
 
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage
@@ -37,48 +34,31 @@ from limits.strategies import MovingWindowRateLimiter
 from redis import Redis
 from redis.exceptions import RedisError
 
-from aperture_trakt_plugin.trakt.client import (
+from aperture_trakt_plugin.trakt.errors import RateLimited, TraktError
+from aperture_trakt_plugin.trakt.rate_limits import (
+    DEFAULT_LIMITS,
     DEFAULT_WAIT_RANGE,
-    RateLimited,
-    TraktError,
-    bounded_wait,
-    ratelimit_header,
+    SERVER,
+    USER_WRITE,
+    Ticket,
+    closed_by,
+    reported,
+    ticket_for,
 )
 
 log = logging.getLogger(__name__)
 
-USER_GET, APP_GET, USER_WRITE = "user_get", "app_get", "user_write"
-#: Trakt's limits as of 2026 (CONTRACT 9; staff, trakt/trakt-api #909). Older guides say
-#: 1,000 per 5 minutes, which is why ``APERTURE_TRAKT_RATE_LIMITS`` can override each.
-DEFAULT_LIMITS: dict[str, str] = {
-    USER_GET: "500 per 5 minutes",
-    APP_GET: "500 per 5 minutes",
-    USER_WRITE: "1 per second",
-}
-#: ``X-Ratelimit`` names → our buckets.
-TRAKT_NAMES = {
-    "AUTHED_API_GET_LIMIT": USER_GET,
-    "UNAUTHED_API_GET_LIMIT": APP_GET,
-    "AUTHED_API_POST_LIMIT": USER_WRITE,
-}
-SERVER = "server"  # the bucket a Cloudflare 429 closes: every call from this IP
-NO_RETRY_AFTER = 60.0  # a 429 without Retry-After (the security layer's): wait this long
 PREFIX = "aperture-trakt:rate"
 CLOSED_KEY = PREFIX + ":closed:{bucket}:{key}"
 LAST_WRITE_KEY = PREFIX + ":last-write:{key}"
 
-#: A call held back before it went out (a 429 of Trakt's reads as ``trakt_api.MSG_RATE_LIMITED``);
+#: A call held back before it went out (a 429 of Trakt's reads as ``errors.MSG_RATE_LIMITED``);
 #: ``{why}`` is one of the three reasons below.
 MSG_HELD_BACK = "{what}: held back, {why}; continues in {seconds:.0f} s"
 MSG_BUDGET_SPENT = "this server's budget of {limit} for Trakt is spent"
 MSG_WRITE_SPACING = "Trakt allows one write per second"
 MSG_TRAKT_ASKED = "Trakt asked us to wait (429)"
 MSG_UNKNOWN_BUCKETS = "APERTURE_TRAKT_RATE_LIMITS: unknown bucket(s) {unknown}; known: {known}"
-
-
-def anonymous(secret: str) -> str:
-    """A Redis key part for a token or client id, which must not appear in Redis as is."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def parse_limits(overrides: Mapping[str, str] | None) -> dict[str, RateLimitItem]:
@@ -89,13 +69,6 @@ def parse_limits(overrides: Mapping[str, str] | None) -> dict[str, RateLimitItem
             MSG_UNKNOWN_BUCKETS.format(unknown=sorted(unknown), known=sorted(DEFAULT_LIMITS))
         )
     return {name: parse(text) for name, text in {**DEFAULT_LIMITS, **(overrides or {})}.items()}
-
-
-class Ticket(NamedTuple):
-    """Which budget a call spent from, for what comes back."""
-
-    bucket: str
-    key: str
 
 
 class Budgets:
@@ -122,17 +95,13 @@ class Budgets:
         item = self.items[USER_WRITE]
         return item.get_expiry() / item.amount
 
-    # --- the client's side (``trakt_api.CallBudget``) -------------------------------------
+    # --- the client's side (``trakt.client.CallBudget``) -------------------------------------
 
     def before(
         self, method: str, token: str | None, user_key: str | None, client_id: str, what: str
     ) -> Ticket:
         """Spends from the call's bucket, or waits, or raises RateLimited (see module)."""
-        if token is None:
-            ticket = Ticket(APP_GET, anonymous(client_id))
-        else:
-            key = user_key or anonymous(token)
-            ticket = Ticket(USER_GET if method.upper() == "GET" else USER_WRITE, key)
+        ticket = ticket_for(method, token, user_key, client_id)
         if ticket.bucket == USER_WRITE:
             self.wait_for_write(ticket.key, what)
             self.mark_write(ticket.key)
@@ -211,18 +180,14 @@ class Budgets:
 
     def observe(self, bucket: str, key: str, headers: Mapping[str, str]) -> None:
         """Takes in what Trakt says is left (``X-Ratelimit``), on any answer."""
-        ratelimit = ratelimit_header(headers)
-        if ratelimit is None:
+        left = reported(bucket, headers, self.wait_range, time.time())
+        if left is None:
             return
-        bucket = TRAKT_NAMES.get(str(ratelimit.get("name")), bucket)
-        remaining = ratelimit.get("remaining")
-        if not isinstance(remaining, int):
-            return
+        bucket, remaining = left.bucket, left.remaining
         try:
             if remaining <= 0:
-                until = _until(ratelimit.get("until"))
-                if until is not None and until > time.time():
-                    self.close(bucket, key, bounded_wait(until - time.time(), self.wait_range))
+                if left.closed_for:
+                    self.close(bucket, key, left.closed_for)
                 return
             if bucket == USER_WRITE:
                 return
@@ -236,14 +201,7 @@ class Budgets:
     def rate_limited(self, bucket: str, key: str, error: RateLimited) -> None:
         """A 429: the bucket Trakt names (every bucket for Cloudflare's) stays closed for
         every process until ``Retry-After``."""
-        seconds = bounded_wait(
-            error.retry_after if error.retry_after is not None else NO_RETRY_AFTER, self.wait_range
-        )
-        ratelimit = error.ratelimit
-        if ratelimit is None:
-            bucket, key = SERVER, "all"
-        else:
-            bucket = TRAKT_NAMES.get(str(ratelimit.get("name")), bucket)
+        (bucket, key), seconds = closed_by(Ticket(bucket, key), error, self.wait_range)
         with contextlib.suppress(RedisError):
             self.close(bucket, key, seconds)
 
@@ -272,15 +230,3 @@ class Budgets:
                 MSG_HELD_BACK.format(what=what, why=why, seconds=wait), wait, None, status=429
             )
         time.sleep(wait)
-
-
-def _until(value: Any) -> float | None:
-    """``X-Ratelimit.until`` as a timestamp (a time without a zone is UTC, as Trakt's
-    are); None for anything else, however long or odd."""
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
-    except (ValueError, OverflowError, OSError):
-        return None

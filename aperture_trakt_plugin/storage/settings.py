@@ -37,7 +37,7 @@ _WHITESPACE = re.compile(r"\s+")
 PROBLEM_KEY = "_credentials_problem"
 PROBLEM_PREFIX = "Invalid credentials"
 #: How a refusal recorded during a job reads on every admin card (``{reason}``: the
-#: refusal, e.g. ``trakt_api.MSG_CLIENT_ID_REFUSED``).
+#: refusal, e.g. ``trakt.errors.MSG_CLIENT_ID_REFUSED``).
 MSG_CREDENTIALS_PROBLEM = PROBLEM_PREFIX + ": {reason}"
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from redis.exceptions import LockError, RedisError
 
 from aperture_trakt_plugin import extension
-from aperture_trakt_plugin.trakt.client import TraktError
+from aperture_trakt_plugin.trakt.errors import TraktError
 
 log = logging.getLogger(__name__)
 

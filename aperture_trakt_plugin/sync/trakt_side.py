@@ -13,15 +13,10 @@ from aperture_trakt_plugin.host import MediaRef
 from aperture_trakt_plugin.sync.result import SyncResult
 from aperture_trakt_plugin.sync.settlement import Refusals
 from aperture_trakt_plugin.sync.steps import DEFER_OVER
-from aperture_trakt_plugin.trakt.client import (
-    MSG_NOT_JSON,
-    UNREADABLE_JSON,
-    MalformedResponse,
-    Paging,
-    TraktClient,
-    TraktError,
-    checked_paging,
-)
+from aperture_trakt_plugin.trakt.answers import UNREADABLE_JSON
+from aperture_trakt_plugin.trakt.client import TraktClient
+from aperture_trakt_plugin.trakt.errors import MSG_NOT_JSON, MalformedResponse, TraktError
+from aperture_trakt_plugin.trakt.paging import Paging, checked_paging
 from aperture_trakt_plugin.trakt.ratings import read_ratings
 from aperture_trakt_plugin.trakt.wire import TraktRating, ratings_marker, sync_body
 

@@ -10,7 +10,7 @@ from aperture_trakt_plugin.sync.result import MSG_OVER_LIMIT, MSG_UPGRADE
 from aperture_trakt_plugin.sync.settlement import settle
 from aperture_trakt_plugin.sync.steps import DEFER_OVER, WriteWait
 from aperture_trakt_plugin.sync.trakt_side import TraktSide
-from aperture_trakt_plugin.trakt.client import AccountLimit
+from aperture_trakt_plugin.trakt.errors import AccountLimit
 from aperture_trakt_plugin.trakt.wire import PLURAL, HeldRatings, short_types
 
 BATCH = 500  # items per sync POST

@@ -2,7 +2,7 @@
 
 A heavy user's first sync reads 100,000 ratings, and reading them was the largest share
 of the merge's CPU time: the stdlib decoder builds a dict per item, a dict per object and
-ids, a string per key, and ``mapping.trakt_rating`` then checks each of them in Python.
+ids, a string per key, and ``wire.trakt_rating`` then checks each of them in Python.
 The strict road decodes the answer with msgspec straight into small typed structs that
 hold only the fields the sync uses (the rest is skipped inside the decoder), times
 included, and checks types and ranges as it goes: about a third of the time.
@@ -25,7 +25,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from aperture_trakt_plugin.host import ExternalIds, MediaRef
-from aperture_trakt_plugin.trakt.client import UNREADABLE_JSON, MalformedResponse
+from aperture_trakt_plugin.trakt.answers import UNREADABLE_JSON
+from aperture_trakt_plugin.trakt.errors import MalformedResponse
 from aperture_trakt_plugin.trakt.wire import TraktRating, trakt_rating
 
 MSG_NOT_A_LIST = "{what}: Trakt's answer was not a JSON list"
@@ -73,7 +74,7 @@ _new = tuple.__new__
 
 
 def _from_struct(item: _Item) -> TraktRating | None:
-    """``mapping.trakt_rating`` for an item already checked by type: the same answers."""
+    """``wire.trakt_rating`` for an item already checked by type: the same answers."""
     kind = item.type or (
         "episode"
         if item.episode

@@ -18,11 +18,12 @@ from sqlalchemy import select, update
 
 from aperture_trakt_plugin import extension, sync
 from aperture_trakt_plugin.accounts import oauth, tokens
-from aperture_trakt_plugin.accounts.oauth import TokenPair
 from aperture_trakt_plugin.discovery import cache as discovery_cache
 from aperture_trakt_plugin.discovery import refresh as discovery_refresh
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktDeviceGrant, TraktOutbox
-from aperture_trakt_plugin.trakt.client import MalformedResponse, TraktError
+from aperture_trakt_plugin.trakt import device_flow
+from aperture_trakt_plugin.trakt.errors import MalformedResponse, TraktError
+from aperture_trakt_plugin.trakt.oauth import TokenPair
 from aperture_trakt_plugin.usecases import jobs, outbox
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ class DeviceState:
 
     @property
     def finished(self) -> bool:
-        return self.status != oauth.DEVICE_PENDING
+        return self.status != device_flow.DEVICE_PENDING
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -154,7 +155,7 @@ class DeviceState:
 
 def _pending(grant: TraktDeviceGrant, message: str) -> DeviceState:
     return DeviceState(
-        oauth.DEVICE_PENDING,
+        device_flow.DEVICE_PENDING,
         message,
         grant.user_code,
         grant.verification_url,
@@ -206,16 +207,16 @@ def poll_device(user_id: int) -> DeviceState:
     if now >= grant.expires_at:
         db.session.delete(grant)
         db.session.commit()
-        return DeviceState("expired", oauth.DEVICE_FINAL[410][1])
+        return DeviceState("expired", device_flow.DEVICE_FINAL[410][1])
     if not _claim_poll(grant, now):
         # Re-read: the winner's interval, or no grant at all if its poll just finished.
         grant = db.session.get(TraktDeviceGrant, user_id)
         if grant is None:
             return DeviceState("none", MSG_NO_DEVICE_FLOW)
-        return _pending(grant, oauth.MSG_DEVICE_WAITING)
+        return _pending(grant, device_flow.MSG_DEVICE_WAITING)
     poll = oauth.poll_device_token(grant.device_code)
-    if poll.status in (oauth.DEVICE_PENDING, oauth.DEVICE_SLOW_DOWN):
-        if poll.status == oauth.DEVICE_SLOW_DOWN:
+    if poll.status in (device_flow.DEVICE_PENDING, device_flow.DEVICE_SLOW_DOWN):
+        if poll.status == device_flow.DEVICE_SLOW_DOWN:
             grant.interval += SLOW_DOWN_STEP
         grant.next_poll_at = now + timedelta(seconds=grant.interval)
         db.session.commit()

@@ -33,7 +33,7 @@ from aperture_trakt_plugin.queueing.enqueue import (  # noqa: F401  (re-exported
     user_job_ids,
 )
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger, utcnow
-from aperture_trakt_plugin.trakt.client import AccountLimit, InvalidClient, TraktError
+from aperture_trakt_plugin.trakt.errors import AccountLimit, InvalidClient, TraktError
 from aperture_trakt_plugin.usecases import carrier
 
 log = logging.getLogger(__name__)

@@ -28,14 +28,14 @@ from markupsafe import Markup
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.accounts import credentials, oauth, tokens
-from aperture_trakt_plugin.accounts.oauth import MSG_DEVICE_URL_UNTRUSTED  # noqa: F401 (templates)
 from aperture_trakt_plugin.discovery import hide, watchlist
 from aperture_trakt_plugin.discovery.keys import form_ids
 from aperture_trakt_plugin.host import HostServices, HostUser
 from aperture_trakt_plugin.queueing import scheduling
 from aperture_trakt_plugin.storage.models import TraktDeviceGrant
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.trakt.client import TraktError
+from aperture_trakt_plugin.trakt.device_flow import MSG_DEVICE_URL_UNTRUSTED  # noqa: F401 (templates)
+from aperture_trakt_plugin.trakt.errors import TraktError
 from aperture_trakt_plugin.usecases import connections, diagnosis
 from aperture_trakt_plugin.web import csrf
 

@@ -11,7 +11,7 @@ The convention these tests rely on (and the next engineer follows):
   and used as ``MSG_X.format(...)``. The tests import every module of the package and
   collect those constants; nothing is parsed out of f-strings.
 * **Templates** do not hold such texts: ``views._render`` hands every template the
-  ``MSG_`` constants of ``views.py`` by name (``{{ MSG_WATCHLIST_EMPTY }}``). That was
+  ``MSG_`` constants of the web layer by name (``{{ MSG_WATCHLIST_EMPTY }}``). That was
   chosen over marking texts in the HTML (``data-message``): a marked text would have to be
   cut out of markup mixed with Jinja expressions and conditionals, whereas a constant is
   one importable string. A misspelt name would render as nothing in Jinja, so a test
@@ -111,4 +111,4 @@ def test_templates_use_only_messages_that_exist() -> None:
             if name not in available
         }
     )
-    assert not unknown, f"templates use MSG_ names views.py does not define: {unknown}"
+    assert not unknown, f"templates use MSG_ names the web layer does not define: {unknown}"

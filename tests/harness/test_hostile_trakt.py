@@ -16,8 +16,8 @@ import pytest
 from aperture_trakt_plugin import extension, sync
 from aperture_trakt_plugin.accounts import oauth, tokens
 from aperture_trakt_plugin.queueing import retries
-from aperture_trakt_plugin.storage.budgets import USER_GET, anonymous
-from aperture_trakt_plugin.trakt.client import (
+from aperture_trakt_plugin.trakt import device_flow
+from aperture_trakt_plugin.trakt.errors import (
     MSG_REDIRECTED,
     AnswerTooLarge,
     AnswerTooSlow,
@@ -26,6 +26,7 @@ from aperture_trakt_plugin.trakt.client import (
     Redirected,
     TraktError,
 )
+from aperture_trakt_plugin.trakt.rate_limits import USER_GET, anonymous
 from harness.hostile_trakt import (
     RecordingListener,
     deep_json,
@@ -425,7 +426,7 @@ def test_a_malformed_device_code_answer_is_a_clear_error(host_app, alice, hostil
     hostile.arm("/oauth/device/code", json_answer(raw=BAD_DEVICE_CODES[answer]))
     with host_app.app_context(), pytest.raises(TraktError) as raised:
         oauth.start_device_flow()
-    assert str(raised.value) == oauth.MSG_DEVICE_CODE_INCOMPLETE
+    assert str(raised.value) == device_flow.MSG_DEVICE_CODE_INCOMPLETE
 
 
 @pytest.mark.parametrize("answer", ["deep json", "huge number"])

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from aperture_trakt_plugin.accounts import oauth
 from aperture_trakt_plugin.storage.models import TraktDeviceGrant
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
+from aperture_trakt_plugin.trakt import device_flow
 from aperture_trakt_plugin.usecases import jobs
 from tests.connect_helpers import (
     DEVICE_POLL,
@@ -109,7 +109,7 @@ def test_a_denied_or_expired_code_ends_with_a_message(
     code, body = post_json(alice, DEVICE_POLL)
     assert (code, body["status"]) == (200, status)
     assert [r["status"] for r in sandbox.requests(path=TOKEN_POLLS)] == [http]
-    assert body["message"] == next(m for s, m in oauth.DEVICE_FINAL.values() if s == status)
+    assert body["message"] == next(m for s, m in device_flow.DEVICE_FINAL.values() if s == status)
     html = page(alice)
     assert card_state(html) == "disconnected"
     assert text_of(html, "trakt-profile-notice") == body["message"]
@@ -293,7 +293,7 @@ def test_a_verification_url_not_on_trakt_is_never_a_link(alice, sandbox, url):
     html = page(alice)
     assert card_state(html) == "device"
     assert text_of(html, "trakt-device-code") == "ABCD1234"
-    assert text_of(html, "trakt-device-no-link") == oauth.MSG_DEVICE_URL_UNTRUSTED
+    assert text_of(html, "trakt-device-no-link") == device_flow.MSG_DEVICE_URL_UNTRUSTED
     assert 'id="trakt-device-url"' not in html and "javascript:" not in html
     assert "evil.example" not in html
 
@@ -321,7 +321,7 @@ def test_a_stored_grant_with_a_bad_url_is_shown_without_a_link(alice, host_app):
         db.session.commit()
     html = page(alice)
     assert 'id="trakt-device-url"' not in html and "javascript:" not in html
-    assert text_of(html, "trakt-device-no-link") == oauth.MSG_DEVICE_URL_UNTRUSTED
+    assert text_of(html, "trakt-device-no-link") == device_flow.MSG_DEVICE_URL_UNTRUSTED
 
 
 def test_a_user_code_that_is_not_a_code_is_refused(alice, sandbox):
@@ -334,7 +334,7 @@ def test_a_user_code_that_is_not_a_code_is_refused(alice, sandbox):
     }
     sandbox.fault("POST", "/oauth/device/code", 200, body=answer)
     status, body = post_json(alice, DEVICE_START)
-    assert status == 502 and body["message"] == oauth.MSG_DEVICE_CODE_INCOMPLETE
+    assert status == 502 and body["message"] == device_flow.MSG_DEVICE_CODE_INCOMPLETE
 
 
 # --- the poll throttle holds under concurrent polls (issue 15) ------------------------

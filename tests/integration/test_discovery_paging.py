@@ -18,7 +18,7 @@ import pytest
 from aperture_trakt_plugin.discovery import cache, refresh, watchlist
 from aperture_trakt_plugin.discovery.cache import global_scope, user_scope
 from aperture_trakt_plugin.discovery.candidates import WATCHED
-from aperture_trakt_plugin.trakt.client import PAGE_LIMIT
+from aperture_trakt_plugin.trakt.paging import PAGE_LIMIT
 from harness import catalogue
 from harness.services import WSGIServerThread
 from harness.trakt_sandbox import create_app

@@ -25,15 +25,11 @@ from rq.registry import StartedJobRegistry
 
 from aperture_trakt_plugin import extension, sync
 from aperture_trakt_plugin.queueing import retries
-from aperture_trakt_plugin.storage.budgets import (
-    APP_GET,
-    LAST_WRITE_KEY,
-    USER_GET,
-    USER_WRITE,
-)
+from aperture_trakt_plugin.storage.budgets import LAST_WRITE_KEY
 from aperture_trakt_plugin.storage.models import TraktOutbox
 from aperture_trakt_plugin.sync import writes
-from aperture_trakt_plugin.trakt.client import RateLimited
+from aperture_trakt_plugin.trakt.errors import RateLimited
+from aperture_trakt_plugin.trakt.rate_limits import APP_GET, USER_GET, USER_WRITE
 from aperture_trakt_plugin.usecases import diagnosis, jobs
 from harness.services import ManagedProcess
 from tests.connect_helpers import (

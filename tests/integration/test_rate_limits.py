@@ -1,4 +1,4 @@
-"""The shared Trakt budgets (``rate_limits.Budgets``) on the session's real Redis.
+"""The shared Trakt budgets (``storage.budgets.Budgets``) on the session's real Redis.
 
 Each ``Budgets`` here stands for one process (a web worker, an RQ worker): they share
 nothing but Redis, so whatever one spends or closes, the other must see.
@@ -13,15 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from redis import Redis
 
-from aperture_trakt_plugin.storage.budgets import (
-    APP_GET,
-    SERVER,
-    USER_GET,
-    USER_WRITE,
-    Budgets,
-    Ticket,
-)
-from aperture_trakt_plugin.trakt.client import RateLimited
+from aperture_trakt_plugin.storage.budgets import Budgets
+from aperture_trakt_plugin.trakt.errors import RateLimited
+from aperture_trakt_plugin.trakt.rate_limits import APP_GET, SERVER, USER_GET, USER_WRITE, Ticket
 from harness.services import free_port
 
 CLIENT_ID = "client-id"

@@ -15,7 +15,7 @@ from rq.registry import FailedJobRegistry, StartedJobRegistry
 from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.queueing import retries
 from aperture_trakt_plugin.sync import store, writes
-from aperture_trakt_plugin.trakt.client import AccountLocked, TraktServerError
+from aperture_trakt_plugin.trakt.errors import AccountLocked, TraktServerError
 from aperture_trakt_plugin.usecases import carrier, jobs
 from tests.connect_helpers import connect_with_tokens, run_trakt_jobs, trakt_queue, user_id
 from tests.sync_helpers import (

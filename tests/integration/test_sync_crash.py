@@ -7,7 +7,7 @@ and the worker is killed once the sandbox has taken that call (its fault is spen
 sandbox still carries the call out after the delay, as Trakt would for a request whose
 client died, so a killed write has landed on Trakt while the host never heard back.
 A pull killed at its Trakt write is killed after its host writes and before its ledger
-write, the gap the crash-safe order of ``sync.py`` exists for. The killed worker also
+write, the gap the crash-safe order of ``sync/run.py`` exists for. The killed worker also
 leaves its lock on the user behind; the next run must get through anyway.
 """
 

@@ -25,7 +25,7 @@ import pytest
 from flask import Flask
 
 from aperture_trakt_plugin.accounts import tokens
-from aperture_trakt_plugin.accounts.oauth import TokenPair
+from aperture_trakt_plugin.trakt.oauth import TokenPair
 from harness.services import ManagedProcess, python_module
 from tests.connect_helpers import aged
 from tests.fixtures_host import worker_env

@@ -14,7 +14,9 @@ from rq.job import Job, JobStatus
 from aperture_trakt_plugin.accounts import oauth, tokens
 from aperture_trakt_plugin.queueing import retries
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.trakt.client import FirewallBlocked, RateLimited, TraktServerError
+from aperture_trakt_plugin.trakt import device_flow
+from aperture_trakt_plugin.trakt import oauth as trakt_oauth
+from aperture_trakt_plugin.trakt.errors import FirewallBlocked, RateLimited, TraktServerError
 from aperture_trakt_plugin.usecases import connections, jobs
 from aperture_trakt_plugin.web import views
 from tests.connect_helpers import (
@@ -139,7 +141,7 @@ def test_the_pair_is_read_again_after_waiting_for_the_lock(configured, sandbox):
     waiting.start()
     waiting.join(0.5)
     assert waiting.is_alive() and answer == []  # blocked on the lock
-    replaced = oauth.TokenPair.from_response(sandbox.issue_tokens("alice_on_trakt"))
+    replaced = trakt_oauth.TokenPair.from_response(sandbox.issue_tokens("alice_on_trakt"))
     with configured.app_context():  # what the lock holder does: store the new pair
         tokens.store().update_tokens(tokens.store().get(uid), replaced)
     lock.release()
@@ -272,7 +274,7 @@ def test_a_400_without_an_oauth_error_on_the_code_exchange_says_connect_again(
     sandbox.fault("POST", "/oauth/token", 400)
     result = finish_web_connect(host_client, query)
     assert 'data-ok="no"' in result, result
-    assert oauth.MSG_GRANT_GONE_400.format(what="Connecting to Trakt") in result
+    assert trakt_oauth.MSG_GRANT_GONE_400.format(what="Connecting to Trakt") in result
     assert connection(configured, "alice") is None
 
 
@@ -324,7 +326,7 @@ def test_no_token_call_sends_http_basic_or_a_form_body(
         token_for(configured, "bob")  # a refresh
         with configured.app_context():
             code = oauth.start_device_flow()
-            assert oauth.poll_device_token(code.device_code).status == oauth.DEVICE_PENDING
+            assert oauth.poll_device_token(code.device_code).status == device_flow.DEVICE_PENDING
             assert connections.disconnect(user_id(configured, "bob"))  # revoke
     plugin_calls = {"/oauth/token", "/oauth/revoke", "/oauth/device/code", "/oauth/device/token"}
     posts = [r for r in seen if r["method"] == "POST" and r["path"] in plugin_calls]

@@ -1,7 +1,7 @@
-"""Both roads of ``trakt_ratings.read_ratings`` give the tolerant reader's answers.
+"""Both roads of ``trakt.ratings.read_ratings`` give the tolerant reader's answers.
 
 The strict road (msgspec, typed) is only a faster way to the same ``TraktRating``s as
-``mapping.trakt_rating`` item by item; any answer it refuses goes the tolerant road. So
+``trakt.wire.trakt_rating`` item by item; any answer it refuses goes the tolerant road. So
 for any list of items, well-formed or not, the result must equal the tolerant reading,
 and for well-formed ones the strict road must be the one taken.
 """
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aperture_trakt_plugin.trakt import ratings as trakt_ratings
-from aperture_trakt_plugin.trakt.client import MalformedResponse
+from aperture_trakt_plugin.trakt.errors import MalformedResponse
 from aperture_trakt_plugin.trakt.ratings import read_ratings
 from aperture_trakt_plugin.trakt.wire import trakt_rating
 
