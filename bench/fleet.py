@@ -8,7 +8,7 @@ is connected to their own sandbox account. The sandbox runs in its own gunicorn 
 with its default limits (GET 500 per 5 minutes per user, 1 write per second per user),
 and the plugin with its default budgets.
 
-All first syncs are queued at once (``jobs.enqueue_user_sync``) while ``--workers`` real
+All first syncs are queued at once (``usecases/jobs.enqueue_user_sync``) while ``--workers`` real
 worker processes (``flask demo worker``) and one ``flask demo scheduler`` (a 429 would
 reschedule a job through rq-scheduler) are already listening. The wall time runs from
 the enqueue until every user's connection shows a finished sync (``last_sync_at`` set

@@ -1,9 +1,9 @@
 """How long a rating made on the host takes to reach Trakt, and how few writes a burst costs.
 
 A rating made in the library is recorded in the plugin's outbox and a push job is queued
-(``outbox.record_many`` → ``jobs.enqueue_user_push``); one real worker process (``flask demo
-worker``) runs the job, which sends the outbox to Trakt. This measures, against the
-sandbox running in its own gunicorn process:
+(``usecases/outbox.record_many`` → ``usecases/jobs.enqueue_user_push``); one real worker
+process (``flask demo worker``) runs the job, which sends the outbox to Trakt. This
+measures, against the sandbox running in its own gunicorn process:
 
 * latency: ``--count`` ratings made one at a time through the host's ``apply_rating``
   (source ``aperture``, as the library page does), ``--pause`` seconds apart so that each
