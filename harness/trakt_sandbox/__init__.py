@@ -70,6 +70,7 @@ def _titles(config: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     from harness.trakt_sandbox import (
         control,
+        control_lists,
         device,
         discovery,
         home,
@@ -123,6 +124,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         oauth,
         device,
         control,
+        control_lists,
         users,
         sync_activities,
         sync_ratings,
