@@ -1,8 +1,9 @@
 """Connecting and disconnecting a Trakt account from the profile card: the OAuth popup
 (connect, callback), the device code (start, poll) and Disconnect.
 
-Each way ends the same: a notice for the card, which redraws itself, so the popup's
-last page, the device poll and the Disconnect form cannot tell the user different things.
+Apart from the card because these routes change the account and carry a sign-in under
+way in the session (whose checks belong together), while the card only shows the
+outcome: each route leaves it a notice, and the card redraws itself.
 """
 
 from __future__ import annotations
