@@ -34,7 +34,7 @@ from aperture_trakt_plugin.usecases import jobs, outbox
 
 @hookimpl
 def aperture_plugin_setup(app: Flask, host: HostServices) -> None:
-    from aperture_trakt_plugin.web.views import create_blueprint
+    from aperture_trakt_plugin.web.blueprint import create_blueprint
 
     extension.init_app(app, host).blueprint = create_blueprint(host)
     with app.app_context():
@@ -63,14 +63,14 @@ def aperture_cli_commands() -> Sequence[click.Command]:
 def aperture_tpl_admin_integrations(user: HostUser) -> Markup | None:
     if not user.is_admin:
         return None
-    from aperture_trakt_plugin.web.views import render_admin_card
+    from aperture_trakt_plugin.web.admin import render_admin_card
 
     return render_admin_card(user)
 
 
 @hookimpl
 def aperture_tpl_profile_sections(user: HostUser) -> Markup | None:
-    from aperture_trakt_plugin.web.views import render_profile_card
+    from aperture_trakt_plugin.web.profile import render_profile_card
 
     return render_profile_card(user)
 
@@ -125,7 +125,7 @@ def aperture_job_schedule_changed(name: str, cron: str | None, enabled: bool) ->
 def aperture_tpl_admin_jobs(user: HostUser) -> Markup | None:
     if not user.is_admin:
         return None
-    from aperture_trakt_plugin.web.views import render_blocked_syncs
+    from aperture_trakt_plugin.web.status import render_blocked_syncs
 
     return render_blocked_syncs()
 

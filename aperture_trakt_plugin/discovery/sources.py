@@ -24,7 +24,7 @@ def _fetch(
     return for_list(user_id, trakt_list.id, media_type, limit)
 
 
-#: The "Not interested" route (``views.hide_title``), for every Trakt list.
+#: The "Not interested" route (``web.discover.hide_title``), for every Trakt list.
 HIDE_PATH = extension.URL_PREFIX + "/discover/hide"
 
 

@@ -10,8 +10,8 @@ The convention these tests rely on (and the next engineer follows):
   starts with ``MSG_``, written for ``str.format`` (``"{what}: Trakt answered {status}"``)
   and used as ``MSG_X.format(...)``. The tests import every module of the package and
   collect those constants; nothing is parsed out of f-strings.
-* **Templates** do not hold such texts: ``views._render`` hands every template the
-  ``MSG_`` constants of the web layer by name (``{{ MSG_WATCHLIST_EMPTY }}``). That was
+* **Templates** do not hold such texts: ``web.pages.render`` hands every template the
+  ``MSG_`` constants of ``web/texts.py`` by name (``{{ MSG_WATCHLIST_EMPTY }}``). That was
   chosen over marking texts in the HTML (``data-message``): a marked text would have to be
   cut out of markup mixed with Jinja expressions and conditionals, whereas a constant is
   one importable string. A misspelt name would render as nothing in Jinja, so a test
@@ -32,7 +32,7 @@ import re
 from pathlib import Path
 
 import aperture_trakt_plugin
-from aperture_trakt_plugin.web import views
+from aperture_trakt_plugin.web import pages
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = REPO / "docs" / "troubleshooting.md"
@@ -102,7 +102,7 @@ def test_the_page_quotes_no_message_the_code_no_longer_has() -> None:
 def test_templates_use_only_messages_that_exist() -> None:
     """Jinja renders an undefined name as nothing: a misspelt or removed constant would
     silently blank a notice instead of failing."""
-    available = set(views._messages())
+    available = set(pages.messages())
     unknown = sorted(
         {
             f"{path.name}: {name}"
@@ -111,4 +111,4 @@ def test_templates_use_only_messages_that_exist() -> None:
             if name not in available
         }
     )
-    assert not unknown, f"templates use MSG_ names the web layer does not define: {unknown}"
+    assert not unknown, f"templates use MSG_ names web/texts.py does not define: {unknown}"

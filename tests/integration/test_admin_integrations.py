@@ -9,7 +9,11 @@ from pathlib import Path
 import pytest
 
 from aperture_trakt_plugin.accounts import credentials
-from aperture_trakt_plugin.web import views
+from aperture_trakt_plugin.web.texts import (
+    MSG_APP_REFUSED_NOTE,
+    MSG_CREATE_APP_HINT,
+    MSG_FREE_ACCOUNT_HINT,
+)
 from harness.services import free_port
 from tests.connect_helpers import RAY_ID_NOTE
 
@@ -74,14 +78,14 @@ def test_the_card_sends_admins_to_developer_trakt_tv_and_says_what_keeps_an_app(
     """Apps moved to developer.trakt.tv (CONTRACT 4.1, 2026-10-22); they need an active
     VIP account to exist, and a free user account holds one connected app."""
     html = htmllib.unescape(admin.get(PAGE).get_data(as_text=True))
-    assert views.MSG_CREATE_APP_HINT in html and views.MSG_FREE_ACCOUNT_HINT in html
-    assert "https://developer.trakt.tv" in views.MSG_CREATE_APP_HINT
+    assert MSG_CREATE_APP_HINT in html and MSG_FREE_ACCOUNT_HINT in html
+    assert "https://developer.trakt.tv" in MSG_CREATE_APP_HINT
     assert "Your API Apps" not in html
     with host_app.app_context():  # a refusal found by a job, as the card shows it
         host_app.extensions["aperture_trakt"].settings.set_credentials_problem("refused")
     html = htmllib.unescape(admin.get(PAGE).get_data(as_text=True))
-    assert views.MSG_APP_REFUSED_NOTE in html
-    assert "https://developer.trakt.tv" in views.MSG_APP_REFUSED_NOTE
+    assert MSG_APP_REFUSED_NOTE in html
+    assert "https://developer.trakt.tv" in MSG_APP_REFUSED_NOTE
 
 
 def test_valid_credentials_are_checked_stored_and_never_shown(admin, host_app, sandbox):

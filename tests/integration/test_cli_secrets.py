@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from aperture_trakt_plugin import cli
+from aperture_trakt_plugin.cli.arguments import MSG_SECRET_ON_ARGV
+from aperture_trakt_plugin.cli.settings import MSG_SECRET_EMPTY_STDIN, MSG_SECRET_PROMPT, SECRET_ENV
 
 CLIENT_ID = "sandbox-client-id"
 CLIENT_SECRET = "sandbox-client-secret"
@@ -25,7 +26,7 @@ def host_config(sandbox_server):
 
 @pytest.fixture()
 def runner(host_app, sandbox, monkeypatch):
-    monkeypatch.delenv(cli.SECRET_ENV, raising=False)
+    monkeypatch.delenv(SECRET_ENV, raising=False)
     return host_app.test_cli_runner()
 
 
@@ -35,7 +36,7 @@ def stored_secret(host_app) -> str | None:
 
 
 def warned(result) -> bool:
-    return cli.MSG_SECRET_ON_ARGV.format(env=cli.SECRET_ENV) in result.stderr
+    return MSG_SECRET_ON_ARGV.format(env=SECRET_ENV) in result.stderr
 
 
 def test_a_bare_option_asks_without_echo(runner, host_app):
@@ -44,7 +45,7 @@ def test_a_bare_option_asks_without_echo(runner, host_app):
         input=CLIENT_SECRET + "\n",
     )
     assert result.exit_code == 0, (result.output, result.stderr)
-    assert cli.MSG_SECRET_PROMPT in result.stderr
+    assert MSG_SECRET_PROMPT in result.stderr
     assert CLIENT_SECRET not in result.output and CLIENT_SECRET not in result.stderr
     assert not warned(result)
     assert stored_secret(host_app) == CLIENT_SECRET
@@ -66,12 +67,12 @@ def test_empty_standard_input_is_an_error(runner, host_app):
         input="",
     )
     assert result.exit_code == 1
-    assert cli.MSG_SECRET_EMPTY_STDIN in result.stderr
+    assert MSG_SECRET_EMPTY_STDIN in result.stderr
     assert stored_secret(host_app) is None
 
 
 def test_the_environment_variable_is_used_without_a_warning(runner, host_app, monkeypatch):
-    monkeypatch.setenv(cli.SECRET_ENV, CLIENT_SECRET)
+    monkeypatch.setenv(SECRET_ENV, CLIENT_SECRET)
     result = runner.invoke(args=["trakt", "settings", "set", "--client-id", CLIENT_ID])
     assert result.exit_code == 0, (result.output, result.stderr)
     assert not warned(result)

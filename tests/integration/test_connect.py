@@ -15,7 +15,7 @@ from rq.job import Job
 
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
 from aperture_trakt_plugin.usecases import jobs
-from aperture_trakt_plugin.web import views
+from aperture_trakt_plugin.web.connect import MSG_DENIED, MSG_STATE_MISMATCH, OAUTH_KEY
 from tests.connect_helpers import (
     CALLBACK_URL,
     CLIENT_ID,
@@ -38,7 +38,7 @@ from tests.connect_helpers import (
 
 pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
 
-OAUTH_SESSION_KEY = views.OAUTH_KEY
+OAUTH_SESSION_KEY = OAUTH_KEY
 
 
 @pytest.fixture()
@@ -172,11 +172,11 @@ def test_denied_consent_says_so_in_the_popup_and_on_the_profile(alice, host_app,
     query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt", decision="deny")
     assert query["error"] == "access_denied"
     result = finish_web_connect(alice, query)
-    assert text_of(result, "trakt-result") == views.MSG_DENIED and 'data-ok="no"' in result
+    assert text_of(result, "trakt-result") == MSG_DENIED and 'data-ok="no"' in result
     assert "ok: false" in result
     profile = page(alice)
     assert card_state(profile) == "disconnected"
-    assert text_of(profile, "trakt-profile-notice") == views.MSG_DENIED
+    assert text_of(profile, "trakt-profile-notice") == MSG_DENIED
     assert connection(host_app, "alice") is None
     assert sandbox.requests(path="/oauth/token") == []
 
@@ -204,8 +204,8 @@ def test_a_state_mismatch_connects_nothing(alice, host_app, sandbox, tamper):
         assert 'data-ok="yes"' in finish_web_connect(alice, query)  # then again, e.g.
         # from the browser's history: the flow was used up by the first one
     result = finish_web_connect(alice, query)
-    assert text_of(result, "trakt-result") == views.MSG_STATE_MISMATCH
-    assert text_of(page(alice), "trakt-profile-notice") == views.MSG_STATE_MISMATCH
+    assert text_of(result, "trakt-result") == MSG_STATE_MISMATCH
+    assert text_of(page(alice), "trakt-profile-notice") == MSG_STATE_MISMATCH
     exchanged = 1 if tamper == "state replayed" else 0
     assert len(sandbox.requests(path="/oauth/token")) == exchanged
     assert (connection(host_app, "alice") is not None) == (tamper == "state replayed")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from aperture_trakt_plugin.web import views
+from aperture_trakt_plugin.web.connect import MSG_OTHER_USER, MSG_STATE_MISMATCH, OAUTH_KEY
 from tests.connect_helpers import (
     CALLBACK,
     CONNECT,
@@ -75,7 +75,7 @@ def test_anonymous_visitors_reach_no_endpoint(configured, sandbox):
 def test_bob_cannot_finish_alices_flow_with_her_redirect(alice, bob, configured, sandbox):
     query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
     result = finish_web_connect(bob, query)  # alice's redirect, opened in bob's browser
-    assert text_of(result, "trakt-result") == views.MSG_STATE_MISMATCH
+    assert text_of(result, "trakt-result") == MSG_STATE_MISMATCH
     assert sandbox.requests(path="/oauth/token") == [] and nobody_connected(configured)
     # Alice's own flow is untouched and still finishes, for her alone.
     assert 'data-ok="yes"' in finish_web_connect(alice, query)
@@ -89,8 +89,8 @@ def test_a_flow_started_by_alice_cannot_finish_as_bob_in_the_same_browser(
     query = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
     login_as(alice, "bob")  # someone else signs in on the shared computer meanwhile
     result = finish_web_connect(alice, query)
-    assert text_of(result, "trakt-result") == views.MSG_OTHER_USER
-    assert text_of(page(alice), "trakt-profile-notice") == views.MSG_OTHER_USER
+    assert text_of(result, "trakt-result") == MSG_OTHER_USER
+    assert text_of(page(alice), "trakt-profile-notice") == MSG_OTHER_USER
     assert sandbox.requests(path="/oauth/token") == [] and nobody_connected(configured)
 
 
@@ -99,7 +99,7 @@ def test_alices_code_is_useless_in_bobs_flow(alice, bob, configured, sandbox):
     alices = authorize_at_sandbox(start_web_connect(alice), "alice_on_trakt")
     start_web_connect(bob)
     with bob.session_transaction() as session:
-        bobs_state = session[views.OAUTH_KEY]["state"]
+        bobs_state = session[OAUTH_KEY]["state"]
     result = finish_web_connect(bob, {"code": alices["code"], "state": bobs_state})
     assert "no longer accepts this authorization" in text_of(result, "trakt-result")
     assert [r["status"] for r in sandbox.requests(path="/oauth/token")] == [400]

@@ -11,7 +11,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from aperture_trakt_plugin.usecases import jobs
-from aperture_trakt_plugin.web import views
+from aperture_trakt_plugin.web.connect import MSG_DISCONNECTED
 from harness.services import free_port
 from tests.connect_helpers import (
     DISCONNECT,
@@ -93,7 +93,7 @@ def test_disconnect_revokes_forgets_cancels_and_keeps_ratings(alice, host_app, s
     assert ratings_of(host_app, "alice") == before
     html = page(alice)
     assert card_state(html) == "disconnected"
-    assert text_of(html, "trakt-profile-notice") == views.MSG_DISCONNECTED
+    assert text_of(html, "trakt-profile-notice") == MSG_DISCONNECTED
     assert 'id="trakt-connect"' in html
     with host_app.app_context():  # a job already taken by a worker finds nothing to do
         assert jobs.sync_user(user_id(host_app, "alice"))["message"] == "not connected"
@@ -106,7 +106,7 @@ def test_a_failed_revoke_is_logged_not_shown(alice, host_app, sandbox, caplog):
         disconnect(alice)
     assert connection(host_app, "alice") is None
     html = page(alice)
-    assert text_of(html, "trakt-profile-notice") == views.MSG_DISCONNECTED
+    assert text_of(html, "trakt-profile-notice") == MSG_DISCONNECTED
     assert "trakt-notice error" not in html
     [warning] = [
         r for r in caplog.records if r.name == "aperture_trakt_plugin.usecases.connections"
@@ -122,7 +122,7 @@ def test_an_unreachable_trakt_does_not_block_disconnecting(alice, host_app):
     host_app.config["APERTURE_TRAKT_AUTH_URL"] = f"http://127.0.0.1:{free_port()}"
     disconnect(alice)
     assert connection(host_app, "alice") is None
-    assert text_of(page(alice), "trakt-profile-notice") == views.MSG_DISCONNECTED
+    assert text_of(page(alice), "trakt-profile-notice") == MSG_DISCONNECTED
 
 
 def test_disconnect_only_redirects_within_this_server(alice):

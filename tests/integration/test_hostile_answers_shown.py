@@ -24,7 +24,7 @@ from aperture_trakt_plugin.discovery import refresh
 from aperture_trakt_plugin.storage.models import TraktConnection
 from aperture_trakt_plugin.sync import trakt_side
 from aperture_trakt_plugin.usecases import connections, jobs
-from aperture_trakt_plugin.web.views import MSG_WATCHLIST_FAILED
+from aperture_trakt_plugin.web.texts import MSG_WATCHLIST_FAILED
 from harness.hostile_trakt import deep_json, huge_number, json_answer
 from harness.reference_host.jobs import new_run
 from harness.reference_host.models import JobRun

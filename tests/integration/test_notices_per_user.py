@@ -12,7 +12,8 @@ import html as htmllib
 
 import pytest
 
-from aperture_trakt_plugin.web import views
+from aperture_trakt_plugin.web.connect import MSG_DISCONNECTED
+from aperture_trakt_plugin.web.discover import MSG_HIDDEN
 from tests.connect_helpers import (
     DISCONNECT,
     PROFILE,
@@ -50,20 +51,20 @@ def test_a_card_notice_does_not_survive_a_logout(alice, login):
     login(alice, "bob")
     html = page(alice, PROFILE)
     assert text_of(html, "trakt-profile-notice") is None
-    assert views.MSG_DISCONNECTED not in html
+    assert MSG_DISCONNECTED not in html
     login(alice, "alice")  # and it does not come back for Alice either: it was dropped
-    assert views.MSG_DISCONNECTED not in page(alice, PROFILE)
+    assert MSG_DISCONNECTED not in page(alice, PROFILE)
 
 
 def test_a_card_notice_does_not_show_to_another_user_signing_in(alice, login):
     alice.post(DISCONNECT, data={"csrf_token": profile_csrf(alice), "next": PROFILE})
     login(alice, "bob")  # no logout: someone else signs in on the shared browser
-    assert views.MSG_DISCONNECTED not in page(alice, PROFILE)
+    assert MSG_DISCONNECTED not in page(alice, PROFILE)
 
 
 def test_the_notice_still_shows_to_its_own_user(alice):
     alice.post(DISCONNECT, data={"csrf_token": profile_csrf(alice), "next": PROFILE})
-    assert text_of(page(alice, PROFILE), "trakt-profile-notice") == views.MSG_DISCONNECTED
+    assert text_of(page(alice, PROFILE), "trakt-profile-notice") == MSG_DISCONNECTED
 
 
 def test_a_hide_outcome_does_not_show_to_the_next_user(alice, login):
@@ -101,4 +102,4 @@ def test_a_hide_outcome_shows_on_the_users_next_page(alice):
         follow_redirects=True,
     )
     shown = htmllib.unescape(response.get_data(as_text=True))
-    assert views.MSG_HIDDEN.format(title="Some title") in shown
+    assert MSG_HIDDEN.format(title="Some title") in shown

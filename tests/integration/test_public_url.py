@@ -16,7 +16,7 @@ import pytest
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.web import views
+from aperture_trakt_plugin.web.texts import MSG_SET_PUBLIC_URL
 from tests.connect_helpers import (
     CONNECT,
     PROFILE,
@@ -60,7 +60,7 @@ def test_without_a_public_url_a_forged_host_never_becomes_the_callback(
     html = unescaped(host_client.get(ADMIN_PAGE, base_url=FORGED))
     assert "evil.example" not in html
     assert text_of(html, "trakt-redirect-uri") == OOB_REDIRECT_URI
-    assert text_of(html, "trakt-public-url-missing") == views.MSG_SET_PUBLIC_URL
+    assert text_of(html, "trakt-public-url-missing") == MSG_SET_PUBLIC_URL
     login_at(host_client, "alice")
     profile = unescaped(host_client.get(PROFILE, base_url=FORGED))
     assert card_state(profile) == "disconnected" and 'id="trakt-connect"' not in profile

@@ -18,7 +18,7 @@ from aperture_trakt_plugin.trakt import device_flow
 from aperture_trakt_plugin.trakt import oauth as trakt_oauth
 from aperture_trakt_plugin.trakt.errors import FirewallBlocked, RateLimited, TraktServerError
 from aperture_trakt_plugin.usecases import connections, jobs
-from aperture_trakt_plugin.web import views
+from aperture_trakt_plugin.web.texts import MSG_RECONNECT_HELP
 from tests.connect_helpers import (
     CALLBACK_URL,
     PROFILE,
@@ -258,7 +258,7 @@ def test_a_400_without_an_oauth_error_on_refresh_is_a_dead_grant_not_retried(
     html = page(host_client)
     assert card_state(html) == "reconnect"
     assert tokens.MSG_NEEDS_RECONNECT in text_of(html, "trakt-reconnect-reason")
-    assert text_of(html, "trakt-reconnect-help") == views.MSG_RECONNECT_HELP
+    assert text_of(html, "trakt-reconnect-help") == MSG_RECONNECT_HELP
     assert 'id="trakt-reconnect"' in html
 
     sandbox.clear_requests()  # no retry loop: the next run does not even ask Trakt
@@ -364,8 +364,8 @@ def test_a_free_account_connecting_another_app_finds_this_one_needs_reconnecting
     login(host_client, "alice")
     html = page(host_client)
     assert card_state(html) == "reconnect"
-    assert text_of(html, "trakt-reconnect-help") == views.MSG_RECONNECT_HELP
-    assert "free Trakt account" in views.MSG_RECONNECT_HELP
+    assert text_of(html, "trakt-reconnect-help") == MSG_RECONNECT_HELP
+    assert "free Trakt account" in MSG_RECONNECT_HELP
 
 
 def test_reconnecting_clears_the_mark_and_syncing_resumes(configured, sandbox, host_client, login):

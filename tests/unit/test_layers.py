@@ -84,7 +84,7 @@ def test_the_pure_parts_import_no_framework(path: Path) -> None:
 
 
 def test_the_check_fails_on_an_upward_import_added_to_the_real_tree(tmp_path: Path) -> None:
-    """The test of the test on the package itself: the host contract importing the views
+    """The test of the test on the package itself: the host contract importing the blueprint
     (the kind of shortcut that made the old 20-module cycle) is caught twice over."""
     shutil.copytree(
         ROOT / PACKAGE,
@@ -94,9 +94,11 @@ def test_the_check_fails_on_an_upward_import_added_to_the_real_tree(tmp_path: Pa
     host = tmp_path / PACKAGE / "host.py"
     host.write_text(
         host.read_text(encoding="utf-8") + "\n\ndef _shortcut():\n"
-        "    from aperture_trakt_plugin.web import views\n    return views\n",
+        "    from aperture_trakt_plugin.web import blueprint\n    return blueprint\n",
         encoding="utf-8",
     )
     cycles, upward, _ = check(tmp_path)
-    assert f"{PACKAGE}.host (layer 0) -> {PACKAGE}.web.views (layer 8)" in upward
-    assert any(f"{PACKAGE}.host" in group and f"{PACKAGE}.web.views" in group for group in cycles)
+    assert f"{PACKAGE}.host (layer 0) -> {PACKAGE}.web.blueprint (layer 8)" in upward
+    assert any(
+        f"{PACKAGE}.host" in group and f"{PACKAGE}.web.blueprint" in group for group in cycles
+    )

@@ -1,0 +1,48 @@
+"""What every page and route of the plugin's own shares: the blueprint's name, rendering
+with the texts, and where a form may send the browser back.
+
+Cards rendered into host pages post to our routes, which redirect back to the page the
+card was on; the one check of that address lives here so no route can skip it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import render_template
+
+from aperture_trakt_plugin.web import texts
+
+BLUEPRINT_NAME = "trakt"
+PROFILE_FALLBACK = "/"
+
+
+def messages() -> dict[str, str]:
+    return {
+        name: value
+        for name, value in vars(texts).items()
+        if name.startswith("MSG_") and isinstance(value, str)
+    }
+
+
+def render(template: str, **context: Any) -> str:
+    """``render_template`` with the texts of ``texts`` available to the template by name."""
+    return render_template(template, **messages(), **context)
+
+
+def safe_next(value: str | None, fallback: str) -> str:
+    """Only a path on this server: the card's ``next`` must not become an open redirect.
+    Browsers read a backslash as a slash, so ``/\\evil.example`` counts as ``//evil.example``."""
+    if not value:
+        return fallback
+    parts = urlsplit(value)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not value.startswith("/")
+        or value.startswith("//")
+        or "\\" in value
+    ):
+        return fallback
+    return value
