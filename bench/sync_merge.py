@@ -234,17 +234,17 @@ class Phases:
 
 
 def instrument(app: Any) -> Phases:
-    from aperture_trakt_plugin import sync
+    from aperture_trakt_plugin.sync import run, trakt_side
 
     phases = Phases()
     host = app.extensions["aperture_host"]
-    phases.wrap(sync.TraktSide, "marker", "trakt: last_activities")
-    phases.wrap(sync.TraktSide, "rated_items", "trakt: read, decode, parse")
+    phases.wrap(trakt_side.TraktSide, "marker", "trakt: last_activities")
+    phases.wrap(trakt_side.TraktSide, "rated_items", "trakt: read, decode, parse")
     phases.wrap(host, "list_ratings", "host: list ratings")
     phases.wrap(host, "find_media_bulk", "host: match by ids")
-    phases.wrap(sync, "plan", "plan (incl. the reads above)")
+    phases.wrap(run, "plan", "plan (incl. the reads above)")
     phases.wrap(host, "apply_ratings", "host: write ratings")
-    phases.wrap(sync, "_apply", "apply (host + ledger + marker)")
+    phases.wrap(run, "apply", "apply (host + ledger + marker)")
     return phases
 
 
