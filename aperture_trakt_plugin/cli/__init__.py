@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import click
 
-from aperture_trakt_plugin.cli import accounts, database, discovery, keys, settings, sync
+from aperture_trakt_plugin.cli import accounts, database, discovery, doctor, keys, settings, sync
 
 
 @click.group("trakt", help="Trakt integration: settings, database, keys.")
@@ -32,6 +32,7 @@ for command in (
     discovery.discover_command,
     discovery.hide_command,
     discovery.watchlist_command,
+    doctor.doctor_command,
 ):
     trakt.add_command(command)
 

@@ -15,7 +15,7 @@ from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.accounts import tokens
 from aperture_trakt_plugin.host import HostServices
 from aperture_trakt_plugin.storage.models import TraktConnection
-from aperture_trakt_plugin.usecases import diagnosis
+from aperture_trakt_plugin.usecases import diagnosis, health
 from aperture_trakt_plugin.web import csrf
 from aperture_trakt_plugin.web.admin import credentials_problem
 from aperture_trakt_plugin.web.headers import card_rendered
@@ -23,20 +23,26 @@ from aperture_trakt_plugin.web.pages import PROFILE_FALLBACK, render, safe_next
 
 
 def render_blocked_syncs() -> Markup | None:
-    """The jobs screen's Trakt card: syncs stopped by the mass-removal guard (for an admin
-    to confirm), a refusal of the app's credentials, and the way to the status page."""
+    """The jobs screen's Trakt card: the integration's health (shown even before anything
+    is set up: that is when an admin most needs to know what is missing), syncs stopped
+    by the mass-removal guard (for an admin to confirm), a refusal of the app's
+    credentials, and the way to the status page."""
     card_rendered()
     state = extension.state()
-    blocked = state.host.db.session.scalars(
-        select(TraktConnection).where(TraktConnection.blocked_reason.is_not(None))
-    ).all()
-    problem = credentials_problem()
-    if not blocked and problem is None and not diagnosis.anyone_connected():
-        return None
+    report = health.check(live=False)  # no call to Trakt on a page view
+    blocked = (
+        state.host.db.session.scalars(
+            select(TraktConnection).where(TraktConnection.blocked_reason.is_not(None))
+        ).all()
+        if report.tables_ready
+        else []
+    )
+    problem = credentials_problem() if report.tables_ready else None
     users = {conn.user_id: state.host.get_user(conn.user_id) for conn in blocked}
     return Markup(
         render(
             "trakt/admin_blocked_syncs.html",
+            health=report,
             blocked=blocked,
             users=users,
             credentials_problem=problem,

@@ -65,6 +65,10 @@ MSG_BLOCKED_HINT = (
     "it (it stops again at the next run if nothing changed)."
 )
 MSG_NOBODY_CONNECTED = "Nobody has connected a Trakt account yet."
+MSG_HEALTH_HINT = (
+    "The same checks as `flask trakt doctor`, without asking Trakt about the credentials; "
+    "each problem and its fix are in the plugin's troubleshooting guide."
+)
 MSG_SET_PUBLIC_URL = (
     "This server's public URL is not configured, so the plugin cannot tell "
     "Trakt where to send users back after they sign in (it never trusts "
