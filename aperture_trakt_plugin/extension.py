@@ -11,24 +11,26 @@ import contextvars
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
 from flask import Blueprint, Flask, current_app
-from requests.adapters import BaseAdapter
 
 from aperture_trakt_plugin.host import HostServices
 from aperture_trakt_plugin.storage import crypto
-from aperture_trakt_plugin.storage.budgets import Budgets, parse_limits
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI, SettingsStore
-from aperture_trakt_plugin.trakt.client import (
+from aperture_trakt_plugin.trakt.endpoints import (
     DEFAULT_API_URL,
     DEFAULT_AUTH_URL,
     DEFAULT_USER_AGENT,
     TraktEndpoints,
 )
-from aperture_trakt_plugin.trakt.transport import BoundedAdapter, refuse_redirects
+
+if TYPE_CHECKING:  # HTTP and Redis are imported where a process first needs them
+    import requests
+    from requests.adapters import BaseAdapter
+
+    from aperture_trakt_plugin.storage.budgets import Budgets
 
 EXTENSION_KEY = "aperture_trakt"
 URL_PREFIX = "/plugins/trakt"
@@ -108,6 +110,8 @@ def init_app(app: Flask, host: HostServices) -> TraktState:
     ):
         if isinstance(app.config[key], str):  # from the environment: JSON text
             app.config[key] = json.loads(app.config[key])
+    from aperture_trakt_plugin.storage.budgets import parse_limits
+
     crypto.configure(app)
     parse_limits(app.config["APERTURE_TRAKT_RATE_LIMITS"])  # a typo fails at start, not later
     wait_range(app)  # so does a wait range that is not two finite numbers in order
@@ -149,6 +153,8 @@ def answer_deadline(app: Flask | None = None) -> float:
 
 def budgets(app: Flask | None = None) -> Budgets:
     """The server's shared Trakt rate budgets (their state lives in Redis)."""
+    from aperture_trakt_plugin.storage.budgets import Budgets
+
     app = app or current_app
     trakt = state(app)
     if trakt.budgets is None:
@@ -174,6 +180,10 @@ def http_session(session: requests.Session | None = None) -> requests.Session:
     """A session for talking to Trakt, with the app's transport adapters mounted, that
     never follows a redirect (``trakt.transport.refuse_redirects``) and reads every answer
     under a size cap and a deadline (``trakt.transport.BoundedAdapter``)."""
+    import requests
+
+    from aperture_trakt_plugin.trakt.transport import BoundedAdapter, refuse_redirects
+
     session = session if session is not None else requests.Session()
     session.max_redirects = 0  # a second lock: requests refuses before sending anything
     config = current_app.config

@@ -3,6 +3,10 @@
 Thin on purpose: each hook hands over to the module that owns the work, so the host
 contract can be read here in one screen. Hooks that render use ``current_app``; the
 host calls them inside a request.
+
+Each hook imports what it hands over to when it is called, not here: every web worker,
+RQ worker, scheduler and ``flask`` command of the host imports this module, and most
+use a few of the hooks (``bench/import_time.py`` measures what that costs).
 """
 
 from __future__ import annotations
@@ -15,9 +19,6 @@ from flask import Blueprint, Flask
 from markupsafe import Markup
 
 from aperture_trakt_plugin import extension
-from aperture_trakt_plugin.accounts import tokens
-from aperture_trakt_plugin.discovery import cache as discovery_cache
-from aperture_trakt_plugin.discovery import hide as discovery_hide
 from aperture_trakt_plugin.host import (
     DiscoverySource,
     HostServices,
@@ -27,13 +28,11 @@ from aperture_trakt_plugin.host import (
     RatingChange,
     hookimpl,
 )
-from aperture_trakt_plugin.queueing import scheduling
-from aperture_trakt_plugin.storage import migrate
-from aperture_trakt_plugin.usecases import jobs, outbox
 
 
 @hookimpl
 def aperture_plugin_setup(app: Flask, host: HostServices) -> None:
+    from aperture_trakt_plugin.queueing import scheduling
     from aperture_trakt_plugin.web.blueprint import create_blueprint
 
     extension.init_app(app, host).blueprint = create_blueprint(host)
@@ -49,6 +48,8 @@ def aperture_blueprints(app: Flask) -> Sequence[Blueprint]:
 
 @hookimpl
 def aperture_migration_locations() -> Sequence[tuple[str, str, str]]:
+    from aperture_trakt_plugin.storage import migrate
+
     return [migrate.location()]
 
 
@@ -79,6 +80,8 @@ def aperture_tpl_profile_sections(user: HostUser) -> Markup | None:
 def aperture_rating_changed(
     user_id: int, media: MediaRef, value: int, previous: int | None, rated_at: datetime, source: str
 ) -> None:
+    from aperture_trakt_plugin.usecases import outbox
+
     outbox.record_many(user_id, [(media.item_id, value, rated_at)], source)
 
 
@@ -86,17 +89,23 @@ def aperture_rating_changed(
 def aperture_rating_removed(
     user_id: int, media: MediaRef, previous: int | None, removed_at: datetime, source: str
 ) -> None:
+    from aperture_trakt_plugin.usecases import outbox
+
     outbox.record_many(user_id, [(media.item_id, None, removed_at)], source)
 
 
 @hookimpl
 def aperture_ratings_changed(user_id: int, changes: Sequence[RatingChange], source: str) -> None:
+    from aperture_trakt_plugin.usecases import outbox
+
     outbox.record_many(user_id, ((c.item_id, c.value, c.at) for c in changes), source)
 
 
 @hookimpl
 def aperture_library_changed(added: Sequence[MediaRef], removed: Sequence[MediaRef]) -> None:
     if added:
+        from aperture_trakt_plugin.usecases import jobs
+
         jobs.enqueue_library_arrivals()
 
 
@@ -104,6 +113,11 @@ def aperture_library_changed(added: Sequence[MediaRef], removed: Sequence[MediaR
 def aperture_user_deleted(user_id: int) -> None:
     """Forgets the user's tokens and sync state; revoking would need the network, and
     Trakt lists the app under the user's own connected apps to remove."""
+    from aperture_trakt_plugin.accounts import tokens
+    from aperture_trakt_plugin.discovery import cache as discovery_cache
+    from aperture_trakt_plugin.discovery import hide as discovery_hide
+    from aperture_trakt_plugin.usecases import jobs, outbox
+
     tokens.store().delete(user_id)
     outbox.forget_user(user_id)
     discovery_cache.forget_user(user_id)
@@ -113,11 +127,15 @@ def aperture_user_deleted(user_id: int) -> None:
 
 @hookimpl
 def aperture_job_definitions() -> Sequence[JobDefinition]:
+    from aperture_trakt_plugin.queueing import scheduling
+
     return scheduling.definitions()
 
 
 @hookimpl
 def aperture_job_schedule_changed(name: str, cron: str | None, enabled: bool) -> None:
+    from aperture_trakt_plugin.queueing import scheduling
+
     scheduling.reconcile(name, cron, enabled)
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
-from aperture_trakt_plugin.trakt.client import TraktClient, TraktEndpoints
+from aperture_trakt_plugin.trakt.client import TraktClient
+from aperture_trakt_plugin.trakt.endpoints import TraktEndpoints
 from aperture_trakt_plugin.trakt.errors import (
     FirewallBlocked,
     InvalidClient,

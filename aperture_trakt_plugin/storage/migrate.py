@@ -7,11 +7,11 @@ migrations, so the host and the plugin upgrade, and the plugin uninstalls, alone
 from __future__ import annotations
 
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy.engine import Engine
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine import Engine
 
 VERSION_TABLE = "alembic_version_trakt"
 LINEAGE = "trakt"
@@ -27,6 +27,8 @@ def location() -> tuple[str, str, str]:
 
 
 def _config(connection: object) -> Config:
+    from alembic.config import Config  # Alembic only where migrations run: its import is slow
+
     cfg = Config()
     cfg.set_main_option("script_location", script_location())
     cfg.set_main_option("version_table", VERSION_TABLE)
@@ -35,16 +37,22 @@ def _config(connection: object) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     with engine.begin() as conn:
         command.upgrade(_config(conn), revision)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
+    from alembic import command
+
     with engine.begin() as conn:
         command.downgrade(_config(conn), revision)
 
 
 def current(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return MigrationContext.configure(
             conn, opts={"version_table": VERSION_TABLE}

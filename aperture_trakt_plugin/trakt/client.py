@@ -11,13 +11,12 @@ import logging
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
-from aperture_trakt_plugin import __version__
 from aperture_trakt_plugin.trakt.answers import error_for, json_or_none, redirect_error
+from aperture_trakt_plugin.trakt.endpoints import TraktEndpoints
 from aperture_trakt_plugin.trakt.errors import (
     MSG_NOT_JSON,
     MSG_TIMEOUT,
@@ -28,12 +27,8 @@ from aperture_trakt_plugin.trakt.errors import (
     TraktUnreachable,
     Unbounded,
 )
-from aperture_trakt_plugin.trakt.rate_limits import DEFAULT_WAIT_RANGE
 
 log = logging.getLogger(__name__)
-DEFAULT_API_URL = "https://api.trakt.tv"
-DEFAULT_AUTH_URL = "https://auth.trakt.tv"
-DEFAULT_USER_AGENT = f"aperture-trakt-plugin/{__version__}"
 
 
 #: Extra seconds a write may take per item it carries. Trakt checks each rating it is
@@ -51,18 +46,6 @@ def body_entries(body: Any) -> int:
     if isinstance(body, list):
         return sum(1 + body_entries(entry) for entry in body if isinstance(entry, dict))
     return 0
-
-
-@dataclass(frozen=True)
-class TraktEndpoints:
-    api_url: str = DEFAULT_API_URL
-    auth_url: str = DEFAULT_AUTH_URL
-    user_agent: str = DEFAULT_USER_AGENT
-    timeout: float = 10.0
-    wait_range: tuple[float, float] = DEFAULT_WAIT_RANGE
-    #: Pauses (seconds, each jittered ±50 %) before retrying a read in the same run after
-    #: a passing fault; after the last, the fault goes to the caller (a job reschedules).
-    quick_retries: tuple[float, ...] = (1.0, 3.0)
 
 
 class CallBudget(Protocol):

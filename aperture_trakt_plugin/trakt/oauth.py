@@ -30,7 +30,8 @@ from aperture_trakt_plugin.trakt.answers import (
     json_or_none,
     redirect_error,
 )
-from aperture_trakt_plugin.trakt.client import TraktClient, TraktEndpoints
+from aperture_trakt_plugin.trakt.client import TraktClient
+from aperture_trakt_plugin.trakt.endpoints import TraktEndpoints
 from aperture_trakt_plugin.trakt.errors import (
     InvalidClient,
     InvalidGrant,
