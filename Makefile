@@ -47,7 +47,7 @@ demo: $(STAMP)
 	$(PY) -m harness.demo
 
 test: $(STAMP)
-	scripts/system-deps.sh redis chromium postgres
+	scripts/system-deps.sh redis chromium postgres mariadb
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/lowest_constraints.py --check
@@ -67,7 +67,7 @@ constraints:
 	$(PYTHON) scripts/lowest_constraints.py
 
 test-lowest: $(LOWEST_STAMP)
-	scripts/system-deps.sh redis
+	scripts/system-deps.sh redis postgres mariadb
 	$(LOWEST_VENV)/bin/python scripts/lowest_constraints.py --check
 	$(LOWEST_VENV)/bin/python -m pip check
 	$(LOWEST_VENV)/bin/python -m pytest -q $(LOWEST_TESTS)

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and the tests run for real (redis-server,
-# chromium, postgresql) when they are missing. Needs root or password-less sudo; otherwise it says
+# chromium, postgresql, mariadb-server) when they are missing. Needs root or password-less sudo; otherwise it says
 # exactly what to install and fails, rather than letting tests fail obscurely later.
 set -euo pipefail
 
-declare -A binary=([redis]=redis-server [chromium]=chromium [postgres]=initdb)
-declare -A package=([redis]=redis-server [chromium]=chromium [postgres]=postgresql)
+declare -A binary=([redis]=redis-server [chromium]=chromium [postgres]=initdb [mariadb]=mariadbd)
+declare -A package=([redis]=redis-server [chromium]=chromium [postgres]=postgresql [mariadb]=mariadb-server)
 
-# Debian keeps PostgreSQL's server binaries off the PATH, under /usr/lib/postgresql/N/bin
-# (where harness/postgres.py looks for them too).
+# Debian keeps PostgreSQL's server binaries off the PATH, under /usr/lib/postgresql/N/bin,
+# and mariadbd in /usr/sbin (where harness/postgres.py and harness/mariadb.py look too).
 have() {
-  command -v "$1" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null
+  command -v "$1" >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$1" >/dev/null \
+    || [ -x "/usr/sbin/$1" ]
 }
 
 missing=()

@@ -17,12 +17,12 @@ pytest_plugins = [
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests marked ``both_databases`` run once on SQLite and once on PostgreSQL."""
+    """Tests marked ``both_databases`` run on SQLite, on PostgreSQL and on MariaDB."""
     if (
         metafunc.definition.get_closest_marker("both_databases")
         and "database" in metafunc.fixturenames
     ):
-        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+        metafunc.parametrize("database", ["sqlite", "postgresql", "mariadb"], indirect=True)
 
 
 @pytest.fixture(scope="session")

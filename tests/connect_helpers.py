@@ -23,7 +23,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from rq import Queue
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, text
 
 from aperture_trakt_plugin.accounts import credentials, tokens
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktDeviceGrant, utcnow
@@ -158,13 +158,22 @@ def device_grant(host_app: Flask, name: str) -> TraktDeviceGrant | None:
 
 def database_bytes(host_app: Flask) -> bytes:
     """Everything the database stores, as stored: the SQLite file as it is on disk (every
-    connection closed first), or on PostgreSQL each row of each table in its text form."""
+    connection closed first), on PostgreSQL each row of each table in its text form, on
+    MariaDB each value of each row of each (reflected, so untyped) table as text."""
     with host_app.app_context():
         engine = host_app.extensions["aperture_host"].db.engine
         engine.dispose()
         if engine.dialect.name == "sqlite":
             return Path(engine.url.database).read_bytes()
         with engine.connect() as conn:
+            if engine.dialect.name != "postgresql":
+                tables = MetaData()
+                tables.reflect(conn)
+                return "\n".join(
+                    "|".join(str(value) for value in row)
+                    for table in tables.sorted_tables
+                    for row in conn.execute(table.select())
+                ).encode()
             rows = [
                 conn.execute(text(f'SELECT CAST(t AS text) FROM "{name}" t')).scalars()
                 for name in inspect(conn).get_table_names()

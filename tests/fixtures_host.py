@@ -20,6 +20,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from harness.mariadb import MariaDBServer
 from harness.postgres import PostgresServer
 from harness.services import ManagedProcess, python_module
 
@@ -46,9 +47,14 @@ def host_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     return config
 
 
+#: The session fixture that runs each database server.
+SERVERS = {"postgresql": "postgres_server", "mariadb": "mariadb_server"}
+
+
 @pytest.fixture()
 def database(request: pytest.FixtureRequest) -> str:
-    """``sqlite``, or ``postgresql`` for the second run of a ``both_databases`` test."""
+    """``sqlite``, or ``postgresql`` or ``mariadb`` for the other runs of a
+    ``both_databases`` test."""
     return getattr(request, "param", "sqlite")
 
 
@@ -56,12 +62,12 @@ def database(request: pytest.FixtureRequest) -> str:
 def host_database_url(
     database: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[str]:
-    """Each test on its own SQLite file, or its own fresh PostgreSQL database (dropped
-    after the test) when marked ``both_databases``."""
+    """Each test on its own SQLite file, or its own fresh PostgreSQL or MariaDB database
+    (dropped after the test) when marked ``both_databases``."""
     if database == "sqlite":
         yield f"sqlite:///{tmp_path / 'host.db'}"
         return
-    server: PostgresServer = request.getfixturevalue("postgres_server")
+    server: PostgresServer | MariaDBServer = request.getfixturevalue(SERVERS[database])
     url = server.create_database()
     yield url
     server.drop_database(url)
@@ -71,6 +77,13 @@ def host_database_url(
 def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL cluster for the session, started only if a test asks for it."""
     with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[MariaDBServer]:
+    """One real MariaDB server for the session, started only if a test asks for it."""
+    with MariaDBServer() as server:
         yield server
 
 

@@ -38,6 +38,8 @@ from sqlalchemy import Text, event, inspect
 from sqlalchemy.orm import Mapper, attributes
 from sqlalchemy.types import TypeDecorator
 
+from aperture_trakt_plugin.storage.types import long_text
+
 log = logging.getLogger(__name__)
 
 KEYS_CONFIG = "APERTURE_TRAKT_ENCRYPTION_KEYS"
@@ -275,6 +277,9 @@ class EncryptedText(TypeDecorator[str]):
 
     impl = Text
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return long_text(dialect)
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         if value is None:

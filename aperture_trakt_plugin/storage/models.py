@@ -7,15 +7,13 @@ but the host's ``create_all`` never sees them: only this plugin's Alembic lineag
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import DateTime, Integer, MetaData, String, Text
+from sqlalchemy import Integer, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
 from aperture_trakt_plugin.storage.crypto import EncryptedText, bind_rows
+from aperture_trakt_plugin.storage.types import LongText, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -31,50 +29,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Stores UTC, returns aware UTC: SQLite keeps no zone, and merges compare times.
-
-    On SQLite a value is turned into the driver's text in one step each way: a first sync
-    binds 100,000 of them into the ledger, and the general path took three Python calls
-    per value (this type's conversion, the decorator's wrapper, then sqlite3's own
-    adapter), a tenth of the sync's time. The text is the one that adapter makes,
-    ``isoformat(" ")``, so rows written either way read and compare alike.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-    def bind_processor(self, dialect: Any) -> Callable[[Any], Any] | None:
-        if dialect.name != "sqlite":
-            return super().bind_processor(dialect)
-        naive_utc = self.process_bind_param
-
-        def as_text(value: Any) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is UTC:  # the usual case: no conversion, and "+00:00" cut off
-                return value.isoformat(" ")[:-6]  # (``replace`` alone costs twice as much)
-            return naive_utc(value, dialect).isoformat(" ")
-
-        return as_text
-
-    def result_processor(self, dialect: Any, coltype: Any) -> Callable[[Any], Any] | None:
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
-        parse = datetime.fromisoformat
-        return lambda value: None if value is None else parse(value + "+00:00")
-
-
 class Base(DeclarativeBase):
     metadata = metadata
 
@@ -88,7 +42,7 @@ class TraktSetting(Base):
     __tablename__ = "trakt_settings"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(LongText)
     secret: Mapped[str | None] = mapped_column(EncryptedText)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by: Mapped[int | None] = mapped_column(Integer)
@@ -113,17 +67,17 @@ class TraktConnection(Base):
     scope: Mapped[str | None] = mapped_column(String(255))
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     needs_reconnect: Mapped[bool] = mapped_column(default=False)
-    reconnect_reason: Mapped[str | None] = mapped_column(Text)
+    reconnect_reason: Mapped[str | None] = mapped_column(LongText)
     last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(LongText)
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    last_activities: Mapped[str | None] = mapped_column(Text)
+    last_activities: Mapped[str | None] = mapped_column(LongText)
     # The ratings timestamps of last_activities when both sides last agreed: unchanged
     # means Trakt has nothing new, and a sync stops after one call.
-    ratings_marker: Mapped[str | None] = mapped_column(Text)
+    ratings_marker: Mapped[str | None] = mapped_column(LongText)
     # Set when a pull would remove too much; cleared by --force or an admin's confirmation.
-    blocked_reason: Mapped[str | None] = mapped_column(Text)
-    last_sync_summary: Mapped[str | None] = mapped_column(Text)
+    blocked_reason: Mapped[str | None] = mapped_column(LongText)
+    last_sync_summary: Mapped[str | None] = mapped_column(LongText)
 
 
 class TraktDeviceGrant(Base):
@@ -183,7 +137,7 @@ class TraktOutbox(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # or not_found, over_limit
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(LongText)
 
 
 class TraktDiscoveryList(Base):
@@ -199,9 +153,9 @@ class TraktDiscoveryList(Base):
     __tablename__ = "trakt_discovery_lists"
 
     scope: Mapped[str] = mapped_column(String(96), primary_key=True)
-    payload: Mapped[str] = mapped_column(Text, default="[]")
+    payload: Mapped[str] = mapped_column(LongText, default="[]")
     fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    error: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(LongText)
     error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -226,5 +180,5 @@ class TraktHidden(Base):
     title: Mapped[str | None] = mapped_column(String(255))
     hidden_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     state: Mapped[str] = mapped_column(String(16), default="pending")
-    reason: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(LongText)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
