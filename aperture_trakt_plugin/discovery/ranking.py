@@ -52,9 +52,9 @@ Pure Python (no numpy), no I/O; deterministic for the same ratings whatever thei
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import chain, pairwise
 from typing import NamedTuple
 
 MEAN_DAMPING = 3.0  # phantom ratings at the server mean in each user's mean
@@ -63,6 +63,7 @@ PAIR_BUDGET = 100  # ratings per user that take part in the item-pair sums
 NEIGHBOURS = 100  # similar items kept per item
 EVIDENCE_WEIGHT = 1.0  # evidence against log(position): see order_key
 PRIOR_OFFSET = 30.0  # added to a candidate's position in the popularity prior
+PRODUCT_BUDGET = 1_000_000  # similarities computed at once in the build (about 12 bytes each)
 
 
 class Rated(NamedTuple):
@@ -108,49 +109,110 @@ def build_model(ratings: Iterable[Rated]) -> Model:
     if not count:
         return Model(0.0, {})
     model = Model(sum(sum(items.values()) for items in by_user.values()) / count, {})
+    model.neighbours = _neighbours(by_user, model.mean, count)
+    return model
+
+
+def _neighbours(
+    by_user: dict[int, dict[str, int]], mean: float, count: int
+) -> dict[str, dict[str, float]]:
+    """Each item's ``NEIGHBOURS`` most similar items with a positive similarity, best first
+    (ties by item key), as sparse matrix products over users and items in sorted order.
+
+    Every step is the same arithmetic on the same values in the same order as a loop over
+    the ratings would do it (user means, then squared norms summed user by user from
+    ``NORM_PRIOR``, then each item pair's sum over its co-raters in user order: scipy's
+    sparse product accumulates a row that way), so the similarities, and their ties, do
+    not depend on the order of the input."""
+    import numpy as np  # here, not at the top: importing the plugin stays cheap
+    from scipy import sparse
 
     keys = sorted({item for items in by_user.values() for item in items})
     index = {item: n for n, item in enumerate(keys)}
-    # Each user's ratings as (item index, deviation from the user's damped mean).
-    centred = []
-    for user in sorted(by_user):
-        items = by_user[user]
-        mean = model.user_mean(items.values())
-        centred.append([(index[item], value - mean) for item, value in sorted(items.items())])
+    users = sorted(by_user)
+    lengths = np.fromiter((len(by_user[user]) for user in users), np.int64, len(users))
+    rows = np.repeat(np.arange(len(users)), lengths)
+    cols = np.fromiter(
+        map(index.__getitem__, chain.from_iterable(by_user[user] for user in users)),
+        np.int64,
+        count,
+    )
+    values = np.fromiter(
+        chain.from_iterable(by_user[user].values() for user in users), np.float64, count
+    )
+    order = np.argsort(rows * len(keys) + cols)  # each user's ratings in item order
+    cols, values = cols[order], values[order]
 
-    squares = [NORM_PRIOR] * len(keys)
-    for row in centred:
-        for item, deviation in row:
-            squares[item] += deviation * deviation
-    norms = [math.sqrt(square) for square in squares]
+    # Each rating's deviation from its user's damped mean, and each item's norm.
+    totals = np.bincount(rows, weights=values, minlength=len(users))
+    deviations = values - ((totals + MEAN_DAMPING * mean) / (lengths + MEAN_DAMPING))[rows]
+    squares = np.bincount(  # NORM_PRIOR first, then each deviation in (user, item) order
+        np.concatenate((np.arange(len(keys)), cols)),
+        weights=np.concatenate((np.full(len(keys), NORM_PRIOR), deviations * deviations)),
+        minlength=len(keys),
+    )
+    weights = deviations / np.sqrt(squares)[cols]
+    rated = deviations != 0.0
+    rows, cols, weights = rows[rated], cols[rated], weights[rated]
+    if not rows.size:
+        return {}
 
-    # Deviations divided by their item's norm: a row's sums are then the similarities.
-    rows: list[list[tuple[int, float]]] = []
-    raters: list[list[tuple[int, float]]] = [[] for _ in keys]
-    for row in centred:
-        scaled = [(item, deviation / norms[item]) for item, deviation in row if deviation]
-        if len(scaled) > PAIR_BUDGET:
-            scaled = sorted(heapq.nlargest(PAIR_BUDGET, scaled, key=lambda p: abs(p[1])))
-        user = len(rows)
-        rows.append(scaled)
-        for item, weight in scaled:
-            raters[item].append((user, weight))
-    row_items = [{item for item, _ in row} for row in rows]
+    # Each user's PAIR_BUDGET ratings farthest from their mean (ties: the first items).
+    per_user = np.bincount(rows, minlength=len(users))
+    if per_user.max() > PAIR_BUDGET:
+        farthest = np.lexsort((cols, -np.abs(weights), rows))
+        starts = np.cumsum(per_user) - per_user
+        place = np.arange(rows.size) - starts[rows]  # rows are sorted: rows[farthest] == rows
+        kept = np.sort(farthest[place < PAIR_BUDGET])
+        rows, cols, weights = rows[kept], cols[kept], weights[kept]
+        per_user = np.minimum(per_user, PAIR_BUDGET)
 
-    for item, its_raters in enumerate(raters):
-        if not its_raters:
-            continue
-        sums = [0.0] * len(keys)
-        for user, weight in its_raters:
-            for other, other_weight in rows[user]:
-                sums[other] += weight * other_weight
-        touched = set().union(*(row_items[user] for user, _ in its_raters))
-        touched.discard(item)
-        best = heapq.nlargest(NEIGHBOURS, sorted(touched), key=sums.__getitem__)
-        similar = {keys[other]: sums[other] for other in best if sums[other] > 0.0}
-        if similar:
-            model.neighbours[keys[item]] = similar
-    return model
+    # W[user, item] = deviation / norm: W^T W holds the similarities, made a block of item
+    # rows at a time so that memory never holds every pair.
+    indptr = np.concatenate(([0], np.cumsum(per_user)))
+    users_by_item = sparse.csr_matrix((weights, cols, indptr), shape=(len(users), len(keys)))
+    items_by_user = users_by_item.T.tocsr()  # each item's raters in user order
+    # An item's row of W^T W has at most as many entries as its raters rated, or items.
+    bound = np.minimum(np.bincount(cols, weights=per_user[rows], minlength=len(keys)), len(keys))
+    neighbours: dict[str, dict[str, float]] = {}
+    for start, stop in _blocks(bound.tolist(), PRODUCT_BUDGET):
+        product = items_by_user[start:stop] @ users_by_item
+        sums, others, bounds = product.data, product.indices, product.indptr
+        owner = np.repeat(np.arange(start, stop), np.diff(bounds))
+        positive = (sums > 0.0) & (others != owner)
+        sums, others = sums[positive], others[positive]
+        bounds = np.concatenate(
+            ([0], np.cumsum(np.bincount(owner[positive] - start, minlength=stop - start)))
+        )
+        for row, (low, high) in enumerate(pairwise(bounds.tolist())):
+            if low == high:
+                continue
+            row_sums, row_others = sums[low:high], others[low:high]
+            if high - low > NEIGHBOURS:  # only the values at or above the NEIGHBOURS-th
+                cut = np.partition(row_sums, high - low - NEIGHBOURS)[high - low - NEIGHBOURS]
+                near = row_sums >= cut
+                row_sums, row_others = row_sums[near], row_others[near]
+            best = np.lexsort((row_others, -row_sums))[:NEIGHBOURS]
+            neighbours[keys[start + row]] = dict(
+                zip(
+                    map(keys.__getitem__, row_others[best].tolist()),
+                    row_sums[best].tolist(),
+                    strict=True,
+                )
+            )
+    return neighbours
+
+
+def _blocks(bound: list[float], budget: int) -> Iterator[tuple[int, int]]:
+    """Consecutive (start, stop) item ranges whose products hold about ``budget`` entries
+    at most (an item whose row alone is larger goes in a block of its own)."""
+    start, total = 0, 0.0
+    for item, entries in enumerate(bound):
+        if total and total + entries > budget:
+            yield start, item
+            start, total = item, 0.0
+        total += entries
+    yield start, len(bound)
 
 
 def rank(
