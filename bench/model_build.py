@@ -4,7 +4,7 @@
 This builds it on the synthetic servers of ``bench/discovery_recall.py`` (the same
 generator: taste groups, a popularity skew, uneven users) at two sizes, by default
 1,000 users by about 1,000 ratings and 10,000 users by about 200 (``--items`` titles,
-5,000 by default), and prints for each:
+10,000 by default), and prints for each:
 
 * the build's wall and CPU time, in a fresh process (numpy and scipy imported and timed
   just before it, as a worker's first refresh would pay them once);
@@ -24,7 +24,7 @@ only reports. ``--builder MODULE:FUNCTION`` measures another builder with the sa
 signature, e.g. the pure-Python one the package had before
 (``tests.unit.reference_model:build_model``), for the "before" figures.
 
-    .venv/bin/python -m bench.model_build [--sizes 1000x1000,10000x200] [--items 5000]
+    .venv/bin/python -m bench.model_build [--sizes 1000x1000,10000x200] [--items 10000]
         [--groups 6] [--seed 7] [--max-seconds 2] [--max-mb 150]
         [--builder MODULE:FUNCTION] [--no-check]
 """
@@ -127,7 +127,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sizes", type=sizes, default="1000x1000,10000x200", help="users x mean ratings, ..."
     )
-    parser.add_argument("--items", type=int, default=5000)
+    parser.add_argument("--items", type=int, default=10000)
     parser.add_argument("--groups", type=int, default=6, help="hidden taste groups")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--max-seconds", type=float, default=2.0, help="CPU, first size")

@@ -19,15 +19,16 @@ Why these choices:
   2 of their 50 raters cannot look alike; ``NORM_PRIOR`` (added to each squared norm)
   shrinks items with few raters towards 0, so two items rated once by the same person are
   not perfect neighbours. This is the shrinkage for small support without a second
-  accumulator per item pair (a co-rating count would double the build's cost in pure
-  Python).
+  accumulator per item pair (a co-rating count would be a second product over every
+  pair).
 * **Bounded work and memory.** The build is the sum, over users, of the square of the
   ratings they contribute. Each user contributes at most ``PAIR_BUDGET`` ratings to it,
   the ones farthest from their mean (a rating at the mean adds almost nothing to any
   similarity), and each item keeps only its ``NEIGHBOURS`` most similar items with a
   positive similarity (negative neighbours make predictions unstable and never make a
-  good reason). Rows are accumulated one item at a time into a dense list, so memory
-  holds one row, not every pair.
+  good reason). The similarities are sparse matrix products (numpy and scipy: users by
+  items, deviation over norm) made a block of items at a time, each block about
+  ``PRODUCT_BUDGET`` entries at most, so memory never holds every pair.
 * **Scores add up evidence from liked titles, not a predicted rating.** A candidate's
   score is the sum, over its neighbours the user liked (rated above their own damped
   mean), of similarity times how far above. A predicted rating (the user's mean plus the
@@ -47,15 +48,19 @@ Why these choices:
   neighbours per item (50 left too many candidates without evidence) it beats the best
   popularity order on every seed of the bench by 25-53% (bench/README.md).
 
-Pure Python (no numpy), no I/O; deterministic for the same ratings whatever their order.
+No I/O. numpy and scipy are imported by :func:`build_model` only, so importing this
+module (and the plugin) stays cheap. Deterministic for the same ratings whatever their
+order: users and items go in sorted order, and every sum is made in the order a loop over
+them would make it (``tests/unit/reference_model.py``, the pure-Python build this
+replaced, gives the same neighbours bit for bit).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import chain, pairwise
-from typing import NamedTuple
+from itertools import pairwise
+from typing import Any, NamedTuple
 
 MEAN_DAMPING = 3.0  # phantom ratings at the server mean in each user's mean
 NORM_PRIOR = 20.0  # added to each item's squared norm (about 4 raters' typical deviation)
@@ -102,19 +107,50 @@ class Model:
 def build_model(ratings: Iterable[Rated]) -> Model:
     """The item-to-item model of all the server's ratings (a user's later rating of the
     same item replaces the earlier one)."""
-    by_user: dict[int, dict[str, int]] = {}
+    users: list[int] = []
+    items: list[str] = []
+    values: list[int] = []
+    add_user, add_item, add_value = users.append, items.append, values.append
     for user, item, value in ratings:
-        by_user.setdefault(user, {})[item] = value
-    count = sum(len(items) for items in by_user.values())
-    if not count:
+        add_user(user)
+        add_item(item)
+        add_value(value)
+    if not users:
         return Model(0.0, {})
-    model = Model(sum(sum(items.values()) for items in by_user.values()) / count, {})
-    model.neighbours = _neighbours(by_user, model.mean, count)
+    keys = sorted(set(items))
+    rows, cols, scores = _columns(users, items, values, keys)
+    del users, items, values
+    model = Model(int(scores.sum()) / scores.size, {})
+    model.neighbours = _neighbours(rows, cols, scores, keys, model.mean)
     return model
 
 
+def _columns(
+    users: list[int], items: list[str], values: list[int], keys: list[str]
+) -> tuple[Any, Any, Any]:
+    """The ratings as numpy arrays in (user, item) order, one per pair (the last one
+    given): each rating's user index (users in sorted order), item index in ``keys``, and
+    value (as integers)."""
+    import numpy as np  # here, not at the top: importing the plugin stays cheap
+
+    index = {item: n for n, item in enumerate(keys)}
+    cols = np.fromiter(map(index.__getitem__, items), np.int64, len(items))
+    rows = np.unique(np.array(users, dtype=np.int64), return_inverse=True)[1].reshape(-1)
+    pair = rows * len(keys) + cols
+    order = np.argsort(pair, kind="stable")  # the same pair in the order given
+    pair = pair[order]
+    last = np.flatnonzero(np.append(pair[1:] != pair[:-1], True))
+    del pair
+    order = order[last]
+    return (
+        rows[order].astype(np.int32),
+        cols[order].astype(np.int32),
+        np.array(values, dtype=np.int64)[order],
+    )
+
+
 def _neighbours(
-    by_user: dict[int, dict[str, int]], mean: float, count: int
+    rows: Any, cols: Any, scores: Any, keys: list[str], mean: float
 ) -> dict[str, dict[str, float]]:
     """Each item's ``NEIGHBOURS`` most similar items with a positive similarity, best first
     (ties by item key), as sparse matrix products over users and items in sorted order.
@@ -124,66 +160,55 @@ def _neighbours(
     ``NORM_PRIOR``, then each item pair's sum over its co-raters in user order: scipy's
     sparse product accumulates a row that way), so the similarities, and their ties, do
     not depend on the order of the input."""
-    import numpy as np  # here, not at the top: importing the plugin stays cheap
+    import numpy as np
     from scipy import sparse
 
-    keys = sorted({item for items in by_user.values() for item in items})
-    index = {item: n for n, item in enumerate(keys)}
-    users = sorted(by_user)
-    lengths = np.fromiter((len(by_user[user]) for user in users), np.int64, len(users))
-    rows = np.repeat(np.arange(len(users)), lengths)
-    cols = np.fromiter(
-        map(index.__getitem__, chain.from_iterable(by_user[user] for user in users)),
-        np.int64,
-        count,
-    )
-    values = np.fromiter(
-        chain.from_iterable(by_user[user].values() for user in users), np.float64, count
-    )
-    order = np.argsort(rows * len(keys) + cols)  # each user's ratings in item order
-    cols, values = cols[order], values[order]
-
+    users, count = int(rows[-1]) + 1, len(keys)
     # Each rating's deviation from its user's damped mean, and each item's norm.
-    totals = np.bincount(rows, weights=values, minlength=len(users))
-    deviations = values - ((totals + MEAN_DAMPING * mean) / (lengths + MEAN_DAMPING))[rows]
-    squares = np.bincount(  # NORM_PRIOR first, then each deviation in (user, item) order
-        np.concatenate((np.arange(len(keys)), cols)),
-        weights=np.concatenate((np.full(len(keys), NORM_PRIOR), deviations * deviations)),
-        minlength=len(keys),
+    per_user = np.bincount(rows, minlength=users)
+    means = (np.bincount(rows, weights=scores, minlength=users) + MEAN_DAMPING * mean) / (
+        per_user + MEAN_DAMPING
     )
-    weights = deviations / np.sqrt(squares)[cols]
-    rated = deviations != 0.0
-    rows, cols, weights = rows[rated], cols[rated], weights[rated]
+    deviations = scores - means[rows]
+    squares = np.bincount(  # NORM_PRIOR first, then each deviation in (user, item) order
+        np.concatenate((np.arange(count, dtype=np.int32), cols)),
+        weights=np.concatenate((np.full(count, NORM_PRIOR), deviations * deviations)),
+        minlength=count,
+    )
+    rated = np.flatnonzero(deviations)
+    rows, cols = rows[rated], cols[rated]
+    weights = deviations[rated] / np.sqrt(squares)[cols]
+    del deviations, rated
     if not rows.size:
         return {}
 
     # Each user's PAIR_BUDGET ratings farthest from their mean (ties: the first items).
-    per_user = np.bincount(rows, minlength=len(users))
+    per_user = np.bincount(rows, minlength=users)
     if per_user.max() > PAIR_BUDGET:
         farthest = np.lexsort((cols, -np.abs(weights), rows))
-        starts = np.cumsum(per_user) - per_user
-        place = np.arange(rows.size) - starts[rows]  # rows are sorted: rows[farthest] == rows
+        place = np.arange(rows.size) - (np.cumsum(per_user) - per_user)[rows]  # rows sorted
         kept = np.sort(farthest[place < PAIR_BUDGET])
+        del farthest, place
         rows, cols, weights = rows[kept], cols[kept], weights[kept]
         per_user = np.minimum(per_user, PAIR_BUDGET)
 
     # W[user, item] = deviation / norm: W^T W holds the similarities, made a block of item
     # rows at a time so that memory never holds every pair.
     indptr = np.concatenate(([0], np.cumsum(per_user)))
-    users_by_item = sparse.csr_matrix((weights, cols, indptr), shape=(len(users), len(keys)))
-    items_by_user = users_by_item.T.tocsr()  # each item's raters in user order
+    by_user = sparse.csr_matrix((weights, cols, indptr), shape=(users, count))
+    by_item = by_user.T.tocsr()  # each item's raters in user order
     # An item's row of W^T W has at most as many entries as its raters rated, or items.
-    bound = np.minimum(np.bincount(cols, weights=per_user[rows], minlength=len(keys)), len(keys))
+    bound = np.minimum(np.bincount(cols, weights=per_user[rows], minlength=count), count)
+    del rows, cols, weights
     neighbours: dict[str, dict[str, float]] = {}
     for start, stop in _blocks(bound.tolist(), PRODUCT_BUDGET):
-        product = items_by_user[start:stop] @ users_by_item
+        product = by_item[start:stop] @ by_user
         sums, others, bounds = product.data, product.indices, product.indptr
-        owner = np.repeat(np.arange(start, stop), np.diff(bounds))
+        owner = np.repeat(np.arange(start, stop, dtype=np.int32), np.diff(bounds))
         positive = (sums > 0.0) & (others != owner)
-        sums, others = sums[positive], others[positive]
-        bounds = np.concatenate(
-            ([0], np.cumsum(np.bincount(owner[positive] - start, minlength=stop - start)))
-        )
+        sums, others, owner = sums[positive], others[positive], owner[positive] - start
+        del product, positive
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=stop - start))))
         for row, (low, high) in enumerate(pairwise(bounds.tolist())):
             if low == high:
                 continue
