@@ -16,13 +16,13 @@ LOWEST_STAMP := $(LOWEST_VENV)/.installed-stamp
 # uses it: cryptography, SQLAlchemy, Alembic and click (crypto: keys, rotation, migrations),
 # rq's Result.create (carrier), rq-scheduler (jobs), limits and redis (rate limits),
 # Authlib, requests, urllib3, Flask-WTF and Flask-Login (connect, tokens, against the
-# sandbox), pluggy (the host's plugins), msgspec (Trakt ratings), Flask, Werkzeug and Jinja2
-# (all of them).
+# sandbox), pluggy (the host's plugins), msgspec (Trakt ratings), numpy and scipy (the
+# discovery model), Flask, Werkzeug and Jinja2 (all of them).
 LOWEST_TESTS ?= tests/contract/test_dependency_floors.py tests/integration/test_crypto.py \
 	tests/integration/test_sync_carrier.py tests/integration/test_sync_jobs.py \
 	tests/integration/test_rate_limits.py tests/integration/test_connect.py \
 	tests/integration/test_tokens.py tests/harness/test_demo_host_plugins.py \
-	tests/integration/test_trakt_ratings.py
+	tests/integration/test_trakt_ratings.py tests/unit/test_model_build.py
 
 .PHONY: demo test test-unit lint bench venv clean constraints test-lowest audit
 

@@ -19,15 +19,16 @@ Why these choices:
   2 of their 50 raters cannot look alike; ``NORM_PRIOR`` (added to each squared norm)
   shrinks items with few raters towards 0, so two items rated once by the same person are
   not perfect neighbours. This is the shrinkage for small support without a second
-  accumulator per item pair (a co-rating count would double the build's cost in pure
-  Python).
+  accumulator per item pair (a co-rating count would be a second product over every
+  pair).
 * **Bounded work and memory.** The build is the sum, over users, of the square of the
   ratings they contribute. Each user contributes at most ``PAIR_BUDGET`` ratings to it,
   the ones farthest from their mean (a rating at the mean adds almost nothing to any
   similarity), and each item keeps only its ``NEIGHBOURS`` most similar items with a
   positive similarity (negative neighbours make predictions unstable and never make a
-  good reason). Rows are accumulated one item at a time into a dense list, so memory
-  holds one row, not every pair.
+  good reason). The similarities are sparse matrix products (numpy and scipy: users by
+  items, deviation over norm) made a block of items at a time, each block about
+  ``PRODUCT_BUDGET`` entries at most, so memory never holds every pair.
 * **Scores add up evidence from liked titles, not a predicted rating.** A candidate's
   score is the sum, over its neighbours the user liked (rated above their own damped
   mean), of similarity times how far above. A predicted rating (the user's mean plus the
@@ -47,15 +48,19 @@ Why these choices:
   neighbours per item (50 left too many candidates without evidence) it beats the best
   popularity order on every seed of the bench by 25-53% (bench/README.md).
 
-Pure Python (no numpy), no I/O; deterministic for the same ratings whatever their order.
+No I/O. numpy and scipy are imported by :func:`build_model` only, so importing this
+module (and the plugin) stays cheap. Deterministic for the same ratings whatever their
+order: users and items go in sorted order, and every sum is made in the order a loop over
+them would make it (``tests/unit/reference_model.py``, the pure-Python build this
+replaced, gives the same neighbours bit for bit).
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import pairwise
+from typing import Any, NamedTuple
 
 MEAN_DAMPING = 3.0  # phantom ratings at the server mean in each user's mean
 NORM_PRIOR = 20.0  # added to each item's squared norm (about 4 raters' typical deviation)
@@ -63,6 +68,7 @@ PAIR_BUDGET = 100  # ratings per user that take part in the item-pair sums
 NEIGHBOURS = 100  # similar items kept per item
 EVIDENCE_WEIGHT = 1.0  # evidence against log(position): see order_key
 PRIOR_OFFSET = 30.0  # added to a candidate's position in the popularity prior
+PRODUCT_BUDGET = 1_000_000  # similarities computed at once in the build (about 12 bytes each)
 
 
 class Rated(NamedTuple):
@@ -101,56 +107,137 @@ class Model:
 def build_model(ratings: Iterable[Rated]) -> Model:
     """The item-to-item model of all the server's ratings (a user's later rating of the
     same item replaces the earlier one)."""
-    by_user: dict[int, dict[str, int]] = {}
+    users: list[int] = []
+    items: list[str] = []
+    values: list[int] = []
+    add_user, add_item, add_value = users.append, items.append, values.append
     for user, item, value in ratings:
-        by_user.setdefault(user, {})[item] = value
-    count = sum(len(items) for items in by_user.values())
-    if not count:
+        add_user(user)
+        add_item(item)
+        add_value(value)
+    if not users:
         return Model(0.0, {})
-    model = Model(sum(sum(items.values()) for items in by_user.values()) / count, {})
-
-    keys = sorted({item for items in by_user.values() for item in items})
-    index = {item: n for n, item in enumerate(keys)}
-    # Each user's ratings as (item index, deviation from the user's damped mean).
-    centred = []
-    for user in sorted(by_user):
-        items = by_user[user]
-        mean = model.user_mean(items.values())
-        centred.append([(index[item], value - mean) for item, value in sorted(items.items())])
-
-    squares = [NORM_PRIOR] * len(keys)
-    for row in centred:
-        for item, deviation in row:
-            squares[item] += deviation * deviation
-    norms = [math.sqrt(square) for square in squares]
-
-    # Deviations divided by their item's norm: a row's sums are then the similarities.
-    rows: list[list[tuple[int, float]]] = []
-    raters: list[list[tuple[int, float]]] = [[] for _ in keys]
-    for row in centred:
-        scaled = [(item, deviation / norms[item]) for item, deviation in row if deviation]
-        if len(scaled) > PAIR_BUDGET:
-            scaled = sorted(heapq.nlargest(PAIR_BUDGET, scaled, key=lambda p: abs(p[1])))
-        user = len(rows)
-        rows.append(scaled)
-        for item, weight in scaled:
-            raters[item].append((user, weight))
-    row_items = [{item for item, _ in row} for row in rows]
-
-    for item, its_raters in enumerate(raters):
-        if not its_raters:
-            continue
-        sums = [0.0] * len(keys)
-        for user, weight in its_raters:
-            for other, other_weight in rows[user]:
-                sums[other] += weight * other_weight
-        touched = set().union(*(row_items[user] for user, _ in its_raters))
-        touched.discard(item)
-        best = heapq.nlargest(NEIGHBOURS, sorted(touched), key=sums.__getitem__)
-        similar = {keys[other]: sums[other] for other in best if sums[other] > 0.0}
-        if similar:
-            model.neighbours[keys[item]] = similar
+    keys = sorted(set(items))
+    rows, cols, scores = _columns(users, items, values, keys)
+    del users, items, values
+    model = Model(int(scores.sum()) / scores.size, {})
+    model.neighbours = _neighbours(rows, cols, scores, keys, model.mean)
     return model
+
+
+def _columns(
+    users: list[int], items: list[str], values: list[int], keys: list[str]
+) -> tuple[Any, Any, Any]:
+    """The ratings as numpy arrays in (user, item) order, one per pair (the last one
+    given): each rating's user index (users in sorted order), item index in ``keys``, and
+    value (as integers)."""
+    import numpy as np  # here, not at the top: importing the plugin stays cheap
+
+    index = {item: n for n, item in enumerate(keys)}
+    cols = np.fromiter(map(index.__getitem__, items), np.int64, len(items))
+    rows = np.unique(np.array(users, dtype=np.int64), return_inverse=True)[1].reshape(-1)
+    pair = rows * len(keys) + cols
+    order = np.argsort(pair, kind="stable")  # the same pair in the order given
+    pair = pair[order]
+    last = np.flatnonzero(np.append(pair[1:] != pair[:-1], True))
+    del pair
+    order = order[last]
+    return (
+        rows[order].astype(np.int32),
+        cols[order].astype(np.int32),
+        np.array(values, dtype=np.int64)[order],
+    )
+
+
+def _neighbours(
+    rows: Any, cols: Any, scores: Any, keys: list[str], mean: float
+) -> dict[str, dict[str, float]]:
+    """Each item's ``NEIGHBOURS`` most similar items with a positive similarity, best first
+    (ties by item key), as sparse matrix products over users and items in sorted order.
+
+    Every step is the same arithmetic on the same values in the same order as a loop over
+    the ratings would do it (user means, then squared norms summed user by user from
+    ``NORM_PRIOR``, then each item pair's sum over its co-raters in user order: scipy's
+    sparse product accumulates a row that way), so the similarities, and their ties, do
+    not depend on the order of the input."""
+    import numpy as np
+    from scipy import sparse
+
+    users, count = int(rows[-1]) + 1, len(keys)
+    # Each rating's deviation from its user's damped mean, and each item's norm.
+    per_user = np.bincount(rows, minlength=users)
+    means = (np.bincount(rows, weights=scores, minlength=users) + MEAN_DAMPING * mean) / (
+        per_user + MEAN_DAMPING
+    )
+    deviations = scores - means[rows]
+    squares = np.bincount(  # NORM_PRIOR first, then each deviation in (user, item) order
+        np.concatenate((np.arange(count, dtype=np.int32), cols)),
+        weights=np.concatenate((np.full(count, NORM_PRIOR), deviations * deviations)),
+        minlength=count,
+    )
+    rated = np.flatnonzero(deviations)
+    rows, cols = rows[rated], cols[rated]
+    weights = deviations[rated] / np.sqrt(squares)[cols]
+    del deviations, rated
+    if not rows.size:
+        return {}
+
+    # Each user's PAIR_BUDGET ratings farthest from their mean (ties: the first items).
+    per_user = np.bincount(rows, minlength=users)
+    if per_user.max() > PAIR_BUDGET:
+        farthest = np.lexsort((cols, -np.abs(weights), rows))
+        place = np.arange(rows.size) - (np.cumsum(per_user) - per_user)[rows]  # rows sorted
+        kept = np.sort(farthest[place < PAIR_BUDGET])
+        del farthest, place
+        rows, cols, weights = rows[kept], cols[kept], weights[kept]
+        per_user = np.minimum(per_user, PAIR_BUDGET)
+
+    # W[user, item] = deviation / norm: W^T W holds the similarities, made a block of item
+    # rows at a time so that memory never holds every pair.
+    indptr = np.concatenate(([0], np.cumsum(per_user)))
+    by_user = sparse.csr_matrix((weights, cols, indptr), shape=(users, count))
+    by_item = by_user.T.tocsr()  # each item's raters in user order
+    # An item's row of W^T W has at most as many entries as its raters rated, or items.
+    bound = np.minimum(np.bincount(cols, weights=per_user[rows], minlength=count), count)
+    del rows, cols, weights
+    neighbours: dict[str, dict[str, float]] = {}
+    for start, stop in _blocks(bound.tolist(), PRODUCT_BUDGET):
+        product = by_item[start:stop] @ by_user
+        sums, others, bounds = product.data, product.indices, product.indptr
+        owner = np.repeat(np.arange(start, stop, dtype=np.int32), np.diff(bounds))
+        positive = (sums > 0.0) & (others != owner)
+        sums, others, owner = sums[positive], others[positive], owner[positive] - start
+        del product, positive
+        bounds = np.concatenate(([0], np.cumsum(np.bincount(owner, minlength=stop - start))))
+        for row, (low, high) in enumerate(pairwise(bounds.tolist())):
+            if low == high:
+                continue
+            row_sums, row_others = sums[low:high], others[low:high]
+            if high - low > NEIGHBOURS:  # only the values at or above the NEIGHBOURS-th
+                cut = np.partition(row_sums, high - low - NEIGHBOURS)[high - low - NEIGHBOURS]
+                near = row_sums >= cut
+                row_sums, row_others = row_sums[near], row_others[near]
+            best = np.lexsort((row_others, -row_sums))[:NEIGHBOURS]
+            neighbours[keys[start + row]] = dict(
+                zip(
+                    map(keys.__getitem__, row_others[best].tolist()),
+                    row_sums[best].tolist(),
+                    strict=True,
+                )
+            )
+    return neighbours
+
+
+def _blocks(bound: list[float], budget: int) -> Iterator[tuple[int, int]]:
+    """Consecutive (start, stop) item ranges whose products hold about ``budget`` entries
+    at most (an item whose row alone is larger goes in a block of its own)."""
+    start, total = 0, 0.0
+    for item, entries in enumerate(bound):
+        if total and total + entries > budget:
+            yield start, item
+            start, total = item, 0.0
+        total += entries
+    yield start, len(bound)
 
 
 def rank(
