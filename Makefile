@@ -86,6 +86,7 @@ bench: $(STAMP)
 	-$(PY) -m bench.fleet
 	-$(PY) -m bench.discovery_recall --seeds 10
 	-$(PY) -m bench.discovery_page
+	-$(PY) -m bench.model_build
 	-$(PY) -m bench.import_time
 	-$(PY) -m bench.scale
 

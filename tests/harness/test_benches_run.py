@@ -27,6 +27,7 @@ BENCHES = {
     ),
     "discovery_recall": (["--users", "40", "--items", "200", "--ratings", "20"], "build_model"),
     "discovery_page": (["--candidates", "200", "--runs", "3", "--warmup", "1"], "GET /discover"),
+    "model_build": (["--sizes", "50x20", "--items", "300"], "RSS growth"),
     "import_time": (["--runs", "1"], "the plugin's hooks"),
     "sandbox_throughput": (
         ["--duration", "0.5", "--max-requests", "200", "--min-rps", "1"],

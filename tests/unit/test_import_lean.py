@@ -12,12 +12,25 @@ import json
 import subprocess
 import sys
 
-#: Imported only where they are used: migrations, OAuth, HTTP calls, Redis and the jobs.
-NOT_AT_START = ("alembic", "authlib", "requests", "redis", "rq", "rq_scheduler", "limits")
+#: Imported only where they are used: migrations, OAuth, HTTP calls, Redis and the jobs,
+#: and numpy and scipy with the first build of the discovery model (not with the ranking
+#: module, which pages import to rank).
+NOT_AT_START = (
+    "alembic",
+    "authlib",
+    "requests",
+    "redis",
+    "rq",
+    "rq_scheduler",
+    "limits",
+    "numpy",
+    "scipy",
+)
 
 PROGRAM = """
 import json, sys
 import aperture_trakt_plugin.hooks
+import aperture_trakt_plugin.discovery.ranking
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {names!r})))
 """
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import math
 import random
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from unittest import mock
@@ -143,15 +141,3 @@ def test_edge_servers():
     assert build_model(singles).neighbours == {}
     for ratings in ([], one, flat, singles):
         assert_same(build_model(ratings), reference_model.build_model(ratings))
-
-
-def test_importing_the_plugin_does_not_import_numpy():
-    """numpy and scipy load with the first build only: start-up stays cheap."""
-    code = (
-        "import sys, aperture_trakt_plugin.hooks, aperture_trakt_plugin.discovery.ranking\n"
-        "print(sorted(m for m in ('numpy', 'scipy') if m in sys.modules))"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
-    )
-    assert done.stdout.strip() == "[]"
