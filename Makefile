@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 LOWEST_VENV ?= .venv-lowest
 LOWEST_STAMP := $(LOWEST_VENV)/.installed-stamp
 # The lowest-versions run (`make test-lowest`, in CI after `make test`): every runtime
-# dependency at its setup.cfg floor (constraints-lowest.txt). A subset, to keep CI well
+# dependency at its pyproject.toml floor (constraints-lowest.txt). A subset, to keep CI well
 # inside its time: together these modules exercise every dependency through the code that
 # uses it: cryptography, SQLAlchemy, Alembic and click (crypto: keys, rotation, migrations),
 # rq's Result.create (carrier), rq-scheduler (jobs), limits and redis (rate limits),
@@ -26,7 +26,7 @@ LOWEST_TESTS ?= tests/contract/test_dependency_floors.py tests/integration/test_
 
 .PHONY: demo test test-unit lint bench venv clean constraints test-lowest audit
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
@@ -34,7 +34,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
-$(LOWEST_STAMP): setup.cfg pyproject.toml constraints-lowest.txt
+$(LOWEST_STAMP): pyproject.toml constraints-lowest.txt
 	rm -rf $(LOWEST_VENV)
 	$(PYTHON) -m venv $(LOWEST_VENV)
 	$(LOWEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
@@ -62,7 +62,7 @@ lint: $(STAMP)
 test-unit: $(STAMP)
 	env PATH="$(abspath $(VENV))/bin" $(PY) -m pytest -q -p no:cacheprovider tests/unit
 
-# After changing a floor in setup.cfg.
+# After changing a floor in pyproject.toml.
 constraints:
 	$(PYTHON) scripts/lowest_constraints.py
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -112,12 +113,24 @@ def init_app(app: Flask, host: HostServices) -> TraktState:
             app.config[key] = json.loads(app.config[key])
     from aperture_trakt_plugin.storage.budgets import parse_limits
 
+    quiet_crontab()
     crypto.configure(app)
     parse_limits(app.config["APERTURE_TRAKT_RATE_LIMITS"])  # a typo fails at start, not later
     wait_range(app)  # so does a wait range that is not two finite numbers in order
     state = TraktState(host=host)
     app.extensions[EXTENSION_KEY] = state
     return state
+
+
+def quiet_crontab() -> None:
+    """rq-scheduler 0.14 calls crontab's ``next()`` without ``default_utc``, and crontab
+    warns about a future default on every call: a page of noise in every ``flask`` command
+    and scheduler log. The times are UTC either way (``use_local_timezone=False``, and the
+    servers run in UTC), so that one warning is silenced, nothing else; here, where a
+    process sets the plugin up, rather than as a side effect of importing a module."""
+    warnings.filterwarnings(
+        "ignore", message=r"Version 0\.22\.0\+ of crontab", category=FutureWarning
+    )
 
 
 def state(app: Flask | None = None) -> TraktState:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 
 from redis.exceptions import RedisError
 from rq_scheduler import Scheduler
@@ -20,11 +19,6 @@ from aperture_trakt_plugin.host import JobDefinition, JobSchedule
 
 log = logging.getLogger(__name__)
 
-# rq-scheduler 0.14 calls crontab's ``next()`` without ``default_utc``, and crontab warns
-# about a future default on every call: a page of noise on every ``flask`` command and in
-# every scheduler log. The times are UTC either way (``use_local_timezone=False`` and the
-# servers run in UTC), so that one warning is silenced, nothing else.
-warnings.filterwarnings("ignore", message=r"Version 0\.22\.0\+ of crontab", category=FutureWarning)
 
 SCHEDULE_ID = "aperture-trakt-schedule-{name}"
 #: How often each process re-checks rq-scheduler's entries (see ``keep_scheduled``).

@@ -1,4 +1,4 @@
-"""The floors in setup.cfg are past the advisories we know of and what the code needs,
+"""The floors in pyproject.toml are past the advisories we know of and what the code needs,
 every dependency has an upper bound, and constraints-lowest.txt matches the floors.
 
 The advisories come from the maintainers' knowledge, not a live feed (CI's audit,
@@ -57,7 +57,7 @@ def specs() -> dict[str, SpecifierSet]:
 @pytest.mark.parametrize("name", sorted(REQUIRED_FLOORS))
 def test_each_floor_is_past_the_known_advisories(name: str) -> None:
     minimum, why = REQUIRED_FLOORS[name]
-    assert name in specs(), f"setup.cfg does not require {name} ({why})"
+    assert name in specs(), f"pyproject.toml does not require {name} ({why})"
     floor = lowest_constraints.floor(str(specs()[name]))
     assert floor and Version(floor) >= Version(minimum), (
         f"{name}'s floor {floor} is below {minimum}: {why}"

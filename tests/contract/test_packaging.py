@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.message
 import json
 import subprocess
 import sys
@@ -68,3 +70,31 @@ def test_package_files_resolve_from_the_installed_package():
     assert (files("aperture_trakt_plugin.storage.migrations") / "env.py").is_file()
     assert json.loads((files("aperture_trakt_plugin") / "plugin.json").read_text())["id"] == "trakt"
     assert Path(str(files("aperture_trakt_plugin.storage.migrations"))).name == "migrations"
+
+
+def metadata(wheel: zipfile.ZipFile) -> email.message.Message:
+    (name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
+    return email.message_from_bytes(wheel.read(name))
+
+
+@pytest.mark.slow
+def test_one_version_everywhere(wheel):
+    """``__version__`` is the one place the version is written: the wheel's metadata
+    reads it, and plugin.json (the host's manifest) must say the same."""
+    from aperture_trakt_plugin import __version__
+
+    assert metadata(wheel)["Version"] == __version__
+    assert json.loads((REPO / "plugin.json").read_text())["version"] == __version__
+
+
+@pytest.mark.slow
+def test_the_wheel_is_typed_licensed_and_needs_no_reference_host(wheel):
+    names = set(wheel.namelist())
+    meta = metadata(wheel)
+    assert "aperture_trakt_plugin/py.typed" in names
+    assert meta["License-Expression"] == "MIT"
+    (license_file,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert wheel.read(license_file).decode().startswith("MIT License")
+    required = [r for r in meta.get_all("Requires-Dist") if "extra ==" not in r]
+    assert not [r for r in required if r.lower().startswith("flask-login")]  # the host's
+    assert any(r.startswith("crontab") for r in required)  # imported by usecases/diagnosis
