@@ -9,6 +9,7 @@ timeline.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -18,6 +19,7 @@ from aperture_trakt_plugin import sync
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.storage import budgets as rate_limits
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger, TraktOutbox
+from aperture_trakt_plugin.sync import progress
 from aperture_trakt_plugin.trakt.wire import trakt_time
 from harness.trakt_sandbox.control_client import SandboxControl
 from tests.connect_helpers import configure_trakt, connect_with_tokens, user_id
@@ -168,3 +170,19 @@ def let_write_spacing_pass(host_app: Flask, uid: int) -> None:
     accept the write anyway."""
     with host_app.app_context():
         services(host_app).redis.delete(rate_limits.LAST_WRITE_KEY.format(key=str(uid)))
+
+
+#: A line of a long sync's progress report (``sync.progress``), whatever its counts.
+PROGRESS_LINE = re.compile(
+    "|".join(
+        re.escape(text).replace(r"\{done\}", r"[\d,]+").replace(r"\{total\}", r"[\d,?]+")
+        for text in progress.TEXTS.values()
+    )
+)
+
+
+def split_progress(lines: list[str], name: str) -> tuple[list[str], list[str]]:
+    """``name``'s lines: (its progress reports, the rest), each in order."""
+    own = [line for line in lines if line.startswith(f"{name}: ")]
+    reports = [line for line in own if PROGRESS_LINE.fullmatch(line[len(name) + 2 :])]
+    return reports, [line for line in own if line not in reports]

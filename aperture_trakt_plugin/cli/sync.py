@@ -6,6 +6,9 @@ same code the jobs run, and its exit status tells a script whether anything fail
 
 from __future__ import annotations
 
+import sys
+from typing import TYPE_CHECKING
+
 import click
 from flask.cli import with_appcontext
 
@@ -13,11 +16,41 @@ from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.cli import arguments
 from aperture_trakt_plugin.trakt.errors import TraktError
 
+if TYPE_CHECKING:
+    from aperture_trakt_plugin.sync import Progress
+
 MSG_USER_OR_ALL = "give either --user NAME or --all"
 MSG_QUEUED = "{label}: queued as {job_id}"
 MSG_NOT_QUEUED = "{label}: could not queue (Redis unreachable)"
 MSG_SYNC_FAILED = "{label}: failed: {error}"
 MSG_MORE_CONFLICTS = "{label}: … and {count} more conflicts"
+MSG_PROGRESS = "{label}: {progress}"
+MSG_PROGRESS_BAR = "\r{label}: [{bar}] {progress}"
+BAR_WIDTH = 24
+
+
+def progress_for(label: str) -> Progress:
+    """A long sync's stages on the command line: a bar redrawn in place on a terminal,
+    a plain line per stage (and every few seconds) otherwise, for logs and scripts."""
+    from aperture_trakt_plugin import sync
+
+    if not sys.stdout.isatty():
+        return sync.Throttle(
+            lambda stage, done, total: click.echo(
+                MSG_PROGRESS.format(label=label, progress=sync.describe(stage, done, total))
+            )
+        )
+
+    def bar(stage: str, done: int, total: int | None) -> None:
+        filled = BAR_WIDTH * min(done, total) // total if total else 0
+        line = MSG_PROGRESS_BAR.format(
+            label=label,
+            bar="#" * filled + "." * (BAR_WIDTH - filled),
+            progress=sync.describe(stage, done, total),
+        )
+        click.echo(line.ljust(100), nl=total is not None and done >= total)
+
+    return sync.Throttle(bar, interval=0.1)
 
 
 @click.command("sync")
@@ -58,7 +91,9 @@ def sync_command(
             failed = failed or not job_id  # scripts must see that nothing will run
             continue
         try:
-            result = sync.sync_user_ratings(user_id, dry_run=dry_run, force=force)
+            result = sync.sync_user_ratings(
+                user_id, dry_run=dry_run, force=force, progress=progress_for(label)
+            )
         except TraktError as exc:
             click.echo(MSG_SYNC_FAILED.format(label=label, error=exc), err=True)
             failed = True

@@ -23,6 +23,7 @@ from aperture_trakt_plugin.storage.models import TraktOutbox, utcnow
 from aperture_trakt_plugin.sync import merge, settlement, store
 from aperture_trakt_plugin.sync.lock import user_lock
 from aperture_trakt_plugin.sync.merge import NOT_FOUND, OVER_LIMIT, PENDING, Action, Change
+from aperture_trakt_plugin.sync.progress import MERGING, Progress, no_progress
 from aperture_trakt_plugin.sync.result import (
     MSG_MORE_CHANGES,
     MSG_SKIPPED_NOT_CONNECTED,
@@ -140,12 +141,18 @@ def sync_user_ratings(
     force: bool = False,
     report: Callable[[str], None] | None = None,
     others_waiting: Callable[[], bool] | None = None,
+    progress: Progress = no_progress,
 ) -> SyncResult:
     """One user's two-way sync (the pull); the outbox goes along. ``others_waiting``: see
     ``TraktSide`` (the caller queues the push that sends ``result.deferred``)."""
     return run_steps(
         sync_steps(
-            user_id, dry_run=dry_run, force=force, report=report, others_waiting=others_waiting
+            user_id,
+            dry_run=dry_run,
+            force=force,
+            report=report,
+            others_waiting=others_waiting,
+            progress=progress,
         )
     )
 
@@ -157,9 +164,11 @@ def sync_steps(
     force: bool = False,
     report: Callable[[str], None] | None = None,
     others_waiting: Callable[[], bool] | None = None,
+    progress: Progress = no_progress,
 ) -> Steps:
     """``sync_user_ratings`` as steps (``WriteWait``), for a driver that fills a wait
-    for Trakt's write spacing with other work. The user's lock is held while paused."""
+    for Trakt's write spacing with other work. The user's lock is held while paused.
+    ``progress`` is told of each page read, the merge and each batch of writes."""
     result = SyncResult(user_id)
     conn = store.connection(user_id)
     if conn is None or conn.needs_reconnect:
@@ -170,7 +179,7 @@ def sync_steps(
     with user_lock(user_id):
         if not dry_run:
             store.resolve_orphans(user_id)
-        trakt = TraktSide(user_id, result, others_waiting)
+        trakt = TraktSide(user_id, result, others_waiting, progress)
         marker = trakt.marker()
         known = json.loads(conn.ratings_marker) if conn.ratings_marker else None
         read_types = moved_types(known, marker)
@@ -184,7 +193,10 @@ def sync_steps(
         items = trakt.rated_items(read_types)
         held = extension.state().host.list_ratings(user_id)
         held_count = len(held)
-        changes = tally(plan(user_id, items, read_types, marker, held), result, keep_all=dry_run)
+        planned = plan(user_id, items, read_types, marker, held)
+        progress(MERGING, len(planned), len(planned))
+        changes = tally(planned, result, keep_all=dry_run)
+        del planned
         del items, held  # the plan keeps what it needs; the writes need the memory
         if dry_run:
             result.status = "dry-run"

@@ -10,6 +10,7 @@ from typing import Any
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.accounts import oauth, tokens
 from aperture_trakt_plugin.host import MediaRef
+from aperture_trakt_plugin.sync.progress import READING, Progress, no_progress
 from aperture_trakt_plugin.sync.result import SyncResult
 from aperture_trakt_plugin.sync.settlement import Refusals
 from aperture_trakt_plugin.sync.steps import DEFER_OVER
@@ -35,12 +36,17 @@ class TraktSide:
     user's next write may go."""
 
     def __init__(
-        self, user_id: int, result: SyncResult, others_waiting: Callable[[], bool] | None = None
+        self,
+        user_id: int,
+        result: SyncResult,
+        others_waiting: Callable[[], bool] | None = None,
+        progress: Progress = no_progress,
     ) -> None:
         self.user_id = user_id
         self.result = result
         self.client: TraktClient = oauth.api_client()
         self.others_waiting = others_waiting
+        self.progress = progress
         #: Changes Trakt did not take in this run (``settlement.settle``).
         self.refused: Refusals = {}
 
@@ -67,6 +73,7 @@ class TraktSide:
         checked (``checked_paging``) and a type that cannot be read whole and
         consistent fails the run: removals are planned only from a complete read."""
         items: list[TraktRating] = []
+        pages_read = 0
         for plural in read_types:
             path = f"/sync/ratings/{plural}"
             what = f"GET {path}"
@@ -82,6 +89,9 @@ class TraktSide:
                 # page of it was read, and its headers agree (page 1 is always read).
                 paging = checked_paging(headers, what, page, len(read), first)
                 items += read
+                pages_read += 1
+                pages_left = paging.pages - page if paging else 0
+                self.progress(READING, pages_read, pages_read + pages_left)
                 if paging is None or page >= paging.pages:
                     break
                 first = first or paging

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from aperture_trakt_plugin.sync.merge import Change
+from aperture_trakt_plugin.sync.progress import WAITING, WRITING
 from aperture_trakt_plugin.sync.result import MSG_OVER_LIMIT, MSG_UPGRADE
 from aperture_trakt_plugin.sync.settlement import settle
 from aperture_trakt_plugin.sync.steps import DEFER_OVER, WriteWait
@@ -36,6 +37,7 @@ def write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> Generator[WriteWait
     capped: list[Change] = []  # sent in the batch the cap refused: Trakt may hold part
     unsent: list[Change] = []  # adds after the cap refused one
     posted = False
+    sent = 0  # items in the batches sent, for the progress report
     for remove in (False, True):
         batch = sorted(
             (c for c in to_trakt if (c.decision.value is None) is remove),
@@ -49,6 +51,8 @@ def write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> Generator[WriteWait
             may_wait = not any(c.decision.conflict for c in part)
             if posted and may_wait and not deferred:
                 wait = trakt.write_wait()
+                if wait > DEFER_OVER:
+                    trakt.progress(WAITING, sent, len(to_trakt))
                 if wait > DEFER_OVER and not (yield WriteWait(wait, len(to_trakt), trakt)):
                     deferred.update(c.key for c in part)
                     continue
@@ -65,6 +69,8 @@ def write_trakt(trakt: TraktSide, to_trakt: list[Change]) -> Generator[WriteWait
                     raise
                 capped += part
                 continue
+            sent += len(part)
+            trakt.progress(WRITING, sent, len(to_trakt))
             short = short_types(
                 (c.ref.kind for c in part), answer, "deleted" if remove else "added"
             )

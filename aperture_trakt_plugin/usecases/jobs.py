@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from aperture_trakt_plugin import extension, sync
 from aperture_trakt_plugin.accounts import oauth, tokens
+from aperture_trakt_plugin.host import JobRunContext
 from aperture_trakt_plugin.queueing import retries, runlog, scheduling
 from aperture_trakt_plugin.queueing.enqueue import (  # noqa: F401  (re-exported: jobs.X still works)
     ALL_KINDS,
@@ -120,12 +121,25 @@ def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> d
                 force=force,
                 report=lambda line: run.log(f"{name}: {line}"),
                 others_waiting=others_waiting,
+                progress=sync.Throttle(_run_progress(run, name)),
             ),
             in_run=True,
             job="sync",
         )
         run.log(f"{name}: {result.summary()}")
     return asdict(result)
+
+
+def _run_progress(run: JobRunContext, name: str) -> sync.Progress:
+    """A long sync's stages on the jobs screen: a line in the run's log, and the run's
+    progress bar at the stage's count (with several users syncing at once, the bar
+    follows whichever reported last; each user's lines say where each one is)."""
+
+    def report(stage: str, done: int, total: int | None) -> None:
+        run.log(f"{name}: {sync.describe(stage, done, total)}")
+        run.progress(done, total)
+
+    return report
 
 
 def _sync_steps(user_id: int, force: bool, job: Job | None) -> sync.Steps:

@@ -27,6 +27,7 @@ from tests.connect_helpers import (
     trakt_queue,
     user_id,
 )
+from tests.sync_helpers import split_progress
 
 pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
 
@@ -83,11 +84,10 @@ def test_sync_all_prints_a_summary_per_user(host_app, host_config, users, sandbo
     one call."""
     process = flask_command(host_app, host_config, tmp_path / "logs", "trakt", "sync", "--all")
     assert process.proc.wait(60) == 0, process.output()
-    lines = [
-        line.split(" (")[0]
-        for line in process.output().splitlines()
-        if line.startswith(("alice", "bob"))
-    ]  # without the count of calls
+    output = process.output().splitlines()
+    reports, alice = split_progress(output, "alice")
+    assert reports[0] == "alice: reading Trakt's ratings: page 1 of 1"  # not a terminal: lines
+    lines = [line.split(" (")[0] for line in alice + split_progress(output, "bob")[1]]
     assert lines == [
         "alice: synced: 0 pushed, 0 removed on Trakt, 1 pulled, 0 removed here, 0 conflicts, "
         "0 not found on Trakt, 0 waiting for the library",

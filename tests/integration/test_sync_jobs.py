@@ -30,6 +30,7 @@ from tests.connect_helpers import (
     user_id,
 )
 from tests.fixtures_host import csrf_token_from, start_worker, wait_for_run, wait_for_workers
+from tests.sync_helpers import split_progress
 
 pytestmark = [pytest.mark.trakt, pytest.mark.both_databases]
 
@@ -256,7 +257,10 @@ def run_and_check_the_log(admin, host_app, sandbox, worker) -> None:
     lines = log_lines(run)
     assert run["status"] == "succeeded" and run["error"] is None
     assert lines[0] == "queued 2 user sync(s); 0 skipped; each user's result follows"
-    alice_lines = [line for line in lines if line.startswith("alice: ")]
+    reports, alice_lines = split_progress(lines, "alice")
+    assert reports[0] == "alice: reading Trakt's ratings: page 1 of 1", lines  # one type moved
+    assert "alice: writes sent to Trakt: 1 of 1" in reports  # Inception, the one push
+    assert any(line.startswith("alice: merged ") for line in reports)
     assert set(alice_lines[:-1]) == {
         "alice: this server: movie Fight Club set to 9",
         "alice: this server: movie Pulp Fiction removed",
@@ -267,9 +271,7 @@ def run_and_check_the_log(admin, host_app, sandbox, worker) -> None:
         "alice: synced: 1 pushed, 0 removed on Trakt, 2 pulled, 1 removed here, "
         "1 conflicts, 0 not found on Trakt, 0 waiting for the library"
     ), lines
-    assert [line for line in lines if line.startswith("bob: ")] == [
-        "bob: unchanged: nothing changed on Trakt"
-    ]
+    assert split_progress(lines, "bob") == ([], ["bob: unchanged: nothing changed on Trakt"])
 
     assert host_ratings(host_app, "alice") == {
         item(host_app, FIGHT_CLUB): (9, "trakt"),
