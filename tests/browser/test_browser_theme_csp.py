@@ -15,6 +15,8 @@ profile-*.png (docs/host-contract.md, "Themes").
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -239,6 +241,18 @@ HOST_SURFACE = {"light": "rgb(255, 255, 255)", "dark": "rgb(26, 32, 40)"}  # hos
 PLUGIN_BG = {"light": "rgb(255, 255, 255)", "dark": "rgb(27, 33, 41)"}  # trakt.css
 
 
+def save_screenshot(locator: Any, name: str) -> None:
+    """The card alone, into docs/images/; made small with pngquant where it is installed
+    (a few tens of KB instead of a hundred)."""
+    path = IMAGES / name
+    locator.screenshot(path=str(path))
+    if shutil.which("pngquant"):
+        subprocess.run(
+            ["pngquant", "--force", "--skip-if-larger", "--quality=70-95", "--output", path, path],
+            check=False,
+        )
+
+
 def assert_readable(found: dict[str, Any], theme: str, where: str) -> None:
     assert found["dark"] == (theme == "dark"), (where, found)
     poor = {name: round(r, 2) for name, r in found["contrast"].items() if r < MIN_CONTRAST}
@@ -264,9 +278,7 @@ def test_cards_follow_the_hosts_theme_with_readable_contrast(
             assert_readable(jobs, theme, "jobs")
             assert jobs["bg"] == HOST_SURFACE[theme]  # from the host's --host-surface
             if UPDATE_SCREENSHOTS and not toggle:
-                page.locator("#trakt-admin-jobs").screenshot(
-                    path=str(IMAGES / f"jobs-health-{theme}.png")
-                )
+                save_screenshot(page.locator("#trakt-health"), f"jobs-health-{theme}.png")
 
             log_in(page, site, "alice")
             page.goto(f"{site}/settings/profile")
@@ -274,7 +286,7 @@ def test_cards_follow_the_hosts_theme_with_readable_contrast(
             profile = card_colours(page, "#trakt-profile", PROFILE_TEXTS)
             assert_readable(profile, theme, "profile")
             if UPDATE_SCREENSHOTS and not toggle:
-                page.locator("#trakt-profile").screenshot(path=str(IMAGES / f"profile-{theme}.png"))
+                save_screenshot(page.locator("#trakt-profile"), f"profile-{theme}.png")
 
             # A host that sets no variables: the plugin's palette, by the same toggle or
             # the OS's preference.
