@@ -17,7 +17,7 @@ from aperture_trakt_plugin.queueing import scheduling
 from aperture_trakt_plugin.web import admin, connect, csrf, discover, profile, status
 from aperture_trakt_plugin.web.headers import protect_host_page, protect_own_page
 from aperture_trakt_plugin.web.notices import forget_other_users_state
-from aperture_trakt_plugin.web.pages import BLUEPRINT_NAME
+from aperture_trakt_plugin.web.pages import BLUEPRINT_NAME, STATIC_URL_PATH
 
 
 def create_blueprint(host: HostServices) -> Blueprint:
@@ -26,6 +26,10 @@ def create_blueprint(host: HostServices) -> Blueprint:
         __name__,
         url_prefix=extension.URL_PREFIX,
         template_folder=str(files("aperture_trakt_plugin.web.templates")),
+        # trakt.css and trakt.js: no inline style or script, so a host's strict CSP
+        # needs only 'self' (docs/host-contract.md, "Content-Security-Policy").
+        static_folder=str(files("aperture_trakt_plugin.web") / "static"),
+        static_url_path=STATIC_URL_PATH,
     )
     bp.before_request(csrf.protect)
     bp.before_app_request(scheduling.keep_scheduled)

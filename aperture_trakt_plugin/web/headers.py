@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Response, g, request
 
-from aperture_trakt_plugin.web.pages import BLUEPRINT_NAME
+from aperture_trakt_plugin.web.pages import BLUEPRINT_NAME, STATIC_ENDPOINT
 
 #: Headers every page of the plugin's own sends. Nothing of ours is meant to sit in a
 #: frame (the card is fetched, the connect result is a pop-up window), so a page showing
@@ -34,7 +34,10 @@ def _add_frame_ancestors(response: Response, directive: str) -> None:
 
 
 def protect_own_page(response: Response) -> Response:
-    """``after_request`` of the blueprint: anti-framing and no-store on every answer."""
+    """``after_request`` of the blueprint: anti-framing and no-store on every answer but
+    the stylesheet and script, which show no account and may be cached."""
+    if request.endpoint == STATIC_ENDPOINT:
+        return response
     response.headers.update(OWN_PAGE_HEADERS)
     _add_frame_ancestors(response, OWN_FRAME_ANCESTORS)
     return response

@@ -15,6 +15,9 @@ from flask import render_template
 from aperture_trakt_plugin.web import texts
 
 BLUEPRINT_NAME = "trakt"
+#: Under the blueprint's prefix: /plugins/trakt/static/trakt/trakt.css and trakt.js.
+STATIC_URL_PATH = "/static"
+STATIC_ENDPOINT = f"{BLUEPRINT_NAME}.static"
 PROFILE_FALLBACK = "/"
 
 

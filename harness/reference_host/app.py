@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +28,12 @@ from harness.reference_host.services import DemoHostServices
 log = logging.getLogger(__name__)
 INSTANCE_PATH = Path(__file__).resolve().parents[2] / ".demo" / "instance"
 csrf = CSRFProtect()
+#: DEMO_STRICT_CSP's policy: nothing inline, nothing from elsewhere.
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "frame-ancestors 'self'"
+)
+THEMES = ("light", "dark")
 
 
 def _error_page(error: HTTPException) -> tuple[str, int]:
@@ -36,6 +42,18 @@ def _error_page(error: HTTPException) -> tuple[str, int]:
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:
     return render_template("host/error.html", error=error), 400
+
+
+def _theme() -> dict[str, str | None]:
+    """``<html data-theme>``: the visitor's "theme" cookie, else DEMO_THEME, else none
+    (the CSS follows prefers-color-scheme)."""
+    chosen = request.cookies.get("theme") or current_app.config["DEMO_THEME"]
+    return {"theme": chosen if chosen in THEMES else None}
+
+
+def _strict_csp(response: Response) -> Response:
+    response.headers.add("Content-Security-Policy", STRICT_CSP)
+    return response
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -51,6 +69,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     for code in (400, 403, 404, 500):
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.context_processor(_theme)
+    if app.config["DEMO_STRICT_CSP"]:
+        app.after_request(_strict_csp)
 
     with app.app_context():
         tune_sqlite(db.engine)

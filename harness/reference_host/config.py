@@ -23,6 +23,7 @@ BOOLEAN_KEYS = {
     "APERTURE_LOAD_ENTRY_POINTS",
     "APERTURE_RUN_MIGRATIONS",
     "DEMO_AUTO_SEED",
+    "DEMO_STRICT_CSP",
     "TESTING",
     "WTF_CSRF_ENABLED",
 }
@@ -43,6 +44,12 @@ def defaults(app: Flask) -> dict[str, Any]:
         "DEMO_AUTO_SEED": True,
         "DEMO_LIBRARY_PAGE_SIZE": 50,
         "DEMO_SCHEDULER_INTERVAL": 5,
+        # Every page under STRICT_CSP (app.py): what a locked-down host sends, so the
+        # tests see that the plugin's cards need nothing inline.
+        "DEMO_STRICT_CSP": False,
+        # <html data-theme>: "light", "dark", or None to follow the OS; a "theme" cookie
+        # of either value wins (the host's own toggle).
+        "DEMO_THEME": None,
     }
 
 

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "aperture_trakt_plugin"
 PAGE = REPO / "docs" / "architecture.md"
 TICKED = re.compile(r"`([^`\s]+)`")
-FILE = re.compile(r"^(?:[\w-]+/)*[\w-]+\.(?:py|md|json|cfg|toml)$")
+FILE = re.compile(r"^(?:[\w-]+/)*[\w-]+\.(?:py|md|json|cfg|toml|css|js|html)$")
 DOTTED = re.compile(r"^(?:\w+/)*\w+(?:\.\w+)+$")
 ROOTS = (REPO / PACKAGE, REPO, REPO / "tests")
 #: Names of Flask's, not ours.

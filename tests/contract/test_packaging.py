@@ -43,6 +43,10 @@ def test_wheel_holds_templates_migrations_and_manifest(wheel):
     package = REPO / "aperture_trakt_plugin"
     for template in (package / "web" / "templates" / "trakt").glob("*.html"):
         assert f"aperture_trakt_plugin/web/templates/trakt/{template.name}" in names
+    static = sorted((package / "web" / "static" / "trakt").glob("*"))
+    assert {path.name for path in static} >= {"trakt.css", "trakt.js"}
+    for path in static:
+        assert f"aperture_trakt_plugin/web/static/trakt/{path.name}" in names
     for revision in (package / "storage" / "migrations" / "versions").glob("*.py"):
         assert f"aperture_trakt_plugin/storage/migrations/versions/{revision.name}" in names
     assert "aperture_trakt_plugin/storage/migrations/env.py" in names
@@ -67,6 +71,7 @@ def test_package_files_resolve_from_the_installed_package():
 
     templates = files("aperture_trakt_plugin.web.templates")
     assert (templates / "trakt" / "admin_integrations.html").is_file()
+    assert (files("aperture_trakt_plugin.web") / "static" / "trakt" / "trakt.css").is_file()
     assert (files("aperture_trakt_plugin.storage.migrations") / "env.py").is_file()
     assert json.loads((files("aperture_trakt_plugin") / "plugin.json").read_text())["id"] == "trakt"
     assert Path(str(files("aperture_trakt_plugin.storage.migrations"))).name == "migrations"

@@ -411,3 +411,42 @@ def test_public_base_url(host_app):
         assert services.public_base_url() == "http://media.example:8096"
     host_app.config["PUBLIC_BASE_URL"] = "https://watch.example/aperture/"
     assert services.public_base_url() == "https://watch.example/aperture"
+
+
+@pytest.mark.parametrize(
+    ("configured", "cookie", "expected"),
+    [
+        (None, None, None),
+        ("dark", None, "dark"),
+        (None, "light", "light"),
+        ("light", "dark", "dark"),
+    ],
+)
+def test_the_theme_is_the_cookie_then_demo_theme(
+    host_app, host_client, configured, cookie, expected
+):
+    """<html data-theme>: the visitor's toggle (a "theme" cookie) over DEMO_THEME; none
+    leaves the CSS to prefers-color-scheme."""
+    host_app.config["DEMO_THEME"] = configured
+    if cookie:
+        host_client.set_cookie("theme", cookie)
+    html = host_client.get("/login").get_data(as_text=True)
+    found = re.search(r'<html lang="en"(?: data-theme="(\w+)")?>', html)
+    assert found is not None and found.group(1) == expected
+
+
+def test_an_unknown_theme_is_ignored(host_client):
+    host_client.set_cookie("theme", 'dark" onload="x')
+    assert "data-theme" not in host_client.get("/login").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("host_config", [{"DEMO_STRICT_CSP": True}], indirect=True)
+def test_demo_strict_csp_puts_every_page_under_the_policy(host_client):
+    from harness.reference_host.app import STRICT_CSP
+
+    for path in ("/login", "/static/host.css", "/nowhere"):
+        assert STRICT_CSP in host_client.get(path).headers.getlist("Content-Security-Policy")
+
+
+def test_without_demo_strict_csp_there_is_no_policy(host_client):
+    assert host_client.get("/login").headers.get("Content-Security-Policy") is None

@@ -87,3 +87,12 @@ def test_a_host_page_without_our_card_is_left_alone(host_client, login):
     response = host_client.get("/login")
     assert "X-Frame-Options" not in response.headers
     assert frame_ancestors(response) == []
+
+
+def test_the_stylesheet_and_script_are_served_and_may_be_cached(host_client):
+    """trakt.css and trakt.js show no account: served to anyone, without no-store."""
+    for name, mimetype in (("trakt.css", "text/css"), ("trakt.js", "text/javascript")):
+        response = host_client.get(f"/plugins/trakt/static/trakt/{name}")
+        assert response.status_code == 200 and response.mimetype == mimetype
+        assert response.headers.get("Cache-Control") != "no-store"
+        response.close()
