@@ -38,6 +38,7 @@ PURE = (
     "sync.merge",
     "sync.settlement",
     "sync.result",
+    "sync.progress",
     "discovery.ranking",
     "discovery.keys",
 )
