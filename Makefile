@@ -50,12 +50,14 @@ test: $(STAMP)
 	scripts/system-deps.sh redis chromium postgres mariadb
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) scripts/lowest_constraints.py --check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The unit tier alone, with only the virtualenv's programs on the PATH: no Redis,
 # database server, sandbox or browser can start, so a unit test that needs one fails.

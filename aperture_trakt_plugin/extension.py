@@ -136,7 +136,8 @@ def quiet_crontab() -> None:
 def state(app: Flask | None = None) -> TraktState:
     app = app or current_app
     try:
-        return app.extensions[EXTENSION_KEY]
+        found: TraktState = app.extensions[EXTENSION_KEY]
+        return found
     except KeyError:
         raise RuntimeError(MSG_NOT_SET_UP) from None
 
@@ -225,7 +226,9 @@ def _host_url_follows_the_request(app: Flask) -> bool:
         answer = contextvars.Context().run(ask)
     except Exception:  # any failure means "cannot tell": not trusted
         return True
-    return urlsplit(PROBE_BASE_URL).hostname in str(answer)
+    hostname = urlsplit(PROBE_BASE_URL).hostname
+    assert hostname is not None  # PROBE_BASE_URL names a host
+    return hostname in str(answer)
 
 
 def public_url(app: Flask | None = None) -> str | None:

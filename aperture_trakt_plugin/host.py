@@ -269,6 +269,9 @@ class HostServices(Protocol):
 class AperturePluginSpec:
     """Hook specifications. Hosts call these; plugins implement the ones they need."""
 
+    # The bodies never run: pluggy reads only the signatures. A hook that returns a value
+    # raises NotImplementedError, mypy's word for a body that is only a specification.
+
     # lifecycle
     @hookspec(historic=True)
     def aperture_plugin_setup(self, app: Flask, host: HostServices) -> None:
@@ -278,15 +281,18 @@ class AperturePluginSpec:
     @hookspec
     def aperture_blueprints(self, app: Flask) -> Sequence[Blueprint]:
         """Blueprints the host registers on ``app``."""
+        raise NotImplementedError
 
     @hookspec
     def aperture_migration_locations(self) -> Sequence[tuple[str, str, str]]:
         """``(name, script_location, version_table)`` of each Alembic lineage a plugin
         owns. The host upgrades each to head with its own engine."""
+        raise NotImplementedError
 
     @hookspec
     def aperture_cli_commands(self) -> Sequence[click.Command]:
         """Click commands or groups the host adds to its ``flask`` command line."""
+        raise NotImplementedError
 
     # UI slots
     @hookspec
@@ -305,6 +311,7 @@ class AperturePluginSpec:
     @hookspec
     def aperture_job_definitions(self) -> Sequence[JobDefinition]:
         """Jobs the Admin -> Jobs screen lists."""
+        raise NotImplementedError
 
     @hookspec
     def aperture_job_schedule_changed(self, name: str, cron: str | None, enabled: bool) -> None:
@@ -352,6 +359,7 @@ class AperturePluginSpec:
     @hookspec
     def aperture_discovery_sources(self) -> Sequence[DiscoverySource]:
         """Discovery sources this plugin offers."""
+        raise NotImplementedError
 
 
 def iter_hook_names() -> Iterator[str]:

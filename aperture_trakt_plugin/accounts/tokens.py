@@ -10,8 +10,9 @@ commits the new pair before anyone uses it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from redis.exceptions import LockError, RedisError
@@ -23,6 +24,7 @@ from aperture_trakt_plugin.trakt.errors import InvalidGrant, TraktError
 from aperture_trakt_plugin.trakt.oauth import TokenPair
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 LOCK_KEY = "aperture-trakt:lock:token:{user_id}"
 LOCK_TIMEOUT = 60  # seconds a crashed holder can block others; a refresh takes one call
@@ -63,7 +65,8 @@ class TokenStore:
         self.db = db
 
     def get(self, user_id: int) -> TraktConnection | None:
-        return self.db.session.get(TraktConnection, user_id)
+        conn: TraktConnection | None = self.db.session.get(TraktConnection, user_id)
+        return conn
 
     def set(
         self, user_id: int, pair: TokenPair, username: str, slug: str | None
@@ -191,7 +194,7 @@ def access_token(user_id: int, rejected: str | None = None) -> str:
             log.warning("the token lock of user %s expired before it was released", user_id)
 
 
-def call_as_user(user_id: int, call: Any) -> Any:
+def call_as_user(user_id: int, call: Callable[[str], _T]) -> _T:
     """Runs ``call(token)``; on a 401 refreshes once and retries, as Trakt advises.
 
     A second 401 with a fresh token means the grant is dead: the connection is marked

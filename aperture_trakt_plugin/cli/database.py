@@ -4,11 +4,16 @@ hand (down to ``base`` to uninstall), apart from the host's migrations.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from flask.cli import with_appcontext
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.storage import migrate
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 MSG_DB_AT = "trakt tables at {revision}"
 MSG_DB_CURRENT = "current: {current}; head: {head}"
@@ -20,8 +25,9 @@ def db_group() -> None:
     pass
 
 
-def _engine():  # type: ignore[no-untyped-def]
-    return extension.state().host.db.engine
+def _engine() -> Engine:
+    engine: Engine = extension.state().host.db.engine
+    return engine
 
 
 @db_group.command("upgrade")

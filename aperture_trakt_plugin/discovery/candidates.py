@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from flask import g, has_app_context
 from sqlalchemy import select
@@ -22,7 +22,7 @@ from aperture_trakt_plugin.discovery import cache
 from aperture_trakt_plugin.discovery.cache import KIND_OF, Entry, user_scope
 from aperture_trakt_plugin.discovery.keys import alias_keys, media_key, merge_ids
 from aperture_trakt_plugin.discovery.lists import ALL, BY_ID, LISTS
-from aperture_trakt_plugin.host import DiscoveryCandidate, ExternalIds, MediaRef
+from aperture_trakt_plugin.host import DiscoveryCandidate, ExternalIds, MediaKind, MediaRef
 from aperture_trakt_plugin.storage.models import TraktHidden, TraktLedger
 
 RANKED = "ranked"
@@ -176,7 +176,8 @@ def ordered(pool: Pool, list_id: str, ranked: dict[str, Any]) -> list[str]:
     """The refresh's ranked order of the list, then what it did not rank, in list order."""
     keys = pool.keys_of(list_id)
     present = set(keys)
-    orders = ranked.get("order") if isinstance(ranked.get("order"), dict) else {}
+    orders = ranked.get("order")
+    orders = orders if isinstance(orders, dict) else {}
     first = [k for k in orders.get(list_id) or [] if isinstance(k, str) and k in present]
     placed = set(first)
     return first + [k for k in keys if k not in placed]
@@ -194,9 +195,11 @@ def candidate(
 ) -> DiscoveryCandidate:
     entry, ref = pool.entries[key], pool.library.get(key)
     return DiscoveryCandidate(
-        kind=entry.kind,
+        # "movie" or "show": the lists' own kinds (``parse_entries``), checked again when
+        # read back from the cache (``Entry.from_json``).
+        kind=cast(MediaKind, entry.kind),
         title=entry.title,
-        year=entry.year,  # type: ignore[arg-type]
+        year=entry.year,
         ids=merge_ids(entry.ids, ref.ids) if ref is not None else entry.ids,
         sources=[BY_ID[list_id].label for list_id in pool.labels.get(key, [])],
         reason=_reason(pool, key, list_id, reason),

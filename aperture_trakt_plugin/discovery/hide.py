@@ -122,9 +122,12 @@ def hidden(user_id: int) -> list[TraktHidden]:
 def _path_id(user_id: int, row: TraktHidden) -> str | None:
     """Trakt's id, else the IMDB id (both valid path ids), else Trakt's id found by search;
     each checked again here, since a row may predate the checks, and encoded for the path."""
+    # ``valid_id`` is truthy only for an id that is there.
     if valid_id("trakt", row.trakt):
+        assert row.trakt is not None
         return path_segment(row.trakt)
     if valid_id("imdb", row.imdb):
+        assert row.imdb is not None
         return path_segment(row.imdb)
     for name in ("tmdb", "tvdb"):
         value = valid_id(name, getattr(row, name))

@@ -57,7 +57,7 @@ def matches(kind: str, ids: ExternalIds, known: set[str]) -> bool:
 
 def merge_ids(first: ExternalIds, second: ExternalIds) -> ExternalIds:
     """``first``'s ids, with the gaps filled from ``second``."""
-    return ExternalIds(*(a if _present(a) else b for a, b in zip(first, second, strict=True)))
+    return ExternalIds._make(a if _present(a) else b for a, b in zip(first, second, strict=True))
 
 
 def valid_id(name: str, value: Any) -> int | str | None:
@@ -81,7 +81,9 @@ def parse_ids(raw: Any) -> ExternalIds:
     malformed becomes a missing id rather than an error."""
     if not isinstance(raw, Mapping):
         return ExternalIds()
-    return ExternalIds(**{name: valid_id(name, raw.get(name)) for name in ORDER})
+    # Each id in the type of its name (``valid_id``), which mypy cannot follow by name.
+    ids: dict[str, Any] = {name: valid_id(name, raw.get(name)) for name in ORDER}
+    return ExternalIds(**ids)
 
 
 def form_ids(raw: Mapping[str, Any]) -> ExternalIds:

@@ -147,7 +147,7 @@ def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> b
     conn = extension.state().host.db.session.get(TraktConnection, user_id)
     if conn is None or conn.needs_reconnect:
         return False
-    fetches = [
+    fetches: list[tuple[str, str, dict[str, Any] | None, str, bool]] = [
         (
             user_scope(user_id, RECOMMENDED.name, mt),
             f"/recommendations/{mt}",

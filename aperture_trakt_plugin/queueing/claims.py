@@ -16,7 +16,7 @@ import logging
 import time
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from redis import Redis
 from redis.exceptions import RedisError
@@ -55,7 +55,8 @@ class Claims:
 
     def head(self, count: int) -> Iterator[Job]:
         """The first ``count`` jobs of the queue that still exist (RedisError: the caller's)."""
-        for raw in self.redis.lrange(self.queue.key, 0, count - 1):
+        # redis-py types its sync client's answers as ``Awaitable[...] | ...``.
+        for raw in cast(list[bytes | str], self.redis.lrange(self.queue.key, 0, count - 1)):
             job_id = raw.decode() if isinstance(raw, bytes) else raw
             try:
                 yield Job.fetch(job_id, connection=self.redis)

@@ -22,7 +22,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -100,6 +102,7 @@ def reschedule(error: TraktError, job: Job | None = None) -> datetime | None:
     if delay is None:
         return None
     rate_limited = isinstance(error, RateLimited)
+    assert job.func_name is not None  # the plugin queues functions by name, nothing else
     return run_later(
         job.func_name,
         job.id,
@@ -118,7 +121,7 @@ def reschedule(error: TraktError, job: Job | None = None) -> datetime | None:
 def run_later(
     func: str,
     job_id: str,
-    args: tuple,
+    args: Sequence[Any],
     queue: str,
     delay: float,
     reason: str,
@@ -127,7 +130,7 @@ def run_later(
     attempt: int = 0,
     rate_attempt: int = 0,
     description: str | None = None,
-    kwargs: dict | None = None,
+    kwargs: dict[str, Any] | None = None,
 ) -> datetime | None:
     """Puts a job in rq-scheduler under its fixed retry id (replacing a waiting one);
     returns when it runs, or None when Redis is unreachable (the next scheduled sync
@@ -165,7 +168,9 @@ def run_later(
 
 
 def _description(job: Job, error: TraktError) -> str:
-    base = (job.description or job.func_name).split(" (retry:")[0]
+    named = job.description or job.func_name
+    assert named is not None  # the plugin queues functions by name, nothing else
+    base = named.split(" (retry:")[0]
     return f"{base} (retry: {error})"
 
 

@@ -27,6 +27,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
+from typing import cast
 
 from limits import RateLimitItem, parse
 from limits.storage import RedisStorage
@@ -163,7 +164,8 @@ class Budgets:
             return 0.0
 
     def _spacing_left(self, key: str) -> float:
-        last = self.redis.get(LAST_WRITE_KEY.format(key=key))
+        # redis-py types its sync client's answers as ``Awaitable[...] | ...``.
+        last = cast(bytes | None, self.redis.get(LAST_WRITE_KEY.format(key=key)))
         return self.write_spacing - (time.time() - float(last)) if last is not None else 0.0
 
     def mark_write(self, key: str) -> None:
@@ -215,7 +217,8 @@ class Budgets:
         pipe = self.redis.pipeline()
         pipe.pttl(CLOSED_KEY.format(bucket=SERVER, key="all"))
         pipe.pttl(CLOSED_KEY.format(bucket=bucket, key=key))
-        return max([0, *pipe.execute()]) / 1000
+        ttls: list[int] = pipe.execute()
+        return max([0, *ttls]) / 1000
 
     # --- helpers ------------------------------------------------------------------------
 

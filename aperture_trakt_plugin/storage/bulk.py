@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Executable, Table, bindparam, insert
+from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 
 def insert_rows(
@@ -30,7 +31,7 @@ def insert_rows(
 
 
 def execute_rows(
-    session: Session, statement: Executable, names: Sequence[str], rows: Sequence[Sequence[Any]]
+    session: Session, statement: UpdateBase, names: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
     """Runs ``statement`` once per row in the session's transaction: ``rows`` are value
     tuples in the order of ``names``, the statement's bound parameters (each one given)."""

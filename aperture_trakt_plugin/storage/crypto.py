@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
-from sqlalchemy import Text, event, inspect
+from sqlalchemy import Column, Text, event, inspect
 from sqlalchemy.orm import Mapper, attributes
 from sqlalchemy.types import TypeDecorator
 
@@ -300,6 +300,7 @@ def encrypted_columns(mapper: Mapper[Any]) -> list[str]:
 
 def _binding_of(mapper: Mapper[Any], target: Any, key: str) -> bytes:
     column = mapper.column_attrs[key].columns[0]
+    assert isinstance(column, Column)  # an encrypted attribute maps one table column
     return binding(column.table.name, column.name, mapper.primary_key_from_instance(target))
 
 

@@ -61,7 +61,8 @@ class SettingsStore:
         self.db = db
 
     def _row(self, key: str) -> TraktSetting | None:
-        return self.db.session.get(TraktSetting, key)
+        row: TraktSetting | None = self.db.session.get(TraktSetting, key)
+        return row
 
     def get(self, key: str) -> str | None:
         spec = _BY_KEY[key]

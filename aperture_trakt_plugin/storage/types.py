@@ -57,7 +57,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         return dialect.type_descriptor(DateTime())
 
-    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -72,12 +72,14 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().bind_processor(dialect)
         naive_utc = self.process_bind_param
 
-        def as_text(value: Any) -> str | None:
+        def as_text(value: datetime | None) -> str | None:
             if value is None:
                 return None
             if value.tzinfo is UTC:  # the usual case: no conversion, and "+00:00" cut off
                 return value.isoformat(" ")[:-6]  # (``replace`` alone costs twice as much)
-            return naive_utc(value, dialect).isoformat(" ")
+            naive = naive_utc(value, dialect)
+            assert naive is not None  # a datetime given, a datetime back
+            return naive.isoformat(" ")
 
         return as_text
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, cast
 
-from aperture_trakt_plugin.host import ExternalIds, HostRating, MediaRef
+from aperture_trakt_plugin.host import ExternalIds, HostRating, MediaKind, MediaRef
 from aperture_trakt_plugin.trakt.wire import EPOCH, PLURAL, TraktRating
 
 #: Named tuples made 100,000 at a time are made by ``tuple.__new__`` (every field given,
@@ -143,7 +143,8 @@ class Change(NamedTuple):
 def ledger_ref(row: LedgerRow) -> MediaRef:
     """The item a ledger row names, for an item the library lacks or no longer has."""
     return MediaRef(
-        kind=row.kind,
+        # The ledger holds only kinds a MediaRef wrote there (settlement.ledger_rows).
+        kind=cast(MediaKind, row.kind),
         ids=ExternalIds(tmdb=row.tmdb, imdb=row.imdb, tvdb=row.tvdb, trakt=row.trakt),
         item_id=row.item_id,
         title=row.title or "",
@@ -166,9 +167,11 @@ def pair(
     for start in range(0, len(trakt_items), MATCH_CHUNK):
         part = trakt_items[start : start + MATCH_CHUNK]
         matches = find_media_bulk([t.ref for t in part])
+        # The host finds library items, which always carry their id (None is for what
+        # the host does not hold).
         on_trakt.update(
             (
-                (library_key(match.item_id) if match else item.orphan_key),
+                (library_key(cast(str, match.item_id)) if match else item.orphan_key),
                 (item, None if match and match.item_id in host_ratings else match),
             )
             for item, match in zip(part, matches, strict=True)
@@ -212,6 +215,7 @@ def plan(
         rating = host_ratings.get(item_id) if item_id else None
         pending = outbox.get(item_id) if item_id else None
         if match is not None and base_row is None and rating is None and pending is None:
+            assert item is not None  # ``pair`` makes a match only with Trakt's item
             # Only Trakt rates this library item, and it was never paired: it goes to the
             # host (``decide``'s answer, without the call: a first sync's usual case).
             decision = _new(Decision, (Action.TO_HOST, item.value, item.rated_at, False, ""))

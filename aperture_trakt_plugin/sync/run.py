@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Generator
 from dataclasses import asdict
 from datetime import UTC, datetime
+from typing import cast
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.host import HostRating, RatingWrite
@@ -52,8 +53,10 @@ def plan(
     ``held``: the host's ratings of the user, when the caller has read them already."""
     host = extension.state().host
     ledger, outbox = store.ledger(user_id), store.outbox(user_id)
+    # A host rating is of a library item, which always carries its id.
     host_ratings = {
-        r.media.item_id: r for r in (held if held is not None else host.list_ratings(user_id))
+        cast(str, r.media.item_id): r
+        for r in (held if held is not None else host.list_ratings(user_id))
     }
     on_trakt = merge.pair(trakt_items, host.find_media_bulk, host_ratings)
     removed_at = {t: parse_time(marker.get(t)) or datetime.now(UTC) for t in read_types}

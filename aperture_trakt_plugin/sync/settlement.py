@@ -129,7 +129,9 @@ WAITING_COLUMNS = (
 TITLE_MOST = 255  # the ledger's title column
 
 
-def ledger_rows(user_id: int, changes: Sequence[Change]) -> tuple[list[tuple], list[tuple]]:
+def ledger_rows(
+    user_id: int, changes: Sequence[Change]
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The ledger rows of these changes, as (``PAIRED_COLUMNS`` rows, ``WAITING_COLUMNS``
     rows); a change to "unrated" has none (its old row is only deleted)."""
     paired, waiting = [], []

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol, TypeVar, cast
 
 from aperture_trakt_plugin.sync.result import SyncResult
 
@@ -42,7 +42,10 @@ class WriteWait(NamedTuple):
 Steps = Generator[WriteWait, bool, SyncResult]
 
 
-def run_steps(steps: Generator[WriteWait, bool, Any]) -> Any:
+_Result = TypeVar("_Result")
+
+
+def run_steps(steps: Generator[WriteWait, bool, _Result]) -> _Result:
     """Drives a run alone: a wait is left to a push exactly when ``should_defer`` says so
     (other jobs queued, or a wait too long to sleep), otherwise slept through."""
     try:
@@ -50,7 +53,8 @@ def run_steps(steps: Generator[WriteWait, bool, Any]) -> Any:
         while True:
             wait = steps.send(not wait.trakt.should_defer())
     except StopIteration as done:
-        return done.value
+        # The generator's return value: typeshed types StopIteration.value as Any.
+        return cast(_Result, done.value)
 
 
 @contextmanager

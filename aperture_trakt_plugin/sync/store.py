@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.host import RatingWrite
@@ -36,17 +36,23 @@ WRITE_CHUNK = 5000  # ledger rows per executemany: bounds the parameter lists in
 OUTBOX_COLUMNS = ("user_id", "item_id", "value", "at", "version", "state", "reason")
 
 
+# The models' tables: SQLAlchemy types ``__table__`` as any FromClause.
+_LEDGER = cast(Table, TraktLedger.__table__)
+_OUTBOX = cast(Table, TraktOutbox.__table__)
+
+
 def _session() -> Any:
     return extension.state().host.db.session
 
 
 def connection(user_id: int) -> TraktConnection | None:
-    return _session().get(TraktConnection, user_id)
+    conn: TraktConnection | None = _session().get(TraktConnection, user_id)
+    return conn
 
 
 def ledger(user_id: int) -> dict[str, Any]:
     """The user's ledger as plain rows by key (read-only: ``record`` writes set-based)."""
-    table = TraktLedger.__table__
+    table = _LEDGER
     rows = _session().execute(select(table).where(table.c.user_id == user_id))
     return {row.item_key: row for row in rows}
 
@@ -72,7 +78,7 @@ def write_outbox(user_id: int, after: OutboxAfter) -> None:
     session = _session()
     for row, state, reason in after.refused:
         row.state, row.reason = state, reason
-    table = TraktOutbox.__table__
+    table = _OUTBOX
     # The version check leaves a change made meanwhile for the next push.
     execute_rows(
         session,
@@ -102,7 +108,7 @@ def record(user_id: int, changes: Sequence[Change], held: set[str] | None = None
     if not changes:
         return
     session = _session()
-    table = TraktLedger.__table__
+    table = _LEDGER
     forget = delete(table).where(
         table.c.user_id == bindparam("u"), table.c.item_key == bindparam("k")
     )
@@ -120,7 +126,7 @@ def release_over_limit(user_id: int, trakt_changed: bool, held: Callable[[], boo
     """Changes the ratings cap refused go out again once the user may have made room:
     Trakt's ratings changed since the last run, or the hold of a refusal has run out
     (``held``: whether it still holds)."""
-    table = TraktOutbox.__table__
+    table = _OUTBOX
     where = (table.c.user_id == user_id, table.c.state == OVER_LIMIT)
     session = _session()
     if session.scalar(select(table.c.item_id).where(*where).limit(1)) is None:
@@ -137,7 +143,7 @@ def start_afresh(user_id: int) -> None:
     here: the caller stores the new account in the same commit."""
     session = _session()
     session.execute(delete(TraktLedger).where(TraktLedger.user_id == user_id))
-    table = TraktOutbox.__table__
+    table = _OUTBOX
     session.execute(
         table.update()
         .where(table.c.user_id == user_id, table.c.state != PENDING)
@@ -167,10 +173,12 @@ def resolve_orphans(user_id: int) -> int:
     matches = host.find_media_bulk([ledger_ref(row) for row in orphans])
     held = {r.media.item_id for r in host.list_ratings(user_id)}
     arrived = [(row, match) for row, match in zip(orphans, matches, strict=True) if match]
+    # The host finds library items, which always carry their id (None is for what the host
+    # does not hold).
     # Host first, ledger after: a crash in between leaves both sides equal, which the next
     # merge records as agreed; the other order would read as a removal on the host.
     writes = [
-        RatingWrite(match.item_id, row.value, row.rated_at)
+        RatingWrite(cast(str, match.item_id), row.value, row.rated_at)
         for row, match in arrived
         if match.item_id not in held
     ]
@@ -180,6 +188,7 @@ def resolve_orphans(user_id: int) -> int:
     # reading it after the delete reloaded it from a row the autoflush had just removed.
     for row, match in arrived:
         if match.item_id not in held:  # else the host has its own: newest wins at the sync
+            assert match.item_id is not None  # a library item (above)
             session.add(
                 TraktLedger(
                     user_id=user_id,

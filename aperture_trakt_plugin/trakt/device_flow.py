@@ -9,6 +9,7 @@ wherever a compromised path pointed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 from urllib.parse import urlsplit
 
 import requests
@@ -98,7 +99,10 @@ def start(oauth: TraktOAuth) -> DeviceCode:
     ):
         raise TraktServerError(MSG_DEVICE_CODE_INCOMPLETE)
     return DeviceCode(
-        device_code, user_code, trusted_verification_url(url, oauth.endpoints.auth_url), *numbers
+        device_code,
+        user_code,
+        trusted_verification_url(url, oauth.endpoints.auth_url),
+        *cast(list[int], numbers),  # both checked whole just above
     )
 
 

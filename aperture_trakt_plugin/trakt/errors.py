@@ -103,7 +103,7 @@ class RateLimited(TraktError):
     retryable = True
 
     def __init__(
-        self, message: str, retry_after: float | None, ratelimit: dict | None, **kw: Any
+        self, message: str, retry_after: float | None, ratelimit: dict[str, Any] | None, **kw: Any
     ) -> None:
         super().__init__(message, **kw)
         self.retry_after = retry_after

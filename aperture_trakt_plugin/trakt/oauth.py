@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import parse_qsl
 
 import requests
@@ -125,12 +125,12 @@ MOST_LIFETIME = 10 * 365 * 86400
 MOST_TOKEN_CHARS = 4096
 
 
-def is_text(value: Any) -> bool:
+def is_text(value: Any) -> TypeGuard[str]:
     """A non-empty string of a sane length (what a token, code or scope is)."""
     return isinstance(value, str) and 0 < len(value) <= MOST_TOKEN_CHARS
 
 
-def is_whole(value: Any, low: int, high: int) -> bool:
+def is_whole(value: Any, low: int, high: int) -> TypeGuard[int]:
     """An integer (not a bool, not a float) in [low, high]."""
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
@@ -187,7 +187,8 @@ class JSONClientAuth(requests.auth.AuthBase):
         request.headers["Content-Type"] = "application/json"
         request.headers["Accept"] = "application/json"
         request.prepare_content_length(request.body)
-        request.register_hook("response", self._check_answer)
+        # types-requests leaves register_hook unannotated.
+        request.register_hook("response", self._check_answer)  # type: ignore[no-untyped-call]
         return request
 
     def _check_answer(self, response: requests.Response, **_: Any) -> requests.Response:

@@ -66,10 +66,10 @@ def paging_of(response: requests.Response) -> Paging | None:
 
 def paging_in(headers: Mapping[str, str]) -> Paging | None:
     """``paging_of`` for the headers alone (kept after the body was let go)."""
-    values = [_header_int(headers, name) for name in PAGING_HEADERS[:3]]
-    if None in values:
+    page, limit, pages = (_header_int(headers, name) for name in PAGING_HEADERS[:3])
+    if page is None or limit is None or pages is None:
         return None
-    paging = Paging(*values)
+    paging = Paging(page, limit, pages)
     return paging if min(paging.page, paging.limit, paging.pages) >= 1 else None
 
 

@@ -60,7 +60,7 @@ def wait_seconds(value: Any, wait_range: tuple[float, float] = DEFAULT_WAIT_RANG
     return bounded_wait(seconds, wait_range) if math.isfinite(seconds) else None
 
 
-def ratelimit_header(headers: Mapping[str, str]) -> dict | None:
+def ratelimit_header(headers: Mapping[str, str]) -> dict[str, Any] | None:
     """``X-Ratelimit`` as a dict (name, period, limit, remaining, until), if well formed."""
     raw = headers.get("X-Ratelimit")
     try:

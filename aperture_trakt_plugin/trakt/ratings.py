@@ -165,4 +165,6 @@ def _json_items(content: bytes, what: str) -> Iterator[object]:
 def _skip_space(text: str, index: int) -> int:
     if index < len(text) and text[index] not in " \t\n\r":
         return index  # compact JSON, Trakt's own: no regex for each item
-    return _NOT_SPACE.match(text, index).end()
+    match = _NOT_SPACE.match(text, index)
+    assert match is not None  # ``[ \t\n\r]*`` matches anywhere, if only the empty string
+    return match.end()

@@ -8,7 +8,7 @@ told either."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -72,7 +72,8 @@ def read_bounded(
         response.close()
         raise
     response._content = b"".join(chunks)
-    response._content_consumed = True
+    # A private flag of requests' (what ``iter_content`` checks), absent from its stubs.
+    response._content_consumed = True  # type: ignore[attr-defined]
 
 
 def _read_chunk(read: Callable[..., bytes]) -> bytes:
@@ -104,11 +105,16 @@ class BoundedAdapter(HTTPAdapter):
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
-        timeout: Any = None,
-        **kw: Any,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
+        # HTTPAdapter.send's own parameters and defaults, passed on as they came.
         started = time.monotonic()
-        response = super().send(request, stream=True, timeout=timeout, **kw)
+        response = super().send(
+            request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
         read_timeout = timeout[-1] if isinstance(timeout, tuple) else timeout
         seconds = max(self.deadline, float(read_timeout or 0))
         if not stream:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from aperture_trakt_plugin.host import ExternalIds, MediaKind, MediaRef
 
@@ -97,7 +97,8 @@ class TraktRating(NamedTuple):
 
 
 _KINDS = ("episode", "season", "movie", "show")  # without ``type``: the most specific first
-_KIND_NAMES = {kind: kind for kind in PLURAL}
+# PLURAL's keys are the four kinds, so each is a MediaKind.
+_KIND_NAMES: dict[str, MediaKind] = {kind: cast(MediaKind, kind) for kind in PLURAL}
 
 
 def trakt_rating(item: Any) -> TraktRating | None:
@@ -150,14 +151,21 @@ def body_ids(ids: ExternalIds, kind: MediaKind) -> dict[str, Any]:
     return {name: getattr(ids, name) for name in wanted if getattr(ids, name)}
 
 
-def sync_body(entries: list[tuple[MediaRef, int | None, datetime]]) -> dict[str, list]:
+def sync_body(
+    entries: list[tuple[MediaRef, int | None, datetime]],
+) -> dict[str, list[dict[str, Any]]]:
     """A ``/sync/ratings`` (or ``/remove``) body: rating omitted where value is None.
 
     Seasons and episodes are nested under their show's ids, because the host knows them
     by show and number, not by their own Trakt ids.
     """
-    body: dict[str, list] = {"movies": [], "shows": [], "seasons": [], "episodes": []}
-    shows: dict[tuple, dict[str, Any]] = {}
+    body: dict[str, list[dict[str, Any]]] = {
+        "movies": [],
+        "shows": [],
+        "seasons": [],
+        "episodes": [],
+    }
+    shows: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
     for ref, value, at in entries:
         leaf: dict[str, Any] = {}
         if value is not None:
@@ -209,7 +217,7 @@ class HeldRatings:
     _ID_NAMES = ("trakt", "tmdb", "imdb", "tvdb")
 
     def __init__(self, items: Iterable[TraktRating]) -> None:
-        self._values: dict[tuple, int] = {}
+        self._values: dict[tuple[Any, ...], int] = {}
         for item in items:
             ref = item.ref
             for name, value in zip(self._ID_NAMES, _ordered(ref.ids), strict=True):

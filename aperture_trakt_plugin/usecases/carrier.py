@@ -110,7 +110,8 @@ class Carrier:
             self.ready.append(run)
         if isinstance(outcome[0], BaseException):
             raise outcome[0]
-        return outcome[0]
+        result: sync.SyncResult = outcome[0]
+        return result
 
     # --- one step of one run -------------------------------------------------------------
 
@@ -154,6 +155,7 @@ class Carrier:
         elif error is not None:
             self.claims.fail(run.job, error)
         else:
+            assert result is not None  # a run that raised nothing returned its result
             self.claims.finish(run.job, asdict(result))
 
     # --- taking queued jobs on -----------------------------------------------------------

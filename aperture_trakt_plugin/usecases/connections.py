@@ -12,7 +12,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from sqlalchemy import select, update
 
@@ -79,6 +79,7 @@ def account_of(settings: Any) -> tuple[str, str | None]:
     username = user.get("username") if isinstance(user, dict) else None
     if not _account_name(username):
         raise MalformedResponse(MSG_NO_USERNAME)
+    assert isinstance(user, dict)  # the username came from it
     ids = user.get("ids")
     if ids is None:  # no ids at all: the account is known by its username alone
         return username, None
@@ -88,7 +89,7 @@ def account_of(settings: Any) -> tuple[str, str | None]:
     return username, slug
 
 
-def _account_name(value: Any) -> bool:
+def _account_name(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(value.strip()) and len(value) <= NAME_MOST
 
 
@@ -184,7 +185,7 @@ def _claim_poll(grant: TraktDeviceGrant, now: datetime) -> bool:
     it is one conditional UPDATE that only one request can win, on any database;
     committed at once, so no lock is held while Trakt answers."""
     db = _db()
-    claimed = (
+    claimed: bool = (
         db.session.execute(
             update(TraktDeviceGrant)
             .where(TraktDeviceGrant.user_id == grant.user_id, TraktDeviceGrant.next_poll_at <= now)

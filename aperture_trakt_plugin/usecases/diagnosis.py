@@ -141,9 +141,10 @@ def next_run_at(now: datetime | None = None) -> datetime | None:
     if not enabled or not cron:
         return None
     try:
-        return crontab.CronTab(cron).next(
+        due: datetime | None = crontab.CronTab(cron).next(
             now=now or datetime.now(UTC), return_datetime=True, default_utc=True
         )
+        return due
     except ValueError:
         log.warning("the %s schedule %r is not a cron expression", jobs.SYNC_ALL, cron)
         return None

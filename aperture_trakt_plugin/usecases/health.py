@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -177,7 +177,9 @@ def _redis() -> Check:
     redis = extension.state().host.redis
     redis.ping()
     try:
-        policy = str(redis.config_get("maxmemory-policy").get("maxmemory-policy", ""))
+        # redis-py types its sync client's answers as ``Awaitable[...] | ...``.
+        answer = cast(dict[str, Any], redis.config_get("maxmemory-policy"))
+        policy = str(answer.get("maxmemory-policy", ""))
     except RedisError:  # managed Redis often refuses CONFIG: not a fault of the server
         policy = ""
     facts = {"maxmemory_policy": policy or None}
@@ -312,7 +314,8 @@ def _failed(now: datetime) -> Iterator[Check]:
     if not recent:
         yield Check("failed", OK, MSG_FAILED_NONE, facts={"count": 0})
         return
-    latest = max(recent, key=lambda job: _utc(job.ended_at))
+    # Every job in ``recent`` has ended (the filter above).
+    latest = max(recent, key=lambda job: _utc(cast(datetime, job.ended_at)))
     error = _last_line(latest)
     yield Check(
         "failed",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict
+from typing import Any
 
 from flask import current_app
 from redis.exceptions import RedisError
@@ -88,7 +89,7 @@ def enqueue_library_arrivals() -> str | None:
 # --- entry points ----------------------------------------------------------------------------
 
 
-def push_user(user_id: int) -> dict:
+def push_user(user_id: int) -> dict[str, Any]:
     """Sends a user's pending rating changes to Trakt (queued by the rating hooks)."""
     return asdict(
         _recorded(
@@ -100,7 +101,7 @@ def push_user(user_id: int) -> dict:
     )
 
 
-def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> dict:
+def sync_user(user_id: int, run_id: int | None = None, force: bool = False) -> dict[str, Any]:
     """One user's two-way sync; inside a scheduled run it writes to that run's log.
     Outside one, a wait for Trakt's write spacing is filled with other users' queued
     syncs (``carrier``)."""
@@ -303,7 +304,7 @@ def explain(user_id: int, exc: TraktError) -> str:
     return MSG_ACCOUNT_LIMITS.format(error=exc, limits="; ".join(parts))
 
 
-def run_sync_all(run_id: int | None = None) -> dict:
+def run_sync_all(run_id: int | None = None) -> dict[str, Any]:
     """The ``sync-trakt-ratings`` job: one sync job per connected user."""
     host = extension.state().host
     with host.job_context(SYNC_ALL, run_id) as run:
@@ -320,7 +321,7 @@ def run_sync_all(run_id: int | None = None) -> dict:
         return {"queued": queued, "skipped": skipped}
 
 
-def library_arrivals() -> dict:
+def library_arrivals() -> dict[str, Any]:
     """Applies Trakt ratings kept for items the library lacked, now that some arrived."""
     db = extension.state().host.db
     users = db.session.scalars(

@@ -16,7 +16,7 @@ from aperture_trakt_plugin.storage.models import TraktDeviceGrant
 from aperture_trakt_plugin.trakt.errors import TraktError
 from aperture_trakt_plugin.usecases import connections
 from aperture_trakt_plugin.web.notices import notice
-from aperture_trakt_plugin.web.pages import PROFILE_FALLBACK, render, safe_next
+from aperture_trakt_plugin.web.pages import PROFILE_FALLBACK, render, safe_next, signed_in
 
 OAUTH_KEY = "aperture_trakt.oauth"
 
@@ -46,7 +46,7 @@ def register(bp: Blueprint, host: HostServices) -> None:
     @bp.get("/connect")
     @host.login_required
     def connect():  # type: ignore[no-untyped-def]
-        user = host.current_user()
+        user = signed_in(host)
         next_url = safe_next(request.args.get("next"), PROFILE_FALLBACK)
         try:
             auth = oauth.authorization_request()
@@ -63,7 +63,7 @@ def register(bp: Blueprint, host: HostServices) -> None:
     @bp.get("/callback")
     @host.login_required
     def callback():  # type: ignore[no-untyped-def]
-        user = host.current_user()
+        user = signed_in(host)
         started = session.pop(OAUTH_KEY, None) or {}
         next_url = started.get("next") or PROFILE_FALLBACK
         if not started or request.args.get("state") != started.get("state"):
@@ -93,7 +93,7 @@ def register(bp: Blueprint, host: HostServices) -> None:
     @host.login_required
     def device_start():  # type: ignore[no-untyped-def]
         try:
-            state = connections.start_device(host.current_user().id)
+            state = connections.start_device(signed_in(host).id)
         except TraktError as exc:
             notice("profile", "error", str(exc))  # the card redraws after any answer
             return jsonify({"status": "error", "message": str(exc)}), 502
@@ -102,7 +102,7 @@ def register(bp: Blueprint, host: HostServices) -> None:
     @bp.post("/device/poll")
     @host.login_required
     def device_poll():  # type: ignore[no-untyped-def]
-        user = host.current_user()
+        user = signed_in(host)
         try:
             state = connections.poll_device(user.id)
         except TraktError as exc:
@@ -118,6 +118,6 @@ def register(bp: Blueprint, host: HostServices) -> None:
     @bp.post("/disconnect")
     @host.login_required
     def disconnect():  # type: ignore[no-untyped-def]
-        connections.disconnect(host.current_user().id)
+        connections.disconnect(signed_in(host).id)
         notice("profile", "success", MSG_DISCONNECTED)
         return redirect(safe_next(request.form.get("next"), PROFILE_FALLBACK))

@@ -13,7 +13,7 @@ from aperture_trakt_plugin.discovery import hide
 from aperture_trakt_plugin.discovery.keys import form_ids
 from aperture_trakt_plugin.host import HostServices
 from aperture_trakt_plugin.web.notices import FLASH_CARD, notice
-from aperture_trakt_plugin.web.pages import safe_next
+from aperture_trakt_plugin.web.pages import safe_next, signed_in
 
 DISCOVER_FALLBACK = "/discover"
 
@@ -31,9 +31,7 @@ def register(bp: Blueprint, host: HostServices) -> None:
         back = safe_next(form.get("next"), DISCOVER_FALLBACK)
         try:
             ids = form_ids(form)
-            row = hide.hide(
-                host.current_user().id, form.get("kind", ""), ids, form.get("title", "")
-            )
+            row = hide.hide(signed_in(host).id, form.get("kind", ""), ids, form.get("title", ""))
         except ValueError as exc:
             notice(FLASH_CARD, "error", MSG_HIDE_FAILED.format(reason=exc))
             return redirect(back)

@@ -35,7 +35,8 @@ def notice(card: str, level: str, message: str, **extra: Any) -> None:
 
 
 def pop_notice(card: str) -> dict[str, Any] | None:
-    kept = session.get(NOTICE_KEY)
+    # A dict: ``drop_foreign_notice`` drops anything else before each request.
+    kept: dict[str, Any] | None = session.get(NOTICE_KEY)
     if kept and kept.get("card") == card and kept.get("user_id") == _current_user_id():
         session.pop(NOTICE_KEY, None)
         return kept

@@ -7,12 +7,15 @@ card was on; the one check of that address lives here so no route can skip it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import render_template
 
 from aperture_trakt_plugin.web import texts
+
+if TYPE_CHECKING:
+    from aperture_trakt_plugin.host import HostServices, HostUser
 
 BLUEPRINT_NAME = "trakt"
 #: Under the blueprint's prefix: /plugins/trakt/static/trakt/trakt.css and trakt.js.
@@ -32,6 +35,13 @@ def messages() -> dict[str, str]:
 def render(template: str, **context: Any) -> str:
     """``render_template`` with the texts of ``texts`` available to the template by name."""
     return render_template(template, **messages(), **context)
+
+
+def signed_in(host: HostServices) -> HostUser:
+    """The user of a ``host.login_required`` view's request."""
+    user = host.current_user()
+    assert user is not None  # login_required lets only a signed-in request through
+    return user
 
 
 def safe_next(value: str | None, fallback: str) -> str:

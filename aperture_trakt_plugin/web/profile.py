@@ -18,7 +18,7 @@ from aperture_trakt_plugin.usecases import diagnosis
 from aperture_trakt_plugin.web import csrf
 from aperture_trakt_plugin.web.headers import card_rendered
 from aperture_trakt_plugin.web.notices import pop_notice
-from aperture_trakt_plugin.web.pages import PROFILE_FALLBACK, render, safe_next
+from aperture_trakt_plugin.web.pages import PROFILE_FALLBACK, render, safe_next, signed_in
 
 WATCHLIST_PREVIEW = 5  # titles the profile card lists; the count covers the rest
 
@@ -52,5 +52,5 @@ def register(bp: Blueprint, host: HostServices) -> None:
     @host.login_required
     def profile_card():  # type: ignore[no-untyped-def]
         """The card alone, so the profile can redraw it after a popup or a device poll."""
-        user = host.current_user()
+        user = signed_in(host)
         return render_profile_card(user, safe_next(request.args.get("next"), PROFILE_FALLBACK))

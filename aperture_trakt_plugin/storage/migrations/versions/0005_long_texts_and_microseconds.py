@@ -9,6 +9,8 @@ Revises: 0004_discovery
 Create Date: 2026-12-04
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql
@@ -55,7 +57,7 @@ TIMES = (
 )
 
 
-def _alter(text: sa.types.TypeEngine, time: sa.types.TypeEngine) -> None:
+def _alter(text: sa.types.TypeEngine[Any], time: sa.types.TypeEngine[Any]) -> None:
     if op.get_bind().dialect.name not in MYSQL_DIALECTS:
         return
     for columns, type_ in ((TEXTS, text), (TIMES, time)):
