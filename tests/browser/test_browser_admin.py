@@ -42,6 +42,10 @@ def test_admin_saves_credentials_and_sees_them_masked(page, served_host, sandbox
     card = page.locator("#trakt-integration")
     assert card.get_attribute("data-configured") == "no"
     assert page.inner_text("#trakt-redirect-uri") == f"{base}/plugins/trakt/callback"
+    # The Client ID is no secret (every API call carries it): a plain field; the secret's
+    # field hides what is typed.
+    assert page.get_attribute("#trakt-client-id", "type") == "text"
+    assert page.get_attribute("#trakt-client-secret", "type") == "password"
 
     page.fill("#trakt-client-id", "  sandbox-client-id ")
     page.fill("#trakt-client-secret", "sandbox-client-secret\n")

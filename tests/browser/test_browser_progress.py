@@ -92,14 +92,20 @@ def test_a_long_sync_shows_its_progress_on_the_jobs_screen(
         assert health.locator("[data-part='workers']").get_attribute("data-status") == "ok"
         page.locator("form[action$='/jobs/sync-trakt-ratings/run'] button").click()
         page.wait_for_url(re.compile(r"/admin/jobs/runs/\d+$"))
+        run_page = page.url
+        run_id = run_page.rsplit("/", 1)[1]
 
-        seen_part_way = None
+        seen_part_way, seen_in_list = None, None
         deadline = time.monotonic() + WATCH_TIMEOUT
         while time.monotonic() < deadline:
             page.reload()
             shown, log = bar(page), page.inner_text("#run-log")
             if shown and 0 < shown[0] < shown[1] and "writes sent to Trakt" in log:
                 seen_part_way = (shown, log)
+                page.goto(f"{base}/admin/jobs")  # the list of runs says the same meanwhile
+                column = page.inner_text(f"#run-{run_id} .run-progress").strip()
+                seen_in_list = column if column != f"{RATINGS}/{RATINGS}" else seen_in_list
+                page.goto(run_page)
             if "alice: synced" in log:
                 break
             time.sleep(0.5)
@@ -109,12 +115,15 @@ def test_a_long_sync_shows_its_progress_on_the_jobs_screen(
         (done, total), log_then = seen_part_way
         assert total == RATINGS and done in (500, 1000), seen_part_way
         assert f"alice: writes sent to Trakt: {done:,} of {total:,}" in log_then
+        assert seen_in_list in (f"500/{RATINGS}", f"1000/{RATINGS}"), seen_in_list
 
         log = page.inner_text("#run-log")
         assert "alice: reading Trakt's ratings: page 1 of" in log
         assert f"alice: writes sent to Trakt: {RATINGS:,} of {RATINGS:,}" in log
         assert "waiting for Trakt's write spacing" in log
         assert bar(page) == (RATINGS, RATINGS)
+        page.goto(f"{base}/admin/jobs")
+        assert page.inner_text(f"#run-{run_id} .run-progress").strip() == f"{RATINGS}/{RATINGS}"
         assert "alice: synced: 1,200 pushed" in log or "alice: synced: 1200 pushed" in log
     finally:
         worker.stop()
