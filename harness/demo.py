@@ -147,11 +147,24 @@ class Demo:
             "APERTURE_TRAKT_API_URL": self.sandbox_url,
             "APERTURE_TRAKT_AUTH_URL": self.sandbox_url,
         }
+        self.write_env_file(env)
         # The web app creates the tables, seeds and migrates; the others start after it.
         host = self.spawn("host", flask_run(HOST_APP, self.host_port), env)
         self.wait_listening(host, self.host_port)
         self.spawn("worker", flask_command(HOST_APP, "demo", "worker"), env)
         self.spawn("scheduler", flask_command(HOST_APP, "demo", "scheduler"), env)
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "demo.env"
+
+    def write_env_file(self, env: dict[str, str]) -> None:
+        """The demo's settings for a ``flask trakt …`` in another terminal: without them
+        the command opens another database and finds no connections. Holds the keys, so
+        only its owner may read it."""
+        lines = [f"FLASK_APP={HOST_APP}", *(f"{key}={value}" for key, value in env.items())]
+        self.env_file.touch(mode=0o600)
+        self.env_file.write_text("\n".join(lines) + "\n")
 
     def stop(self) -> None:
         for child in reversed(self.children):
@@ -167,6 +180,8 @@ class Demo:
                 "  On Admin -> Settings -> Setup -> Integrations enter the Trakt app:",
                 f"    Client ID: {CLIENT_ID}    Client Secret: {CLIENT_SECRET}",
                 f"  Logs:     {self.log_dir}",
+                "  The plugin's commands on this demo, in another terminal:",
+                f"    set -a; . {self.env_file}; set +a; .venv/bin/flask trakt status",
                 "Press Ctrl-C to stop everything.",
                 "",
             ]

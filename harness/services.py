@@ -77,6 +77,9 @@ class RedisServer:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C at the terminal reaches the demo only, which stops
+            # the worker and scheduler first and Redis last (no connection errors logged).
+            start_new_session=True,
         )
         wait_for_port(self.port)
         return self

@@ -15,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -31,6 +32,14 @@ bp = Blueprint("pages", __name__)
 
 MEDIA_TYPES = ("movies", "shows")
 DISCOVERY_LIMIT = 20
+
+
+@bp.route("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it on every first visit: the icon the pages name, not a 404."""
+    return send_from_directory(
+        current_app.static_folder or "static", "favicon.svg", mimetype="image/svg+xml"
+    )
 
 
 @bp.route("/")

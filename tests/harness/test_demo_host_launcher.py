@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 
@@ -46,3 +47,27 @@ def test_demo_check_starts_everything_and_stops_cleanly(tmp_path):
     assert 'GET /login HTTP/1.1" 200' in (tmp_path / "logs" / "host.log").read_text()
     worker_log = (tmp_path / "logs" / "worker.log").read_text()
     assert "warm shut down requested" in worker_log  # stopped, not killed
+    assert "Traceback" not in worker_log + (tmp_path / "logs" / "scheduler.log").read_text()
+
+    # The settings a `flask trakt …` in another terminal needs, readable by the owner only;
+    # with them the command opens the demo's database (alice is one of its users).
+    env_file = tmp_path / "demo.env"
+    assert env_file.stat().st_mode & 0o077 == 0
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert env["FLASK_APP"] == "harness.reference_host:create_app"
+    assert env["DATABASE_URL"] == f"sqlite:///{tmp_path / 'demo.db'}"
+    status = subprocess.run(
+        [sys.executable, "-m", "flask", "trakt", "status", "--user", "alice"],
+        cwd=REPO,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert status.stdout.strip() == "no Trakt connections for alice"
+
+
+def test_the_host_serves_a_favicon(host_client):
+    answer = host_client.get("/favicon.ico")
+    assert answer.status_code == 200 and answer.mimetype == "image/svg+xml"
