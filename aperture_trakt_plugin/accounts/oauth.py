@@ -18,7 +18,7 @@ from aperture_trakt_plugin.trakt.oauth import (
 
 MSG_NOT_CONFIGURED = (
     "Trakt is not set up on this server yet: an admin must enter the "
-    "Trakt app's credentials under Settings → Integrations"
+    "Trakt app's credentials under Admin → Settings → Setup → Integrations"
 )
 
 

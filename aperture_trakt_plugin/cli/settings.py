@@ -28,7 +28,9 @@ MSG_SECRET_EMPTY_STDIN = "--client-secret -: standard input was empty"
 SECRET_ENV = "TRAKT_PLUGIN_CLIENT_SECRET"
 
 
-@click.group("settings", help="The Trakt app credentials (Admin → Settings → Integrations).")
+@click.group(
+    "settings", help="The Trakt app credentials (Admin → Settings → Setup → Integrations)."
+)
 def settings_group() -> None:
     pass
 

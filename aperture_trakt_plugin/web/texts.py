@@ -12,7 +12,7 @@ from aperture_trakt_plugin.trakt.device_flow import MSG_DEVICE_URL_UNTRUSTED  # 
 
 MSG_APP_REFUSED_NOTE = (
     "Nobody's ratings sync until the Client ID and Client Secret under "
-    "Settings → Integrations are fixed. Check the app at "
+    "Admin → Settings → Setup → Integrations are fixed. Check the app at "
     "https://developer.trakt.tv: Trakt deletes an app when its owner's "
     "VIP lapses or when nobody is connected to it, and a new app then "
     "needs its own Client ID and Client Secret here."
@@ -30,7 +30,8 @@ MSG_FREE_ACCOUNT_HINT = (
 )
 MSG_NOT_SET_UP_CARD = (
     "Trakt is not set up on this server yet. An admin has to add a Trakt "
-    "app under Settings → Integrations before you can connect your account."
+    "app under Admin → Settings → Setup → Integrations before you can "
+    "connect your account."
 )
 MSG_RECONNECT_CARD = "{reason} Syncing is paused until you reconnect."
 MSG_RECONNECT_HELP = (

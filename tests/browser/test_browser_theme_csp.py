@@ -124,7 +124,8 @@ def test_cards_and_pages_work_under_a_strict_csp(browser, site, sandbox):
     try:
         page = admin.page
         page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site)
-        configure_as_admin(page, site)  # Admin → Integrations: the card and its form
+        # Admin → Settings → Setup → Integrations: the card and its form
+        configure_as_admin(page, site)
         # The stylesheet came from the plugin's static path (no inline style is left).
         assert computed(page, "#trakt-integration", "border-top-left-radius") == ["8px"]
         page.click("#trakt-copy-redirect")  # trakt.js, not an onclick attribute
