@@ -262,6 +262,11 @@ class HostServices(Protocol):
     def public_base_url(self) -> str:
         """The URL users reach the server at, without a trailing slash."""
 
+    def page_layout(self) -> str | None:
+        """The host's page template that the plugin's own pages (the sync status pages)
+        extend, so they appear inside the host's pages with its menus; it defines the
+        blocks ``title``, ``head`` and ``content``. ``None``: the pages stand alone."""
+
 
 # --- the hooks ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import render_template
 
+from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.web import texts
 
 if TYPE_CHECKING:
@@ -33,8 +34,15 @@ def messages() -> dict[str, str]:
 
 
 def render(template: str, **context: Any) -> str:
-    """``render_template`` with the texts of ``texts`` available to the template by name."""
-    return render_template(template, **messages(), **context)
+    """``render_template`` with the texts of ``texts`` available to the template by name,
+    and the host's page layout for the plugin's own pages (``trakt/admin_page.html``)."""
+    return render_template(template, **messages(), page_layout=page_layout(), **context)
+
+
+def page_layout() -> str | None:
+    """``HostServices.page_layout``; None for a host without it (an optional member)."""
+    layout = getattr(extension.state().host, "page_layout", None)
+    return layout() if callable(layout) else None
 
 
 def signed_in(host: HostServices) -> HostUser:

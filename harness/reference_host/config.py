@@ -50,6 +50,9 @@ def defaults(app: Flask) -> dict[str, Any]:
         # <html data-theme>: "light", "dark", or None to follow the OS; a "theme" cookie
         # of either value wins (the host's own toggle).
         "DEMO_THEME": None,
+        # What HostServices.page_layout answers: the plugin's own pages inside this
+        # template; "" for a host that names none (the pages then stand alone).
+        "DEMO_PAGE_LAYOUT": "host/base.html",
     }
 
 

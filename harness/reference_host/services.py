@@ -188,6 +188,9 @@ class DemoHostServices:
         with self._app.app_context(), jobs.job_context(name, run_id) as context:
             yield context
 
+    def page_layout(self) -> str | None:
+        return self._app.config["DEMO_PAGE_LAYOUT"] or None
+
     def public_base_url(self) -> str:
         configured = self._app.config.get("PUBLIC_BASE_URL")
         if configured:

@@ -262,3 +262,25 @@ def test_no_secret_reaches_any_of_these_pages(alice, host_app, sandbox):
     for html in pages:
         for secret in secrets:
             assert secret not in html
+
+
+def test_the_status_pages_sit_inside_the_hosts_layout(alice, host_app):
+    """The host names its layout (``HostServices.page_layout``): its menus, with the way
+    to the jobs screen and back, around the plugin's table; a row per user in words."""
+    admin = client_as(host_app, "admin")
+    html = admin.get(STATUS).get_data(as_text=True)
+    assert '<header class="topbar">' in html and 'href="/admin/jobs"' in html
+    assert "· Aperture (reference host)</title>" in html and "Trakt sync status" in html
+    assert 'id="trakt-status-page"' in html and 'id="trakt-status-user-' in html
+    assert html.count("<html") == 1 and html.count("<body") == 1
+    user_page = admin.get(f"{STATUS}/{alice}").get_data(as_text=True)
+    assert '<header class="topbar">' in user_page and 'id="trakt-status-back"' in user_page
+    assert "Trakt sync status — alice" in user_page
+
+
+@pytest.mark.parametrize("host_config", [{"DEMO_PAGE_LAYOUT": ""}], indirect=True)
+def test_a_host_without_a_layout_gets_a_standalone_page(alice, host_app):
+    html = client_as(host_app, "admin").get(STATUS).get_data(as_text=True)
+    assert '<header class="topbar">' not in html
+    assert html.startswith("<!doctype html>") and 'id="trakt-status-page"' in html
+    assert "<title>Trakt sync status</title>" in html
