@@ -6,6 +6,8 @@ sign-in popup closes or a device code is polled, so both go through one function
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from flask import Blueprint, request
 from markupsafe import Markup
 
@@ -21,6 +23,12 @@ from aperture_trakt_plugin.web.notices import pop_notice
 from aperture_trakt_plugin.web.pages import PROFILE_FALLBACK, render, safe_next, signed_in
 
 WATCHLIST_PREVIEW = 5  # titles the profile card lists; the count covers the rest
+#: After connecting, the card redraws itself every few seconds until the first sync and
+#: the first read of the watchlist are in (the jobs that make them were queued by the
+#: connect): the person sees them arrive without a reload. For this long at most after
+#: connecting, so a server whose workers are down is not polled for ever.
+LIVE_FOR = timedelta(minutes=10)
+LIVE_EVERY = 3  # seconds between redraws
 
 
 def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
@@ -28,6 +36,14 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
     state = extension.state()
     conn = tokens.store().get(user.id)
     grant = state.host.db.session.get(TraktDeviceGrant, user.id)
+    shown = watchlist.summary(user.id) if conn is not None else None
+    live = (
+        conn is not None
+        and shown is not None
+        and (conn.last_sync_at is None or shown.fetched_at is None)
+        and not conn.needs_reconnect
+        and datetime.now(UTC) - conn.connected_at < LIVE_FOR
+    )
     return Markup(
         render(
             "trakt/profile_card.html",
@@ -41,8 +57,9 @@ def render_profile_card(user: HostUser, next_url: str | None = None) -> Markup:
             notice=pop_notice("profile"),
             csrf_token=csrf.token(),
             next_url=next_url or request.path,
-            watchlist=watchlist.summary(user.id) if conn is not None else None,
+            watchlist=shown,
             watchlist_preview=WATCHLIST_PREVIEW,
+            live_every=LIVE_EVERY if live else None,
         )
     )
 

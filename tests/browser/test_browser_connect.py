@@ -138,3 +138,47 @@ def test_connect_with_a_device_code_when_the_app_uses_the_oob_uri(
     polls = sandbox.requests(method="POST", path="/oauth/device/token")
     assert polls and polls[-1]["status"] == 200
     assert all(p["status"] in (200, 400) for p in polls), "polled faster than the interval"
+
+
+@pytest.mark.browser
+def test_the_card_shows_the_first_sync_and_watchlist_as_they_arrive(
+    page, user_page, site, sandbox, host_app, host_config, tmp_path
+):
+    """After the popup, the jobs the connect queued run in a real worker; the card redraws
+    itself (no reload) until both are in, and says "Connected" once, never again."""
+    from tests.fixtures_host import start_worker, wait_for_workers
+
+    configure_as_admin(page, site)
+    worker = start_worker(host_app, host_config, tmp_path / "logs")
+    try:
+        wait_for_workers(host_app, worker)
+        # The first sync's first call answers late, so the card is seen before it lands.
+        sandbox.fault("GET", "/sync/last_activities", delay_ms=3000, count=1)
+        log_in(user_page, site, "alice")
+        user_page.goto(f"{site}/settings/profile")
+        with user_page.expect_popup() as popup_info:
+            user_page.click("#trakt-connect")
+        popup = popup_info.value
+        popup.fill("#username", "alice_trakt")
+        popup.click("#login")
+        with popup.expect_event("close"):
+            popup.click("#approve")
+        user_page.wait_for_selector("#trakt-connected-as")
+        notices = [user_page.inner_text("#trakt-profile").count("Connected as alice_trakt.")]
+        assert "not synced yet" in user_page.inner_text("#trakt-profile")
+        assert user_page.get_attribute("#trakt-profile", "data-live-every") == "3"
+
+        # No reload from here on: the card fetches itself until the jobs are done.
+        user_page.wait_for_function(
+            "() => { const c = document.getElementById('trakt-profile');"
+            " return c && !c.dataset.liveEvery; }",
+            timeout=30_000,
+        )
+        card = user_page.inner_text("#trakt-profile")
+        notices.append(card.count("Connected as alice_trakt."))
+        assert "not synced yet" not in card
+        assert user_page.locator("#trakt-watchlist-empty, #trakt-watchlist-count").count() == 1
+        assert "Not read from Trakt yet" not in user_page.inner_text("#trakt-watchlist")
+        assert notices == [1, 0], notices  # said once, when it happened
+    finally:
+        worker.stop()

@@ -6,6 +6,7 @@
  *   #trakt-result[data-ok][data-message][data-next]  the sign-in popup's last page
  *   #trakt-profile[data-card-url][data-csrf][data-device-start-url][data-device-poll-url]
  *       [data-device-interval][data-state]          the profile card
+ *       [data-live-every="seconds"]                  redraw until the first sync is in
  *   [data-trakt-connect="url"]                       opens the sign-in popup
  *   [data-trakt-device-start]                        asks for a device code
  *   [data-trakt-copy="element id"]                   copies that element's text
@@ -63,7 +64,17 @@
       }, function () { poll(); });
     }, 1000 * Math.max(1, parseInt(c.dataset.deviceInterval || '5', 10)));
   }
-  function resume() { poll(); }
+  // Right after connecting, the card redraws itself until the first sync and watchlist
+  // are in (the server stops asking for it then, or after a while).
+  var liveTimer = null;
+  function live() {
+    if (liveTimer) { clearTimeout(liveTimer); liveTimer = null; }
+    var c = card();
+    if (!c || !c.dataset.liveEvery) { return; }
+    liveTimer = setTimeout(function () { redraw().catch(live); },
+                           1000 * Math.max(1, parseInt(c.dataset.liveEvery, 10)));
+  }
+  function resume() { poll(); live(); }
 
   function copy(button) {
     var source = document.getElementById(button.getAttribute('data-trakt-copy'));
