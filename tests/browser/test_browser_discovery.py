@@ -82,11 +82,26 @@ def test_discovery_shows_trakt_labels_and_hides_a_title(
     expect(listed).to_have_count(1)
     merged = listed.locator(".badge.source-label").all_inner_texts()
     assert {"Your Trakt watchlist", "Trakt Trending"} <= set(merged), merged
+    assert len(merged) == len(set(merged))  # each label once
+    # A person put it on their watchlist: no "Not interested" on it, here or anywhere.
+    assert listed.locator("form.not-interested").count() == 0
+
+    # A grid a person can scan: a tab per source, cards with a poster (or its placeholder),
+    # and no raw ids on the page.
+    tabs = page.locator("nav.discovery-tabs a").all_inner_texts()
+    assert tabs == page.locator("section.discovery-source h2").all_inner_texts()
+    cards = page.locator("li.candidate")
+    assert cards.count() == page.locator("li.candidate .poster").count() > 0
+    body = page.inner_text("main")
+    assert "tmdb " not in body and "imdb tt" not in body
+    assert page.locator(".candidate .ids").count() == 0
     if UPDATE_SCREENSHOTS:
         page.screenshot(path=str(SCREENSHOT))
 
     # Not interested in Trakt's first recommended movie.
-    target = page.locator('#source-trakt-recommended li.candidate[data-kind="movie"]').first
+    target = page.locator(
+        '#source-trakt-recommended li.candidate[data-kind="movie"]:has(form.not-interested)'
+    ).first
     tmdb = target.get_attribute("data-tmdb")
     trakt_id = target.locator('input[name="trakt"]').get_attribute("value")
     title = target.locator("strong").inner_text()
