@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.services import free_port
+from harness.services import ThrowawayServer, free_port
 
 SERVICE_USER = "mysql"
 #: Durability costs time and buys nothing for a server deleted at the end of the run.
@@ -44,7 +44,7 @@ def find_binary(name: str) -> str | None:
     return found
 
 
-class MariaDBServer:
+class MariaDBServer(ThrowawayServer):
     """``mariadb-install-db`` + ``mariadbd`` in a temp dir; ``create_database`` hands out
     fresh ones. Connects with PyMySQL, the driver the tests' URLs name."""
 
@@ -157,13 +157,3 @@ class MariaDBServer:
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
-
-    def __enter__(self) -> MariaDBServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from harness.services import free_port, wait_for_port
+from harness.services import ThrowawayServer, free_port, wait_for_port
 
 SERVICE_USER = "aperture-pg"
 TEMPLATE = "aperture_test_template"
@@ -74,7 +74,7 @@ def _service_user(directory: Path) -> str | None:
     )
 
 
-class PostgresServer:
+class PostgresServer(ThrowawayServer):
     """``initdb`` + ``pg_ctl`` in a temp dir; ``create_database`` hands out fresh ones."""
 
     def __init__(self, port: int | None = None) -> None:
@@ -178,13 +178,3 @@ class PostgresServer:
                 )
         shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
-
-    def __enter__(self) -> PostgresServer:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

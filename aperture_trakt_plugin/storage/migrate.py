@@ -6,6 +6,7 @@ migrations, so the host and the plugin upgrade, and the plugin uninstalls, alone
 
 from __future__ import annotations
 
+from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
@@ -59,7 +60,11 @@ def current(engine: Engine) -> str | None:
         ).get_current_revision()
 
 
+@cache
 def head() -> str:
+    """The lineage's head revision: read once per process, since the migrations shipped
+    with the package do not change while it runs (the Jobs screen's panel asks on every
+    view)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory(script_location()).get_current_head() or ""

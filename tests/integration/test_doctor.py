@@ -22,7 +22,6 @@ from aperture_trakt_plugin.queueing import scheduling
 from aperture_trakt_plugin.storage import migrate
 from aperture_trakt_plugin.usecases import health
 from tests.connect_helpers import CLIENT_ID, configure_trakt, flask_command
-from tests.fixtures_host import start_worker, wait_for_workers
 
 pytestmark = [pytest.mark.trakt]
 
@@ -53,13 +52,9 @@ def configured(host_app, sandbox):
 
 
 @pytest.fixture()
-def worker(configured, host_config, tmp_path):
-    process = start_worker(configured, host_config, tmp_path / "logs")
-    try:
-        wait_for_workers(configured, process)
-        yield process
-    finally:
-        process.stop()
+def worker(configured, host_worker):
+    """The shared ``host_worker``, started once the app's credentials are saved."""
+    return host_worker
 
 
 @pytest.fixture()
