@@ -20,7 +20,7 @@ plugin's own ``discovery.cache`` functions, exactly as the refresh writes them):
   server, Trakt's watch history (the ``watched`` cache), and "not interested" rows;
 * ``RATERS`` other users rating library titles, so the ranking has neighbours; the
   ranked order is then cached by the refresh's own ``rank_users`` (the real model), and
-  some candidates carry a "users who rated ... also rated this highly" reason.
+  some candidates carry a "You rated ...; people here who ..." reason.
 
 Then, logged in as alice through the host's login form, it times ``GET /discover`` and
 ``GET /discover.json`` through Flask's test client (``--warmup`` requests first, then

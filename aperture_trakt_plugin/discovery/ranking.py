@@ -7,13 +7,14 @@ rated alike) is shared and ranking a user's candidates is a few dictionary look-
 Why these choices:
 
 * **Item-to-item, not user-to-user.** Item neighbourhoods are stable between refreshes,
-  are computed once for all users, and give a reason a person can check: "users who rated
-  Heat 9 also rated this highly" names one of the user's own ratings.
+  are computed once for all users, and give a reason a person can check: "You rated Heat 9; 4
+  people here who rated it 8+ rated this 9+" names one of the user's own ratings
+  (``reasons``).
 * **Adjusted cosine on centred ratings.** People use the scale differently (one rates
   everything 7-9, another 3-8), so each rating is taken as its distance from the rater's
   own mean. That mean is *damped* towards the server's mean by ``MEAN_DAMPING`` phantom
   ratings: a user with a single rating of 9 is then read as liking that item rather than
-  as exactly average (in the similarities, and in the reason's "highly" or "poorly").
+  as exactly average (in the similarities, and in which of their titles they liked).
 * **Cosine over all of an item's raters, with a prior in the norm.** The numerator sums
   over co-raters only while each norm spans all of the item's raters, so two items sharing
   2 of their 50 raters cannot look alike; ``NORM_PRIOR`` (added to each squared norm)
@@ -58,9 +59,11 @@ replaced, gives the same neighbours bit for bit).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, NamedTuple
+
+from aperture_trakt_plugin.discovery.reasons import Reasons
 
 MEAN_DAMPING = 3.0  # phantom ratings at the server mean in each user's mean
 NORM_PRIOR = 20.0  # added to each item's squared norm (about 4 raters' typical deviation)
@@ -69,6 +72,10 @@ NEIGHBOURS = 100  # similar items kept per item
 EVIDENCE_WEIGHT = 1.0  # evidence against log(position): see order_key
 PRIOR_OFFSET = 30.0  # added to a candidate's position in the popularity prior
 PRODUCT_BUDGET = 1_000_000  # similarities computed at once in the build (about 12 bytes each)
+WATCHED_LIFT = 0.5  # a title played and not rated, as a deviation above the user's mean
+
+#: ``explain(candidate, strongest)``: the reason line (``reasons.Reasons``).
+Explain = Callable[[str, str], str]
 
 
 class Rated(NamedTuple):
@@ -245,29 +252,32 @@ def rank(
     user_ratings: Mapping[str, int],
     candidates: Sequence[str],
     titles: Mapping[str, str],
+    *,
+    watched: Collection[str] = (),
+    explain: Explain | None = None,
 ) -> list[Ranked]:
     """Every candidate exactly once, best first, with the score and reason of its evidence.
 
     The order weighs each candidate's evidence against its place in ``candidates`` (the
     sources' own order, most popular first): see :func:`order_key`. A user with no
-    ratings, or with no liked title near any candidate, therefore gets the sources' order.
-    ``titles`` maps item keys to titles for reasons: "users who rated Heat 9 also rated
-    this highly" (Heat being the user's liked title that adds most to the evidence, 9 the
-    user's rating of it)."""
+    ratings and no plays, or with no liked title near any candidate, therefore gets the
+    sources' order. ``watched``: titles the user played without rating them, each
+    counted as a mild like (``WATCHED_LIFT``): a play says less than a 9 but more than
+    nothing. ``explain(candidate, strongest)`` words the reason from the user's title
+    that adds most to the evidence (``reasons.Reasons`` of ``titles`` by default)."""
     unique = list(dict.fromkeys(candidates))
-    if not user_ratings:
+    if not user_ratings and not watched:
         return [Ranked(item, 0.0, "") for item in unique]
     mean = model.user_mean(user_ratings.values())
     # Sorted: the same sums, and the same strongest title on ties, in every process.
-    liked = {item: value - mean for item, value in sorted(user_ratings.items()) if value > mean}
+    liked = {item: value - mean for item, value in user_ratings.items() if value > mean}
+    liked.update({item: WATCHED_LIFT for item in watched if item not in user_ratings})
+    liked = dict(sorted(liked.items()))
+    explain = explain or Reasons(titles, user_ratings)
     keyed: list[tuple[float, int, Ranked]] = []
     for position, item in enumerate(unique):
         score, strongest = evidence(model.neighbours.get(item), liked)
-        found = Ranked(
-            item,
-            score,
-            reason(strongest, user_ratings[strongest], True, titles) if strongest else "",
-        )
+        found = Ranked(item, score, explain(item, strongest) if strongest else "")
         keyed.append((order_key(score, position), position, found))
     keyed.sort(key=lambda entry: (-entry[0], entry[1]))
     return [found for _, _, found in keyed]
@@ -305,9 +315,3 @@ def order_key(score: float, position: int) -> float:
     pointer only reorders titles of similar popularity and titles without evidence keep
     their popular place instead of falling below every weakly pointed-to one."""
     return EVIDENCE_WEIGHT * score - math.log(position + PRIOR_OFFSET)
-
-
-def reason(item: str, value: int, liked: bool, titles: Mapping[str, str]) -> str:
-    """Why a candidate ranks where it does, from the rating that moved it most."""
-    verdict = "highly" if liked else "poorly"
-    return f"users who rated {titles.get(item, item)} {value} also rated this {verdict}"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ from aperture_trakt_plugin.discovery.candidates import (
 )
 from aperture_trakt_plugin.discovery.lists import ALL, GLOBAL_LISTS, LISTS, RECOMMENDED, WATCHLIST
 from aperture_trakt_plugin.discovery.ranking import Model, Rated, build_model, rank
+from aperture_trakt_plugin.discovery.reasons import Reasons
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.queueing import enqueue, retries, runlog, scheduling
 from aperture_trakt_plugin.storage.models import TraktConnection, TraktLedger
@@ -196,20 +197,26 @@ def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> b
 
 @dataclass
 class Ratings:
-    """Every rating on the server as media keys: the model's input and each user's own."""
+    """Every rating on the server as media keys: the model's input, each user's own, and
+    each title's raters (the reasons' "people here" counts)."""
 
     all: list[Rated] = field(default_factory=list)
     by_user: dict[int, dict[str, int]] = field(default_factory=dict)
+    by_item: dict[str, dict[int, int]] = field(default_factory=dict)
     titles: dict[str, str] = field(default_factory=dict)
+    #: user → the titles they rated on Trakt that the library lacks (the sync's ledger)
+    on_trakt: dict[int, set[str]] = field(default_factory=dict)
 
-    def add(self, user_id: int, kind: str, ids: ExternalIds, value: int, title: str) -> None:
+    def add(self, user_id: int, kind: str, ids: ExternalIds, value: int, title: str) -> str | None:
         key = keys.media_key(kind, ids)
         if key is None or kind not in ("movie", "show"):
-            return
+            return None
         self.all.append(Rated(user_id, key, value))
         self.by_user.setdefault(user_id, {})[key] = value
+        self.by_item.setdefault(key, {})[user_id] = value
         if title:
             self.titles.setdefault(key, title)
+        return key
 
 
 def collect_ratings(user_ids: Iterable[int]) -> Ratings:
@@ -228,30 +235,54 @@ def collect_ratings(user_ids: Iterable[int]) -> Ratings:
         )
     )
     for row in orphans:
-        ratings.add(
-            row.user_id,
-            row.kind,
-            ExternalIds(row.tmdb, row.imdb, row.tvdb, row.trakt),
-            row.value,
-            row.title or "",
-        )
+        ids = ExternalIds(row.tmdb, row.imdb, row.tvdb, row.trakt)
+        key = ratings.add(row.user_id, row.kind, ids, row.value, row.title or "")
+        if key is not None:
+            ratings.on_trakt.setdefault(row.user_id, set()).add(key)
     return ratings
+
+
+def watched_titles(model: Model, user_id: int, rated: Collection[str]) -> set[str]:
+    """The model's titles the user played (here or on Trakt) without rating them.
+
+    A play is named by every id of its title (``alias_keys``), the model by each title's
+    first id, so the plays are looked up in the model rather than the other way round."""
+    host = extension.state().host
+    played: set[str] = set()
+    for event in host.watch_history(user_id):
+        played |= keys.alias_keys(event.media.kind, event.media.ids)  # an episode: its show
+    on_trakt = cache.load(user_scope(user_id, WATCHED))
+    if on_trakt is not None and isinstance(on_trakt.payload, list):
+        played.update(key for key in on_trakt.payload if isinstance(key, str))
+    return {key for key in played if key in model.neighbours and key not in rated}
 
 
 def rank_user(model: Model, user_id: int, ratings: Ratings) -> None:
     """Caches, per media type, each list's order for the user with scores and reasons."""
     excluded = excluded_keys(user_id)
     own = ratings.by_user.get(user_id, {})
+    watched = watched_titles(model, user_id, own)
     for media_type in MEDIA_TYPES:
         pool = build_pool(user_id, media_type)
         titles = {**{key: e.title for key, e in pool.entries.items()}, **ratings.titles}
+        explain = Reasons(
+            titles,
+            own,
+            user=user_id,
+            by_item=ratings.by_item,
+            on_trakt=ratings.on_trakt.get(user_id, set()),
+        )
         orders: dict[str, list[str]] = {}
         scores: dict[str, list[Any]] = {}
         for list_id in [*(t.id for t in LISTS), ALL]:
-            ranked = rank(model, own, unseen(pool, pool.keys_of(list_id), excluded), titles)
+            candidates = unseen(pool, pool.keys_of(list_id), excluded)
+            ranked = rank(model, own, candidates, titles, watched=watched, explain=explain)
             orders[list_id] = [r.item for r in ranked]
             scores.update({r.item: [r.score, r.reason] for r in ranked})
-        cache.save(user_scope(user_id, RANKED, media_type), {"order": orders, "scores": scores})
+        cache.save(
+            user_scope(user_id, RANKED, media_type),
+            {"order": orders, "scores": scores, "rated": len(own)},
+        )
 
 
 def rank_users(user_ids: Sequence[int], result: RefreshResult, report: Report) -> None:
@@ -333,6 +364,19 @@ def refresh_user_job(user_id: int) -> dict[str, Any]:
     result = refresh([user_id], global_lists=missing)
     _retry_later(result, lambda line: log.info("user %s: %s", user_id, line))
     return result.as_dict()
+
+
+def after_pulled_ratings(user_id: int) -> None:
+    """A sync brought Trakt's ratings here: when the user's last ranking had none of
+    theirs, their discovery is refreshed again. Right after connecting, the refresh
+    queued then can run before the first sync has brought the ratings (another worker
+    took it), and the user would see no reason of their own until the next scheduled
+    refresh. A ranking not made yet (None) is queued too: it may be running now, on the
+    ratings as they were (``enqueue_once`` then queues one follow-up)."""
+    ranked = cache.load(user_scope(user_id, RANKED, MEDIA_TYPES[0]))
+    payload = ranked.payload if ranked is not None else None
+    if payload is None or (isinstance(payload, dict) and payload.get("rated") == 0):
+        enqueue_user_refresh(user_id)
 
 
 def enqueue_user_refresh(user_id: int) -> str | None:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from aperture_trakt_plugin import extension, sync
 from aperture_trakt_plugin.accounts import oauth, tokens
+from aperture_trakt_plugin.discovery import refresh as discovery_refresh
 from aperture_trakt_plugin.host import JobRunContext
 from aperture_trakt_plugin.queueing import retries, runlog, scheduling
 from aperture_trakt_plugin.queueing.enqueue import (  # noqa: F401  (re-exported: jobs.X still works)
@@ -243,6 +244,8 @@ def _attempt(user_id: int, steps: sync.Steps, in_run: bool, rq_job: Job | None) 
         return sync.SyncResult(user_id, status="failed", message=message)
     if result.deferred:
         _push_the_rest(user_id)
+    if result.pulled or result.pulled_removals:
+        discovery_refresh.after_pulled_ratings(user_id)
     return result
 
 

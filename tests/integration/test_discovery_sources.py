@@ -333,6 +333,44 @@ def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_clien
     assert movies[-1]["reason"] == "trending on Trakt"  # no signal: the source's own
 
 
+def test_reasons_count_people_here_and_name_a_title_the_user_watched(
+    host_app, sandbox, host_client, login
+):
+    """Four other users who rated Inception (which Alice watched here and never rated) 8
+    to 10 rated a trending title 9 or 10: Alice's reason says so, with the count and the
+    floors; a fifth who rated Inception 5 is not among them. Fewer than three would give
+    no count (unit tests of ``reasons``)."""
+    from harness.reference_host.db import db
+    from harness.reference_host.models import User
+
+    configure_trakt(host_app, sandbox)
+    library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
+    also = next(
+        m
+        for m in trending(sandbox)
+        if library[m["ids"]["tmdb"]] and m["ids"]["tmdb"] not in (27205, 550, 680, 278, 13)
+    )
+    host = host_app.extensions["aperture_host"]
+    now = datetime.now(UTC)
+    with host_app.app_context():
+        db.session.add_all(User(name=name) for name in ("dana", "erin", "finn"))
+        db.session.commit()
+        watched = host.find_media("movie", ExternalIds(tmdb=27205))  # alice's seeded play
+        wanted = host.find_media("movie", ExternalIds(tmdb=also["ids"]["tmdb"]))
+        raters = {"bob": (10, 9), "admin": (9, 10), "dana": (8, 9), "erin": (9, 10)}
+        raters["finn"] = (5, 2)  # rated Inception unlike a person who watched it to the end
+        for name, (of_watched, of_also) in raters.items():
+            rater = user_id(host_app, name)
+            host.apply_rating(rater, watched.item_id, of_watched, now, "aperture")
+            host.apply_rating(rater, wanted.item_id, of_also, now, "aperture")
+    refresh_now(host_app)
+    login(host_client, "alice")
+    movies = by_tmdb(discover_json(host_client)["trakt-trending"]["movies"])
+    assert movies[also["ids"]["tmdb"]]["reason"] == (
+        f"You watched {watched.title}; 4 people here who rated it 8+ rated this 9+"
+    )
+
+
 def a_page(items: list, page: int, pages: int, limit: int = 250) -> dict:
     """A fault answering one page of a list, with Trakt's paging headers."""
     return {

@@ -21,7 +21,7 @@ PACKAGE = "aperture_trakt_plugin"
 #: Layer → its modules (a package name covers its modules). Lowest first.
 LAYERS: dict[str, tuple[str, ...]] = {
     "the host contract": ("", "host"),
-    "Trakt's API": ("trakt", "discovery.ranking", "discovery.keys"),
+    "Trakt's API": ("trakt", "discovery.ranking", "discovery.reasons", "discovery.keys"),
     "the plugin's storage": ("storage",),
     "the Flask extension state": ("extension",),
     "Trakt with this server's credentials": ("accounts",),
@@ -40,6 +40,7 @@ PURE = (
     "sync.result",
     "sync.progress",
     "discovery.ranking",
+    "discovery.reasons",
     "discovery.keys",
 )
 FRAMEWORKS = {"flask", "flask_sqlalchemy", "sqlalchemy", "redis", "rq"}

@@ -59,10 +59,13 @@ def test_reason_names_the_strongest_rating():
     model = build_model(two_tastes())
     ranked = rank(model, {"heat": 9, "notebook": 2}, ["ronin"], TITLES)
     assert ranked == [
-        Ranked("ronin", ranked[0].score, "users who rated Heat 9 also rated this highly")
+        Ranked(
+            "ronin", ranked[0].score, "You rated Heat 9; people here who liked it liked this too"
+        )
     ]
+    # Without the title's name, no reason: the page then shows the source's, not an id.
     untitled = rank(model, {"heat": 9}, ["ronin"], {})
-    assert untitled[0].reason == "users who rated heat 9 also rated this highly"
+    assert untitled[0].score > 0.0 and untitled[0].reason == ""
 
 
 def test_no_ratings_keeps_the_sources_order():
@@ -108,7 +111,7 @@ def test_empty_server_and_single_user():
     single = build_model([Rated(1, "heat", 9), Rated(1, "ronin", 8), Rated(1, "notebook", 2)])
     ranked = rank(single, {"heat": 10}, ["notebook", "ronin"], TITLES)
     assert items(ranked) == ["ronin", "notebook"]
-    assert ranked[0].reason == "users who rated Heat 10 also rated this highly"
+    assert ranked[0].reason == "You rated Heat 10; people here who liked it liked this too"
     assert ranked[1] == Ranked("notebook", 0.0, "")
 
 
@@ -126,3 +129,18 @@ def test_all_same_rating_gives_no_signal():
     assert flat.neighbours == {}
     candidates = ["ronin", "thief"]
     assert rank(flat, {"heat": 7}, candidates, TITLES) == [Ranked(c, 0.0, "") for c in candidates]
+
+
+def test_watched_titles_count_as_mild_likes():
+    model = build_model(two_tastes())
+    candidates = ["titanic", "ronin"]
+    # Played Heat without rating it: the crime film it goes with moves up, with a reason.
+    ranked = rank(model, {}, candidates, TITLES, watched={"heat"})
+    assert items(ranked) == ["ronin", "titanic"]
+    assert ranked[0].reason == "You watched Heat; people here who liked it liked this too"
+    # Less than a 9 says.
+    rated = rank(model, {"heat": 9, "notebook": 2}, ["ronin"], TITLES)
+    assert 0.0 < ranked[0].score < rated[0].score
+    # A rated title is counted by its rating, not again as watched.
+    both = rank(model, {"heat": 9, "notebook": 2}, ["ronin"], TITLES, watched={"heat"})
+    assert both == rated
