@@ -19,6 +19,7 @@ from tests.connect_helpers import (
     connect_with_tokens,
     page,
     run_trakt_jobs,
+    trakt_queue,
     user_id,
 )
 from tests.fixtures_host import csrf_token_from
@@ -294,10 +295,8 @@ def test_connecting_queues_the_users_refresh(host_app, sandbox):
         assert cache.load("global:trending:movies") is not None
 
 
-def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_client, login):
-    """Bob and the admin liked two trending titles together; Alice rated the first 9, so
-    the second comes first for her, with a reason naming her rating."""
-    configure_trakt(host_app, sandbox)
+def bob_and_admin_like_two(host_app, sandbox) -> tuple[dict, dict]:
+    """Bob and the admin rate two trending titles of the library 10 and the others 3."""
     library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
     held = [
         m
@@ -308,28 +307,32 @@ def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_clien
     host = host_app.extensions["aperture_host"]
     now = datetime.now(UTC)
     with host_app.app_context():
-        ref = {
-            m["ids"]["tmdb"]: host.find_media("movie", ExternalIds(tmdb=m["ids"]["tmdb"]))
-            for m in held
-        }
         for name in ("bob", "admin"):
             for movie in held:
+                ref = host.find_media("movie", ExternalIds(tmdb=movie["ids"]["tmdb"]))
                 value = 10 if movie in (liked, also) else 3
-                host.apply_rating(
-                    user_id(host_app, name),
-                    ref[movie["ids"]["tmdb"]].item_id,
-                    value,
-                    now,
-                    "aperture",
-                )
-        host.apply_rating(
-            user_id(host_app, "alice"), ref[liked["ids"]["tmdb"]].item_id, 9, now, "aperture"
-        )
+                host.apply_rating(user_id(host_app, name), ref.item_id, value, now, "aperture")
+    return liked, also
+
+
+def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_client, login):
+    """Bob and the admin liked two trending titles together; Alice rated the first 9, so
+    the second comes first for her, with a reason naming her rating."""
+    configure_trakt(host_app, sandbox)
+    liked, also = bob_and_admin_like_two(host_app, sandbox)
+    host = host_app.extensions["aperture_host"]
+    with host_app.app_context():
+        ref = host.find_media("movie", ExternalIds(tmdb=liked["ids"]["tmdb"]))
+        host.apply_rating(user_id(host_app, "alice"), ref.item_id, 9, datetime.now(UTC), "aperture")
     refresh_now(host_app)
     login(host_client, "alice")
     movies = discover_json(host_client)["trakt-trending"]["movies"]
     assert movies[0]["ids"]["tmdb"] == also["ids"]["tmdb"]
-    assert liked["title"] in movies[0]["reason"] and movies[0]["score"] > 0
+    assert (
+        movies[0]["reason"]
+        == f"You rated {liked['title']} 9; people here who liked it liked this too"
+    )
+    assert movies[0]["score"] > 0
     assert movies[-1]["reason"] == "trending on Trakt"  # no signal: the source's own
 
 
@@ -439,3 +442,28 @@ def test_a_list_trakt_pages_oddly_is_not_cached_half_read(case, host_app, alice,
     assert len(sandbox.requests(path="/sync/watchlist/movies")) == calls
     assert [item.ids.tmdb for item in kept.items] == [m["ids"]["tmdb"] for m in movies]
     assert kept.error == f"GET /sync/watchlist/movies: {expected}"
+
+
+def test_a_sync_bringing_ratings_ranks_again_a_user_ranked_without_any(host_app, sandbox, alice):
+    """Another worker took the refresh queued at connecting before the first sync had
+    brought Alice's Trakt ratings: her ranking has none of them. The sync that brings
+    them queues her refresh again, and after it her reasons name her ratings."""
+    from aperture_trakt_plugin.discovery import cache
+    from aperture_trakt_plugin.queueing.enqueue import user_job_id
+    from aperture_trakt_plugin.usecases import jobs
+
+    liked, also = bob_and_admin_like_two(host_app, sandbox)
+    sandbox.set_ratings("alice_trakt", [{"rating": 9, "movie": {"ids": liked["ids"]}}])
+    trakt_queue(host_app).empty()  # what connecting queued: run below in the racy order
+    with host_app.app_context():
+        refresh.refresh([alice])
+        assert cache.load(f"user:{alice}:ranked:movies").payload["rated"] == 0
+        result = jobs.sync_user(alice)
+    assert result["pulled"] > 0
+    assert trakt_queue(host_app).job_ids == [user_job_id("discovery", alice)]
+    run_trakt_jobs(host_app)
+    with host_app.app_context():
+        ranked = cache.load(f"user:{alice}:ranked:movies").payload
+    assert ranked["rated"] == 1
+    also_key = f"movie:tmdb:{also['ids']['tmdb']}"
+    assert ranked["scores"][also_key][1].startswith(f"You rated {liked['title']} 9")
