@@ -350,7 +350,7 @@ def run(args: argparse.Namespace) -> int:
         page_times, html = times["/discover"], bodies["/discover"]
         json_times, raw = times["/discover.json"], bodies["/discover.json"]
         rendered = html.count(b'<li class="candidate"')
-        reasons = html.count(b"users who rated ")
+        reasons = html.count(b"people here who ")
         print(
             report("/discover", page_times) + f"  {rendered} candidates rendered "
             f"({reasons} with a similar-users reason), {len(html) // 1024} KiB"

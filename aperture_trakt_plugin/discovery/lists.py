@@ -29,13 +29,13 @@ class TraktList:
 
 
 RECOMMENDED = TraktList(
-    "trakt-recommended", "recommended", "Trakt Recommended", "user", "recommended by Trakt"
+    "trakt-recommended", "recommended", "Trakt Recommended", "user", "Recommended for you by Trakt"
 )
 WATCHLIST = TraktList(
-    "trakt-watchlist", "watchlist", "Your Trakt watchlist", "user", "on your Trakt watchlist"
+    "trakt-watchlist", "watchlist", "Your Trakt watchlist", "user", "On your Trakt watchlist"
 )
-TRENDING = TraktList("trakt-trending", "trending", "Trakt Trending", "global", "trending on Trakt")
-POPULAR = TraktList("trakt-popular", "popular", "Trakt Popular", "global", "popular on Trakt")
+TRENDING = TraktList("trakt-trending", "trending", "Trakt Trending", "global", "Trending on Trakt")
+POPULAR = TraktList("trakt-popular", "popular", "Trakt Popular", "global", "Popular on Trakt")
 LISTS: tuple[TraktList, ...] = (RECOMMENDED, WATCHLIST, TRENDING, POPULAR)
 BY_ID = {trakt_list.id: trakt_list for trakt_list in LISTS}
 GLOBAL_LISTS = tuple(t for t in LISTS if t.scope == "global")

@@ -90,11 +90,11 @@ def test_trending_and_popular_are_fetched_once_for_the_server_without_a_token(
     bob_watched = {278, 13}  # the seeded watch history of bob
     expected = [m["ids"]["tmdb"] for m in top if m["ids"]["tmdb"] not in bob_watched]
     assert [c["ids"]["tmdb"] for c in movies[: len(expected)]] == expected
-    assert movies[0]["reason"] == "trending on Trakt"
+    assert movies[0]["reason"] == "Trending on Trakt"
     assert "Trakt Trending" in movies[0]["sources"]
     assert sources["trakt-popular"]["shows"][0]["reason"] in (
-        "popular on Trakt",
-        "trending on Trakt",
+        "Popular on Trakt",
+        "Trending on Trakt",
     )
     assert sources["trakt-recommended"]["movies"] == []
     library = {m["ids"]["tmdb"]: m["in_library"] for m in sandbox.catalogue()["movies"]}
@@ -333,7 +333,7 @@ def test_ratings_of_similar_users_rank_and_explain(host_app, sandbox, host_clien
         == f"You rated {liked['title']} 9; people here who liked it liked this too"
     )
     assert movies[0]["score"] > 0
-    assert movies[-1]["reason"] == "trending on Trakt"  # no signal: the source's own
+    assert movies[-1]["reason"] == "Trending on Trakt"  # no signal: the source's own
 
 
 def test_reasons_count_people_here_and_name_a_title_the_user_watched(
