@@ -72,7 +72,7 @@ def test_discovery_shows_trakt_labels_and_hides_a_title(
         "Trakt Popular",
     } <= labels, labels
     reasons = set(page.locator(".candidate .reason").all_inner_texts())
-    assert {"recommended by Trakt", "trending on Trakt"} <= reasons, reasons
+    assert {"Recommended for you by Trakt", "Trending on Trakt"} <= reasons, reasons
 
     # The watchlisted trending movie carries the label of every list it is on.
     listed = page.locator(
