@@ -22,6 +22,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+from harness.reference_host.seed import DEMO_RATERS
 from harness.services import REPO, ManagedProcess, RedisServer, python_module, wait_for_port
 
 DEMO_DIR = REPO / ".demo"
@@ -146,6 +147,7 @@ class Demo:
             ),
             "APERTURE_TRAKT_API_URL": self.sandbox_url,
             "APERTURE_TRAKT_AUTH_URL": self.sandbox_url,
+            "DEMO_SEED_RATINGS": "1",
         }
         self.write_env_file(env)
         # The web app creates the tables, seeds and migrates; the others start after it.
@@ -176,7 +178,10 @@ class Demo:
                 "",
                 "Aperture reference host with the Trakt plugin is running.",
                 f"  Host:     {self.host_url}   (log in as {DEMO_LOGINS})",
+                f"            {', '.join(DEMO_RATERS)} have rated titles here too",
                 f"  Sandbox:  {self.sandbox_url}   (Trakt users: {SANDBOX_USERS})",
+                "  alice_trakt's ratings on the sandbox's Trakt website:",
+                f"            {self.sandbox_url}/site/users/alice_trakt/ratings",
                 "  On Admin -> Settings -> Setup -> Integrations enter the Trakt app:",
                 f"    Client ID: {CLIENT_ID}    Client Secret: {CLIENT_SECRET}",
                 f"  Logs:     {self.log_dir}",

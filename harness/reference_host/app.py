@@ -77,7 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         tune_sqlite(db.engine)
         create_host_tables()
         if app.config["DEMO_AUTO_SEED"] and is_empty():
-            report = seed()
+            report = seed(raters=app.config["DEMO_SEED_RATINGS"])
             log.info("seeded an empty database: %s", report)
 
     pm = build_plugin_manager(app)

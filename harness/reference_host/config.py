@@ -23,6 +23,7 @@ BOOLEAN_KEYS = {
     "APERTURE_LOAD_ENTRY_POINTS",
     "APERTURE_RUN_MIGRATIONS",
     "DEMO_AUTO_SEED",
+    "DEMO_SEED_RATINGS",
     "DEMO_STRICT_CSP",
     "TESTING",
     "WTF_CSRF_ENABLED",
@@ -42,6 +43,9 @@ def defaults(app: Flask) -> dict[str, Any]:
         "APERTURE_LOAD_ENTRY_POINTS": True,
         "APERTURE_RUN_MIGRATIONS": True,
         "DEMO_AUTO_SEED": True,
+        # Also seed other people with ratings (seed.DEMO_RATERS): the demo's Discovery
+        # then has similar users to speak of from the first visit.
+        "DEMO_SEED_RATINGS": False,
         "DEMO_LIBRARY_PAGE_SIZE": 50,
         "DEMO_SCHEDULER_INTERVAL": 5,
         # Every page under STRICT_CSP (app.py): what a locked-down host sends, so the

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from harness.reference_host.db import advance_id_sequence, db, utcnow
-from harness.reference_host.models import MediaItem, User, WatchRecord
+from harness.reference_host.models import MediaItem, Rating, User, WatchRecord
 
 DEMO_USERS = (("admin", True), ("alice", False), ("bob", False))
 # A little watch history so discovery and the plugin have something to read.
@@ -27,12 +27,74 @@ DEMO_WATCHES = {
     "bob": ((278, "2024-02-17T18:45:00"), (13, "2024-05-01T20:00:00")),
 }
 
+# Other people on the demo server and their ratings (TMDB id: rating), seeded with
+# DEMO_SEED_RATINGS (the demo sets it; the tests' hosts stay with the three users above).
+# Each rated some of what alice watched here or rated on Trakt (Inception, Fight Club,
+# Pulp Fiction; Rear Window, The Wizard of Oz, Casablanca) as she did, loved some titles
+# on Trakt's trending and popular lists and disliked others: so her Discovery shows
+# "people here who rated it ..." from the first visit. Every title is in the library.
+DEMO_RATERS = {
+    "carol": {
+        27205: 9,
+        550: 8,
+        680: 9,
+        567: 10,
+        630: 9,
+        141: 9,
+        7345: 10,
+        274: 9,
+        808: 3,
+        68721: 4,
+        9390: 5,
+    },
+    "dave": {
+        27205: 10,
+        680: 8,
+        567: 9,
+        289: 8,
+        141: 8,
+        670: 9,
+        1538: 9,
+        274: 10,
+        808: 4,
+        2108: 5,
+        284054: 4,
+    },
+    "erin": {550: 9, 680: 10, 567: 9, 630: 8, 389: 8, 7345: 9, 670: 10, 1091: 9, 9390: 3, 68721: 3},
+    "frank": {
+        27205: 8,
+        550: 9,
+        567: 10,
+        630: 10,
+        141: 10,
+        9693: 9,
+        1538: 8,
+        274: 8,
+        808: 2,
+        284054: 5,
+    },
+    "grace": {
+        27205: 9,
+        680: 9,
+        289: 9,
+        567: 8,
+        7345: 8,
+        670: 8,
+        9693: 10,
+        1091: 8,
+        2108: 4,
+        9390: 4,
+    },
+}
+RATED_AT = datetime(2024, 6, 1, 20, 0, tzinfo=UTC)
+
 
 @dataclass
 class SeedReport:
     users: int = 0
     items: int = 0
     watches: int = 0
+    ratings: int = 0
 
 
 def _season_episode_counts(show: dict[str, Any]) -> Iterable[tuple[int, int]]:
@@ -96,11 +158,12 @@ def library_rows(
     return rows
 
 
-def seed_users() -> int:
+def seed_users(raters: bool = False) -> int:
     existing = set(db.session.scalars(select(User.name)))
+    wanted = [*DEMO_USERS, *((name, False) for name in DEMO_RATERS if raters)]
     missing = [
         {"name": name, "is_admin": admin, "created_at": utcnow()}
-        for name, admin in DEMO_USERS
+        for name, admin in wanted
         if name not in existing
     ]
     if missing:
@@ -149,10 +212,45 @@ def seed_watches() -> int:
     return len(rows)
 
 
-def seed() -> SeedReport:
-    """Idempotent: running it again adds only what is missing."""
-    report = SeedReport(users=seed_users(), items=seed_library())
+def seed_ratings() -> int:
+    """The other people's ratings, for raters who have none yet. Straight inserts, as a
+    server's ratings from before the plugin: no plugin hears of them."""
+    users = dict(db.session.execute(select(User.name, User.id)).all())
+    raters = [users[name] for name in DEMO_RATERS if name in users]
+    done = set(db.session.scalars(select(Rating.user_id).where(Rating.user_id.in_(raters))))
+    tmdbs = {tmdb for rated in DEMO_RATERS.values() for tmdb in rated}
+    movies = dict(
+        db.session.execute(
+            select(MediaItem.tmdb, MediaItem.id).where(
+                MediaItem.kind == "movie", MediaItem.tmdb.in_(tmdbs)
+            )
+        ).all()
+    )
+    rows = [
+        {
+            "user_id": users[name],
+            "item_id": movies[tmdb],
+            "value": value,
+            "rated_at": RATED_AT,
+            "source": "aperture",
+        }
+        for name, rated in DEMO_RATERS.items()
+        if name in users and users[name] not in done
+        for tmdb, value in rated.items()
+        if tmdb in movies
+    ]
+    if rows:
+        db.session.execute(insert(Rating), rows)
+    return len(rows)
+
+
+def seed(raters: bool = False) -> SeedReport:
+    """Idempotent: running it again adds only what is missing. ``raters`` adds the other
+    people of ``DEMO_RATERS`` and their ratings."""
+    report = SeedReport(users=seed_users(raters), items=seed_library())
     report.watches = seed_watches()
+    if raters:
+        report.ratings = seed_ratings()
     db.session.commit()
     return report
 

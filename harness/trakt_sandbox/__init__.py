@@ -76,6 +76,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         home,
         oauth,
         protocol,
+        site_ratings,
         summaries,
         sync_activities,
         sync_history,
@@ -133,6 +134,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         sync_watchlist,
         discovery,
         summaries,
+        site_ratings,
     ):
         app.register_blueprint(module.bp)
     return app

@@ -121,7 +121,8 @@ def flag(name: str) -> bool:
 def _classify(path: str) -> str:
     if path.startswith("/_sandbox"):
         return "control"
-    if path == "/" or path.startswith(("/oauth", "/activate")):
+    # The website's pages (trakt.tv and auth.trakt.tv): no API headers, no API limits.
+    if path == "/" or path.startswith(("/oauth", "/activate", "/site/")):
         return "oauth"
     return "api"
 

@@ -6,6 +6,7 @@ Adding is capped per account tier (``account_limits.py``): a new rating past the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Blueprint, Response
@@ -14,7 +15,7 @@ from harness.trakt_sandbox.account_limits import fresh_flags
 from harness.trakt_sandbox.clock import iso, parse_moment, truncate_ms
 from harness.trakt_sandbox.context import sandbox
 from harness.trakt_sandbox.matching import counts, resolve
-from harness.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, media_fields
+from harness.trakt_sandbox.media import PLURAL, SINGULAR, Catalogue, Media, media_fields
 from harness.trakt_sandbox.not_found import not_found_body
 from harness.trakt_sandbox.paging import RATINGS, paginate
 from harness.trakt_sandbox.protocol import (
@@ -102,6 +103,17 @@ def add_ratings() -> Response:
             if rated_at is None:
                 return error_response(422, "validation_failed", "rated_at is not a date")
         planned.append((target.media, Rated(target.fields["rating"], truncate_ms(rated_at))))
+    added, crossed = store_ratings(user, planned)
+    if crossed:
+        return sb.account_limits.refusal("ratings", user)
+    return json_response({"added": added, "not_found": not_found_body(resolution.misses)}, 201)
+
+
+def store_ratings(user: User, planned: list[tuple[Media, Rated]]) -> tuple[dict[str, int], bool]:
+    """Adds or updates ratings within the account's cap, and marks the activity the sync
+    reads; the API and the sandbox's own ratings page (``site.py``) both rate through it.
+    Returns the counts added per type and whether the batch crossed the cap."""
+    sb = sandbox()
     added = counts()
     limits = sb.account_limits
     with sb.state.lock:
@@ -113,9 +125,22 @@ def add_ratings() -> Response:
         touched = [f"{plural}.rated_at" for plural, n in added.items() if n]
         if touched:
             user.activities.touch(sb.clock.now(), *touched)
-    if crossed:
-        return limits.refusal("ratings", user)
-    return json_response({"added": added, "not_found": not_found_body(resolution.misses)}, 201)
+    return added, crossed
+
+
+def drop_ratings(user: User, medias: Iterable[Media]) -> dict[str, int]:
+    """Removes ratings (the API's ``/sync/ratings/remove`` and the ratings page)."""
+    sb = sandbox()
+    deleted = counts()
+    with sb.state.lock:
+        for media in medias:
+            # An item that exists but was never rated is neither deleted nor not_found.
+            if user.ratings.pop(media.key, None) is not None:
+                deleted[PLURAL[media.kind]] += 1
+        touched = [f"{plural}.rated_at" for plural, n in deleted.items() if n]
+        if touched:
+            user.activities.touch(sb.clock.now(), *touched)
+    return deleted
 
 
 @bp.post("/sync/ratings/remove")
@@ -123,13 +148,5 @@ def add_ratings() -> Response:
 def remove_ratings() -> Response:
     sb, user = sandbox(), current_user()
     resolution = resolve(sb.catalogue, body())
-    deleted = counts()
-    with sb.state.lock:
-        for target in resolution.targets:
-            # An item that exists but was never rated is neither deleted nor not_found.
-            if user.ratings.pop(target.media.key, None) is not None:
-                deleted[PLURAL[target.media.kind]] += 1
-        touched = [f"{plural}.rated_at" for plural, n in deleted.items() if n]
-        if touched:
-            user.activities.touch(sb.clock.now(), *touched)
+    deleted = drop_ratings(user, (target.media for target in resolution.targets))
     return json_response({"deleted": deleted, "not_found": not_found_body(resolution.misses)}, 200)
