@@ -152,7 +152,7 @@ def test_cards_and_pages_work_under_a_strict_csp(browser, site, sandbox):
         with popup.expect_event("close"):
             popup.click("#approve")
         user.page.wait_for_selector("#trakt-connected-as")
-        assert user.page.inner_text("#trakt-connected-as") == "Connected as alice_trakt"
+        assert user.page.inner_text("#trakt-connected-as") == "Trakt account: alice_trakt"
         user.page.click("#trakt-disconnect")
         user.page.wait_for_selector("#trakt-connect")
 

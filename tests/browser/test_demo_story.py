@@ -188,7 +188,7 @@ def test_the_readme_demo_story_goes_all_the_way(browser: Any, demo: RunningDemo)
         popup.click("#login")
         with popup.expect_event("close"):
             popup.click("#approve")
-        expect(alice.locator("#trakt-connected-as")).to_have_text("Connected as alice_trakt")
+        expect(alice.locator("#trakt-connected-as")).to_have_text("Trakt account: alice_trakt")
 
         # 3. Alice rates Heat 9 in the library; it reaches alice_trakt's ratings page.
         title, tmdb, value = HOST_RATED

@@ -150,7 +150,7 @@ def test_popup_flow_connects_stores_the_token_encrypted_and_queues_the_first_syn
 
     profile = page(alice)
     assert card_state(profile) == "connected"
-    assert text_of(profile, "trakt-connected-as") == "Connected as alice_on_trakt"
+    assert text_of(profile, "trakt-connected-as") == "Trakt account: alice_on_trakt"
     assert text_of(profile, "trakt-profile-notice") == "Connected as alice_on_trakt."
     assert 'id="trakt-disconnect"' in profile
     assert "trakt-profile-notice" not in page(alice)  # shown once
