@@ -149,6 +149,9 @@ class DiscoveryCandidate:
     reason: str = ""
     score: float = 0.0
     in_library: MediaRef | None = None
+    #: An https URL of a small poster (Trakt's ``images``, checked before it is kept) or
+    #: None: the page then shows a placeholder. Load it with ``referrerpolicy=no-referrer``.
+    poster: str | None = None
 
 
 @dataclass(frozen=True)

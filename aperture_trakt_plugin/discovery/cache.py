@@ -21,6 +21,7 @@ from sqlalchemy import delete, select
 
 from aperture_trakt_plugin import extension
 from aperture_trakt_plugin.discovery.keys import parse_ids
+from aperture_trakt_plugin.discovery.posters import first_poster
 from aperture_trakt_plugin.host import ExternalIds
 from aperture_trakt_plugin.storage.models import TraktDiscoveryList, utcnow
 from aperture_trakt_plugin.trakt.errors import MalformedResponse
@@ -48,26 +49,31 @@ class Entry(NamedTuple):
     title: str
     year: int | None
     ids: ExternalIds
+    poster: str | None = None  # checked by ``posters.poster_url`` before it is kept
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "kind": self.kind,
             "title": self.title,
             "year": self.year,
             "ids": self.ids._asdict(),
         }
+        if self.poster:
+            found["poster"] = self.poster
+        return found
 
     @classmethod
     def from_json(cls, raw: Any) -> Entry | None:
         """None for a row that is not an entry (an older or damaged payload)."""
         if not isinstance(raw, dict) or raw.get("kind") not in ("movie", "show"):
             return None
-        year = raw.get("year")
+        year, poster = raw.get("year"), raw.get("poster")
         return cls(
             raw["kind"],
             str(raw.get("title") or ""),
             year if isinstance(year, int) else None,
             cached_ids(raw.get("ids")),
+            poster if isinstance(poster, str) else None,
         )
 
 
@@ -97,10 +103,12 @@ def cached_ids(raw: Any) -> ExternalIds:
     return parse_ids(raw)
 
 
-def parse_entries(data: Any, kind: str, what: str) -> list[Entry]:
+def parse_entries(data: Any, kind: str, what: str, api_url: str | None = None) -> list[Entry]:
     """Titles of a Trakt list answer: bare objects (popular, recommendations) or wrapped
     ones (``{"watchers": n, "movie": {...}}``, watchlist items). Items without a title
-    or an id are skipped; an answer that is not a list at all is an error."""
+    or an id are skipped; an answer that is not a list at all is an error. Posters
+    (``extended=images``) are kept when ``posters.first_poster`` passes them, with
+    ``api_url`` the API the answer came from."""
     if not isinstance(data, list):
         raise MalformedResponse(MSG_NOT_A_LIST.format(what=what))
     found = []
@@ -114,7 +122,15 @@ def parse_entries(data: Any, kind: str, what: str) -> list[Entry]:
         if not ids.any():
             continue
         year = obj.get("year")
-        found.append(Entry(kind, obj["title"], year if isinstance(year, int) else None, ids))
+        found.append(
+            Entry(
+                kind,
+                obj["title"],
+                year if isinstance(year, int) else None,
+                ids,
+                first_poster(obj, api_url),
+            )
+        )
     return found
 
 

@@ -66,6 +66,14 @@ def _host() -> Any:
     return extension.state().host
 
 
+def _keep(entries: dict[str, Entry], key: str, entry: Entry) -> None:
+    """The first list's entry of a title, unless only a later one has a poster (a list
+    cached before posters were asked for, or one Trakt sent without images)."""
+    held = entries.get(key)
+    if held is None or (held.poster is None and entry.poster is not None):
+        entries[key] = entry
+
+
 def build_pool(user_id: int | None, media_type: str) -> Pool:
     """Reads the lists from the cache and matches them against the library at once."""
     pool = Pool(user_id, media_type)
@@ -84,7 +92,7 @@ def build_pool(user_id: int | None, media_type: str) -> Pool:
     for pairs in owns.values():
         for own, entry in pairs:
             if own is not None:
-                unique.setdefault(own, entry)
+                _keep(unique, own, entry)
     refs = [
         MediaRef(kind=e.kind, ids=e.ids, title=e.title, year=e.year)  # type: ignore[arg-type]
         for e in unique.values()
@@ -95,7 +103,7 @@ def build_pool(user_id: int | None, media_type: str) -> Pool:
         key = media_key(entry.kind, ref.ids) if ref is not None and ref.ids.any() else None
         key = key or own
         canonical[own] = key
-        pool.entries.setdefault(key, entry)
+        _keep(pool.entries, key, entry)
         if ref is not None:
             pool.library[key] = ref
     for trakt_list in LISTS:
@@ -205,6 +213,7 @@ def candidate(
         reason=_reason(pool, key, list_id, reason),
         score=score,
         in_library=ref,
+        poster=entry.poster,
     )
 
 

@@ -51,6 +51,8 @@ log = logging.getLogger(__name__)
 
 JOB_NAME = scheduling.REFRESH_JOB
 RECOMMENDATIONS_MAX = 100  # Trakt's cap (CONTRACT 7.2)
+#: The lists a page shows ask for image URLs too (CONTRACT, "extended"): the posters.
+WITH_POSTERS = {"extended": "images"}
 
 # The refresh's lines in its run log and on `flask trakt discovery refresh`; a failed
 # list's line is "{scope}: {error}" with the Trakt error (docs/troubleshooting.md).
@@ -110,8 +112,8 @@ def refresh_global(result: RefreshResult, report: Report) -> None:
             scope = cache.global_scope(trakt_list.name, media_type)
             path = f"/{media_type}/{trakt_list.name}"
             try:
-                data = calls.top_as_app(path, list_size())
-                items = parse_entries(data, KIND_OF[media_type], f"GET {path}")
+                data = calls.top_as_app(path, list_size(), WITH_POSTERS)
+                items = parse_entries(data, KIND_OF[media_type], f"GET {path}", api_url())
             except TraktError as exc:
                 result.failed(scope, exc, report)
                 continue
@@ -123,7 +125,12 @@ def refresh_global(result: RefreshResult, report: Report) -> None:
 def recommendation_params() -> dict[str, Any]:
     limit = min(RECOMMENDATIONS_MAX, list_size())
     ignore = current_app.config["APERTURE_TRAKT_RECOMMENDATIONS_IGNORE"]
-    return {"limit": limit, **{f"ignore_{name}": "true" for name in ignore}}
+    return {"limit": limit, **{f"ignore_{name}": "true" for name in ignore}, **WITH_POSTERS}
+
+
+def api_url() -> str:
+    """The API the lists come from, whose own origin may serve posters (the sandbox)."""
+    return str(current_app.config["APERTURE_TRAKT_API_URL"])
 
 
 def _user_list(
@@ -140,7 +147,7 @@ def _user_list(
         if paged
         else calls.get_as_user(user_id, path, params)
     )
-    return parse_entries(data, KIND_OF[media_type], f"GET {path}")
+    return parse_entries(data, KIND_OF[media_type], f"GET {path}", api_url())
 
 
 def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> bool:
@@ -159,7 +166,7 @@ def refresh_user_lists(user_id: int, result: RefreshResult, report: Report) -> b
         for mt in MEDIA_TYPES
     ]
     fetches += [
-        (user_scope(user_id, WATCHLIST.name, mt), f"/sync/watchlist/{mt}", None, mt, True)
+        (user_scope(user_id, WATCHLIST.name, mt), f"/sync/watchlist/{mt}", WITH_POSTERS, mt, True)
         for mt in MEDIA_TYPES
     ]
     for scope, path, params, media_type, paged in fetches:

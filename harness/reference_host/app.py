@@ -16,6 +16,7 @@ from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
+from aperture_trakt_plugin.discovery.posters import image_origins
 from harness.reference_host import admin, auth, pages
 from harness.reference_host.cli import demo
 from harness.reference_host.config import load_config
@@ -28,9 +29,10 @@ from harness.reference_host.services import DemoHostServices
 log = logging.getLogger(__name__)
 INSTANCE_PATH = Path(__file__).resolve().parents[2] / ".demo" / "instance"
 csrf = CSRFProtect()
-#: DEMO_STRICT_CSP's policy: nothing inline, nothing from elsewhere.
+#: DEMO_STRICT_CSP's policy: nothing inline, nothing from elsewhere but the posters,
+#: from the origins the host contract names ("Posters"; {images} in the policy).
 STRICT_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: {images}; "
     "frame-ancestors 'self'"
 )
 THEMES = ("light", "dark")
@@ -51,8 +53,13 @@ def _theme() -> dict[str, str | None]:
     return {"theme": chosen if chosen in THEMES else None}
 
 
+def strict_csp(api_url: str | None) -> str:
+    return STRICT_CSP.format(images=" ".join(image_origins(api_url)))
+
+
 def _strict_csp(response: Response) -> Response:
-    response.headers.add("Content-Security-Policy", STRICT_CSP)
+    policy = strict_csp(current_app.config.get("APERTURE_TRAKT_API_URL"))
+    response.headers.add("Content-Security-Policy", policy)
     return response
 
 

@@ -184,18 +184,22 @@ def seed_library() -> int:
     return len(rows)
 
 
+def movie_ids(tmdbs: set[int]) -> dict[int, int]:
+    """TMDB id → library item id of the library's movies among ``tmdbs``."""
+    rows = db.session.execute(
+        select(MediaItem.tmdb, MediaItem.id).where(
+            MediaItem.kind == "movie", MediaItem.tmdb.in_(tmdbs)
+        )
+    )
+    return {tmdb: item_id for tmdb, item_id in rows.all()}
+
+
 def seed_watches() -> int:
     if db.session.scalar(select(func.count()).select_from(WatchRecord)):
         return 0
     users = dict(db.session.execute(select(User.name, User.id)).all())
     tmdbs = {tmdb for watches in DEMO_WATCHES.values() for tmdb, _ in watches}
-    movies = dict(
-        db.session.execute(
-            select(MediaItem.tmdb, MediaItem.id).where(
-                MediaItem.kind == "movie", MediaItem.tmdb.in_(tmdbs)
-            )
-        ).all()
-    )
+    movies = movie_ids(tmdbs)
     rows = [
         {
             "user_id": users[name],
@@ -219,13 +223,7 @@ def seed_ratings() -> int:
     raters = [users[name] for name in DEMO_RATERS if name in users]
     done = set(db.session.scalars(select(Rating.user_id).where(Rating.user_id.in_(raters))))
     tmdbs = {tmdb for rated in DEMO_RATERS.values() for tmdb in rated}
-    movies = dict(
-        db.session.execute(
-            select(MediaItem.tmdb, MediaItem.id).where(
-                MediaItem.kind == "movie", MediaItem.tmdb.in_(tmdbs)
-            )
-        ).all()
-    )
+    movies = movie_ids(tmdbs)
     rows = [
         {
             "user_id": users[name],

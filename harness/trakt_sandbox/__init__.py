@@ -74,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         device,
         discovery,
         home,
+        images,
         oauth,
         protocol,
         site_ratings,
@@ -122,6 +123,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     protocol.install(app)
     for module in (
         home,
+        images,
         oauth,
         device,
         control,

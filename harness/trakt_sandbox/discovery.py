@@ -26,6 +26,7 @@ from harness.trakt_sandbox.protocol import (
     empty_response,
     error_response,
     flag,
+    images_host,
     json_response,
     user_required,
     wants_full,
@@ -111,16 +112,16 @@ MEMO_SIZE = 256  # distinct (list, kind, page, limit, full) answers kept
 
 
 def _discovery_page(
-    name: str, kind: str, render: Callable[[Sequence[Media], bool], list[Any]]
+    name: str, kind: str, render: Callable[[Sequence[Media], bool, str | None], list[Any]]
 ) -> Response:
     """A trending or popular page. Without filters the answer depends only on the
     request's paging and ``extended``, so it is serialised once and kept: the default
     page is 100 titles since 2026, and this is the sandbox's hottest GET."""
     catalogue = sandbox().catalogue
     ranked = getattr(catalogue, name)[kind]
-    full = wants_full()
+    full, images = wants_full(), images_host()
     filtered = any(arg in request.args for arg in FILTER_ARGS)
-    key = (name, kind, page_window(DISCOVERY), full)
+    key = (name, kind, page_window(DISCOVERY), full, images)
     memo = catalogue.discovery_pages
     if not filtered and key in memo:
         payload, headers = memo[key]
@@ -128,7 +129,7 @@ def _discovery_page(
     page, headers = paginate(_filtered(ranked, kind), DISCOVERY)
     if name == "trending":
         headers["X-Trending-User-Count"] = str(sum(m.watchers for m in ranked))
-    payload = json.dumps(render(page, full), separators=(",", ":")).encode()
+    payload = json.dumps(render(page, full, images), separators=(",", ":")).encode()
     if not filtered:
         if len(memo) >= MEMO_SIZE:
             memo.clear()
@@ -142,14 +143,18 @@ def trending(plural: str) -> Response:
     return _discovery_page(
         "trending",
         kind,
-        lambda page, full: [{"watchers": m.watchers, kind: m.obj(full)} for m in page],
+        lambda page, full, images: [
+            {"watchers": m.watchers, kind: m.obj(full, images)} for m in page
+        ],
     )
 
 
 @route_both("/{plural}/popular", methods=["GET"])
 def popular(plural: str) -> Response:
     return _discovery_page(
-        "popular", SINGULAR[plural], lambda page, full: [m.obj(full) for m in page]
+        "popular",
+        SINGULAR[plural],
+        lambda page, full, images: [m.obj(full, images) for m in page],
     )
 
 
@@ -183,9 +188,9 @@ def recommendations(plural: str) -> Response:
         "X-Pagination-Page": headers["X-Pagination-Page"],
         "X-Pagination-Limit": headers["X-Pagination-Limit"],
     }
-    full = wants_full()
+    full, images = wants_full(), images_host()
     body: list[dict[str, Any]] = [
-        {**m.obj(full), "favorited_by": [], "recommended_by": []} for m in page
+        {**m.obj(full, images), "favorited_by": [], "recommended_by": []} for m in page
     ]
     return json_response(body, 200, headers)
 

@@ -73,8 +73,10 @@ class Media:
     def key(self) -> tuple[str, int]:
         return (self.kind, self.trakt)
 
-    def obj(self, full: bool = False) -> dict[str, Any]:
-        return self.full if full else self.minimal
+    def obj(self, full: bool = False, images: str | None = None) -> dict[str, Any]:
+        """The response object; ``images`` (a host) adds Trakt's ``images`` object."""
+        found = self.full if full else self.minimal
+        return {**found, "images": image_urls(self, images)} if images else found
 
     def episodes(self) -> Iterator[Media]:
         """Every episode under a show or season (an episode yields itself)."""
@@ -90,12 +92,36 @@ class Media:
         return sum(1 for _ in self.episodes())
 
 
-def media_fields(media: Media, full: bool = False) -> dict[str, Any]:
+def media_fields(media: Media, full: bool = False, images: str | None = None) -> dict[str, Any]:
     """The keys a sync item carries for its media: ``movie``, or ``episode`` + ``show``..."""
-    fields = {media.kind: media.obj(full)}
+    fields = {media.kind: media.obj(full, images)}
     if media.show is not None:
-        fields["show"] = media.show.obj(full)
+        fields["show"] = media.show.obj(full, images)
     return fields
+
+
+NO_POSTER_ONE_IN = 8  # about one title in 8 has no poster: on Trakt too, some have none
+IMAGE_KINDS = ("fanart", "poster", "logo", "clearart", "banner", "thumb")
+
+
+def has_poster(media: Media) -> bool:
+    return media.kind in ("movie", "show") and bool(
+        stable_hash(f"poster:{media.kind}:{media.trakt}") % NO_POSTER_ONE_IN
+    )
+
+
+def poster_path(media: Media) -> str:
+    return f"/images/{PLURAL[media.kind]}/{media.trakt}/poster.svg"
+
+
+def image_urls(media: Media, host: str) -> dict[str, list[str]]:
+    """Trakt's ``images`` object: each kind a list of URLs without a scheme, as Trakt
+    sends them (``media.trakt.tv/images/...``). Only posters, and only for titles,
+    which is what a discovery page shows."""
+    found: dict[str, list[str]] = {kind: [] for kind in IMAGE_KINDS}
+    if has_poster(media):
+        found["poster"] = [f"{host}{poster_path(media)}"]
+    return found
 
 
 class Catalogue:

@@ -113,6 +113,12 @@ def wants_full() -> bool:
     return "full" in extended()
 
 
+def images_host() -> str | None:
+    """With ``extended=images``: the host the posters' URLs name (this sandbox, which
+    serves them itself, as media.trakt.tv does for Trakt); None without."""
+    return request.host if "images" in extended() else None
+
+
 def flag(name: str) -> bool:
     return request.args.get(name, "").lower() in ("true", "1", "yes")
 
@@ -122,7 +128,7 @@ def _classify(path: str) -> str:
     if path.startswith("/_sandbox"):
         return "control"
     # The website's pages (trakt.tv and auth.trakt.tv): no API headers, no API limits.
-    if path == "/" or path.startswith(("/oauth", "/activate", "/site/")):
+    if path == "/" or path.startswith(("/oauth", "/activate", "/site/", "/images/")):
         return "oauth"
     return "api"
 

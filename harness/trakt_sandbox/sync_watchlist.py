@@ -22,6 +22,7 @@ from harness.trakt_sandbox.protocol import (
     body,
     current_user,
     error_response,
+    images_host,
     json_response,
     user_required,
     wants_full,
@@ -55,7 +56,11 @@ def _title(item: dict[str, Any]) -> str:
 
 
 def watchlist_items(
-    user: User, catalogue: Catalogue, kind: str | None = None, full: bool = False
+    user: User,
+    catalogue: Catalogue,
+    kind: str | None = None,
+    full: bool = False,
+    images: str | None = None,
 ) -> list[dict[str, Any]]:
     """Items in rank order; ``_media`` is kept for sorting and stripped before answering."""
     items = []
@@ -70,7 +75,7 @@ def watchlist_items(
                 "listed_at": iso(listed.listed_at),
                 "notes": listed.notes,
                 "type": media_kind,
-                **media_fields(media, full),
+                **media_fields(media, full, images),
                 "_media": media,
             }
         )
@@ -112,7 +117,7 @@ def watchlist_response(
         return error_response(404, "not_found", f"unknown type {type_!r}")
     sb = sandbox()
     with sb.state.lock:
-        items = watchlist_items(user, sb.catalogue, TYPES[type_], wants_full())
+        items = watchlist_items(user, sb.catalogue, TYPES[type_], wants_full(), images_host())
     applied_by = sort_by if sort_by in SORTS else "rank"
     applied_how = "desc" if sort_how == "desc" else "asc"
     items.sort(key=SORTS[applied_by], reverse=applied_how == "desc")

@@ -59,6 +59,18 @@ def configure_as_admin(page, base: str, redirect_uri: str = "") -> None:
     assert "Trakt accepted" in page.wait_for_selector("#trakt-admin-notice").inner_text()
 
 
+def approve_in_popup(page, trakt_user: str) -> None:
+    """Connect Trakt: the sandbox's sign-in page in the popup, sign in, approve."""
+    with page.expect_popup() as popup_info:
+        page.click("#trakt-connect")
+    popup = popup_info.value
+    popup.wait_for_selector("#username")  # the sandbox's "sign in to Trakt" page
+    popup.fill("#username", trakt_user)
+    popup.click("#login")
+    with popup.expect_event("close"):  # the result page tells the opener and closes itself
+        popup.click("#approve")
+
+
 def profile_state(page) -> str:
     return page.get_attribute("#trakt-profile", "data-state")
 
@@ -79,14 +91,7 @@ def test_connect_in_a_popup_reload_and_disconnect(page, user_page, site, sandbox
     user_page.goto(f"{site}/settings/profile")
     assert profile_state(user_page) == "disconnected"
 
-    with user_page.expect_popup() as popup_info:
-        user_page.click("#trakt-connect")
-    popup = popup_info.value
-    popup.wait_for_selector("#username")  # the sandbox's "sign in to Trakt" page
-    popup.fill("#username", "alice_trakt")
-    popup.click("#login")
-    with popup.expect_event("close"):  # the result page tells the opener and closes itself
-        popup.click("#approve")
+    approve_in_popup(user_page, "alice_trakt")
 
     user_page.wait_for_selector("#trakt-connected-as")
     assert user_page.inner_text("#trakt-connected-as") == "Trakt account: alice_trakt"
@@ -152,13 +157,7 @@ def test_the_card_shows_the_first_sync_and_watchlist_as_they_arrive(
         sandbox.fault("GET", "/sync/last_activities", delay_ms=3000, count=1)
         log_in(user_page, site, "alice")
         user_page.goto(f"{site}/settings/profile")
-        with user_page.expect_popup() as popup_info:
-            user_page.click("#trakt-connect")
-        popup = popup_info.value
-        popup.fill("#username", "alice_trakt")
-        popup.click("#login")
-        with popup.expect_event("close"):
-            popup.click("#approve")
+        approve_in_popup(user_page, "alice_trakt")
         user_page.wait_for_selector("#trakt-connected-as")
         notices = [user_page.inner_text("#trakt-profile").count("Connected as alice_trakt.")]
         assert "Not synced yet" in user_page.inner_text("#trakt-profile")

@@ -17,16 +17,13 @@ import pytest
 from flask import Flask
 
 from aperture_trakt_plugin.discovery import refresh
-from harness.services import REPO, WSGIServerThread
+from harness.services import WSGIServerThread
 from harness.trakt_sandbox.control_client import SandboxControl
-from tests.browser.test_browser_admin import UPDATE_SCREENSHOTS, log_in
+from tests.browser.test_browser_admin import log_in
 from tests.connect_helpers import configure_trakt, connect_with_tokens, run_trakt_jobs
 
 pytestmark = [pytest.mark.browser, pytest.mark.trakt]
 
-# The README's picture; refreshed only on request (as the other browser tests' pictures),
-# so a test run leaves the tree clean.
-SCREENSHOT = REPO / "docs" / "images" / "discovery.png"
 SEEN_BY_ALICE = {27205, 550, 680}  # the demo's seeded watch history of alice
 
 
@@ -92,11 +89,21 @@ def test_discovery_shows_trakt_labels_and_hides_a_title(
     assert tabs == page.locator("section.discovery-source h2").all_inner_texts()
     cards = page.locator("li.candidate")
     assert cards.count() == page.locator("li.candidate .poster").count() > 0
+    # Posters from Trakt's images (the sandbox's generated ones), a placeholder without.
+    posters = page.locator("li.candidate img.poster")
+    assert 0 < posters.count() < cards.count()
+    assert page.locator("li.candidate div.poster.placeholder").count() > 0
+    first = posters.first
+    assert first.get_attribute("src").startswith(sandbox.url + "/images/")
+    assert first.get_attribute("referrerpolicy") == "no-referrer"
+    first.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('li.candidate img.poster');"
+        " return i.complete && i.naturalWidth > 0; }"
+    )
     body = page.inner_text("main")
     assert "tmdb " not in body and "imdb tt" not in body
     assert page.locator(".candidate .ids").count() == 0
-    if UPDATE_SCREENSHOTS:
-        page.screenshot(path=str(SCREENSHOT))
 
     # Not interested in Trakt's first recommended movie.
     target = page.locator(

@@ -24,7 +24,7 @@ import pytest
 from flask import Flask
 
 from aperture_trakt_plugin.storage.settings import OOB_REDIRECT_URI
-from harness.reference_host.app import STRICT_CSP
+from harness.reference_host.app import strict_csp
 from harness.services import REPO, WSGIServerThread
 from harness.trakt_sandbox.control_client import SandboxControl
 from tests.browser.test_browser_admin import UPDATE_SCREENSHOTS
@@ -116,7 +116,7 @@ def computed(page: Any, selector: str, *properties: str) -> list[str]:
     )
 
 
-def test_cards_and_pages_work_under_a_strict_csp(browser, site, sandbox):
+def test_cards_and_pages_work_under_a_strict_csp(browser, site, sandbox, host_app):
     from playwright.sync_api import expect
 
     admin = CspWatch(browser, site)
@@ -167,7 +167,8 @@ def test_cards_and_pages_work_under_a_strict_csp(browser, site, sandbox):
 
         for watch in (admin, user):
             watch.clean()
-            served = [url for url, policy in watch.policies.items() if STRICT_CSP not in policy]
+            strict = strict_csp(host_app.config["APERTURE_TRAKT_API_URL"])
+            served = [url for url, policy in watch.policies.items() if strict not in policy]
             assert served == [], "pages served without the strict CSP"
         assert any("/plugins/trakt/callback" in url for url in user.policies)
 

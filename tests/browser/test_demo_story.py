@@ -25,7 +25,10 @@ from typing import Any
 import pytest
 
 from harness.demo import CLIENT_ID, CLIENT_SECRET
-from harness.services import REPO, free_port
+from harness.services import REPO
+from tests.browser.test_browser_admin import UPDATE_SCREENSHOTS
+from tests.browser.test_browser_connect import approve_in_popup
+from tests.harness.test_demo_host_launcher import demo_argv
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,17 +53,7 @@ class RunningDemo:
 @pytest.fixture()
 def demo(tmp_path: Path) -> Iterator[RunningDemo]:
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "harness.demo",
-            "--dir",
-            str(tmp_path),
-            "--port",
-            str(free_port()),
-            "--sandbox-port",
-            str(free_port()),
-        ],
+        demo_argv(tmp_path),
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -181,13 +174,7 @@ def test_the_readme_demo_story_goes_all_the_way(browser: Any, demo: RunningDemo)
         # 2. Alice connects on Profile: the sandbox's popup, sign in, approve.
         log_in(alice, host, "alice")
         menu(alice, "Profile")
-        with alice.expect_popup() as popup_info:
-            alice.click("#trakt-connect")
-        popup = popup_info.value
-        popup.fill("#username", "alice_trakt")
-        popup.click("#login")
-        with popup.expect_event("close"):
-            popup.click("#approve")
+        approve_in_popup(alice, "alice_trakt")
         expect(alice.locator("#trakt-connected-as")).to_have_text("Trakt account: alice_trakt")
 
         # 3. Alice rates Heat 9 in the library; it reaches alice_trakt's ratings page.
@@ -235,6 +222,15 @@ def test_the_readme_demo_story_goes_all_the_way(browser: Any, demo: RunningDemo)
             alice,
             lambda: sorted(set(alice.locator(".candidate .reason").all_inner_texts())),
         )
+        if UPDATE_SCREENSHOTS:  # the README's picture: the row with a counted reason
+            row_top = "el => window.scrollTo(0, el.getBoundingClientRect().top + scrollY - 60)"
+            counted.first.locator("xpath=ancestor::li[1]").evaluate(row_top)
+            alice.wait_for_function(
+                "() => [...document.querySelectorAll('img.poster')].filter(i => {"
+                " const r = i.getBoundingClientRect(); return r.bottom > 0 && r.top < innerHeight;"
+                " }).every(i => i.complete && i.naturalWidth > 0)"
+            )
+            alice.screenshot(path=str(REPO / "docs" / "images" / "discovery.png"))
         card = alice.locator("li.candidate:has(form.not-interested)").first
         hidden = card.locator("strong").inner_text()
         with alice.expect_navigation():

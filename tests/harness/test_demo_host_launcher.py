@@ -6,6 +6,7 @@ import importlib
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,22 +20,28 @@ def sandbox_ready() -> bool:
         return False
 
 
+def demo_argv(state_dir: Path, *options: str) -> list[str]:
+    """``python -m harness.demo`` (what ``make demo`` runs) on free ports, kept in
+    ``state_dir``."""
+    return [
+        sys.executable,
+        "-m",
+        "harness.demo",
+        *options,
+        "--dir",
+        str(state_dir),
+        "--port",
+        str(free_port()),
+        "--sandbox-port",
+        str(free_port()),
+    ]
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not sandbox_ready(), reason="the Trakt sandbox is not written yet")
 def test_demo_check_starts_everything_and_stops_cleanly(tmp_path):
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "harness.demo",
-            "--check",
-            "--dir",
-            str(tmp_path),
-            "--port",
-            str(free_port()),
-            "--sandbox-port",
-            str(free_port()),
-        ],
+        demo_argv(tmp_path, "--check"),
         cwd=REPO,
         capture_output=True,
         text=True,

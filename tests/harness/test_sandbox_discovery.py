@@ -208,3 +208,54 @@ def test_summaries_and_id_search(sandbox, catalogue):
     tv = catalogue["shows"][0]
     episode = sandbox.api("GET", f"/shows/{tv['ids']['slug']}/seasons/1/episodes/2").json()
     assert episode == tv["seasons"][0]["episodes"][1]
+
+
+def posters_of(items: list[dict[str, Any]], kind: str | None = None) -> list[list[str]]:
+    return [(item[kind] if kind else item)["images"]["poster"] for item in items]
+
+
+def test_extended_images_adds_trakts_scheme_less_poster_urls_served_here(sandbox):
+    """Only with ``extended=images``, on every list a discovery page reads; about one
+    title in eight without a poster; each URL answers with a small image."""
+    host = sandbox.url.split("://", 1)[1]
+    plain = sandbox.api("GET", "/movies/trending", params={"limit": 40}).json()
+    assert all("images" not in item["movie"] for item in plain)
+    both = {"limit": 40, "extended": "full,images"}
+    trending = sandbox.api("GET", "/movies/trending", params=both).json()
+    popular = sandbox.api("GET", "/shows/popular", params={"limit": 40, "extended": "images"})
+    token = sandbox.issue_tokens("rita")["access_token"]
+    recommended = sandbox.api(
+        "GET", "/recommendations/movies", token, params={"extended": "images", "limit": 40}
+    ).json()
+    assert "tagline" in trending[0]["movie"]  # full and images together
+    for posters in (
+        posters_of(trending, "movie"),
+        posters_of(popular.json()),
+        posters_of(recommended),
+    ):
+        assert [] in posters and any(posters)
+        assert all(url.startswith(f"{host}/images/") for found in posters for url in found)
+
+    listed = next(item for item in trending if item["movie"]["images"]["poster"])
+    url = listed["movie"]["images"]["poster"][0]
+    image = sandbox.http.get(f"http://{url}", headers={"User-Agent": "t"}, timeout=10)
+    assert image.status_code == 200 and image.headers["Content-Type"] == "image/svg+xml"
+    assert image.headers["Cache-Control"] == "public, max-age=86400"
+    assert image.text.startswith("<svg") and len(image.content) < 2048
+    without = next(item for item in trending if not item["movie"]["images"]["poster"])
+    trakt_id = without["movie"]["ids"]["trakt"]
+    missing = sandbox.http.get(
+        f"{sandbox.url}/images/movies/{trakt_id}/poster.svg",
+        headers={"User-Agent": "t"},
+        timeout=10,
+    )
+    assert missing.status_code == 404
+
+
+def test_the_watchlist_carries_posters_with_extended_images(sandbox, catalogue):
+    sandbox.set_watchlist("rita", [{"type": "movie", "movie": catalogue["movies"][0]}])
+    token = sandbox.issue_tokens("rita")["access_token"]
+    items = sandbox.api("GET", "/sync/watchlist/movies", token, params={"extended": "images"})
+    assert set(items.json()[0]["movie"]["images"]) >= {"poster", "fanart"}
+    plain = sandbox.api("GET", "/sync/watchlist/movies", token).json()
+    assert "images" not in plain[0]["movie"]

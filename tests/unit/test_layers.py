@@ -21,7 +21,13 @@ PACKAGE = "aperture_trakt_plugin"
 #: Layer → its modules (a package name covers its modules). Lowest first.
 LAYERS: dict[str, tuple[str, ...]] = {
     "the host contract": ("", "host"),
-    "Trakt's API": ("trakt", "discovery.ranking", "discovery.reasons", "discovery.keys"),
+    "Trakt's API": (
+        "trakt",
+        "discovery.ranking",
+        "discovery.reasons",
+        "discovery.keys",
+        "discovery.posters",
+    ),
     "the plugin's storage": ("storage",),
     "the Flask extension state": ("extension",),
     "Trakt with this server's credentials": ("accounts",),
@@ -42,6 +48,7 @@ PURE = (
     "discovery.ranking",
     "discovery.reasons",
     "discovery.keys",
+    "discovery.posters",
 )
 FRAMEWORKS = {"flask", "flask_sqlalchemy", "sqlalchemy", "redis", "rq"}
 
