@@ -18,7 +18,7 @@ from harness.services import REPO
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> zipfile.ZipFile:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -31,10 +31,26 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
         ],
         check=True,
         capture_output=True,
+        text=True,
     )
+    (out / "build.log").write_text(built.stdout + built.stderr)
     (path,) = out.glob("aperture_trakt_plugin-*.whl")
     with zipfile.ZipFile(path) as zf:
         yield zf
+
+
+def test_building_prints_no_packaging_warning(wheel):
+    """setuptools used to warn that ``aperture_trakt_plugin.templates.trakt`` was absent
+    from the packages configuration (issue 18); any of its warnings is a fault of ours.
+    The "byte-compiling is disabled" lines come from PYTHONDONTWRITEBYTECODE, not us."""
+    log = (Path(wheel.filename).parent / "build.log").read_text()
+    warned = [
+        line
+        for line in log.splitlines()
+        if ("Warning" in line or "!!" in line or "warning:" in line)
+        and "byte-compiling is disabled" not in line
+    ]
+    assert warned == [], "\n".join(warned)
 
 
 @pytest.mark.slow
