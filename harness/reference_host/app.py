@@ -83,9 +83,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         tune_sqlite(db.engine)
         create_host_tables()
-        if app.config["DEMO_AUTO_SEED"] and is_empty():
-            report = seed(raters=app.config["DEMO_SEED_RATINGS"])
-            log.info("seeded an empty database: %s", report)
+        raters = app.config["DEMO_SEED_RATINGS"]
+        # With the raters (the demo), also a database from an earlier demo gets them.
+        if app.config["DEMO_AUTO_SEED"] and (raters or is_empty()):
+            report = seed(raters=raters)
+            log.info("seeded the database: %s", report)
 
     pm = build_plugin_manager(app)
     host = DemoHostServices(app)

@@ -45,9 +45,10 @@ def _parse_time(_ctx: click.Context, _param: click.Parameter, value: str | None)
 @demo.command("seed")
 def seed_command() -> None:
     """Create the demo users and library (adds only what is missing)."""
-    report = seed()
+    report = seed(raters=current_app.config["DEMO_SEED_RATINGS"])
     click.echo(
-        f"seeded {report.users} users, {report.items} media items, {report.watches} watch events"
+        f"seeded {report.users} users, {report.items} media items, {report.watches} watch "
+        f"events, {report.ratings} ratings"
     )
 
 

@@ -453,3 +453,20 @@ def test_demo_strict_csp_puts_every_page_under_the_policy(host_client):
 
 def test_without_demo_strict_csp_there_is_no_policy(host_client):
     assert host_client.get("/login").headers.get("Content-Security-Policy") is None
+
+
+@pytest.mark.parametrize("host_config", [{"DEMO_SEED_RATINGS": True}], indirect=True)
+def test_the_demo_seeds_other_people_with_ratings_once(host_app):
+    """The demo's Discovery counts similar users from the first visit: carol … grace have
+    rated what alice watched and what Trakt lists; seeding again adds nothing."""
+    from harness.reference_host.seed import DEMO_RATERS, seed
+
+    host = host_app.extensions["aperture_host"]
+    with host_app.app_context():
+        for name, rated in DEMO_RATERS.items():
+            user = host.get_user_by_name(name)
+            assert user is not None and not user.is_admin
+            values = {r.media.ids.tmdb: r.value for r in host.list_ratings(user.id)}
+            assert values == rated
+        assert seed(raters=True).ratings == 0
+        assert host.get_user_by_name("alice") is not None
