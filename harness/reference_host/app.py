@@ -57,10 +57,16 @@ def strict_csp(api_url: str | None) -> str:
     return STRICT_CSP.format(images=" ".join(image_origins(api_url)))
 
 
-def _strict_csp(response: Response) -> Response:
-    policy = strict_csp(current_app.config.get("APERTURE_TRAKT_API_URL"))
-    response.headers.add("Content-Security-Policy", policy)
-    return response
+def _send_strict_csp(app: Flask) -> None:
+    """After the plugin's ``init_app``, which may have set the API's URL: the policy is
+    made once, not on every response."""
+    policy = strict_csp(app.config.get("APERTURE_TRAKT_API_URL"))
+
+    def add_policy(response: Response) -> Response:
+        response.headers.add("Content-Security-Policy", policy)
+        return response
+
+    app.after_request(add_policy)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -77,8 +83,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.register_error_handler(code, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)
     app.context_processor(_theme)
-    if app.config["DEMO_STRICT_CSP"]:
-        app.after_request(_strict_csp)
 
     with app.app_context():
         tune_sqlite(db.engine)
@@ -94,6 +98,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["aperture_plugins"] = pm
     app.extensions["aperture_host"] = host
     setup_plugins(app, pm, host)
+    if app.config["DEMO_STRICT_CSP"]:
+        _send_strict_csp(app)
     if app.config["APERTURE_RUN_MIGRATIONS"]:
         with app.app_context():
             run_migrations(pm, db.engine)
