@@ -25,7 +25,8 @@ from urllib.parse import urlsplit
 TRAKT_IMAGE_HOSTS = frozenset({"media.trakt.tv", "walter-r2.trakt.tv", "walter.trakt.tv"})
 MAX_LENGTH = 500
 #: A host, a path and maybe a query of plain URL characters: no quotes, spaces, angle
-#: brackets, backslashes or anything a template or a browser could read another way.
+#: brackets, backslashes or anything a template or a browser could read another way, and
+#: no "@", so no user name or password can come before the host.
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~/%+=&?:]+")
 
 
@@ -53,14 +54,12 @@ def _checked(value: str, api_url: str | None) -> str | None:
         return None
     api = _origin(api_url) if api_url else None
     if "://" not in value:
-        host = value.split("/", 1)[0].lower()
-        scheme = api[0] if api is not None and host == api[1] else "https"
+        named = value.split("/", 1)[0].lower()
+        scheme = api[0] if api is not None and named == api[1] else "https"
         value = f"{scheme}://{value}"
     parts = urlsplit(value)
-    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
-        return None
-    origin = (parts.scheme.lower(), parts.netloc.lower())
-    if origin == api or (origin[0] == "https" and origin[1] in TRAKT_IMAGE_HOSTS):
+    scheme, host = parts.scheme.lower(), parts.netloc.lower()
+    if (scheme, host) == api or (scheme == "https" and host in TRAKT_IMAGE_HOSTS):
         return value
     return None
 
